@@ -1,0 +1,64 @@
+/**
+ * One error type for everything a user can see. The codes are OpenNebula's request error
+ * categories (include/Request.h) because the XML-RPC API must return them anyway.
+ */
+export const ErrorCode = {
+  SUCCESS: 0x0000,
+  AUTHENTICATION: 0x0100,
+  AUTHORIZATION: 0x0200,
+  NO_EXISTS: 0x0400,
+  ACTION: 0x0800,
+  RPC_API: 0x1000,
+  INTERNAL: 0x2000,
+  ALLOCATE: 0x4000,
+  LOCKED: 0x8000,
+  REPLICATION: 0x10000,
+} as const;
+export type ErrorCodeName = keyof typeof ErrorCode;
+export type ErrorCodeValue = (typeof ErrorCode)[ErrorCodeName];
+
+export class OneError extends Error {
+  readonly code: ErrorCodeValue;
+  constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OneError';
+    this.code = code;
+  }
+}
+
+/** Where in a template a problem is: 1-based line and column, and the attribute it concerns. */
+export interface TemplateProblem {
+  readonly line: number;
+  readonly column: number;
+  readonly attribute?: string | undefined;
+  readonly message: string;
+}
+
+/**
+ * A template that cannot be accepted. Carries every problem found (decision 2: several errors in
+ * one file are all reported at once). The message lists them one per line:
+ * `template line 3, col 15 (BACKUP_VMS): <problem>`.
+ */
+export class TemplateError extends OneError {
+  readonly problems: readonly TemplateProblem[];
+  readonly file: string | undefined;
+  constructor(problems: readonly TemplateProblem[], file?: string) {
+    super(ErrorCode.ACTION, TemplateError.format(problems, file));
+    this.name = 'TemplateError';
+    this.problems = problems;
+    this.file = file;
+  }
+
+  static format(problems: readonly TemplateProblem[], file?: string): string {
+    return problems
+      .map((p) => {
+        const where = `${file ?? 'template'} line ${p.line}, col ${p.column}`;
+        return p.attribute ? `${where} (${p.attribute}): ${p.message}` : `${where}: ${p.message}`;
+      })
+      .join('\n');
+  }
+}
+
+export function isOneError(err: unknown): err is OneError {
+  return err instanceof OneError;
+}
