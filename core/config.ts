@@ -1,0 +1,184 @@
+/**
+ * onebackupd's configuration: `onebackupd.conf` in OpenNebula template syntax (as oned.conf),
+ * then command-line flags on top. Every value is checked, with the file's line in the message,
+ * and the result is frozen.
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import { TemplateError, type TemplateProblem } from './errors.js';
+import { DEFAULT_PORT, defaultStateDir } from './paths.js';
+import { parseTemplate } from './template/parser.js';
+import type { Attribute } from './template/types.js';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['logfmt', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export interface DaemonConfig {
+  readonly listenAddress: string;
+  readonly port: number;
+  readonly stateDir: string;
+  readonly db: { readonly backend: 'sqlite'; readonly path: string };
+  readonly timeZone: string;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  readonly maxBackups: number;
+  readonly maxBackupsHost: number;
+  /** Worker threads for the backup pipeline; 0 = one per core. */
+  readonly workers: number;
+  /** Largest XML-RPC request body accepted, in bytes. */
+  readonly maxRequestBytes: number;
+  /** Seconds running backups get to finish on SIGTERM before they are cancelled. */
+  readonly shutdownGraceSeconds: number;
+}
+
+export interface ConfigOverrides {
+  readonly listen?: string | undefined;
+  readonly stateDir?: string | undefined;
+}
+
+const KNOWN = [
+  'LISTEN_ADDRESS',
+  'PORT',
+  'STATE_DIR',
+  'DB',
+  'TIMEZONE',
+  'LOG_LEVEL',
+  'LOG_FORMAT',
+  'MAX_BACKUPS',
+  'MAX_BACKUPS_HOST',
+  'WORKERS',
+  'MAX_REQUEST_BYTES',
+  'SHUTDOWN_GRACE',
+];
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Parses `HOST:PORT` (IPv6 as `[::1]:2633`). */
+export function parseListen(value: string): { address: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { address: (m[1] ?? m[2]) as string, port };
+}
+
+export function loadConfig(
+  text: string,
+  file: string,
+  overrides: ConfigOverrides = {},
+  env = process.env,
+): DaemonConfig {
+  const attrs = text.trim() === '' ? [] : parseTemplate(text, { file }).attributes;
+  const problems: TemplateProblem[] = [];
+  const byName = new Map<string, Attribute>();
+  for (const a of attrs) {
+    if (!KNOWN.includes(a.name)) {
+      problems.push({
+        line: a.line,
+        column: a.column,
+        attribute: a.name,
+        message: `unknown option ${a.name}; known: ${KNOWN.join(', ')}`,
+      });
+    } else if (byName.has(a.name)) {
+      problems.push({
+        line: a.line,
+        column: a.column,
+        attribute: a.name,
+        message: `${a.name} is set twice; keep one`,
+      });
+    } else byName.set(a.name, a);
+  }
+  const fail = (a: Attribute, message: string) =>
+    problems.push({ line: a.line, column: a.column, attribute: a.name, message });
+  const str = (name: string): string | undefined => {
+    const a = byName.get(name);
+    if (!a) return undefined;
+    if (a.kind === 'vector') {
+      fail(a, `${name} takes a single value`);
+      return undefined;
+    }
+    return a.value;
+  };
+  const int = (name: string, min: number, max: number, fallback: number): number => {
+    const v = str(name);
+    if (v === undefined) return fallback;
+    if (/^\d+$/.test(v) && Number(v) >= min && Number(v) <= max) return Number(v);
+    fail(byName.get(name) as Attribute, `${name} = "${v}" is not a whole number in ${min}-${max}`);
+    return fallback;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const v = str(name)?.toLowerCase();
+    if (v === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(v)) return v as T;
+    fail(byName.get(name) as Attribute, `${name} = "${v}" is not one of ${allowed.join(', ')}`);
+    return fallback;
+  };
+
+  let listenAddress = str('LISTEN_ADDRESS') ?? '127.0.0.1';
+  let port = int('PORT', 0, 65535, DEFAULT_PORT);
+  let stateDir = str('STATE_DIR') ?? defaultStateDir(env);
+  const timeZone = str('TIMEZONE') ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!isTimeZone(timeZone))
+    fail(
+      byName.get('TIMEZONE') as Attribute,
+      `TIMEZONE = "${timeZone}" is not an IANA time zone (e.g. "Europe/Madrid", "UTC")`,
+    );
+
+  let dbPath: string | undefined;
+  const db = byName.get('DB');
+  if (db) {
+    if (db.kind !== 'vector')
+      fail(db, 'DB is a vector: DB = [ BACKEND = "sqlite", PATH = "/var/lib/onebackup/onebackup.db" ]');
+    else {
+      const backend = (db.values.get('BACKEND') ?? 'sqlite').toLowerCase();
+      if (backend !== 'sqlite') {
+        fail(db, `DB/BACKEND = "${backend}" is not supported by this build; use "sqlite"`);
+      }
+      for (const key of db.values.keys()) {
+        if (key !== 'BACKEND' && key !== 'PATH')
+          fail(db, `DB/${key} is not a known DB option (BACKEND, PATH)`);
+      }
+      dbPath = db.values.get('PATH');
+    }
+  }
+
+  if (overrides.listen !== undefined) {
+    const l = parseListen(overrides.listen);
+    if (!l)
+      problems.push({
+        line: 0,
+        column: 0,
+        attribute: '--listen',
+        message: `--listen "${overrides.listen}" is not HOST:PORT (e.g. 127.0.0.1:2633, port 0 picks a free one)`,
+      });
+    else ({ address: listenAddress, port } = l);
+  }
+  if (overrides.stateDir !== undefined) stateDir = overrides.stateDir;
+  stateDir = resolve(stateDir);
+  if (dbPath !== undefined && !isAbsolute(dbPath)) dbPath = join(stateDir, dbPath);
+
+  const config: DaemonConfig = {
+    listenAddress,
+    port,
+    stateDir,
+    db: { backend: 'sqlite', path: dbPath ?? join(stateDir, 'onebackup.db') },
+    timeZone,
+    logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: oneOf('LOG_FORMAT', LOG_FORMATS, 'logfmt'),
+    maxBackups: int('MAX_BACKUPS', 0, 10_000, 5),
+    maxBackupsHost: int('MAX_BACKUPS_HOST', 0, 10_000, 2),
+    workers: int('WORKERS', 0, 256, 0),
+    maxRequestBytes: int('MAX_REQUEST_BYTES', 1024, 1024 * 1024 * 1024, 16 * 1024 * 1024),
+    shutdownGraceSeconds: int('SHUTDOWN_GRACE', 0, 86_400, 30),
+  };
+  if (problems.length > 0) throw new TemplateError(problems, file);
+  return Object.freeze({ ...config, db: Object.freeze(config.db) });
+}

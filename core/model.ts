@@ -1,0 +1,48 @@
+/** Enumerations of the domain, as `as const` tuples with a union type and a guard each. */
+
+function guard<T extends string>(values: readonly T[]) {
+  return (v: string): v is T => (values as readonly string[]).includes(v);
+}
+
+export const BACKUP_MODES = ['FULL', 'INCREMENT'] as const;
+export type BackupMode = (typeof BACKUP_MODES)[number];
+export const isBackupMode = guard(BACKUP_MODES);
+
+export const INCREMENT_MODES = ['CBT', 'SNAPSHOT'] as const;
+export type IncrementMode = (typeof INCREMENT_MODES)[number];
+export const isIncrementMode = guard(INCREMENT_MODES);
+
+export const FS_FREEZE_MODES = ['NONE', 'AGENT', 'SUSPEND'] as const;
+export type FsFreeze = (typeof FS_FREEZE_MODES)[number];
+export const isFsFreeze = guard(FS_FREEZE_MODES);
+
+export const EXECUTION_MODES = ['SEQUENTIAL', 'PARALLEL'] as const;
+export type Execution = (typeof EXECUTION_MODES)[number];
+export const isExecution = guard(EXECUTION_MODES);
+
+/** The four VM sets of a backup job. ONGOING is stored in XML as BACKING_UP_VMS. */
+export const VM_SETS = ['OUTDATED', 'ONGOING', 'UPDATED', 'ERROR'] as const;
+export type VmSet = (typeof VM_SETS)[number];
+export const isVmSet = guard(VM_SETS);
+
+export const DISK_FORMATS = ['raw', 'qcow2'] as const;
+export type DiskFormat = (typeof DISK_FORMATS)[number];
+export const isDiskFormat = guard(DISK_FORMATS);
+
+export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+export const isCompression = guard(COMPRESSIONS);
+
+/** Lock levels of OpenNebula's `lock` call: 1 use, 2 manage, 3 admin, 4 all. 0 = unlocked. */
+export const LOCK_LABELS = ['None', 'Use', 'Manage', 'Admin', 'All'] as const;
+
+/** Object kinds as OpenNebula names them in authorization messages. */
+export const OBJECT_KINDS = ['BACKUPJOB', 'VM', 'HOST', 'DATASTORE', 'IMAGE', 'USER', 'GROUP'] as const;
+export type ObjectKind = (typeof OBJECT_KINDS)[number];
+
+export const OPERATIONS = ['USE', 'MANAGE', 'ADMIN'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export const ONEADMIN_UID = 0;
+export const ONEADMIN_GID = 0;
+export const USERS_GID = 1;

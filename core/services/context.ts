@@ -1,0 +1,23 @@
+import type { Clock } from '../clock.js';
+import type { Requester } from '../permissions.js';
+import type { Store } from '../store/db.js';
+import type { DiskInspector } from './disk-inspector.js';
+
+/** What every service needs, passed in by the daemon (tests pass their own). */
+export interface ServiceDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  /** Reads a disk file's format and virtual size (the fs hypervisor driver in production). */
+  readonly inspectDisk: DiskInspector;
+  /** Hypervisor driver names hosts may use (VM_MAD). */
+  readonly hypervisorDrivers: readonly string[];
+  /** Datastore driver names backup datastores may use (DS_MAD). */
+  readonly datastoreDrivers: readonly string[];
+  /** Where datastores without BASE_PATH keep their data. */
+  readonly defaultDatastoreBase: string;
+}
+
+/** One authenticated call. */
+export interface Caller {
+  readonly who: Requester;
+}

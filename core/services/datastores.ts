@@ -1,0 +1,140 @@
+/**
+ * Backup datastores: where backups are stored, and how (driver, compression, encryption).
+ * Admins create them; users need USE on one to put it in a job.
+ */
+import { join } from 'node:path';
+import { ErrorCode, OneError } from '../errors.js';
+import { COMPRESSIONS, type Compression } from '../model.js';
+import { DEFAULT_PERMISSION_BITS, type Requester } from '../permissions.js';
+import { decodeAttributes, encodeAttributes, type PlainAttribute, single } from '../store/attributes.js';
+import { nextId, type Tx } from '../store/db.js';
+import type { DatastoreTable } from '../store/schema.js';
+import { parseTemplate } from '../template/parser.js';
+import type { ServiceDeps } from './context.js';
+import { checkName, loadAuthorized, requireAdmin, visibleInPool } from './objects.js';
+import { type Named, withNames } from './owned-view.js';
+import { TemplateReader } from './template-reader.js';
+
+export interface DatastoreView extends Named<DatastoreTable> {
+  readonly template: readonly PlainAttribute[];
+  readonly imageIds: readonly number[];
+}
+
+const SINGLETONS = ['NAME', 'TYPE', 'DS_MAD', 'BASE_PATH', 'COMPRESSION', 'COMPRESSION_LEVEL', 'ENCRYPTION'];
+const LEVELS: Readonly<Record<Compression, readonly [number, number, number]>> = {
+  zstd: [1, 19, 1],
+  gzip: [1, 9, 6],
+  none: [0, 0, 0],
+};
+
+export class DatastoreService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  async allocate(who: Requester, text: string): Promise<number> {
+    requireAdmin(who, 'CREATE', 'DATASTORE');
+    const r = new TemplateReader(parseTemplate(text).attributes, SINGLETONS, []);
+    const name = r.require('NAME', 'give the datastore a NAME = "..."');
+    if (name !== undefined) {
+      const p = checkName(name);
+      if (p) r.fail(r.at('NAME'), 'NAME', p);
+    }
+    const type = r.oneOf('TYPE', ['BACKUP_DS'], 'BACKUP_DS');
+    const dsMad = r.oneOf('DS_MAD', this.deps.datastoreDrivers, 'local', { lower: true });
+    const compression = r.oneOf('COMPRESSION', COMPRESSIONS, 'zstd', { lower: true });
+    const [min, max, dflt] = LEVELS[compression];
+    const level = r.integer('COMPRESSION_LEVEL', min, max, dflt);
+    const encryption = r.yesNo('ENCRYPTION', 'NO');
+    const basePath = r.get('BASE_PATH');
+    if (basePath !== undefined && !basePath.startsWith('/')) {
+      r.fail(r.at('BASE_PATH'), 'BASE_PATH', `BASE_PATH="${basePath}" must be an absolute path`);
+    }
+    r.throwIfProblems();
+    return this.deps.store.tx(async (trx) => {
+      const clash = await trx
+        .selectFrom('datastores')
+        .select('id')
+        .where('name', '=', name as string)
+        .executeTakeFirst();
+      if (clash) throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by DATASTORE ${clash.id}.`);
+      const id = await nextId(trx, 'datastores', 100);
+      const attributes: PlainAttribute[] = [
+        single('BASE_PATH', basePath ?? join(this.deps.defaultDatastoreBase, String(id))),
+        single('COMPRESSION', compression),
+        single('COMPRESSION_LEVEL', String(level)),
+        single('DS_MAD', dsMad),
+        single('ENCRYPTION', encryption),
+        single('TYPE', type),
+        ...r.others(),
+      ];
+      await trx
+        .insertInto('datastores')
+        .values({
+          id,
+          name: name as string,
+          uid: who.uid,
+          gid: who.gid,
+          permissions: DEFAULT_PERMISSION_BITS,
+          lock_level: 0,
+          lock_owner: -1,
+          lock_time: 0,
+          lock_req_id: -1,
+          template: encodeAttributes(attributes),
+          type,
+          ds_mad: dsMad,
+        })
+        .execute();
+      return id;
+    });
+  }
+
+  async delete(who: Requester, id: number): Promise<void> {
+    await this.deps.store.tx(async (trx) => {
+      await loadAuthorized(trx, who, 'datastores', id, 'ADMIN');
+      const images = await trx.selectFrom('images').select('id').where('datastore_id', '=', id).execute();
+      if (images.length > 0) {
+        throw new OneError(
+          ErrorCode.ACTION,
+          `datastore ${id} still holds backup images ${images.map((i) => i.id).join(',')}; delete them (oneimage delete) first`,
+        );
+      }
+      const jobs = await trx.selectFrom('backup_jobs').select(['id', 'template']).execute();
+      const users = jobs.filter((j) =>
+        decodeAttributes(j.template).some(
+          (a) => a.kind === 'single' && a.name === 'DATASTORE_ID' && a.value === String(id),
+        ),
+      );
+      if (users.length > 0) {
+        throw new OneError(
+          ErrorCode.ACTION,
+          `datastore ${id} is the DATASTORE_ID of backup jobs ${users.map((j) => j.id).join(',')}; change those jobs first`,
+        );
+      }
+      await trx.deleteFrom('datastores').where('id', '=', id).execute();
+    });
+  }
+
+  async info(who: Requester, id: number): Promise<DatastoreView> {
+    return this.deps.store.tx(async (trx) => {
+      const row = (await loadAuthorized(trx, who, 'datastores', id, 'INFO')) as DatastoreTable;
+      const [view] = await this.views(trx, [row]);
+      return view as DatastoreView;
+    });
+  }
+
+  async pool(who: Requester): Promise<DatastoreView[]> {
+    return this.deps.store.tx(async (trx) => {
+      const rows = await trx.selectFrom('datastores').selectAll().orderBy('id').execute();
+      return this.views(trx, visibleInPool(rows, who, -2, -1, -1));
+    });
+  }
+
+  private async views(trx: Tx, rows: readonly DatastoreTable[]): Promise<DatastoreView[]> {
+    const named = await withNames(trx, rows);
+    const images = await trx.selectFrom('images').select(['id', 'datastore_id']).orderBy('id').execute();
+    return named.map((n) => ({
+      ...n,
+      template: decodeAttributes(n.row.template),
+      imageIds: images.filter((i) => i.datastore_id === n.row.id).map((i) => i.id),
+    }));
+  }
+}

@@ -1,0 +1,97 @@
+/** Hosts: where VMs run, and which hypervisor driver reaches their disks. Admins create them. */
+import { ErrorCode, OneError } from '../errors.js';
+import { DEFAULT_PERMISSION_BITS, type Requester } from '../permissions.js';
+import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../store/attributes.js';
+import { nextId } from '../store/db.js';
+import type { HostTable } from '../store/schema.js';
+import { parseTemplate } from '../template/parser.js';
+import type { ServiceDeps } from './context.js';
+import { checkName, loadAuthorized, requireAdmin, visibleInPool } from './objects.js';
+import { type Named, withNames } from './owned-view.js';
+import { TemplateReader } from './template-reader.js';
+
+export interface HostView extends Named<HostTable> {
+  readonly template: readonly PlainAttribute[];
+  readonly vmIds: readonly number[];
+}
+
+export class HostService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  async allocate(who: Requester, text: string): Promise<number> {
+    requireAdmin(who, 'CREATE', 'HOST');
+    const r = new TemplateReader(parseTemplate(text).attributes, ['NAME', 'VM_MAD'], []);
+    const name = r.require('NAME', 'give the host a NAME = "..."');
+    if (name !== undefined) {
+      const p = checkName(name);
+      if (p) r.fail(r.at('NAME'), 'NAME', p);
+    }
+    const vmMad = r.oneOf('VM_MAD', this.deps.hypervisorDrivers, 'fs', { lower: true });
+    r.throwIfProblems();
+    return this.deps.store.tx(async (trx) => {
+      const clash = await trx
+        .selectFrom('hosts')
+        .select('id')
+        .where('name', '=', name as string)
+        .executeTakeFirst();
+      if (clash) throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by HOST ${clash.id}.`);
+      const id = await nextId(trx, 'hosts');
+      await trx
+        .insertInto('hosts')
+        .values({
+          id,
+          name: name as string,
+          uid: who.uid,
+          gid: who.gid,
+          permissions: DEFAULT_PERMISSION_BITS,
+          lock_level: 0,
+          lock_owner: -1,
+          lock_time: 0,
+          lock_req_id: -1,
+          template: encodeAttributes([...r.others()]),
+          vm_mad: vmMad,
+        })
+        .execute();
+      return id;
+    });
+  }
+
+  async delete(who: Requester, id: number): Promise<void> {
+    await this.deps.store.tx(async (trx) => {
+      await loadAuthorized(trx, who, 'hosts', id, 'ADMIN');
+      const vms = await trx.selectFrom('vms').select('id').where('host_id', '=', id).orderBy('id').execute();
+      if (vms.length > 0) {
+        throw new OneError(
+          ErrorCode.ACTION,
+          `host ${id} still has VMs ${vms.map((v) => v.id).join(',')}; delete them (onevm delete) before the host`,
+        );
+      }
+      await trx.deleteFrom('hosts').where('id', '=', id).execute();
+    });
+  }
+
+  async info(who: Requester, id: number): Promise<HostView> {
+    return this.deps.store.tx(async (trx) => {
+      const row = (await loadAuthorized(trx, who, 'hosts', id, 'INFO')) as HostTable;
+      const [view] = await this.views(trx, [row]);
+      return view as HostView;
+    });
+  }
+
+  async pool(who: Requester): Promise<HostView[]> {
+    return this.deps.store.tx(async (trx) => {
+      const rows = await trx.selectFrom('hosts').selectAll().orderBy('id').execute();
+      return this.views(trx, visibleInPool(rows, who, -2, -1, -1));
+    });
+  }
+
+  private async views(trx: Parameters<typeof withNames>[0], rows: readonly HostTable[]): Promise<HostView[]> {
+    const named = await withNames(trx, rows);
+    const vms = await trx.selectFrom('vms').select(['id', 'host_id']).orderBy('id').execute();
+    return named.map((n) => ({
+      ...n,
+      template: decodeAttributes(n.row.template),
+      vmIds: vms.filter((v) => v.host_id === n.row.id).map((v) => v.id),
+    }));
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * Users and groups: bootstrap of oneadmin, authentication of session strings, and the user and
+ * group calls. Passwords are kept only as scrypt hashes. Verified sessions are cached in memory
+ * (keyed by a SHA-256 of the session string) so each call does not pay for scrypt; the cache is
+ * dropped for a user whose password changes or who is deleted.
+ */
+import { createHash } from 'node:crypto';
+import { ErrorCode, OneError } from '../errors.js';
+import { ONEADMIN_GID, ONEADMIN_UID, USERS_GID } from '../model.js';
+import type { Requester } from '../permissions.js';
+import { nextId } from '../store/db.js';
+import type { GroupTable, UserTable } from '../store/schema.js';
+import type { ServiceDeps } from './context.js';
+import { checkName, notAuthorized, notFound } from './objects.js';
+import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
+
+export interface UserView {
+  readonly user: UserTable;
+  readonly gname: string;
+}
+
+export interface GroupView {
+  readonly group: GroupTable;
+  readonly members: readonly number[];
+}
+
+const AUTH_FAILED = "User couldn't be authenticated, aborting call.";
+
+export class UserService {
+  readonly #sessions = new Map<string, { uid: number }>();
+
+  constructor(private readonly deps: ServiceDeps) {}
+
+  /**
+   * First start: groups oneadmin (0) and users (1), user oneadmin (0) with a generated password.
+   * Returns that password when it was just created, so the daemon can write the auth file.
+   */
+  async bootstrap(): Promise<string | undefined> {
+    const password = generatePassword();
+    const hash = await hashPassword(password);
+    return this.deps.store.tx(async (trx) => {
+      const existing = await trx
+        .selectFrom('users')
+        .select('id')
+        .where('id', '=', ONEADMIN_UID)
+        .executeTakeFirst();
+      if (existing) return undefined;
+      await trx.insertInto('groups').values({ id: ONEADMIN_GID, name: 'oneadmin', template: '[]' }).execute();
+      await trx.insertInto('groups').values({ id: USERS_GID, name: 'users', template: '[]' }).execute();
+      await trx.insertInto('pool_ids').values({ pool: 'groups', last_id: 99 }).execute();
+      await trx
+        .insertInto('users')
+        .values({
+          id: ONEADMIN_UID,
+          name: 'oneadmin',
+          gid: ONEADMIN_GID,
+          password_hash: hash,
+          enabled: 1,
+          template: '[]',
+        })
+        .execute();
+      await trx.insertInto('pool_ids').values({ pool: 'users', last_id: 1 }).execute();
+      return password;
+    });
+  }
+
+  /** `user:password` → who is calling. Throws AUTHENTICATION on anything else. */
+  async authenticate(session: string): Promise<Requester> {
+    const colon = session.indexOf(':');
+    if (colon <= 0) throw new OneError(ErrorCode.AUTHENTICATION, AUTH_FAILED);
+    const name = session.slice(0, colon);
+    const password = session.slice(colon + 1);
+    const key = createHash('sha256').update(session).digest('hex');
+    const row = await this.deps.store.db
+      .selectFrom('users')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (row?.enabled !== 1) throw new OneError(ErrorCode.AUTHENTICATION, AUTH_FAILED);
+    const cached = this.#sessions.get(key);
+    if (!cached || cached.uid !== row.id) {
+      if (!(await verifyPassword(password, row.password_hash))) {
+        throw new OneError(ErrorCode.AUTHENTICATION, AUTH_FAILED);
+      }
+      if (this.#sessions.size > 10_000) this.#sessions.clear();
+      this.#sessions.set(key, { uid: row.id });
+    }
+    const group = await this.deps.store.db
+      .selectFrom('groups')
+      .select('name')
+      .where('id', '=', row.gid)
+      .executeTakeFirst();
+    return Object.freeze({
+      uid: row.id,
+      gid: row.gid,
+      uname: row.name,
+      gname: group?.name ?? String(row.gid),
+      isAdmin: row.id === ONEADMIN_UID || row.gid === ONEADMIN_GID,
+    });
+  }
+
+  private forget(uid: number): void {
+    for (const [key, value] of this.#sessions) if (value.uid === uid) this.#sessions.delete(key);
+  }
+
+  async allocate(who: Requester, name: string, password: string, gids: readonly number[]): Promise<number> {
+    if (!who.isAdmin) throw notAuthorized(who, 'CREATE', 'USER');
+    const problem = checkName(name);
+    if (problem) throw new OneError(ErrorCode.ALLOCATE, problem);
+    if (password.length === 0) throw new OneError(ErrorCode.ALLOCATE, 'Invalid password, it cannot be empty');
+    if (/\s/.test(password))
+      throw new OneError(ErrorCode.ALLOCATE, 'Invalid password, it cannot contain spaces');
+    const hash = await hashPassword(password);
+    return this.deps.store.tx(async (trx) => {
+      const clash = await trx.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
+      if (clash) throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by USER ${clash.id}.`);
+      const gid = gids[0] ?? USERS_GID;
+      const group = await trx.selectFrom('groups').select('id').where('id', '=', gid).executeTakeFirst();
+      if (!group) throw notFound('GROUP', gid);
+      const id = await nextId(trx, 'users');
+      await trx
+        .insertInto('users')
+        .values({ id, name, gid, password_hash: hash, enabled: 1, template: '[]' })
+        .execute();
+      return id;
+    });
+  }
+
+  async passwd(who: Requester, id: number, password: string): Promise<void> {
+    if (!who.isAdmin && who.uid !== id) throw notAuthorized(who, 'MANAGE', 'USER', id);
+    if (password.length === 0) throw new OneError(ErrorCode.ACTION, 'Invalid password, it cannot be empty');
+    if (/\s/.test(password))
+      throw new OneError(ErrorCode.ACTION, 'Invalid password, it cannot contain spaces');
+    const hash = await hashPassword(password);
+    await this.deps.store.tx(async (trx) => {
+      const res = await trx
+        .updateTable('users')
+        .set({ password_hash: hash })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw notFound('USER', id);
+    });
+    this.forget(id);
+  }
+
+  async delete(who: Requester, id: number): Promise<void> {
+    if (!who.isAdmin) throw notAuthorized(who, 'ADMIN', 'USER', id);
+    if (id === ONEADMIN_UID) throw new OneError(ErrorCode.ACTION, 'oneadmin cannot be deleted');
+    await this.deps.store.tx(async (trx) => {
+      const res = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      if (Number(res.numDeletedRows) === 0) throw notFound('USER', id);
+    });
+    this.forget(id);
+  }
+
+  async info(who: Requester, id: number): Promise<UserView> {
+    const target = id === -1 ? who.uid : id;
+    if (!who.isAdmin && who.uid !== target) throw notAuthorized(who, 'USE', 'USER', target);
+    const row = await this.deps.store.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', target)
+      .executeTakeFirst();
+    if (!row) throw notFound('USER', target);
+    return this.view(row);
+  }
+
+  async pool(who: Requester): Promise<UserView[]> {
+    let q = this.deps.store.db.selectFrom('users').selectAll().orderBy('id');
+    if (!who.isAdmin) q = q.where('id', '=', who.uid);
+    const rows = await q.execute();
+    return Promise.all(rows.map((r) => this.view(r)));
+  }
+
+  private async view(user: UserTable): Promise<UserView> {
+    const g = await this.deps.store.db
+      .selectFrom('groups')
+      .select('name')
+      .where('id', '=', user.gid)
+      .executeTakeFirst();
+    return { user, gname: g?.name ?? String(user.gid) };
+  }
+
+  async allocateGroup(who: Requester, name: string): Promise<number> {
+    if (!who.isAdmin) throw notAuthorized(who, 'CREATE', 'GROUP');
+    const problem = checkName(name);
+    if (problem) throw new OneError(ErrorCode.ALLOCATE, problem);
+    return this.deps.store.tx(async (trx) => {
+      const clash = await trx.selectFrom('groups').select('id').where('name', '=', name).executeTakeFirst();
+      if (clash) throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by GROUP ${clash.id}.`);
+      const id = await nextId(trx, 'groups', 100);
+      await trx.insertInto('groups').values({ id, name, template: '[]' }).execute();
+      return id;
+    });
+  }
+
+  async groupInfo(who: Requester, id: number): Promise<GroupView> {
+    const target = id === -1 ? who.gid : id;
+    if (!who.isAdmin && who.gid !== target) throw notAuthorized(who, 'USE', 'GROUP', target);
+    const group = await this.deps.store.db
+      .selectFrom('groups')
+      .selectAll()
+      .where('id', '=', target)
+      .executeTakeFirst();
+    if (!group) throw notFound('GROUP', target);
+    return this.groupView(group);
+  }
+
+  async groupPool(who: Requester): Promise<GroupView[]> {
+    let q = this.deps.store.db.selectFrom('groups').selectAll().orderBy('id');
+    if (!who.isAdmin) q = q.where('id', '=', who.gid);
+    return Promise.all((await q.execute()).map((g) => this.groupView(g)));
+  }
+
+  private async groupView(group: GroupTable): Promise<GroupView> {
+    const members = await this.deps.store.db
+      .selectFrom('users')
+      .select('id')
+      .where('gid', '=', group.id)
+      .orderBy('id')
+      .execute();
+    return { group, members: members.map((m) => m.id) };
+  }
+}

@@ -1,0 +1,183 @@
+import { DISK_FORMATS, type DiskFormat, isDiskFormat } from '../model.js';
+import { DEFAULT_PERMISSION_BITS, isAuthorized, type Requester } from '../permissions.js';
+import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../store/attributes.js';
+import { nextId, type Tx } from '../store/db.js';
+import type { VmDiskTable, VmTable } from '../store/schema.js';
+import { parseTemplate } from '../template/parser.js';
+import type { ServiceDeps } from './context.js';
+import type { DiskFacts } from './disk-inspector.js';
+import { checkName, loadAuthorized, notFound, ownedView, requireAdmin, visibleInPool } from './objects.js';
+import { type Named, withNames } from './owned-view.js';
+import { TemplateReader } from './template-reader.js';
+
+export interface VmView extends Named<VmTable> {
+  readonly template: readonly PlainAttribute[];
+  readonly disks: readonly VmDiskTable[];
+  readonly hostName: string;
+  readonly backupIds: readonly number[];
+}
+
+export const VM_STATES = ['RUNNING', 'POWEROFF'] as const;
+
+export class VmService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  async allocate(who: Requester, text: string): Promise<number> {
+    requireAdmin(who, 'CREATE', 'VM');
+    const r = new TemplateReader(parseTemplate(text).attributes, ['NAME', 'HOST', 'STATE'], ['DISK']);
+    const name = r.require('NAME', 'give the VM a NAME = "..."');
+    if (name !== undefined) {
+      const p = checkName(name);
+      if (p) r.fail(r.at('NAME'), 'NAME', p);
+    }
+    const hostRef = r.require('HOST', 'name the host it runs on: HOST = "node1" (see onehost list)');
+    const state = r.oneOf('STATE', VM_STATES, 'RUNNING');
+    const disks: { source: string; format: DiskFormat | undefined; at: { line: number; column: number } }[] =
+      [];
+    const vectors = r.vectors('DISK');
+    if (vectors.length === 0)
+      r.fail(
+        { line: 1, column: 1 },
+        'DISK',
+        'a VM needs at least one DISK = [ SOURCE = "/path", FORMAT = "qcow2" ]',
+      );
+    for (const v of vectors) {
+      const source = v.values.get('SOURCE');
+      const at = v.positions.get('SOURCE') ?? v;
+      if (!source) {
+        r.fail(v, 'DISK/SOURCE', 'DISK needs SOURCE = "/absolute/path/of/the/disk/file"');
+        continue;
+      }
+      if (!source.startsWith('/')) r.fail(at, 'DISK/SOURCE', `SOURCE="${source}" must be an absolute path`);
+      const formatRaw = v.values.get('FORMAT');
+      let format: DiskFormat | undefined;
+      if (formatRaw !== undefined) {
+        const f = formatRaw.toLowerCase();
+        if (isDiskFormat(f)) format = f;
+        else
+          r.fail(
+            v.positions.get('FORMAT') ?? v,
+            'DISK/FORMAT',
+            `FORMAT="${formatRaw}" is not one of ${DISK_FORMATS.join(', ')}`,
+          );
+      }
+      if (disks.some((d) => d.source === source))
+        r.fail(at, 'DISK/SOURCE', `SOURCE="${source}" is given for two disks`);
+      disks.push({ source, format, at });
+    }
+    r.throwIfProblems();
+    const facts: DiskFacts[] = [];
+    for (const d of disks) {
+      try {
+        facts.push(await this.deps.inspectDisk(d.source, d.format));
+      } catch (err) {
+        r.fail(d.at, 'DISK/SOURCE', err instanceof Error ? err.message : String(err));
+      }
+    }
+    r.throwIfProblems();
+    const now = Math.floor(this.deps.clock.now() / 1000);
+    return this.deps.store.tx(async (trx) => {
+      const host = await findHost(trx, hostRef as string);
+      if (!host) {
+        r.fail(r.at('HOST'), 'HOST', `host "${hostRef}" does not exist; see onehost list`);
+        r.throwIfProblems();
+        return -1;
+      }
+      if (!isAuthorized(who, ownedView(host), 'USE')) {
+        r.fail(r.at('HOST'), 'HOST', `user ${who.uname} may not USE host ${host.id} (${host.name})`);
+        r.throwIfProblems();
+      }
+      const id = await nextId(trx, 'vms');
+      await trx
+        .insertInto('vms')
+        .values({
+          id,
+          name: name as string,
+          uid: who.uid,
+          gid: who.gid,
+          permissions: DEFAULT_PERMISSION_BITS,
+          lock_level: 0,
+          lock_owner: -1,
+          lock_time: 0,
+          lock_req_id: -1,
+          template: encodeAttributes([...r.others()]),
+          host_id: host.id,
+          state,
+          backup_job_id: -1,
+          stime: now,
+          backup_config: '{}',
+        })
+        .execute();
+      for (const [i, d] of disks.entries()) {
+        const f = facts[i];
+        if (!f) continue;
+        await trx
+          .insertInto('vm_disks')
+          .values({ vm_id: id, disk_id: i, source: d.source, format: f.format, size_bytes: f.virtualSize })
+          .execute();
+      }
+      return id;
+    });
+  }
+
+  async delete(who: Requester, id: number): Promise<void> {
+    await this.deps.store.tx(async (trx) => {
+      await loadAuthorized(trx, who, 'vms', id, 'MANAGE');
+      await trx.deleteFrom('vm_disks').where('vm_id', '=', id).execute();
+      await trx.deleteFrom('vms').where('id', '=', id).execute();
+    });
+  }
+
+  async info(who: Requester, id: number): Promise<VmView> {
+    return this.deps.store.tx(async (trx) => {
+      const row = (await loadAuthorized(trx, who, 'vms', id, 'INFO')) as VmTable;
+      const [view] = await this.views(trx, [row]);
+      if (!view) throw notFound('VM', id);
+      return view;
+    });
+  }
+
+  async pool(who: Requester, filter: number, start: number, end: number): Promise<VmView[]> {
+    return this.deps.store.tx(async (trx) => {
+      const rows = await trx.selectFrom('vms').selectAll().orderBy('id', 'desc').execute();
+      return this.views(trx, visibleInPool(rows, who, filter, start, end));
+    });
+  }
+
+  private async views(trx: Tx, rows: readonly VmTable[]): Promise<VmView[]> {
+    const named = await withNames(trx, rows);
+    const ids = rows.map((r) => r.id);
+    const disks = ids.length
+      ? await trx.selectFrom('vm_disks').selectAll().where('vm_id', 'in', ids).orderBy('disk_id').execute()
+      : [];
+    const hosts = new Map(
+      (await trx.selectFrom('hosts').select(['id', 'name']).execute()).map((h) => [h.id, h.name]),
+    );
+    const images = ids.length
+      ? await trx
+          .selectFrom('images')
+          .select(['id', 'vm_id'])
+          .where('vm_id', 'in', ids)
+          .orderBy('id')
+          .execute()
+      : [];
+    return named.map((n) => ({
+      ...n,
+      template: decodeAttributes(n.row.template),
+      disks: disks.filter((d) => d.vm_id === n.row.id),
+      hostName: hosts.get(n.row.host_id) ?? '',
+      backupIds: images.filter((i) => i.vm_id === n.row.id).map((i) => i.id),
+    }));
+  }
+}
+
+async function findHost(trx: Tx, ref: string) {
+  const q = trx.selectFrom('hosts').selectAll();
+  return /^\d+$/.test(ref)
+    ? q.where('id', '=', Number(ref)).executeTakeFirst()
+    : q.where('name', '=', ref).executeTakeFirst();
+}
+
+export function backupConfigOf(row: VmTable): Record<string, string> {
+  return JSON.parse(row.backup_config) as Record<string, string>;
+}

@@ -1,0 +1,65 @@
+/**
+ * The state database: kysely over better-sqlite3 by default.
+ * Invariants: WAL journal, synchronous=FULL (a committed transaction survives power loss),
+ * foreign keys on. kysely's SQLite driver serialises all queries on one connection, so a
+ * transaction is the unit of every state change and never interleaves with another.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, SqliteDialect, type Transaction } from 'kysely';
+import { ErrorCode, OneError } from '../errors.js';
+import { migrateToLatest } from './migrate.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database>;
+
+export interface Store {
+  readonly db: Db;
+  /** Runs fn in one transaction: all of its writes commit together or not at all. */
+  tx<T>(fn: (trx: Tx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function openSqliteStore(path: string): Promise<Store> {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  let sqlite: SQLite.Database;
+  try {
+    sqlite = new SQLite(path);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+  } catch (err) {
+    throw new OneError(ErrorCode.INTERNAL, `state database ${path}: cannot open: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
+    await migrateToLatest(db as unknown as Kysely<unknown>, path);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  let closed = false;
+  return {
+    db,
+    tx: (fn) => db.transaction().execute(fn),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
+/** Next object ID of a pool (OpenNebula's pool_control). First IDs: datastores 100, others 0. */
+export async function nextId(trx: Tx, pool: string, first = 0): Promise<number> {
+  const row = await trx.selectFrom('pool_ids').select('last_id').where('pool', '=', pool).executeTakeFirst();
+  const id = row ? row.last_id + 1 : first;
+  if (row) await trx.updateTable('pool_ids').set({ last_id: id }).where('pool', '=', pool).execute();
+  else await trx.insertInto('pool_ids').values({ pool, last_id: id }).execute();
+  return id;
+}

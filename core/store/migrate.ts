@@ -1,0 +1,45 @@
+import { type Kysely, type Migration, Migrator, sql } from 'kysely';
+import { ErrorCode, OneError } from '../errors.js';
+import * as m0001 from './migrations/0001-initial.js';
+
+/** Every migration the code knows, in order. Add new ones at the end; never rename. */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001-initial': m0001,
+});
+
+const TABLE = 'onebackup_migration';
+
+async function appliedMigrations(db: Kysely<unknown>): Promise<string[]> {
+  const tables = await db.introspection.getTables();
+  if (!tables.some((t) => t.name === TABLE)) return [];
+  const rows = await sql<{ name: string }>`select name from ${sql.table(TABLE)} order by name`.execute(db);
+  return rows.rows.map((r) => r.name);
+}
+
+/**
+ * Brings the schema to the latest version. Refuses a database that a newer onebackupd has
+ * migrated: running old code on a newer schema could lose what the newer code stored.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, where: string): Promise<void> {
+  const known = new Set(Object.keys(MIGRATIONS));
+  const unknown = (await appliedMigrations(db)).filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new OneError(
+      ErrorCode.INTERNAL,
+      `state database ${where}: schema version ${unknown.join(', ')} is newer than this onebackupd ` +
+        `(knows up to ${[...known].at(-1)}); run the newer onebackupd or restore a matching backup of the database`,
+    );
+  }
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => ({ ...MIGRATIONS }) },
+    migrationTableName: TABLE,
+    migrationLockTableName: `${TABLE}_lock`,
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    throw new OneError(ErrorCode.INTERNAL, `state database ${where}: migration failed: ${String(error)}`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,130 @@
+/** Row types of the state database, as kysely sees them. Times are epoch seconds. */
+import type { Generated } from 'kysely';
+
+export interface PoolIdTable {
+  pool: string;
+  last_id: number;
+}
+
+export interface GroupTable {
+  id: number;
+  name: string;
+  template: string;
+}
+
+export interface UserTable {
+  id: number;
+  name: string;
+  gid: number;
+  password_hash: string;
+  enabled: number;
+  template: string;
+}
+
+/** Columns every owned object shares. `template` holds the attributes as JSON. */
+export interface OwnedColumns {
+  id: number;
+  name: string;
+  uid: number;
+  gid: number;
+  permissions: number;
+  lock_level: number;
+  lock_owner: number;
+  lock_time: number;
+  lock_req_id: number;
+  template: string;
+}
+
+export interface HostTable extends OwnedColumns {
+  vm_mad: string;
+}
+
+export interface DatastoreTable extends OwnedColumns {
+  type: string;
+  ds_mad: string;
+}
+
+export interface VmTable extends OwnedColumns {
+  host_id: number;
+  state: string;
+  backup_job_id: number;
+  stime: number;
+  /** JSON of the VM's BACKUP_CONFIG attributes. */
+  backup_config: string;
+}
+
+export interface VmDiskTable {
+  vm_id: number;
+  disk_id: number;
+  source: string;
+  format: string;
+  size_bytes: number;
+}
+
+export interface ImageTable extends OwnedColumns {
+  type: string;
+  datastore_id: number;
+  vm_id: number;
+  backup_job_id: number;
+  source: string;
+  size_mb: number;
+  format: string;
+  regtime: number;
+  state: number;
+}
+
+export interface BackupJobTable extends OwnedColumns {
+  priority: number;
+  last_backup_time: number;
+  last_backup_duration: number;
+  /** When the job's current OUTDATED batch was triggered; scheduler tie-break. */
+  outdated_since: number;
+}
+
+export interface JobVmTable {
+  job_id: number;
+  vm_id: number;
+  /** OUTDATED | ONGOING | UPDATED | ERROR */
+  vm_set: string;
+  error: string;
+  changed: number;
+}
+
+export interface SchedActionTable {
+  id: number;
+  parent_id: number;
+  type: string;
+  action: string;
+  args: string;
+  time: number;
+  repeat: number;
+  days: string;
+  end_type: number;
+  end_value: number;
+  done: number;
+  message: string;
+  warning: number | null;
+}
+
+export interface EventTable {
+  seq: Generated<number>;
+  time: number;
+  object: string;
+  object_id: number;
+  message: string;
+}
+
+export interface Database {
+  pool_ids: PoolIdTable;
+  groups: GroupTable;
+  users: UserTable;
+  hosts: HostTable;
+  datastores: DatastoreTable;
+  vms: VmTable;
+  vm_disks: VmDiskTable;
+  images: ImageTable;
+  backup_jobs: BackupJobTable;
+  job_vms: JobVmTable;
+  sched_actions: SchedActionTable;
+  events: EventTable;
+}
