@@ -43,9 +43,10 @@ export class TemplateError extends OneError {
   readonly problems: readonly TemplateProblem[];
   readonly file: string | undefined;
   constructor(problems: readonly TemplateProblem[], file?: string) {
-    super(ErrorCode.ACTION, TemplateError.format(problems, file));
+    const sorted = [...problems].sort((a, b) => a.line - b.line || a.column - b.column);
+    super(ErrorCode.ACTION, TemplateError.format(sorted, file));
     this.name = 'TemplateError';
-    this.problems = problems;
+    this.problems = sorted;
     this.file = file;
   }
 

@@ -156,8 +156,9 @@ export function normaliseJobTemplate(
       }
       continue;
     }
-    singles.set(a.name, { value: a.value, at: { line: a.line, column: a.column } });
-    positions.set(a.name, { line: a.line, column: a.column });
+    const at = a.valueAt ?? { line: a.line, column: a.column };
+    singles.set(a.name, { value: a.value, at });
+    positions.set(a.name, at);
   }
 
   const get = (name: string) => singles.get(name);

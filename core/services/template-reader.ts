@@ -39,7 +39,8 @@ export class TemplateReader {
           a.name,
           `${a.name} is given twice (lines ${seen.at.line} and ${a.line}) with different values; keep one`,
         );
-      } else if (!seen) this.#singles.set(a.name, { value: a.value, at: { line: a.line, column: a.column } });
+      } else if (!seen)
+        this.#singles.set(a.name, { value: a.value, at: a.valueAt ?? { line: a.line, column: a.column } });
     }
   }
 

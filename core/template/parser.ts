@@ -112,7 +112,14 @@ class Parser {
     }
     const valueStart = this.s.offset();
     const v = this.value(name);
-    this.attributes.push({ kind: 'single', name, value: v.value, line: at.line, column: at.column });
+    this.attributes.push({
+      kind: 'single',
+      name,
+      value: v.value,
+      line: at.line,
+      column: at.column,
+      valueAt: { line: v.line, column: v.column },
+    });
     this.afterValue(name, v.quoted ? undefined : valueStart);
   }
 

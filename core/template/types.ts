@@ -13,6 +13,8 @@ export interface SingleAttribute extends Position {
   readonly kind: 'single';
   readonly name: string;
   readonly value: string;
+  /** Where the value starts, for errors about the value itself. */
+  readonly valueAt?: Position | undefined;
 }
 
 export interface VectorAttribute extends Position {

@@ -1,0 +1,227 @@
+/** The inventory object kinds as the CLIs list and show them. */
+import type { ObjectKind } from './common/object-commands.js';
+import { POOLS } from './common/resolve.js';
+import type { XmlElement } from './common/xml-read.js';
+import { strftime } from './format/time.js';
+
+const owner = (numeric = false) => [
+  {
+    name: 'USER',
+    describe: 'Username of the owner',
+    size: 8,
+    left: true,
+    value: (d: XmlElement) => (numeric ? d.text('UID') : d.text('UNAME')),
+  },
+  {
+    name: 'GROUP',
+    describe: 'Group of the owner',
+    size: 8,
+    left: true,
+    value: (d: XmlElement) => (numeric ? d.text('GID') : d.text('GNAME')),
+  },
+];
+const id = (what: string) => ({
+  name: 'ID',
+  describe: `ONE identifier for the ${what}`,
+  size: 4,
+  adjust: true,
+  value: (d: XmlElement) => d.text('ID'),
+});
+const name = (what: string, size = 15) => ({
+  name: 'NAME',
+  describe: `Name of the ${what}`,
+  size,
+  left: true,
+  expand: true,
+  value: (d: XmlElement) => d.text('NAME'),
+});
+const tmpl = (d: XmlElement, key: string) => d.child('TEMPLATE')?.text(key) ?? '';
+const ids = (d: XmlElement, el: string) => (d.child(el)?.children('ID') ?? []).map((e) => e.text());
+
+function vmState(d: XmlElement): string {
+  return d.text('STATE') === '8' ? 'poff' : 'runn';
+}
+
+export const VM: ObjectKind = {
+  prefix: 'one.vm',
+  pool: POOLS.vm,
+  label: 'VIRTUAL MACHINE',
+  noun: 'VM',
+  poolArgs: [-2, -1, -1, -1],
+  columns: [
+    id('VM'),
+    ...owner(),
+    name('VM'),
+    { name: 'STAT', describe: 'Actual status', size: 4, left: true, value: vmState },
+    {
+      name: 'HOST',
+      describe: 'Host where the VM runs',
+      size: 10,
+      left: true,
+      value: (d) => d.child('HISTORY_RECORDS')?.child('HISTORY')?.text('HOSTNAME') ?? '',
+    },
+    {
+      name: 'DISKS',
+      describe: 'Number of disks',
+      size: 5,
+      value: (d) => String(d.child('TEMPLATE')?.children('DISK').length ?? 0),
+    },
+    {
+      name: 'JOB',
+      describe: 'Backup job of the VM',
+      size: 4,
+      value: (d) => d.child('BACKUPS')?.child('BACKUP_CONFIG')?.text('BACKUP_JOB_ID') || '-',
+    },
+  ],
+  showFields: (d) => [
+    ['ID', d.text('ID')],
+    ['NAME', d.text('NAME')],
+    ['USER', d.text('UNAME')],
+    ['GROUP', d.text('GNAME')],
+    ['STATE', vmState(d) === 'poff' ? 'POWEROFF' : 'ACTIVE'],
+    ['HOST', d.child('HISTORY_RECORDS')?.child('HISTORY')?.text('HOSTNAME') ?? ''],
+    ['BACKUP JOB', d.child('BACKUPS')?.child('BACKUP_CONFIG')?.text('BACKUP_JOB_ID') || '-'],
+    ['BACKUPS', ids(d.child('BACKUPS') as XmlElement, 'BACKUP_IDS').join(',')],
+    ...(d.child('TEMPLATE')?.children('DISK') ?? []).map(
+      (disk) =>
+        [
+          `DISK ${disk.text('DISK_ID')}`,
+          `${disk.text('SOURCE')} (${disk.text('FORMAT')}, ${disk.text('SIZE')}M)`,
+        ] as const,
+    ),
+  ],
+};
+
+export const HOST: ObjectKind = {
+  prefix: 'one.host',
+  pool: POOLS.host,
+  label: 'HOST',
+  noun: 'Host',
+  poolArgs: [],
+  columns: [
+    id('Host'),
+    name('Host'),
+    { name: 'VM_MAD', describe: 'Hypervisor driver', size: 6, left: true, value: (d) => d.text('VM_MAD') },
+    { name: 'RVM', describe: 'Number of VMs', size: 3, value: (d) => String(ids(d, 'VMS').length) },
+    { name: 'STAT', describe: 'Host status', size: 4, left: true, value: () => 'on' },
+  ],
+  showFields: (d) => [
+    ['ID', d.text('ID')],
+    ['NAME', d.text('NAME')],
+    ['VM_MAD', d.text('VM_MAD')],
+    ['VMS', ids(d, 'VMS').join(',')],
+  ],
+};
+
+export const DATASTORE: ObjectKind = {
+  prefix: 'one.datastore',
+  pool: POOLS.datastore,
+  label: 'DATASTORE',
+  noun: 'Datastore',
+  poolArgs: [],
+  columns: [
+    id('Datastore'),
+    ...owner(),
+    name('Datastore'),
+    { name: 'DS_MAD', describe: 'Datastore driver', size: 6, left: true, value: (d) => d.text('DS_MAD') },
+    { name: 'COMP', describe: 'Compression', size: 6, left: true, value: (d) => `${tmpl(d, 'COMPRESSION')}` },
+    { name: 'ENC', describe: 'Encrypted', size: 3, left: true, value: (d) => tmpl(d, 'ENCRYPTION') },
+    {
+      name: 'IMAGES',
+      describe: 'Number of backup images',
+      size: 6,
+      value: (d) => String(ids(d, 'IMAGES').length),
+    },
+  ],
+  showFields: (d) => [
+    ['ID', d.text('ID')],
+    ['NAME', d.text('NAME')],
+    ['USER', d.text('UNAME')],
+    ['GROUP', d.text('GNAME')],
+    ['TYPE', tmpl(d, 'TYPE')],
+    ['DS_MAD', d.text('DS_MAD')],
+    ['BASE PATH', d.text('BASE_PATH')],
+    ['IMAGES', ids(d, 'IMAGES').join(',')],
+  ],
+};
+
+export const IMAGE: ObjectKind = {
+  prefix: 'one.image',
+  pool: POOLS.image,
+  label: 'IMAGE',
+  noun: 'Image',
+  poolArgs: [-2, -1, -1],
+  columns: [
+    id('Image'),
+    ...owner(),
+    name('Image', 20),
+    {
+      name: 'DATASTORE',
+      describe: 'Datastore of the image',
+      size: 10,
+      left: true,
+      value: (d) => d.text('DATASTORE'),
+    },
+    { name: 'SIZE', describe: 'Size in MB', size: 6, value: (d) => `${d.text('SIZE')}M` },
+    { name: 'TYPE', describe: 'Image type', size: 6, left: true, value: () => 'BK' },
+    { name: 'VM', describe: 'VM backed up', size: 4, value: (d) => ids(d, 'VMS').join(',') },
+  ],
+  showFields: (d) => [
+    ['ID', d.text('ID')],
+    ['NAME', d.text('NAME')],
+    ['USER', d.text('UNAME')],
+    ['GROUP', d.text('GNAME')],
+    ['DATASTORE', d.text('DATASTORE')],
+    ['TYPE', 'BACKUP'],
+    ['REGISTER TIME', d.num('REGTIME') ? strftime(d.num('REGTIME'), '%m/%d/%y %H:%M:%S') : '-'],
+    ['SIZE', `${d.text('SIZE')}M`],
+    ['FORMAT', d.text('FORMAT')],
+    ['SOURCE', d.text('SOURCE')],
+  ],
+};
+
+export const USER: ObjectKind = {
+  prefix: 'one.user',
+  pool: POOLS.user,
+  label: 'USER',
+  noun: 'User',
+  poolArgs: [],
+  columns: [
+    id('User'),
+    name('User'),
+    { name: 'GROUP', describe: 'Primary group', size: 10, left: true, value: (d) => d.text('GNAME') },
+    { name: 'AUTH', describe: 'Auth driver', size: 8, left: true, value: (d) => d.text('AUTH_DRIVER') },
+    {
+      name: 'ENABLED',
+      describe: 'Whether the user may log in',
+      size: 7,
+      left: true,
+      value: (d) => (d.text('ENABLED') === '1' ? 'yes' : 'no'),
+    },
+  ],
+  showFields: (d) => [
+    ['ID', d.text('ID')],
+    ['NAME', d.text('NAME')],
+    ['GROUP', d.text('GNAME')],
+    ['AUTH_DRIVER', d.text('AUTH_DRIVER')],
+    ['ENABLED', d.text('ENABLED') === '1' ? 'Yes' : 'No'],
+  ],
+};
+
+export const GROUP: ObjectKind = {
+  prefix: 'one.group',
+  pool: POOLS.group,
+  label: 'GROUP',
+  noun: 'Group',
+  poolArgs: [],
+  columns: [
+    id('Group'),
+    name('Group'),
+    { name: 'USERS', describe: 'Number of users', size: 5, value: (d) => String(ids(d, 'USERS').length) },
+  ],
+  showFields: (d) => [
+    ['ID', d.text('ID')],
+    ['NAME', d.text('NAME')],
+    ['USERS', ids(d, 'USERS').join(',')],
+  ],
+};

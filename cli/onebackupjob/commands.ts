@@ -1,0 +1,320 @@
+/**
+ * onebackupjob: every command of OpenNebula's CLI (SPEC.md 3.2), thin over the XML-RPC API.
+ * Multi-ID commands keep going after a failure; each error goes to stderr; exit 255 if any failed.
+ */
+import type { Argv } from 'yargs';
+import { CliError } from '../common/credentials.js';
+import { parseOctet } from '../common/octet.js';
+import { type CommandSpec, clientFor, forEachId, type GlobalArgs, stdio } from '../common/program.js';
+import { POOLS, resolveId, resolveIds } from '../common/resolve.js';
+import { editText, readStdinIfPiped, readTemplateFile } from '../common/template-input.js';
+import { scheduleTemplate } from '../schedule-options.js';
+import { currentTemplateText, listCommand, schedActionText, showCommand } from './views.js';
+
+type Args = Record<string, unknown> & GlobalArgs;
+const s = (v: unknown): string => String(v);
+
+function verbose(argv: Args, id: number, verb: string): void {
+  if (argv.verbose) stdio.out(`BACKUPJOB ${id}: ${verb}\n`);
+}
+
+const scheduleOptions = (y: Argv<GlobalArgs>) =>
+  y
+    .option('schedule', {
+      type: 'string',
+      describe: 'Schedule the backup: now, an ISO date/time (2026-12-01T02:00), MM/DD HH:MM, or an epoch',
+    })
+    .option('weekly', {
+      type: 'string',
+      describe: 'Repeat weekly on these days (0 = Sunday ... 6), e.g. "1,4"',
+    })
+    .option('monthly', { type: 'string', describe: 'Repeat monthly on these days of the month (1-31)' })
+    .option('yearly', { type: 'string', describe: 'Repeat yearly on these days of the year (0-365)' })
+    .option('hourly', { type: 'string', describe: 'Repeat every N hours (1-167)' })
+    .option('end', { type: 'string', describe: 'End: a whole number of runs, or an ISO date (2027-01-31)' });
+
+function timeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+function schedText(argv: Args): { template: string; description: string } {
+  const opt = (k: string) => (argv[k] === undefined ? undefined : s(argv[k]));
+  const spec = {
+    schedule: s(argv['schedule']),
+    ...(opt('weekly') !== undefined ? { weekly: opt('weekly') as string } : {}),
+    ...(opt('monthly') !== undefined ? { monthly: opt('monthly') as string } : {}),
+    ...(opt('yearly') !== undefined ? { yearly: opt('yearly') as string } : {}),
+    ...(opt('hourly') !== undefined ? { hourly: opt('hourly') as string } : {}),
+    ...(opt('end') !== undefined ? { end: opt('end') as string } : {}),
+  };
+  return scheduleTemplate(spec, { now: Math.floor(Date.now() / 1000), timeZone: timeZone() });
+}
+
+function createFromOptions(argv: Args): string | undefined {
+  const lines: string[] = [];
+  const q = (v: unknown) => JSON.stringify(s(v)).replace(/\\\\/g, '\\');
+  if (argv['name'] !== undefined) lines.push(`NAME = ${q(argv['name'])}`);
+  if (argv['description'] !== undefined) lines.push(`DESCRIPTION = ${q(argv['description'])}`);
+  if (argv['vms'] !== undefined) lines.push(`BACKUP_VMS = ${q(argv['vms'])}`);
+  if (argv['datastore'] !== undefined) lines.push(`DATASTORE_ID = ${q(argv['datastore'])}`);
+  if (argv['keep'] !== undefined) lines.push(`KEEP_LAST = ${q(argv['keep'])}`);
+  if (argv['mode'] !== undefined) lines.push(`MODE = ${q(argv['mode'])}`);
+  return lines.length > 0 ? `${lines.join('\n')}\n` : undefined;
+}
+
+const range = (y: Argv<GlobalArgs>) =>
+  y.positional('range', { type: 'string', describe: 'Backup job IDs or names: 1,8..15 or nightly,weekly' });
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    command: 'create [file]',
+    describe: 'Creates a new Backup Job from a template file, standard input or the options',
+    builder: (y) =>
+      scheduleOptions(
+        y
+          .positional('file', { type: 'string', describe: 'Template file (OpenNebula syntax)' })
+          .option('name', { type: 'string', describe: 'Name of the new backup job' })
+          .option('description', { type: 'string', describe: 'Description for the new backup job' })
+          .option('vms', { type: 'string', describe: 'VM IDs to back up, in order: "1,2,3"' })
+          .option('datastore', { type: 'string', describe: 'Backup datastore ID (DATASTORE_ID)' })
+          .option('keep', { type: 'string', describe: 'Backups to keep (KEEP_LAST)' })
+          .option('mode', { type: 'string', describe: 'Backup mode: full or increment' }),
+      ),
+    run: async (argv) => {
+      const text = argv['file']
+        ? readTemplateFile(s(argv['file']))
+        : (readStdinIfPiped() ?? createFromOptions(argv));
+      if (text === undefined)
+        throw new CliError('a template is needed: give a file, pipe one on stdin, or use --name/--vms/...');
+      const client = clientFor(argv);
+      const sched = argv['schedule'] !== undefined ? schedText(argv) : undefined;
+      const id = await client.callInt('one.backupjob.allocate', text);
+      stdio.out(`ID: ${id}\n`);
+      if (sched) {
+        await client.callInt('one.backupjob.schedadd', id, sched.template);
+        stdio.out(`BACKUPJOB ${id}: ${sched.description}\n`);
+      }
+    },
+  },
+  {
+    command: 'delete <range>',
+    describe: 'Deletes the given Backup Jobs',
+    builder: range,
+    run: async (argv, status) => {
+      const client = clientFor(argv);
+      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
+        verbose(argv, id, 'deleting');
+        await client.call('one.backupjob.delete', id);
+      });
+    },
+  },
+  {
+    command: 'update <id> [file]',
+    describe: 'Updates the template of a Backup Job (replaces it; -a merges). Without a file opens $EDITOR',
+    builder: (y) =>
+      y
+        .positional('id', { type: 'string', describe: 'Backup job ID or name' })
+        .positional('file', { type: 'string', describe: 'Template file' })
+        .option('append', {
+          alias: 'a',
+          type: 'boolean',
+          describe: 'Merge the new attributes into the template',
+        }),
+    run: async (argv) => {
+      const client = clientFor(argv);
+      const id = await resolveId(client, POOLS.backupjob, s(argv['id']));
+      let text: string;
+      if (argv['file']) text = readTemplateFile(s(argv['file']));
+      else {
+        const current = argv['append'] ? '' : await currentTemplateText(client, id);
+        text = editText(current);
+      }
+      await client.call('one.backupjob.update', id, text, argv['append'] ? 1 : 0);
+      verbose(argv, id, 'modified');
+    },
+  },
+  {
+    command: 'chgrp <range> <group>',
+    describe: 'Changes the Backup Job group',
+    builder: (y) => range(y).positional('group', { type: 'string', describe: 'Group ID or name' }),
+    run: async (argv, status) => {
+      const client = clientFor(argv);
+      const gid = await resolveId(client, POOLS.group, s(argv['group']));
+      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
+        await client.call('one.backupjob.chown', id, -1, gid);
+        verbose(argv, id, 'Group changed');
+      });
+    },
+  },
+  {
+    command: 'chown <range> <user> [group]',
+    describe: 'Changes the Backup Job owner and group',
+    builder: (y) =>
+      range(y)
+        .positional('user', { type: 'string', describe: 'User ID or name' })
+        .positional('group', { type: 'string', describe: 'Group ID or name' }),
+    run: async (argv, status) => {
+      const client = clientFor(argv);
+      const uid = await resolveId(client, POOLS.user, s(argv['user']));
+      const gid = argv['group'] === undefined ? -1 : await resolveId(client, POOLS.group, s(argv['group']));
+      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
+        await client.call('one.backupjob.chown', id, uid, gid);
+        verbose(argv, id, gid === -1 ? 'Owner changed' : 'Owner/Group changed');
+      });
+    },
+  },
+  {
+    command: 'chmod <range> <octet>',
+    describe: 'Changes the Backup Job permissions (octal 640, or u=rw,g=r: r use, w manage, x admin)',
+    builder: (y) => range(y).positional('octet', { type: 'string', describe: 'Permissions' }),
+    run: async (argv, status) => {
+      const bits = parseOctet(s(argv['octet']));
+      const client = clientFor(argv);
+      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
+        await client.call('one.backupjob.chmod', id, ...bits);
+        verbose(argv, id, 'Permissions changed');
+      });
+    },
+  },
+  {
+    command: 'rename <id> <name>',
+    describe: 'Renames the Backup Job',
+    builder: (y) =>
+      y
+        .positional('id', { type: 'string', describe: 'Backup job ID or name' })
+        .positional('name', { type: 'string' }),
+    run: async (argv) => {
+      const client = clientFor(argv);
+      const id = await resolveId(client, POOLS.backupjob, s(argv['id']));
+      await client.call('one.backupjob.rename', id, s(argv['name']));
+      verbose(argv, id, 'renamed');
+    },
+  },
+  listCommand,
+  showCommand,
+  {
+    command: 'lock <range>',
+    describe: 'Locks a Backup Job to prevent actions (--use, the default; --manage; --admin; --all)',
+    builder: (y) =>
+      range(y)
+        .option('use', { type: 'boolean', describe: 'Lock use, manage and admin actions (default)' })
+        .option('manage', { type: 'boolean', describe: 'Lock manage and admin actions' })
+        .option('admin', { type: 'boolean', describe: 'Lock admin actions' })
+        .option('all', { type: 'boolean', describe: 'Lock all actions' }),
+    run: async (argv, status) => {
+      const level = argv['all'] ? 4 : argv['admin'] ? 3 : argv['manage'] ? 2 : 1;
+      const client = clientFor(argv);
+      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
+        await client.call('one.backupjob.lock', id, level, false);
+        verbose(argv, id, 'Backup Job locked');
+      });
+    },
+  },
+  simple('unlock', 'Unlocks a Backup Job', 'one.backupjob.unlock', 'Backup Job unlocked'),
+  {
+    command: 'backup <range>',
+    describe: 'Starts the backups of the Backup Jobs now, or schedules them with --schedule',
+    builder: (y) => scheduleOptions(range(y)),
+    run: async (argv, status) => {
+      const client = clientFor(argv);
+      const sched = argv['schedule'] !== undefined ? schedText(argv) : undefined;
+      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
+        if (sched) {
+          await client.callInt('one.backupjob.schedadd', id, sched.template);
+          stdio.out(`BACKUPJOB ${id}: ${sched.description}\n`);
+        } else {
+          await client.call('one.backupjob.backup', id);
+          verbose(argv, id, 'Starting Backups');
+        }
+      });
+    },
+  },
+  simple(
+    'cancel',
+    'Cancels the pending and running backups of the Backup Jobs',
+    'one.backupjob.cancel',
+    'Backups canceled',
+  ),
+  simple(
+    'retry',
+    'Retries the backups of the VMs in ERROR',
+    'one.backupjob.retry',
+    'Retrying backups for failed Virtual Machines',
+  ),
+  {
+    command: 'priority <range> <priority>',
+    describe: 'Changes the priority of the Backup Jobs (users 0-49, admins 0-99)',
+    builder: (y) => range(y).positional('priority', { type: 'string', describe: 'New priority' }),
+    run: async (argv, status) => {
+      const text = s(argv['priority']).trim();
+      if (!/^\d+$/.test(text))
+        throw new CliError(`priority "${text}" is not a whole number (users 0-49, admins 0-99)`);
+      const client = clientFor(argv);
+      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
+        await client.call('one.backupjob.priority', id, Number(text));
+        verbose(argv, id, 'Priority changed');
+      });
+    },
+  },
+  {
+    command: 'sched-delete <id> <sched_id>',
+    describe: 'Deletes a Scheduled Action from the Backup Job',
+    builder: (y) => y.positional('id', { type: 'string' }).positional('sched_id', { type: 'string' }),
+    run: async (argv) => {
+      const client = clientFor(argv);
+      const id = await resolveId(client, POOLS.backupjob, s(argv['id']));
+      await client.call('one.backupjob.scheddelete', id, wholeNumber(argv['sched_id'], 'schedule ID'));
+      verbose(argv, id, 'Scheduled Action deleted');
+    },
+  },
+  {
+    command: 'sched-update <id> <sched_id> [file]',
+    describe: 'Updates a Scheduled Action: a file (or stdin, or $EDITOR) of KEY="value" lines',
+    builder: (y) =>
+      y
+        .positional('id', { type: 'string' })
+        .positional('sched_id', { type: 'string' })
+        .positional('file', { type: 'string' }),
+    run: async (argv) => {
+      const client = clientFor(argv);
+      const id = await resolveId(client, POOLS.backupjob, s(argv['id']));
+      const saId = wholeNumber(argv['sched_id'], 'schedule ID');
+      const existing = await schedActionText(client, id, saId);
+      const body = argv['file']
+        ? readTemplateFile(s(argv['file']))
+        : (readStdinIfPiped() ?? editText(existing));
+      const pairs = body
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+      const template = `SCHED_ACTION = [ ${pairs.join(',\n')} ]\n`;
+      try {
+        await client.call('one.backupjob.schedupdate', id, saId, template);
+      } catch (err) {
+        throw new CliError(`Error updating: ${(err as Error).message}`);
+      }
+      verbose(argv, id, 'Sched action updated');
+    },
+  },
+];
+
+function wholeNumber(v: unknown, what: string): number {
+  const t = s(v).trim();
+  if (!/^\d+$/.test(t)) throw new CliError(`${what} "${t}" is not a whole number`);
+  return Number(t);
+}
+
+function simple(name: string, describe: string, method: string, verb: string): CommandSpec {
+  return {
+    command: `${name} <range>`,
+    describe,
+    builder: range,
+    run: async (argv, status) => {
+      const client = clientFor(argv);
+      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
+        await client.call(method, id);
+        verbose(argv, id, verb);
+      });
+    },
+  };
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+/** onedatastore: backup datastores (where backups are stored, compression, encryption). */
+import {
+  createCommand,
+  deleteCommand,
+  listCommand,
+  ownershipCommands,
+  renameCommand,
+  showCommand,
+} from './common/object-commands.js';
+import { main, runProgram } from './common/program.js';
+import { DATASTORE } from './kinds.js';
+
+main((args) =>
+  runProgram(
+    'onedatastore',
+    'Manages backup datastores.',
+    [
+      createCommand(DATASTORE),
+      deleteCommand(DATASTORE),
+      listCommand(DATASTORE),
+      showCommand(DATASTORE),
+      ...ownershipCommands(DATASTORE),
+      renameCommand(DATASTORE),
+    ],
+    args,
+  ),
+);

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+/** onevm: register VMs (name, host, disks) that backup jobs protect. */
+import {
+  createCommand,
+  deleteCommand,
+  listCommand,
+  lockCommands,
+  ownershipCommands,
+  renameCommand,
+  showCommand,
+} from './common/object-commands.js';
+import { main, runProgram } from './common/program.js';
+import { VM } from './kinds.js';
+
+main((args) =>
+  runProgram(
+    'onevm',
+    'Manages the VMs whose disks onebackup backs up.',
+    [
+      createCommand(VM),
+      deleteCommand(VM),
+      listCommand(VM),
+      showCommand(VM),
+      ...ownershipCommands(VM),
+      renameCommand(VM),
+      ...lockCommands(VM),
+    ],
+    args,
+  ),
+);
