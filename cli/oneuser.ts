@@ -11,12 +11,12 @@ main((args) =>
     'Manages users.',
     [
       {
-        command: 'create <name> <password>',
+        command: 'create <username> <passwd>',
         describe: 'Creates a new user (in group users unless --group is given)',
         builder: (y) =>
           y
-            .positional('name', { type: 'string' })
-            .positional('password', { type: 'string' })
+            .positional('username', { type: 'string' })
+            .positional('passwd', { type: 'string' })
             .option('group', { type: 'string', describe: 'Primary group (ID or name)' }),
         run: async (argv) => {
           const client = clientFor(argv);
@@ -24,8 +24,8 @@ main((args) =>
             argv['group'] === undefined ? [] : [await resolveId(client, GROUP.pool, String(argv['group']))];
           const id = await client.callInt(
             'one.user.allocate',
-            String(argv['name']),
-            String(argv['password']),
+            String(argv['username']),
+            String(argv['passwd']),
             'core',
             groups,
           );
@@ -33,13 +33,13 @@ main((args) =>
         },
       },
       {
-        command: 'passwd <user> <password>',
+        command: 'passwd <userid> <passwd>',
         describe: 'Changes the password of a user',
-        builder: (y) => y.positional('user', { type: 'string' }).positional('password', { type: 'string' }),
+        builder: (y) => y.positional('userid', { type: 'string' }).positional('passwd', { type: 'string' }),
         run: async (argv) => {
           const client = clientFor(argv);
-          const id = await resolveId(client, POOLS.user, String(argv['user']));
-          await client.call('one.user.passwd', id, String(argv['password']));
+          const id = await resolveId(client, POOLS.user, String(argv['userid']));
+          await client.call('one.user.passwd', id, String(argv['passwd']));
           if (argv.verbose) stdio.out(`USER ${id}: Password changed\n`);
         },
       },

@@ -137,16 +137,17 @@ export function showCommand(
 export function ownershipCommands(kind: ObjectKind): CommandSpec[] {
   return [
     {
-      command: 'chown <range> <user> [group]',
+      command: 'chown <range> <userid> [groupid]',
       describe: `Changes the ${kind.noun} owner and group`,
       builder: (y) =>
         range(kind.noun)(y)
-          .positional('user', { type: 'string', describe: 'User ID or name' })
-          .positional('group', { type: 'string', describe: 'Group ID or name' }),
+          .positional('userid', { type: 'string', describe: 'User ID or name' })
+          .positional('groupid', { type: 'string', describe: 'Group ID or name' }),
       run: async (argv, status) => {
         const client = clientFor(argv);
-        const uid = await resolveId(client, POOLS.user, s(argv['user']));
-        const gid = argv['group'] === undefined ? -1 : await resolveId(client, POOLS.group, s(argv['group']));
+        const uid = await resolveId(client, POOLS.user, s(argv['userid']));
+        const gid =
+          argv['groupid'] === undefined ? -1 : await resolveId(client, POOLS.group, s(argv['groupid']));
         await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
           await client.call(`${kind.prefix}.chown`, id, uid, gid);
           verbose(argv, kind, id, 'Owner/Group changed');
@@ -154,13 +155,13 @@ export function ownershipCommands(kind: ObjectKind): CommandSpec[] {
       },
     },
     {
-      command: 'chgrp <range> <group>',
+      command: 'chgrp <range> <groupid>',
       describe: `Changes the ${kind.noun} group`,
       builder: (y) =>
-        range(kind.noun)(y).positional('group', { type: 'string', describe: 'Group ID or name' }),
+        range(kind.noun)(y).positional('groupid', { type: 'string', describe: 'Group ID or name' }),
       run: async (argv, status) => {
         const client = clientFor(argv);
-        const gid = await resolveId(client, POOLS.group, s(argv['group']));
+        const gid = await resolveId(client, POOLS.group, s(argv['groupid']));
         await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
           await client.call(`${kind.prefix}.chown`, id, -1, gid);
           verbose(argv, kind, id, 'Group changed');

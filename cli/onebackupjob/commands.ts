@@ -134,12 +134,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
-    command: 'chgrp <range> <group>',
+    command: 'chgrp <range> <groupid>',
     describe: 'Changes the Backup Job group',
-    builder: (y) => range(y).positional('group', { type: 'string', describe: 'Group ID or name' }),
+    builder: (y) => range(y).positional('groupid', { type: 'string', describe: 'Group ID or name' }),
     run: async (argv, status) => {
       const client = clientFor(argv);
-      const gid = await resolveId(client, POOLS.group, s(argv['group']));
+      const gid = await resolveId(client, POOLS.group, s(argv['groupid']));
       await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
         await client.call('one.backupjob.chown', id, -1, gid);
         verbose(argv, id, 'Group changed');
@@ -147,16 +147,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
-    command: 'chown <range> <user> [group]',
+    command: 'chown <range> <userid> [groupid]',
     describe: 'Changes the Backup Job owner and group',
     builder: (y) =>
       range(y)
-        .positional('user', { type: 'string', describe: 'User ID or name' })
-        .positional('group', { type: 'string', describe: 'Group ID or name' }),
+        .positional('userid', { type: 'string', describe: 'User ID or name' })
+        .positional('groupid', { type: 'string', describe: 'Group ID or name' }),
     run: async (argv, status) => {
       const client = clientFor(argv);
-      const uid = await resolveId(client, POOLS.user, s(argv['user']));
-      const gid = argv['group'] === undefined ? -1 : await resolveId(client, POOLS.group, s(argv['group']));
+      const uid = await resolveId(client, POOLS.user, s(argv['userid']));
+      const gid =
+        argv['groupid'] === undefined ? -1 : await resolveId(client, POOLS.group, s(argv['groupid']));
       await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
         await client.call('one.backupjob.chown', id, uid, gid);
         verbose(argv, id, gid === -1 ? 'Owner changed' : 'Owner/Group changed');

@@ -107,6 +107,16 @@ export class BackupJobService {
         continue;
       }
       if (previousVms.includes(vmId)) continue;
+      if (!isAuthorized(who, ownedView(vm), 'MANAGE')) {
+        problems.push(
+          templateProblemAt(
+            at,
+            'BACKUP_VMS',
+            `user ${who.uname} may not MANAGE VM ${vmId} (${vm.name}), so cannot back it up`,
+          ),
+        );
+        continue;
+      }
       if (vm.backup_job_id !== -1 && vm.backup_job_id !== jobId) {
         const other = await trx
           .selectFrom('backup_jobs')
@@ -121,17 +131,7 @@ export class BackupJobService {
               `Unable to add VM ${vmId} to Backup Job ${jobId ?? '(new)'}. It's already in Backup Job ${other.id}`,
             ),
           );
-          continue;
         }
-      }
-      if (!isAuthorized(who, ownedView(vm), 'MANAGE')) {
-        problems.push(
-          templateProblemAt(
-            at,
-            'BACKUP_VMS',
-            `user ${who.uname} may not MANAGE VM ${vmId} (${vm.name}), so cannot back it up`,
-          ),
-        );
       }
     }
   }

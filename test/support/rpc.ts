@@ -1,0 +1,34 @@
+import { decodeMethodResponse, encodeMethodCall, type XmlRpcValue } from '../../core/api/xmlrpc.js';
+import { oneadminSession, type RunningDaemon } from './daemon.js';
+
+/** One raw XML-RPC call; returns OpenNebula's [ok, body, code] array. */
+export async function rpcAs(
+  d: RunningDaemon,
+  session: string,
+  method: string,
+  ...params: XmlRpcValue[]
+): Promise<XmlRpcValue[]> {
+  const res = await fetch(d.url, {
+    method: 'POST',
+    body: encodeMethodCall(method, [session, ...params]),
+    headers: { 'content-type': 'text/xml' },
+  });
+  const decoded = decodeMethodResponse(await res.text());
+  if ('fault' in decoded) throw new Error(`fault ${decoded.fault.code}: ${decoded.fault.message}`);
+  return decoded.value as XmlRpcValue[];
+}
+
+export function rpc(d: RunningDaemon, method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue[]> {
+  return rpcAs(d, oneadminSession(d), method, ...params);
+}
+
+/** Calls and insists on success; returns the body. */
+export async function rpcOk(
+  d: RunningDaemon,
+  method: string,
+  ...params: XmlRpcValue[]
+): Promise<XmlRpcValue> {
+  const [ok, body] = await rpc(d, method, ...params);
+  if (ok !== true) throw new Error(`${method} failed: ${String(body)}`);
+  return body as XmlRpcValue;
+}
