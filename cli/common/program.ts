@@ -78,11 +78,11 @@ export async function runProgram(
     .alias('V', 'version')
     .help('help')
     .alias('h', 'help')
-    .strictOptions()
+    .strict()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new CliError(translateYargs(msg));
+      throw err ?? new CliError(translateYargs(msg, `${name} ${first ?? ''}`, args));
     });
   for (const c of commands) {
     y = y.command(
@@ -116,14 +116,24 @@ export async function runProgram(
   return status.code;
 }
 
-function translateYargs(msg: string): string {
+/** yargs' messages in OpenNebula's words (command_parser.rb). */
+function translateYargs(msg: string, command: string, args: readonly string[]): string {
   const unknown = /^Unknown arguments?: (.*)$/.exec(msg);
-  if (unknown) return `invalid option: ${unknown[1]}`;
+  if (unknown) {
+    const words = (unknown[1] as string).split(', ');
+    const options = words
+      .map((o) => (o.length === 1 ? `-${o}` : `--${o}`))
+      .filter((o) => args.some((a) => a === o || a.startsWith(`${o}=`)));
+    if (options.length > 0) return `invalid option: ${options.join(', ')}`;
+    return `Wrong number of arguments: ${words.join(' ')} is one too many (see ${command} --help)`;
+  }
   const few = /^Not enough non-option arguments: got (\d+), need at least (\d+)$/.exec(msg);
-  if (few)
-    return `Wrong number of arguments: this command requires ${few[2]} parameter(s) to run (see --help)`;
+  if (few) {
+    const n = Number(few[2]);
+    return `Command ${command.split(' ')[1]} requires ${n === 1 ? 'one parameter' : `${n} parameters`} to run. (see ${command} --help)`;
+  }
   const many = /^Too many non-option arguments: got (\d+), maximum of (\d+)$/.exec(msg);
-  if (many) return `Wrong number of arguments: got ${many[1]}, at most ${many[2]} (see --help)`;
+  if (many) return `Wrong number of arguments: got ${many[1]}, at most ${many[2]} (see ${command} --help)`;
   return msg;
 }
 
