@@ -11,6 +11,8 @@ import { cleanup, REPO, type RunningDaemon, runCli, startDaemon } from '../suppo
 import { buildInventory } from '../support/inventory.js';
 import { rpcAs } from '../support/rpc.js';
 
+const oneadmin = () => readFileSync(d.authFile, 'utf8').trim();
+
 let d: RunningDaemon;
 const job = (args: string[], input?: string, env?: NodeJS.ProcessEnv) =>
   runCli('onebackupjob', args, d, { ...(input === undefined ? {} : { input }), ...(env ? { env } : {}) });
@@ -347,6 +349,67 @@ describe('VM sets, update, schedules and locks', () => {
     const r = await job(['priority', String(id), '100']);
     assert.equal(r.code, 255);
     assert.equal(r.stderr, '[one.backupjob.priority] Wrong priority value\n');
+  });
+});
+
+describe('API rejections of SPEC.md 2.7 and the CLI create options', () => {
+  it('schedadd without a vector, schedupdate of a missing schedule, a bad update type', async () => {
+    const id = await createJob('NAME="api-errors"\n');
+    assert.deepEqual(await rpcAs(d, oneadmin(), 'one.backupjob.schedadd', id, 'TIME=1'), [
+      false,
+      '[one.backupjob.schedadd] No SCHED_ACTION attribute in template',
+      0x0800,
+    ]);
+    assert.deepEqual(
+      await rpcAs(d, oneadmin(), 'one.backupjob.schedupdate', id, 77, 'SCHED_ACTION=[DAYS="1"]'),
+      [false, "[one.backupjob.schedupdate] SCHED_ACTION with id = 77 doesn't exist", 0x0400],
+    );
+    assert.deepEqual(await rpcAs(d, oneadmin(), 'one.backupjob.update', id, 'KEEP_LAST=1', 2), [
+      false,
+      '[one.backupjob.update] Wrong update type',
+      0x0800,
+    ]);
+    assert.deepEqual(await rpcAs(d, oneadmin(), 'one.backupjob.info', 4242, false), [
+      false,
+      '[one.backupjob.info] Error getting backup job [4242].',
+      0x0400,
+    ]);
+  });
+
+  it('create from options, with a schedule', async () => {
+    const r = await job([
+      'create',
+      '--name',
+      'from-options',
+      '--vms',
+      '26,27',
+      '--keep',
+      '3',
+      '--mode',
+      'increment',
+      '--datastore',
+      '100',
+      '--schedule',
+      '2027-01-04T01:00',
+      '--weekly',
+      '1',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const m = /^ID: (\d+)\nBACKUPJOB \1: backup scheduled at 2027-01-04 01:00:00 \+0000\n$/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    const t = templateContents((await job(['show', m[1] as string])).stdout);
+    assert.ok(
+      t.includes('BACKUP_VMS="26,27"\n') && t.includes('MODE="INCREMENT"\n') && t.includes('KEEP_LAST="3"\n'),
+      t,
+    );
+  });
+
+  it('update without a file opens $EDITOR on the current template', async () => {
+    const id = await createJob('NAME="edited"\nKEEP_LAST=2\n');
+    const editor = `sed -i -e 's/KEEP_LAST="2"/KEEP_LAST="6"/'`;
+    const r = await job(['update', String(id)], undefined, { EDITOR: editor });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(templateContents((await job(['show', String(id)])).stdout).includes('KEEP_LAST="6"\n'));
   });
 });
 
