@@ -1,2 +1,17 @@
-/** Datastore drivers by DS_MAD name. `local`: a directory on this host. */
-export const DATASTORE_DRIVER_NAMES: readonly string[] = Object.freeze(['local']);
+/** Datastore drivers by DS_MAD name, registered explicitly. `local`: a directory on this host. */
+import { localDatastore } from './local.js';
+import type { DatastoreDriverFactory } from './types.js';
+
+function createRegistry(
+  factories: readonly DatastoreDriverFactory[],
+): ReadonlyMap<string, DatastoreDriverFactory> {
+  const map = new Map<string, DatastoreDriverFactory>();
+  for (const f of factories) {
+    if (map.has(f.name)) throw new Error(`datastore driver ${f.name} registered twice`);
+    map.set(f.name, f);
+  }
+  return map;
+}
+
+export const DATASTORE_DRIVERS = createRegistry([localDatastore]);
+export const DATASTORE_DRIVER_NAMES: readonly string[] = Object.freeze([...DATASTORE_DRIVERS.keys()]);

@@ -1,0 +1,70 @@
+/**
+ * The worker pool of the hot path (piscina). encode/decode hand buffers over as transferables,
+ * so a chunk is not copied between threads. One pool per daemon; close() waits for idle.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { ChunkCorruptError, type CodecOptions } from './chunk-codec.js';
+import type { DecodeTask, EncodeTask } from './chunk-worker.js';
+
+export class ChunkPool {
+  readonly #pool: Piscina;
+
+  constructor(threads: number) {
+    const n = threads > 0 ? threads : availableParallelism();
+    this.#pool = new Piscina({
+      filename: new URL('./chunk-worker.js', import.meta.url).href,
+      minThreads: n,
+      maxThreads: n,
+      idleTimeout: 60_000,
+    });
+  }
+
+  get threads(): number {
+    return this.#pool.threads.length;
+  }
+
+  get utilization(): number {
+    return this.#pool.utilization;
+  }
+
+  /** Hands `data` over to a worker (the caller must not touch it afterwards). */
+  async encode(
+    data: Uint8Array,
+    options: CodecOptions,
+    signal?: AbortSignal,
+  ): Promise<{ id: string; payload: Uint8Array }> {
+    const task: EncodeTask = { op: 'encode', data, options };
+    const out = (await this.#pool.run(task, {
+      transferList: [data.buffer as ArrayBuffer],
+      ...(signal ? { signal } : {}),
+    })) as Uint8Array;
+    return { id: Buffer.from(out.buffer, out.byteOffset, 64).toString('ascii'), payload: out.subarray(64) };
+  }
+
+  async decode(
+    id: string,
+    payload: Uint8Array,
+    keys: CodecOptions['keys'],
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
+    const copy = new Uint8Array(payload.length);
+    copy.set(payload);
+    const task: DecodeTask = { op: 'decode', id, payload: copy, keys };
+    try {
+      return (await this.#pool.run(task, {
+        transferList: [copy.buffer],
+        ...(signal ? { signal } : {}),
+      })) as Uint8Array;
+    } catch (err) {
+      // Errors cross the thread boundary as plain Errors; give corruption back its type.
+      const message = err instanceof Error ? err.message : String(err);
+      if (message.startsWith(`chunk ${id}: `)) throw new ChunkCorruptError(message);
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}

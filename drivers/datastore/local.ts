@@ -1,0 +1,183 @@
+/**
+ * `local` datastore: a directory on this host.
+ *   <base>/chunks/<2 hex>/<id>     one file per chunk, never rewritten
+ *   <base>/backups/<path>          manifests
+ * Writes go to `<dir>/.tmp-<random>`, are fsynced, renamed into place and the directory is
+ * fsynced, so a crash leaves the old state or the new one; cleanup() removes `.tmp-*` leftovers.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, statfs, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import type { CallOptions, DatastoreConfig, DatastoreDriver, DatastoreDriverFactory } from './types.js';
+
+const ID = /^[0-9a-f]{64}$/;
+const PERMANENT = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR']);
+
+function checkId(id: string): void {
+  if (!ID.test(id)) throw new Error(`invalid chunk id ${JSON.stringify(id)}`);
+}
+
+function checkPath(path: string): void {
+  if (
+    path === '' ||
+    path.startsWith('/') ||
+    path.split('/').some((p) => p === '..' || p === '' || p.startsWith('.tmp-'))
+  ) {
+    throw new Error(`invalid manifest path ${JSON.stringify(path)}`);
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeAtomic(path: string, bytes: Uint8Array, o?: CallOptions): Promise<void> {
+  o?.signal?.throwIfAborted();
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    o?.signal?.throwIfAborted();
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) yield* walk(path);
+    else yield path;
+  }
+}
+
+class LocalDatastore implements DatastoreDriver {
+  readonly name = 'local';
+  private readonly chunks: string;
+  private readonly backups: string;
+
+  constructor(private readonly base: string) {
+    this.chunks = join(base, 'chunks');
+    this.backups = join(base, 'backups');
+  }
+
+  private chunkPath(id: string): string {
+    checkId(id);
+    return join(this.chunks, id.slice(0, 2), id);
+  }
+
+  async hasChunk(id: string): Promise<boolean> {
+    try {
+      const fh = await open(this.chunkPath(id), 'r');
+      await fh.close();
+      return true;
+    } catch (err) {
+      if (this.isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async putChunk(id: string, bytes: Uint8Array, o?: CallOptions): Promise<void> {
+    if (await this.hasChunk(id)) return;
+    await writeAtomic(this.chunkPath(id), bytes, o);
+  }
+
+  async getChunk(id: string): Promise<Buffer> {
+    return readFile(this.chunkPath(id));
+  }
+
+  async deleteChunk(id: string): Promise<void> {
+    await rm(this.chunkPath(id), { force: true });
+  }
+
+  async *listChunks(): AsyncIterable<string> {
+    for await (const path of walk(this.chunks)) {
+      const name = path.slice(path.lastIndexOf(sep) + 1);
+      if (ID.test(name)) yield name;
+    }
+  }
+
+  async putManifest(path: string, doc: Uint8Array, o?: CallOptions): Promise<void> {
+    checkPath(path);
+    return writeAtomic(join(this.backups, ...path.split('/')), doc, o);
+  }
+
+  async getManifest(path: string): Promise<Buffer> {
+    checkPath(path);
+    return readFile(join(this.backups, ...path.split('/')));
+  }
+
+  async listManifests(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const path of walk(this.backups)) {
+      const rel = relative(this.backups, path).split(sep).join('/');
+      if (rel.startsWith(prefix) && !rel.split('/').some((p) => p.startsWith('.tmp-'))) out.push(rel);
+    }
+    return out.sort();
+  }
+
+  async deleteManifest(path: string): Promise<void> {
+    checkPath(path);
+    await unlink(join(this.backups, ...path.split('/'))).catch((err: unknown) => {
+      if (!this.isNotFound(err)) throw err;
+    });
+  }
+
+  async stat() {
+    await mkdir(this.base, { recursive: true });
+    const s = await statfs(this.base);
+    let used = 0;
+    const { stat } = await import('node:fs/promises');
+    for await (const path of walk(this.base)) used += (await stat(path)).size;
+    return { capacityBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize, usedBytes: used };
+  }
+
+  async cleanup(): Promise<number> {
+    let removed = 0;
+    for await (const path of walk(this.base)) {
+      if (path.slice(path.lastIndexOf(sep) + 1).startsWith('.tmp-')) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  isNotFound(err: unknown): boolean {
+    return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+  }
+
+  isPermanent(err: unknown): boolean {
+    return PERMANENT.has((err as NodeJS.ErrnoException | undefined)?.code ?? '');
+  }
+}
+
+export const localDatastore = {
+  name: 'local',
+  open: async (config: DatastoreConfig) => {
+    await mkdir(config.basePath, { recursive: true, mode: 0o700 });
+    return new LocalDatastore(config.basePath);
+  },
+} satisfies DatastoreDriverFactory;

@@ -1,0 +1,199 @@
+/**
+ * `fs` hypervisor driver: a VM's disks are raw or qcow2 files on this host.
+ * Point in time: a reflink copy of each disk (cp --reflink=always) when the filesystem can,
+ * otherwise the VM must be powered off and its files are read in place. qcow2 content is read
+ * from a sparse raw conversion made by QEMU's own `qemu-img convert`; extents come from
+ * `qemu-img map`. Temporary files live in the scratch directory and go in release().
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import type { DiskFormat, FsFreeze } from '../../core/model.js';
+import { inspectDiskFile } from './disk-info.js';
+import {
+  type DiskSpec,
+  type DiskWriter,
+  type Extent,
+  type HypervisorDriver,
+  PermanentDriverError,
+  type PointInTime,
+  type VmSpec,
+} from './types.js';
+
+const run = promisify(execFile);
+
+interface FsDisk {
+  readonly spec: DiskSpec;
+  /** Raw file holding the guest-visible bytes at the point in time. */
+  readonly rawPath: string;
+  readonly handle: FileHandle;
+}
+
+interface FsPointInTime extends PointInTime {
+  readonly fsDisks: readonly FsDisk[];
+  readonly temps: readonly string[];
+}
+
+async function qemuImg(args: readonly string[], signal?: AbortSignal): Promise<string> {
+  try {
+    const { stdout } = await run('qemu-img', [...args], {
+      maxBuffer: 256 * 1024 * 1024,
+      ...(signal ? { signal } : {}),
+    });
+    return stdout;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT')
+      throw new PermanentDriverError('qemu-img is not installed (Debian package qemu-utils)');
+    throw new Error(`qemu-img ${args[0]} failed: ${(e.stderr ?? e.message).trim()}`);
+  }
+}
+
+async function reflink(src: string, dst: string): Promise<boolean> {
+  try {
+    await run('cp', ['--reflink=always', '--sparse=always', src, dst]);
+    return true;
+  } catch {
+    await rm(dst, { force: true });
+    return false;
+  }
+}
+
+function pitOf(pit: PointInTime): FsPointInTime {
+  return pit as FsPointInTime;
+}
+
+function diskOf(pit: PointInTime, diskId: number): FsDisk {
+  const d = pitOf(pit).fsDisks.find((x) => x.spec.diskId === diskId);
+  if (!d) throw new Error(`disk ${diskId} is not part of this point in time`);
+  return d;
+}
+
+export const fsDriver: HypervisorDriver = {
+  name: 'fs',
+  capabilities: { freeze: ['NONE'], dirtyBitmaps: false },
+
+  inspect: inspectDiskFile,
+
+  async prepare(vm: VmSpec, options: { freeze: FsFreeze; scratchDir: string; signal?: AbortSignal }) {
+    if (options.freeze !== 'NONE') {
+      throw new PermanentDriverError(
+        `VM ${vm.id}: FS_FREEZE=${options.freeze} needs a hypervisor that can freeze the guest (kvm); the fs driver works with FS_FREEZE=NONE on powered-off VMs or reflink filesystems`,
+      );
+    }
+    await mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
+    const temps: string[] = [];
+    const fsDisks: FsDisk[] = [];
+    try {
+      for (const spec of vm.disks) {
+        let path = spec.source;
+        const tag = `vm${vm.id}-disk${spec.diskId}-${randomBytes(4).toString('hex')}`;
+        if (vm.state === 'RUNNING') {
+          const copy = join(options.scratchDir, `${tag}.snap`);
+          if (!(await reflink(spec.source, copy))) {
+            throw new PermanentDriverError(
+              `VM ${vm.id} is RUNNING and the filesystem of ${spec.source} cannot make a reflink copy; power the VM off for the backup or keep its disks on a reflink filesystem (XFS, Btrfs)`,
+            );
+          }
+          temps.push(copy);
+          path = copy;
+        }
+        if (spec.format === 'qcow2') {
+          const raw = join(options.scratchDir, `${tag}.raw`);
+          temps.push(raw);
+          await qemuImg(['convert', '-f', 'qcow2', '-O', 'raw', '-S', '4k', path, raw], options.signal);
+          path = raw;
+        }
+        let handle: FileHandle;
+        try {
+          handle = await open(path, 'r');
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          throw new PermanentDriverError(
+            `VM ${vm.id} disk ${spec.diskId}: cannot open ${spec.source}: ${code ?? (err as Error).message}`,
+          );
+        }
+        fsDisks.push({ spec, rawPath: path, handle });
+      }
+    } catch (err) {
+      await Promise.all(fsDisks.map((d) => d.handle.close()));
+      await Promise.all(temps.map((t) => rm(t, { force: true })));
+      throw err;
+    }
+    const pit: FsPointInTime = { vmId: vm.id, disks: vm.disks, fsDisks, temps };
+    return pit;
+  },
+
+  async extents(pit, diskId) {
+    const d = diskOf(pit, diskId);
+    const out = await qemuImg(['map', '--output=json', '-f', 'raw', d.rawPath]);
+    const entries = JSON.parse(out) as { start: number; length: number; data: boolean }[];
+    const extents: Extent[] = [];
+    for (const e of entries) {
+      if (!e.data) continue;
+      const last = extents.at(-1);
+      if (last && last.offset + last.length === e.start)
+        extents[extents.length - 1] = { offset: last.offset, length: last.length + e.length };
+      else extents.push({ offset: e.start, length: e.length });
+    }
+    return extents;
+  },
+
+  async read(pit, diskId, offset, into) {
+    const d = diskOf(pit, diskId);
+    let done = 0;
+    while (done < into.length) {
+      const { bytesRead } = await d.handle.read(into, done, into.length - done, offset + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    if (done < into.length) into.fill(0, done);
+  },
+
+  async release(pit) {
+    const p = pitOf(pit);
+    await Promise.all(p.fsDisks.map((d) => d.handle.close().catch(() => undefined)));
+    await Promise.all(p.temps.map((t) => rm(t, { force: true })));
+  },
+
+  async createDisk(target: string, format: DiskFormat, virtualSize: number): Promise<DiskWriter> {
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = join(dirname(target), `.tmp-${randomBytes(6).toString('hex')}.raw`);
+    const handle = await open(tmp, 'wx', 0o600);
+    await handle.truncate(virtualSize);
+    let closed = false;
+    const close = async () => {
+      if (!closed) {
+        closed = true;
+        await handle.close();
+      }
+    };
+    return {
+      async write(offset, data) {
+        let done = 0;
+        while (done < data.length) {
+          const { bytesWritten } = await handle.write(data, done, data.length - done, offset + done);
+          done += bytesWritten;
+        }
+      },
+      async commit() {
+        await handle.sync();
+        await close();
+        if (format === 'qcow2') {
+          try {
+            await qemuImg(['convert', '-f', 'raw', '-O', 'qcow2', tmp, target]);
+          } finally {
+            await rm(tmp, { force: true });
+          }
+        } else await rename(tmp, target);
+      },
+      async abort() {
+        await close();
+        await rm(tmp, { force: true });
+      },
+    };
+  },
+};

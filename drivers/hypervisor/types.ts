@@ -1,0 +1,67 @@
+/**
+ * The hypervisor driver contract: how the engine gets a point-in-time view of a VM's disks,
+ * which parts of each disk hold data, the bytes themselves, and how restored disks are written.
+ */
+import type { DiskFormat, FsFreeze } from '../../core/model.js';
+import type { DiskFacts } from '../../core/services/disk-inspector.js';
+
+export interface DiskSpec {
+  readonly diskId: number;
+  readonly source: string;
+  readonly format: DiskFormat;
+  readonly virtualSize: number;
+}
+
+export interface VmSpec {
+  readonly id: number;
+  readonly state: 'RUNNING' | 'POWEROFF';
+  readonly disks: readonly DiskSpec[];
+}
+
+export interface Extent {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** A frozen view of a VM's disks; released with release(). */
+export interface PointInTime {
+  readonly vmId: number;
+  readonly disks: readonly DiskSpec[];
+}
+
+export interface DiskWriter {
+  /** Writes guest bytes at a guest offset (not necessarily in order). */
+  write(offset: number, data: Uint8Array): Promise<void>;
+  /** Makes the disk durable in its final format and place. */
+  commit(): Promise<void>;
+  /** Drops a half-written disk. */
+  abort(): Promise<void>;
+}
+
+export interface HypervisorCapabilities {
+  readonly freeze: readonly FsFreeze[];
+  readonly dirtyBitmaps: boolean;
+}
+
+export interface HypervisorDriver {
+  readonly name: string;
+  readonly capabilities: HypervisorCapabilities;
+  inspect(source: string, format: DiskFormat | undefined): Promise<DiskFacts>;
+  /** Takes the point in time (snapshot, or the disks as they are when the VM is off). */
+  prepare(
+    vm: VmSpec,
+    options: { freeze: FsFreeze; scratchDir: string; signal?: AbortSignal },
+  ): Promise<PointInTime>;
+  /** The data extents of a disk, in guest offsets, sorted; everything else reads as zeros. */
+  extents(pit: PointInTime, diskId: number): Promise<Extent[]>;
+  /** Fills `into` from guest offset `offset`; bytes past the end read as zeros. */
+  read(pit: PointInTime, diskId: number, offset: number, into: Uint8Array): Promise<void>;
+  release(pit: PointInTime): Promise<void>;
+  /** A new disk file at `target` in `format`, `virtualSize` bytes, sparse where not written. */
+  createDisk(target: string, format: DiskFormat, virtualSize: number): Promise<DiskWriter>;
+}
+
+/** Failures the scheduler should not retry; the driver raises them, it does not parse messages. */
+export class PermanentDriverError extends Error {
+  override name = 'PermanentDriverError';
+}
