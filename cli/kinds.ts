@@ -1,7 +1,11 @@
 /** The inventory object kinds as the CLIs list and show them. */
+
+import { templateToString } from '../core/template/serialize.js';
 import type { ObjectKind } from './common/object-commands.js';
 import { POOLS } from './common/resolve.js';
 import type { XmlElement } from './common/xml-read.js';
+import { templateAttributes } from './format/backupjob.js';
+import { renderTable } from './format/table.js';
 import { strftime } from './format/time.js';
 
 const owner = (numeric = false) => [
@@ -90,6 +94,9 @@ export const VM: ObjectKind = {
         ] as const,
     ),
   ],
+  showExtra: (d) =>
+    `\n${'USER TEMPLATE'.padEnd(80)}\n${templateToString(templateAttributes(d.child('USER_TEMPLATE')))}` +
+    `\n${'BACKUP CONFIGURATION'.padEnd(80)}\n${templateToString(templateAttributes(d.child('BACKUPS')?.child('BACKUP_CONFIG')))}`,
 };
 
 export const HOST: ObjectKind = {
@@ -178,6 +185,65 @@ export const IMAGE: ObjectKind = {
     ['FORMAT', d.text('FORMAT')],
     ['SOURCE', d.text('SOURCE')],
   ],
+  showExtra: (d) => {
+    const incs = d.child('BACKUP_INCREMENTS')?.children('INCREMENT') ?? [];
+    if (incs.length === 0) return '';
+    const mb = (n: number) => `${(n / 1048576).toFixed(1)}M`;
+    return `\n${'BACKUP INCREMENTS'.padEnd(80)}\n${renderTable(
+      [
+        { name: 'ID', describe: '', size: 3, adjust: true, value: (i) => i.text('ID') },
+        { name: 'PID', describe: '', size: 3, adjust: true, value: (i) => i.text('PARENT_ID') },
+        {
+          name: 'T',
+          describe: '',
+          size: 1,
+          left: true,
+          value: (i) => (i.text('TYPE') === 'FULL' ? 'F' : 'I'),
+        },
+        {
+          name: 'DATE',
+          describe: '',
+          size: 17,
+          adjust: true,
+          value: (i) => strftime(i.num('DATE'), '%m/%d/%y %H:%M:%S'),
+        },
+        { name: 'READ', describe: '', size: 8, adjust: true, value: (i) => mb(i.num('BYTES_READ')) },
+        { name: 'STORED', describe: '', size: 8, adjust: true, value: (i) => mb(i.num('BYTES_STORED')) },
+        { name: 'DEDUP', describe: '', size: 8, adjust: true, value: (i) => mb(i.num('BYTES_DEDUPLICATED')) },
+        { name: 'ZERO', describe: '', size: 8, adjust: true, value: (i) => mb(i.num('BYTES_ZERO')) },
+        {
+          name: 'TIME',
+          describe: '',
+          size: 6,
+          adjust: true,
+          value: (i) => `${(i.num('DURATION_MS') / 1000).toFixed(1)}s`,
+        },
+        {
+          name: 'COMPRESS',
+          describe: '',
+          size: 8,
+          left: true,
+          adjust: true,
+          value: (i) => i.text('COMPRESSION'),
+        },
+        {
+          name: 'ENCRYPTION',
+          describe: '',
+          size: 10,
+          left: true,
+          adjust: true,
+          value: (i) => i.text('ENCRYPTION'),
+        },
+      ],
+      incs,
+    )}${incs
+      .flatMap((i) =>
+        (i.child('DISK_DIGESTS')?.children('DISK') ?? []).map(
+          (disk) => `INCREMENT ${i.text('ID')} DISK ${disk.text('ID')} SHA256: ${disk.text('SHA256')}\n`,
+        ),
+      )
+      .join('')}`;
+  },
 };
 
 export const USER: ObjectKind = {

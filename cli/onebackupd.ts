@@ -15,9 +15,9 @@ import { Daemon } from '../core/daemon.js';
 import { isOneError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { VERSION } from '../core/version.js';
-import { DATASTORE_DRIVER_NAMES } from '../drivers/datastore/registry.js';
+import { DATASTORE_DRIVERS } from '../drivers/datastore/registry.js';
 import { inspectDiskFile } from '../drivers/hypervisor/disk-info.js';
-import { HYPERVISOR_DRIVER_NAMES } from '../drivers/hypervisor/registry.js';
+import { HYPERVISOR_DRIVERS } from '../drivers/hypervisor/registry.js';
 
 const PACKAGE_CONF = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'conf', 'onebackupd.conf');
 const SYSTEM_CONF = '/etc/onebackup/onebackupd.conf';
@@ -73,8 +73,8 @@ async function main(): Promise<number> {
     clock: systemClock,
     log,
     inspectDisk: inspectDiskFile,
-    hypervisorDrivers: HYPERVISOR_DRIVER_NAMES,
-    datastoreDrivers: DATASTORE_DRIVER_NAMES,
+    hypervisors: HYPERVISOR_DRIVERS,
+    datastores: DATASTORE_DRIVERS,
   });
 
   let stopping = false;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { imageRestoreCommand } from './common/backup-commands.js';
 /** oneimage: the backup images made by backups. */
 import {
   deleteCommand,
@@ -22,6 +23,7 @@ main((args) =>
       ...ownershipCommands(IMAGE),
       renameCommand(IMAGE),
       ...lockCommands(IMAGE),
+      imageRestoreCommand,
     ],
     args,
   ),

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { vmBackupCommand, vmRestoreCommand } from './common/backup-commands.js';
 /** onevm: register VMs (name, host, disks) that backup jobs protect. */
 import {
   createCommand,
@@ -24,6 +25,8 @@ main((args) =>
       ...ownershipCommands(VM),
       renameCommand(VM),
       ...lockCommands(VM),
+      vmBackupCommand,
+      vmRestoreCommand,
     ],
     args,
   ),

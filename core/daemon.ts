@@ -4,11 +4,17 @@
  * idempotent. Signals are handled by the caller (cli/onebackupd.ts), not here.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileKeyStore } from '../drivers/datastore/keys.js';
+import type { DatastoreDriverFactory } from '../drivers/datastore/types.js';
+import type { HypervisorDriver } from '../drivers/hypervisor/types.js';
 import type { Services } from './api/methods.js';
 import { ApiServer } from './api/server.js';
 import type { Clock } from './clock.js';
 import type { DaemonConfig } from './config.js';
+import { ChunkPool } from './engine/pool.js';
+import { BackupRunner } from './engine/runner.js';
 import type { Logger } from './log.js';
 import { BackupJobService } from './services/backupjobs.js';
 import type { ServiceDeps } from './services/context.js';
@@ -18,8 +24,11 @@ import { HostService } from './services/hosts.js';
 import { ImageService } from './services/images.js';
 import { ownedCalls } from './services/owned-calls.js';
 import { UserService } from './services/users.js';
+import { VmBackupService } from './services/vm-backups.js';
 import { VmService } from './services/vms.js';
+import { decodeAttributes } from './store/attributes.js';
 import { openSqliteStore, type Store } from './store/db.js';
+import { ctimeIn } from './time-format.js';
 import { VERSION } from './version.js';
 
 export interface DaemonDeps {
@@ -27,13 +36,15 @@ export interface DaemonDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly inspectDisk: DiskInspector;
-  readonly hypervisorDrivers: readonly string[];
-  readonly datastoreDrivers: readonly string[];
+  readonly hypervisors: ReadonlyMap<string, HypervisorDriver>;
+  readonly datastores: ReadonlyMap<string, DatastoreDriverFactory>;
 }
 
 export class Daemon {
   #store: Store | undefined;
   #server: ApiServer | undefined;
+  #pool: ChunkPool | undefined;
+  #vmBackups: VmBackupService | undefined;
   #url: string | undefined;
   #starting: Promise<string> | undefined;
 
@@ -53,14 +64,49 @@ export class Daemon {
     const { config, log } = this.deps;
     mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
     this.#store = await openSqliteStore(config.db.path);
+    const keys = fileKeyStore(config.stateDir);
+    const scratchDir = join(config.stateDir, 'scratch');
+    // Anything in scratch is left from a crash: point-in-time copies of a backup that never finished.
+    await rm(scratchDir, { recursive: true, force: true });
+    await this.cleanDatastores(this.#store);
+    this.#pool = new ChunkPool(config.workers);
+    const runner = new BackupRunner({
+      store: this.#store,
+      clock: this.deps.clock,
+      log,
+      pool: this.#pool,
+      hypervisors: this.deps.hypervisors,
+      datastores: this.deps.datastores,
+      loadKeys: (id) => keys.load(id),
+      scratchDir,
+      timeZone: config.timeZone,
+    });
     const serviceDeps: ServiceDeps = {
       store: this.#store,
       clock: this.deps.clock,
       inspectDisk: this.deps.inspectDisk,
-      hypervisorDrivers: this.deps.hypervisorDrivers,
-      datastoreDrivers: this.deps.datastoreDrivers,
+      hypervisorDrivers: [...this.deps.hypervisors.keys()],
+      datastoreDrivers: [...this.deps.datastores.keys()],
       defaultDatastoreBase: join(config.stateDir, 'datastores'),
+      createDatastoreKey: (id) => keys.create(id),
+      dropManifests: async (datastoreId, paths) => {
+        try {
+          const { driver } = await runner.datastoreDriver(datastoreId);
+          for (const p of paths) await driver.deleteManifest(p);
+        } catch (err) {
+          log.warn('cannot delete manifests; garbage collection will', {
+            datastore: datastoreId,
+            error: err instanceof Error ? err.message : String(err),
+          });
+        }
+      },
     };
+    this.#vmBackups = new VmBackupService(serviceDeps, {
+      runner,
+      log,
+      restoreDir: join(config.stateDir, 'restores'),
+      ctime: (s) => ctimeIn(s, config.timeZone),
+    });
     const users = new UserService(serviceDeps);
     const password = await users.bootstrap();
     if (password !== undefined) {
@@ -76,6 +122,8 @@ export class Daemon {
       images: new ImageService(serviceDeps),
       jobs: new BackupJobService(serviceDeps),
       owned: ownedCalls(serviceDeps),
+      vmBackups: this.#vmBackups,
+      backupProgress: (vmId) => runner.running.get(vmId),
       version: VERSION.opennebula,
     };
     this.#server = new ApiServer({ services, log, maxRequestBytes: config.maxRequestBytes });
@@ -86,13 +134,37 @@ export class Daemon {
     return this.#url;
   }
 
+  /** Removes temp files a crash left in every datastore. */
+  private async cleanDatastores(store: Store): Promise<void> {
+    const rows = await store.db.selectFrom('datastores').selectAll().execute();
+    for (const row of rows) {
+      const factory = this.deps.datastores.get(row.ds_mad);
+      const base = decodeAttributes(row.template).find((a) => a.name === 'BASE_PATH');
+      if (!factory || !base || base.kind !== 'single') continue;
+      try {
+        const removed = await (await factory.open({ id: row.id, basePath: base.value })).cleanup();
+        if (removed > 0)
+          this.deps.log.info('removed temp files left by a crash', { datastore: row.id, files: removed });
+      } catch (err) {
+        this.deps.log.warn('cannot clean datastore', {
+          datastore: row.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     await this.#starting?.catch(() => undefined);
     const server = this.#server;
     const store = this.#store;
+    const pool = this.#pool;
     this.#server = undefined;
     this.#store = undefined;
+    this.#pool = undefined;
     await server?.close();
+    await this.#vmBackups?.drain();
+    await pool?.close();
     await store?.close();
   }
 }

@@ -28,6 +28,8 @@ export interface ObjectKind {
   readonly poolArgs: readonly number[];
   /** Lines of `show` between the header and TEMPLATE CONTENTS. */
   readonly showFields: (doc: XmlElement) => readonly (readonly [string, string])[];
+  /** More sections of `show`, after the template. */
+  readonly showExtra?: (doc: XmlElement) => string;
 }
 
 const s = (v: unknown) => String(v);
@@ -108,6 +110,7 @@ export function formatShow(kind: ObjectKind, xml: string): string {
   }
   out += `\n${`${kind.label} TEMPLATE`.padEnd(80)}\n`;
   out += templateToString(templateAttributes(doc.child('TEMPLATE')));
+  if (kind.showExtra) out += kind.showExtra(doc);
   return out;
 }
 

@@ -11,6 +11,7 @@ import type { HostService } from '../services/hosts.js';
 import type { ImageService } from '../services/images.js';
 import type { OwnedTable } from '../services/objects.js';
 import type { UserService } from '../services/users.js';
+import type { VmBackupService } from '../services/vm-backups.js';
 import type { VmService } from '../services/vms.js';
 import type { ArgValue, ParamSpec } from './signature.js';
 
@@ -23,6 +24,11 @@ export interface Services {
   readonly jobs: BackupJobService;
   /** Generic owned-object calls (chmod, chown, rename, lock, unlock) for any table. */
   readonly owned: OwnedCalls;
+  readonly vmBackups: VmBackupService;
+  /** Progress of a running backup of a VM, if any. */
+  readonly backupProgress: (
+    vmId: number,
+  ) => { bytesDone: number; bytesTotal: number; startedAt: number } | undefined;
   readonly version: string;
 }
 
@@ -177,7 +183,20 @@ export const METHODS: Readonly<Record<string, MethodDef>> = {
   },
   'one.vm.info': {
     params: [id, decrypt],
-    handler: async (s, who, a) => docs.vmXml(await s.vms.info(who, n(a[0]))),
+    handler: async (s, who, a) => docs.vmXml(await s.vms.info(who, n(a[0])), s.backupProgress(n(a[0]))),
+  },
+  'one.vm.backup': {
+    params: [id, { name: 'datastore_id', type: 'int' }, { name: 'reset', type: 'bool', default: false }],
+    handler: (s, who, a) => s.vmBackups.backup(who, n(a[0]), n(a[1]), bool(a[2])),
+  },
+  'one.vm.restore': {
+    params: [
+      id,
+      { name: 'image_id', type: 'int' },
+      { name: 'increment_id', type: 'int', default: -1 },
+      { name: 'disk_id', type: 'int', default: -1 },
+    ],
+    handler: (s, who, a) => s.vmBackups.restoreInPlace(who, n(a[0]), n(a[1]), n(a[2]), n(a[3])),
   },
   'one.vm.delete': {
     params: [id],
@@ -249,6 +268,14 @@ export const METHODS: Readonly<Record<string, MethodDef>> = {
   'one.image.info': {
     params: [id, decrypt],
     handler: async (s, who, a) => docs.imageXml(await s.images.info(who, n(a[0]))),
+  },
+  'one.image.restore': {
+    params: [
+      id,
+      { name: 'datastore_id', type: 'int', default: -1 },
+      { name: 'template', type: 'string', default: '' },
+    ],
+    handler: (s, who, a) => s.vmBackups.restore(who, n(a[0]), str(a[2])),
   },
   'one.image.delete': {
     params: [id, { name: 'force', type: 'bool', default: false }],

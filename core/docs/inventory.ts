@@ -19,9 +19,17 @@ const VM_STATE_CODES: Readonly<Record<string, readonly [number, number]>> = {
   POWEROFF: [8, 0],
 };
 
-function vmEl(v: VmView): XmlNode {
+export interface BackupProgressView {
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly startedAt: number;
+}
+
+function vmEl(v: VmView, progress?: BackupProgressView): XmlNode {
   const r = v.row;
-  const [state, lcm] = VM_STATE_CODES[r.state] ?? [3, 3];
+  const [state, idleLcm] = VM_STATE_CODES[r.state] ?? [3, 3];
+  // LCM_STATE 69 BACKUP (running VM) or 70 BACKUP_POWEROFF while a backup runs, as OpenNebula.
+  const lcm = progress ? (r.state === 'POWEROFF' ? 70 : 69) : idleLcm;
   const cfg = JSON.parse(r.backup_config) as Record<string, string>;
   const disks: PlainAttribute[] = v.disks.map((d) => ({
     kind: 'vector',
@@ -73,12 +81,22 @@ function vmEl(v: VmView): XmlNode {
           .map(([k, val]) => el(k, cdata(val))),
       ),
       el('BACKUP_IDS', ...v.backupIds.map((id) => num('ID', id))),
+      ...(progress
+        ? [
+            el(
+              'BACKUP_PROGRESS',
+              num('START', progress.startedAt),
+              num('BYTES_DONE', progress.bytesDone),
+              num('BYTES_TOTAL', progress.bytesTotal),
+            ),
+          ]
+        : []),
     ),
   );
 }
 
-export const vmXml = (v: VmView): string => render(vmEl(v));
-export const vmPoolXml = (vs: readonly VmView[]): string => render(el('VM_POOL', ...vs.map(vmEl)));
+export const vmXml = (v: VmView, progress?: BackupProgressView): string => render(vmEl(v, progress));
+export const vmPoolXml = (vs: readonly VmView[]): string => render(el('VM_POOL', ...vs.map((v) => vmEl(v))));
 
 function hostEl(v: HostView): XmlNode {
   const r = v.row;
@@ -148,6 +166,35 @@ function imageEl(v: ImageView): XmlNode {
     el('DATASTORE', v.datastoreName),
     el('VMS', num('ID', r.vm_id)),
     templateEl(v.template),
+    el(
+      'BACKUP_INCREMENTS',
+      ...v.increments.map((inc) => {
+        const st = JSON.parse(inc.stats) as Record<string, unknown>;
+        const digests = (st['digests'] ?? {}) as Record<string, string>;
+        return el(
+          'INCREMENT',
+          num('DATE', inc.date),
+          num('ID', inc.inc_id),
+          num('PARENT_ID', inc.parent_id),
+          num('SIZE', inc.size_mb),
+          el('SOURCE', cdata(inc.source)),
+          el('TYPE', cdata(inc.type)),
+          num('BYTES_READ', Number(st['bytesRead'] ?? 0)),
+          num('BYTES_STORED', Number(st['bytesStored'] ?? 0)),
+          num('BYTES_DEDUPLICATED', Number(st['bytesDeduplicated'] ?? 0)),
+          num('BYTES_ZERO', Number(st['bytesZero'] ?? 0)),
+          num('DURATION_MS', Number(st['durationMs'] ?? 0)),
+          el('COMPRESSION', `${String(st['compression'] ?? '')}:${String(st['compressionLevel'] ?? '')}`),
+          el('ENCRYPTION', st['encrypted'] ? 'AES-256-GCM' : 'NONE'),
+          el(
+            'DISK_DIGESTS',
+            ...Object.entries(digests).map(([disk, digest]) =>
+              el('DISK', num('ID', Number(disk)), el('SHA256', digest)),
+            ),
+          ),
+        );
+      }),
+    ),
   );
 }
 

@@ -15,6 +15,10 @@ export interface ServiceDeps {
   readonly datastoreDrivers: readonly string[];
   /** Where datastores without BASE_PATH keep their data. */
   readonly defaultDatastoreBase: string;
+  /** Makes the encryption key of a new encrypted datastore (kept outside the database). */
+  readonly createDatastoreKey: (datastoreId: number) => Promise<void>;
+  /** Deletes manifests from a datastore after their records are gone (best effort, logged). */
+  readonly dropManifests: (datastoreId: number, paths: readonly string[]) => Promise<void>;
 }
 
 /** One authenticated call. */

@@ -57,6 +57,7 @@ export class DatastoreService {
         .executeTakeFirst();
       if (clash) throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by DATASTORE ${clash.id}.`);
       const id = await nextId(trx, 'datastores', 100);
+      if (encryption === 'YES') await this.deps.createDatastoreKey(id);
       const attributes: PlainAttribute[] = [
         single('BASE_PATH', basePath ?? join(this.deps.defaultDatastoreBase, String(id))),
         single('COMPRESSION', compression),

@@ -1,4 +1,12 @@
-import { DISK_FORMATS, type DiskFormat, isDiskFormat } from '../model.js';
+import {
+  BACKUP_MODES,
+  DISK_FORMATS,
+  type DiskFormat,
+  FS_FREEZE_MODES,
+  isBackupMode,
+  isDiskFormat,
+  isFsFreeze,
+} from '../model.js';
 import { DEFAULT_PERMISSION_BITS, isAuthorized, type Requester } from '../permissions.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../store/attributes.js';
 import { nextId, type Tx } from '../store/db.js';
@@ -24,7 +32,12 @@ export class VmService {
 
   async allocate(who: Requester, text: string): Promise<number> {
     requireAdmin(who, 'CREATE', 'VM');
-    const r = new TemplateReader(parseTemplate(text).attributes, ['NAME', 'HOST', 'STATE'], ['DISK']);
+    const r = new TemplateReader(
+      parseTemplate(text).attributes,
+      ['NAME', 'HOST', 'STATE'],
+      ['DISK', 'BACKUP_CONFIG'],
+    );
+    const backupConfig = readBackupConfig(r);
     const name = r.require('NAME', 'give the VM a NAME = "..."');
     if (name !== undefined) {
       const p = checkName(name);
@@ -105,7 +118,7 @@ export class VmService {
           state,
           backup_job_id: -1,
           stime: now,
-          backup_config: '{}',
+          backup_config: JSON.stringify(backupConfig),
         })
         .execute();
       for (const [i, d] of disks.entries()) {
@@ -169,6 +182,44 @@ export class VmService {
       backupIds: images.filter((i) => i.vm_id === n.row.id).map((i) => i.id),
     }));
   }
+}
+
+/** BACKUP_CONFIG = [ MODE, KEEP_LAST, FS_FREEZE ]: how `onevm backup` backs this VM up. */
+function readBackupConfig(r: TemplateReader): Record<string, string> {
+  const [vector, ...more] = r.vectors('BACKUP_CONFIG');
+  for (const extra of more) r.fail(extra, 'BACKUP_CONFIG', 'BACKUP_CONFIG is given twice; keep one');
+  if (!vector) return {};
+  const out: Record<string, string> = {};
+  const at = (k: string) => vector.positions.get(k) ?? vector;
+  for (const [key, raw] of vector.values) {
+    const v = raw.toUpperCase();
+    if (key === 'MODE') {
+      if (isBackupMode(v)) out[key] = v;
+      else r.fail(at(key), 'BACKUP_CONFIG/MODE', `MODE="${raw}" is not one of ${BACKUP_MODES.join(', ')}`);
+    } else if (key === 'FS_FREEZE') {
+      if (isFsFreeze(v)) out[key] = v;
+      else
+        r.fail(
+          at(key),
+          'BACKUP_CONFIG/FS_FREEZE',
+          `FS_FREEZE="${raw}" is not one of ${FS_FREEZE_MODES.join(', ')}`,
+        );
+    } else if (key === 'KEEP_LAST') {
+      if (/^\d+$/.test(raw)) out[key] = String(Number(raw));
+      else
+        r.fail(
+          at(key),
+          'BACKUP_CONFIG/KEEP_LAST',
+          `KEEP_LAST="${raw}" is not a whole number >= 0 (0 keeps every backup)`,
+        );
+    } else
+      r.fail(
+        at(key),
+        `BACKUP_CONFIG/${key}`,
+        `${key} is not a BACKUP_CONFIG setting (MODE, KEEP_LAST, FS_FREEZE)`,
+      );
+  }
+  return out;
 }
 
 async function findHost(trx: Tx, ref: string) {

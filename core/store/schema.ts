@@ -106,6 +106,20 @@ export interface SchedActionTable {
   warning: number | null;
 }
 
+export interface ImageIncrementTable {
+  image_id: number;
+  inc_id: number;
+  /** FULL | INCREMENT */
+  type: string;
+  parent_id: number;
+  /** Manifest path in the datastore. */
+  source: string;
+  size_mb: number;
+  date: number;
+  /** JSON: bytes read/stored/deduplicated/zero, duration, compression, encryption, digests. */
+  stats: string;
+}
+
 export interface EventTable {
   seq: Generated<number>;
   time: number;
@@ -123,6 +137,7 @@ export interface Database {
   vms: VmTable;
   vm_disks: VmDiskTable;
   images: ImageTable;
+  image_increments: ImageIncrementTable;
   backup_jobs: BackupJobTable;
   job_vms: JobVmTable;
   sched_actions: SchedActionTable;

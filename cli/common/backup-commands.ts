@@ -1,0 +1,100 @@
+/** onevm backup / restore and oneimage restore: thin over one.vm.backup, one.vm.restore, one.image.restore. */
+import { CliError } from './credentials.js';
+import { type CommandSpec, clientFor, stdio } from './program.js';
+import { POOLS, resolveId } from './resolve.js';
+import { parseStringSync } from './xml-read.js';
+
+const s = (v: unknown) => String(v);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const vmBackupCommand: CommandSpec = {
+  command: 'backup <vmid>',
+  describe: 'Backs up a VM that is in no backup job (-d datastore); --wait follows it to the end',
+  builder: (y) =>
+    y
+      .positional('vmid', { type: 'string', describe: 'VM ID or name' })
+      .option('datastore', {
+        alias: 'd',
+        type: 'string',
+        describe: 'Backup datastore ID or name',
+        demandOption: true,
+      })
+      .option('reset', { type: 'boolean', describe: 'Start a new increment chain' })
+      .option('wait', { type: 'boolean', describe: 'Wait for the backup, showing progress on stderr' }),
+  run: async (argv) => {
+    const client = clientFor(argv);
+    const vm = await resolveId(client, POOLS.vm, s(argv['vmid']));
+    const ds = await resolveId(client, POOLS.datastore, s(argv['datastore']));
+    const before = parseStringSync(await client.callString('one.vm.info', vm, false));
+    const known = new Set(
+      (before.child('BACKUPS')?.child('BACKUP_IDS')?.children('ID') ?? []).map((e) => e.text()),
+    );
+    await client.call('one.vm.backup', vm, ds, argv['reset'] === true);
+    if (argv.verbose) stdio.out(`VM ${vm}: backup started\n`);
+    if (!argv['wait']) return;
+    for (;;) {
+      await sleep(300);
+      const doc = parseStringSync(await client.callString('one.vm.info', vm, false));
+      const progress = doc.child('BACKUPS')?.child('BACKUP_PROGRESS');
+      if (progress) {
+        const total = progress.num('BYTES_TOTAL');
+        const pct = total > 0 ? Math.floor((100 * progress.num('BYTES_DONE')) / total) : 0;
+        if (process.stderr.isTTY) process.stderr.write(`\rVM ${vm}: backing up ${pct}%   `);
+        continue;
+      }
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      const error = doc.child('USER_TEMPLATE')?.text('ERROR') ?? '';
+      if (error !== '') throw new CliError(`VM ${vm}: ${error}`);
+      const ids = (doc.child('BACKUPS')?.child('BACKUP_IDS')?.children('ID') ?? []).map((e) => e.text());
+      const image = ids.find((i) => !known.has(i)) ?? ids.at(-1) ?? '-';
+      stdio.out(`VM ${vm}: backup done, image ${image}\n`);
+      return;
+    }
+  },
+};
+
+export const vmRestoreCommand: CommandSpec = {
+  command: 'restore <vmid> <imageid>',
+  describe: "Restores a backup image over the VM's own disks (the VM must be POWEROFF)",
+  builder: (y) =>
+    y
+      .positional('vmid', { type: 'string' })
+      .positional('imageid', { type: 'string' })
+      .option('increment', { type: 'string', describe: 'Increment ID (default: the last)' })
+      .option('disk-id', { type: 'string', describe: 'Restore only this disk' }),
+  run: async (argv) => {
+    const client = clientFor(argv);
+    const vm = await resolveId(client, POOLS.vm, s(argv['vmid']));
+    const image = await resolveId(client, POOLS.image, s(argv['imageid']));
+    const num = (v: unknown) => (v === undefined ? -1 : Number(v));
+    await client.call('one.vm.restore', vm, image, num(argv['increment']), num(argv['disk-id']));
+    if (argv.verbose) stdio.out(`VM ${vm}: restored from image ${image}\n`);
+  },
+};
+
+export const imageRestoreCommand: CommandSpec = {
+  command: 'restore <imageid>',
+  describe: 'Restores a backup image to new disk files and a new VM (powered off)',
+  builder: (y) =>
+    y
+      .positional('imageid', { type: 'string' })
+      .option('increment', { type: 'string', describe: 'Increment ID (default: the last)' })
+      .option('disk-id', { type: 'string', describe: 'Restore only this disk (no VM is created)' })
+      .option('name', { type: 'string', describe: 'Name of the new VM' })
+      .option('to', {
+        type: 'string',
+        describe: 'Directory for the disk files (admins; default: the state directory)',
+      }),
+  run: async (argv) => {
+    const client = clientFor(argv);
+    const image = await resolveId(client, POOLS.image, s(argv['imageid']));
+    const lines: string[] = [];
+    const q = (v: unknown) => JSON.stringify(s(v));
+    if (argv['increment'] !== undefined) lines.push(`INCREMENT_ID = ${q(argv['increment'])}`);
+    if (argv['disk-id'] !== undefined) lines.push(`DISK_ID = ${q(argv['disk-id'])}`);
+    if (argv['name'] !== undefined) lines.push(`NAME = ${q(argv['name'])}`);
+    if (argv['to'] !== undefined) lines.push(`TO = ${q(argv['to'])}`);
+    const result = await client.callString('one.image.restore', image, -1, lines.join('\n'));
+    stdio.out(`${result}\n`);
+  },
+};

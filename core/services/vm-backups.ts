@@ -1,0 +1,239 @@
+/**
+ * Backups of single VMs (`one.vm.backup`, OpenNebula's `onevm backup`) and restores
+ * (`one.image.restore` to new disks and a new VM; `one.vm.restore` in place). Backups run in the
+ * background, as in OpenNebula: the call returns once the backup has started; the VM shows its
+ * progress and, on failure, an ERROR attribute "<ctime> : <message>".
+ */
+import { join } from 'node:path';
+import { epochSeconds } from '../clock.js';
+import type { BackupResult, BackupRunner } from '../engine/runner.js';
+import { ErrorCode, OneError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { DEFAULT_PERMISSION_BITS, isAuthorized, type Requester } from '../permissions.js';
+import { decodeAttributes, encodeAttributes, setSingle } from '../store/attributes.js';
+import { nextId } from '../store/db.js';
+import { parseTemplate } from '../template/parser.js';
+import type { ServiceDeps } from './context.js';
+import { loadAuthorized, notAuthorized, ownedView } from './objects.js';
+import { TemplateReader } from './template-reader.js';
+
+export interface VmBackupDeps {
+  readonly runner: BackupRunner;
+  readonly log: Logger;
+  /** Where restores go when the caller names no directory. */
+  readonly restoreDir: string;
+  /** ctime()-style time for ERROR attributes. */
+  readonly ctime: (epochS: number) => string;
+}
+
+export class VmBackupService {
+  readonly #inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly backups: VmBackupDeps,
+  ) {}
+
+  /** Starts a backup of a VM that belongs to no job. Resolves when it has started. */
+  async backup(who: Requester, vmId: number, datastoreId: number, reset: boolean): Promise<number> {
+    await this.deps.store.tx(async (trx) => {
+      const vm = await loadAuthorized(trx, who, 'vms', vmId, 'MANAGE');
+      const row = await trx
+        .selectFrom('vms')
+        .select('backup_job_id')
+        .where('id', '=', vm.id)
+        .executeTakeFirstOrThrow();
+      if (row.backup_job_id >= 0) {
+        throw new OneError(
+          ErrorCode.ACTION,
+          `Unable to start an individual backup for the Virtual Machine, it is part of Backup Job ID ${row.backup_job_id}`,
+        );
+      }
+      const ds = await loadAuthorized(trx, who, 'datastores', datastoreId, 'USE');
+      const dsRow = await trx
+        .selectFrom('datastores')
+        .select('type')
+        .where('id', '=', ds.id)
+        .executeTakeFirstOrThrow();
+      if (dsRow.type !== 'BACKUP_DS')
+        throw new OneError(ErrorCode.ACTION, 'Datastore needs to be of type BACKUP');
+    });
+    if (this.backups.runner.running.has(vmId)) {
+      throw new OneError(
+        ErrorCode.ACTION,
+        `Could not create a new backup for VM ${vmId}, a backup is already running`,
+      );
+    }
+    const task = this.backups.runner
+      .backupVm(vmId, datastoreId, { reset })
+      .then(
+        async () => this.setError(vmId, undefined),
+        async (err: unknown) => {
+          const message = err instanceof Error ? err.message : String(err);
+          this.backups.log.error('backup failed', { vm: vmId, error: message });
+          await this.setError(vmId, message);
+        },
+      )
+      .finally(() => this.#inFlight.delete(task));
+    this.#inFlight.add(task);
+    return vmId;
+  }
+
+  private async setError(vmId: number, message: string | undefined): Promise<void> {
+    await this.deps.store.tx(async (trx) => {
+      const row = await trx.selectFrom('vms').select('template').where('id', '=', vmId).executeTakeFirst();
+      if (!row) return;
+      let t = decodeAttributes(row.template).filter((a) => a.name !== 'ERROR');
+      if (message !== undefined)
+        t = setSingle(
+          t,
+          'ERROR',
+          `${this.backups.ctime(epochSeconds(this.deps.clock))} : [backup] ${message}`,
+        );
+      await trx
+        .updateTable('vms')
+        .set({ template: encodeAttributes(t) })
+        .where('id', '=', vmId)
+        .execute();
+    });
+  }
+
+  /** Waits for the backups started here (daemon shutdown, tests). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /**
+   * `one.image.restore`: new disk files in the original formats and, unless one disk was asked
+   * for, a new VM (powered off) in the inventory. Template: NAME, INCREMENT_ID, DISK_ID, TO.
+   */
+  async restore(who: Requester, imageId: number, text: string): Promise<string> {
+    const r = new TemplateReader(
+      text.trim() === '' ? [] : parseTemplate(text).attributes,
+      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO'],
+      [],
+    );
+    const incrementId =
+      r.get('INCREMENT_ID') === undefined ? undefined : r.integer('INCREMENT_ID', 0, 1e9, 0);
+    const diskId = r.get('DISK_ID') === undefined ? undefined : r.integer('DISK_ID', 0, 1e6, 0);
+    const to = r.get('TO');
+    if (to !== undefined && !to.startsWith('/'))
+      r.fail(r.at('TO'), 'TO', `TO="${to}" must be an absolute directory`);
+    r.throwIfProblems();
+    const image = await this.deps.store.tx(async (trx) => {
+      await loadAuthorized(trx, who, 'images', imageId, 'USE');
+      return trx.selectFrom('images').selectAll().where('id', '=', imageId).executeTakeFirstOrThrow();
+    });
+    if (!who.isAdmin && to !== undefined) {
+      throw new OneError(
+        ErrorCode.AUTHORIZATION,
+        `User [${who.uid}] : only admins may restore into a directory of their choice (TO)`,
+      );
+    }
+    const stamp = epochSeconds(this.deps.clock);
+    const dir = to ?? join(this.backups.restoreDir, `image-${imageId}-${stamp}`);
+    const { manifest, files } = await this.backups.runner.restoreImage(imageId, incrementId, diskId, dir);
+    const lines = [...files.entries()].map(([d, f]) => `DISK ${d}: ${f}`);
+    if (diskId !== undefined) return lines.join('\n');
+    const vmId = await this.deps.store.tx(async (trx) => {
+      const original = await trx
+        .selectFrom('vms')
+        .selectAll()
+        .where('id', '=', image.vm_id)
+        .executeTakeFirst();
+      const host = original
+        ? original.host_id
+        : (await trx.selectFrom('hosts').select('id').orderBy('id').executeTakeFirst())?.id;
+      if (host === undefined)
+        throw new OneError(
+          ErrorCode.ACTION,
+          'no host to register the restored VM on; create one with onehost create',
+        );
+      const id = await nextId(trx, 'vms');
+      const name = r.get('NAME') ?? `${original?.name ?? `vm-${image.vm_id}`}-restore-${imageId}`;
+      await trx
+        .insertInto('vms')
+        .values({
+          id,
+          name,
+          uid: who.uid,
+          gid: who.gid,
+          permissions: DEFAULT_PERMISSION_BITS,
+          lock_level: 0,
+          lock_owner: -1,
+          lock_time: 0,
+          lock_req_id: -1,
+          template: '[]',
+          host_id: host,
+          state: 'POWEROFF',
+          backup_job_id: -1,
+          stime: stamp,
+          backup_config: '{}',
+        })
+        .execute();
+      for (const d of manifest.disks) {
+        const source = files.get(d.diskId);
+        if (source === undefined) continue;
+        await trx
+          .insertInto('vm_disks')
+          .values({ vm_id: id, disk_id: d.diskId, source, format: d.format, size_bytes: d.virtualSize })
+          .execute();
+      }
+      return id;
+    });
+    return [`VM: ${vmId}`, ...lines].join('\n');
+  }
+
+  /** `one.vm.restore`: the VM's own disk files are replaced; the VM must be powered off. */
+  async restoreInPlace(
+    who: Requester,
+    vmId: number,
+    imageId: number,
+    incrementId: number,
+    diskId: number,
+  ): Promise<number> {
+    const { vm, disks } = await this.deps.store.tx(async (trx) => {
+      const owned = await loadAuthorized(trx, who, 'vms', vmId, 'ADMIN');
+      const image = await trx.selectFrom('images').selectAll().where('id', '=', imageId).executeTakeFirst();
+      if (!image) throw new OneError(ErrorCode.NO_EXISTS, `Error getting image [${imageId}].`);
+      if (!isAuthorized(who, ownedView(image), 'USE')) throw notAuthorized(who, 'USE', 'IMAGE', imageId);
+      if (image.vm_id !== vmId) {
+        throw new OneError(
+          ErrorCode.ACTION,
+          `image ${imageId} is a backup of VM ${image.vm_id}, not of VM ${vmId}`,
+        );
+      }
+      const row = await trx
+        .selectFrom('vms')
+        .selectAll()
+        .where('id', '=', owned.id)
+        .executeTakeFirstOrThrow();
+      return {
+        vm: row,
+        disks: await trx.selectFrom('vm_disks').selectAll().where('vm_id', '=', vmId).execute(),
+      };
+    });
+    if (vm.state !== 'POWEROFF') {
+      throw new OneError(
+        ErrorCode.ACTION,
+        `VM ${vmId} must be POWEROFF for an in-place restore (it is ${vm.state})`,
+      );
+    }
+    if (this.backups.runner.running.has(vmId))
+      throw new OneError(ErrorCode.ACTION, `VM ${vmId}: a backup is running`);
+    const byId = new Map(disks.map((d) => [d.disk_id, d.source]));
+    await this.backups.runner.restoreImage(
+      imageId,
+      incrementId < 0 ? undefined : incrementId,
+      diskId < 0 ? undefined : diskId,
+      '/',
+      (d) => {
+        const source = byId.get(d);
+        if (source === undefined)
+          throw new OneError(ErrorCode.ACTION, `VM ${vmId} has no disk ${d} to restore into`);
+        return source;
+      },
+    );
+    return vmId;
+  }
+}
