@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { datastoreGcCommand, datastoreVerifyCommand } from './common/backup-commands.js';
 /** onedatastore: backup datastores (where backups are stored, compression, encryption). */
 import {
   createCommand,
@@ -22,6 +23,8 @@ main((args) =>
       showCommand(DATASTORE),
       ...ownershipCommands(DATASTORE),
       renameCommand(DATASTORE),
+      datastoreGcCommand,
+      datastoreVerifyCommand,
     ],
     args,
   ),

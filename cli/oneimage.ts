@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { imageRestoreCommand } from './common/backup-commands.js';
+import { imageRestoreCommand, imageVerifyCommand } from './common/backup-commands.js';
 /** oneimage: the backup images made by backups. */
 import {
   deleteCommand,
@@ -24,6 +24,7 @@ main((args) =>
       renameCommand(IMAGE),
       ...lockCommands(IMAGE),
       imageRestoreCommand,
+      imageVerifyCommand,
     ],
     args,
   ),

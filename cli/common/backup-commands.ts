@@ -98,3 +98,53 @@ export const imageRestoreCommand: CommandSpec = {
     stdio.out(`${result}\n`);
   },
 };
+
+function verifyCommand(kind: 'image' | 'datastore'): CommandSpec {
+  return {
+    command: `verify <${kind}id>`,
+    describe:
+      kind === 'image'
+        ? 'Reads every chunk of a backup image (or one --increment) and checks digests and GCM tags'
+        : 'Reads every chunk of every backup in the datastore and names each backup a bad chunk breaks',
+    builder: (y) =>
+      kind === 'image'
+        ? y
+            .positional('imageid', { type: 'string' })
+            .option('increment', { type: 'string', describe: 'Only this increment' })
+        : y.positional('datastoreid', { type: 'string' }),
+    run: async (argv, status) => {
+      const client = clientFor(argv);
+      const report =
+        kind === 'image'
+          ? await client.callString(
+              'one.image.verify',
+              await resolveId(client, POOLS.image, s(argv['imageid'])),
+              argv['increment'] === undefined ? -1 : Number(argv['increment']),
+            )
+          : await client.callString(
+              'one.datastore.verify',
+              await resolveId(client, POOLS.datastore, s(argv['datastoreid'])),
+            );
+      if (report.startsWith('OK')) stdio.out(`${report}\n`);
+      else {
+        process.stderr.write(`${report}\n`);
+        status.code = 255;
+      }
+    },
+  };
+}
+
+export const imageVerifyCommand = verifyCommand('image');
+export const datastoreVerifyCommand = verifyCommand('datastore');
+
+export const datastoreGcCommand: CommandSpec = {
+  command: 'gc <datastoreid>',
+  describe: 'Removes chunks and manifests no backup references any more',
+  builder: (y) => y.positional('datastoreid', { type: 'string' }),
+  run: async (argv) => {
+    const client = clientFor(argv);
+    stdio.out(
+      `${await client.callString('one.datastore.gc', await resolveId(client, POOLS.datastore, s(argv['datastoreid'])))}\n`,
+    );
+  },
+};

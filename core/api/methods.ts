@@ -269,6 +269,15 @@ export const METHODS: Readonly<Record<string, MethodDef>> = {
     params: [id, decrypt],
     handler: async (s, who, a) => docs.imageXml(await s.images.info(who, n(a[0]))),
   },
+  'one.image.verify': {
+    params: [id, { name: 'increment_id', type: 'int', default: -1 }],
+    handler: (s, who, a) => s.vmBackups.verify(who, { imageId: n(a[0]), incrementId: n(a[1]) }),
+  },
+  'one.datastore.verify': {
+    params: [id],
+    handler: (s, who, a) => s.vmBackups.verify(who, { datastoreId: n(a[0]) }),
+  },
+  'one.datastore.gc': { params: [id], handler: (s, who, a) => s.vmBackups.gc(who, n(a[0])) },
   'one.image.restore': {
     params: [
       id,

@@ -21,6 +21,7 @@ import type { DatastoreTable, VmTable } from '../store/schema.js';
 import { runBackup } from './backup.js';
 import type { ChunkKeys } from './chunk-codec.js';
 import { backupImageName } from './image-names.js';
+import { collectGarbage, type GcResult, type VerifyResult, verifyBackups } from './maintenance.js';
 import { decodeManifest, type Manifest } from './manifest.js';
 import type { ChunkPool } from './pool.js';
 import { restoreDisk } from './restore.js';
@@ -71,8 +72,51 @@ const MB = 1024 * 1024;
 
 export class BackupRunner {
   readonly running = new Map<number, BackupProgressInfo>();
+  /** Backups writing to each datastore, and the GC holding one exclusively. */
+  readonly #writers = new Map<number, number>();
+  readonly #exclusive = new Map<number, Promise<unknown>>();
 
   constructor(private readonly deps: EngineDeps) {}
+
+  private async enterWriter(datastoreId: number): Promise<void> {
+    for (let gc = this.#exclusive.get(datastoreId); gc; gc = this.#exclusive.get(datastoreId))
+      await gc.catch(() => undefined);
+    this.#writers.set(datastoreId, (this.#writers.get(datastoreId) ?? 0) + 1);
+  }
+
+  private leaveWriter(datastoreId: number): void {
+    this.#writers.set(datastoreId, (this.#writers.get(datastoreId) ?? 1) - 1);
+  }
+
+  /** Garbage collection of one datastore; refused while backups write to it. */
+  async gc(datastoreId: number): Promise<GcResult> {
+    if ((this.#writers.get(datastoreId) ?? 0) > 0 || this.#exclusive.has(datastoreId)) {
+      throw new OneError(
+        ErrorCode.ACTION,
+        `datastore ${datastoreId}: backups are running on it; run gc when they finish`,
+      );
+    }
+    const run = (async () => {
+      const { driver } = await this.datastoreDriver(datastoreId);
+      return collectGarbage(this.deps.store, datastoreId, driver);
+    })();
+    this.#exclusive.set(datastoreId, run);
+    try {
+      const result = await run;
+      this.deps.log.info('garbage collection done', { datastore: datastoreId, ...result });
+      return result;
+    } finally {
+      this.#exclusive.delete(datastoreId);
+    }
+  }
+
+  async verify(
+    datastoreId: number,
+    scope: { imageId?: number; incrementId?: number } = {},
+  ): Promise<VerifyResult> {
+    const { driver, keys } = await this.datastoreDriver(datastoreId);
+    return verifyBackups(this.deps.store, datastoreId, driver, this.deps.pool, keys, scope);
+  }
 
   private async openDatastore(row: DatastoreTable): Promise<DatastoreSetup> {
     const t = decodeAttributes(row.template);
@@ -142,6 +186,7 @@ export class BackupRunner {
     const cfg = JSON.parse(vm.backup_config) as Record<string, string>;
     const fsFreeze = (cfg['FS_FREEZE'] ?? 'NONE') as 'NONE';
     const ds = await this.openDatastore(dsRow);
+    await this.enterWriter(datastoreId);
     const progress: BackupProgressInfo = {
       vmId,
       startedAt: epochSeconds(clock),
@@ -149,6 +194,7 @@ export class BackupRunner {
       bytesTotal: disks.reduce((s, d) => s + d.virtualSize, 0),
     };
     this.running.set(vmId, progress);
+    let left = false;
     try {
       const pit = await hypervisor.prepare(
         { id: vmId, state: vm.state === 'POWEROFF' ? 'POWEROFF' : 'RUNNING', disks },
@@ -190,6 +236,21 @@ export class BackupRunner {
             this.deps.log.warn('cannot delete dropped manifest', { path: p, error: err }),
           );
       }
+      this.leaveWriter(datastoreId);
+      left = true;
+      if (
+        dropped.length > 0 &&
+        (this.#writers.get(datastoreId) ?? 0) === 0 &&
+        !this.#exclusive.has(datastoreId)
+      ) {
+        // Retention dropped backups: free their chunks now that no backup writes here.
+        await this.gc(datastoreId).catch((err: unknown) =>
+          this.deps.log.warn('garbage collection after retention failed', {
+            datastore: datastoreId,
+            error: err,
+          }),
+        );
+      }
       this.deps.log.info('backup done', {
         vm: vmId,
         image: imageId,
@@ -200,6 +261,7 @@ export class BackupRunner {
       });
       return { imageId, incrementId, manifest };
     } finally {
+      if (!left) this.leaveWriter(datastoreId);
       this.running.delete(vmId);
     }
   }

@@ -98,6 +98,54 @@ export class VmBackupService {
     });
   }
 
+  /** `onedatastore gc`: MANAGE on the datastore. Returns a one-line summary. */
+  async gc(who: Requester, datastoreId: number): Promise<string> {
+    await this.deps.store.tx((trx) => loadAuthorized(trx, who, 'datastores', datastoreId, 'MANAGE'));
+    const r = await this.backups.runner.gc(datastoreId);
+    return `chunks kept: ${r.chunksKept}, chunks removed: ${r.chunksRemoved}, manifests removed: ${r.manifestsRemoved}`;
+  }
+
+  /**
+   * `onedatastore verify` / `oneimage verify`: every chunk read and checked (digest, GCM tag).
+   * Returns a report; the first line is `OK ...` or `FAILED ...`, then one line per broken backup chunk.
+   */
+  async verify(
+    who: Requester,
+    target: { datastoreId: number } | { imageId: number; incrementId: number },
+  ): Promise<string> {
+    let datastoreId: number;
+    let scope: { imageId?: number; incrementId?: number } = {};
+    if ('imageId' in target) {
+      const image = await this.deps.store.tx(async (trx) => {
+        await loadAuthorized(trx, who, 'images', target.imageId, 'USE');
+        return trx
+          .selectFrom('images')
+          .select('datastore_id')
+          .where('id', '=', target.imageId)
+          .executeTakeFirstOrThrow();
+      });
+      datastoreId = image.datastore_id;
+      scope = {
+        imageId: target.imageId,
+        ...(target.incrementId >= 0 ? { incrementId: target.incrementId } : {}),
+      };
+    } else {
+      await this.deps.store.tx((trx) => loadAuthorized(trx, who, 'datastores', target.datastoreId, 'MANAGE'));
+      datastoreId = target.datastoreId;
+    }
+    const r = await this.backups.runner.verify(datastoreId, scope);
+    const head =
+      r.problems.length === 0
+        ? `OK: ${r.chunksChecked} chunks verified`
+        : `FAILED: ${r.problems.length} broken chunk references in ${r.chunksChecked} chunks`;
+    return [
+      head,
+      ...r.problems.map(
+        (p) => `image ${p.imageId} increment ${p.incrementId} disk ${p.diskId}: ${p.message}`,
+      ),
+    ].join('\n');
+  }
+
   /** Waits for the backups started here (daemon shutdown, tests). */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.#inFlight]);

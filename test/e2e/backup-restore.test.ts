@@ -303,3 +303,42 @@ describe('kill -9 during a backup', () => {
     }
   });
 });
+
+describe('verify and garbage collection', () => {
+  it('verify passes, names every backup a corrupt chunk breaks, and gc frees what deleted images held', async () => {
+    await rpcOk(d, 'one.datastore.allocate', 'NAME="check"\nENCRYPTION="YES"\n');
+    const vm = await vmWithDisks('verify', '');
+    const first = await backup(vm.id, 102);
+    const second = await backup(vm.id, 102);
+    const ok = await cli('onedatastore', ['verify', '102']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^OK: \d+ chunks verified\n$/);
+    const manifestDir = join(d.stateDir, 'datastores', '102', 'chunks');
+    const sub = readdirSync(manifestDir)[0] as string;
+    const chunk = readdirSync(join(manifestDir, sub))[0] as string;
+    const path = join(manifestDir, sub, chunk);
+    const bytes = readFileSync(path);
+    bytes[40] = (bytes[40] as number) ^ 1;
+    const fd = openSync(path, 'w');
+    writeSync(fd, bytes);
+    closeSync(fd);
+    const bad = await cli('onedatastore', ['verify', '102']);
+    assert.equal(bad.code, 255);
+    assert.match(
+      bad.stderr,
+      new RegExp(`image ${first} increment 0 disk \\d: chunk ${chunk}: GCM authentication failed`),
+    );
+    assert.match(bad.stderr, new RegExp(`image ${second} increment 0 disk \\d: chunk ${chunk}`));
+    const img = await cli('oneimage', ['verify', first]);
+    assert.equal(img.code, 255);
+    // Delete both images: gc removes every chunk.
+    assert.equal((await cli('oneimage', ['delete', `${first},${second}`])).code, 0);
+    const gc = await cli('onedatastore', ['gc', '102']);
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.match(gc.stdout, /^chunks kept: 0, chunks removed: \d+, manifests removed: 0\n$/);
+    assert.deepEqual(
+      readdirSync(manifestDir).flatMap((s) => readdirSync(join(manifestDir, s))),
+      [],
+    );
+  });
+});

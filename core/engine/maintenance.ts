@@ -1,0 +1,131 @@
+/**
+ * Garbage collection and verification of a datastore.
+ * GC marks every chunk named by a manifest the store still references and sweeps the rest,
+ * with the manifests nothing references. It runs only while no backup writes to that datastore
+ * (the runner's per-datastore gate), so it never removes a chunk a running backup may reference.
+ * Verify reads every chunk, checks its GCM tag and digest, and names every backup it breaks.
+ */
+import type { DatastoreDriver } from '../../drivers/datastore/types.js';
+import type { Store } from '../store/db.js';
+import type { ChunkKeys } from './chunk-codec.js';
+import { decodeManifest } from './manifest.js';
+import type { ChunkPool } from './pool.js';
+
+export interface GcResult {
+  readonly chunksKept: number;
+  readonly chunksRemoved: number;
+  readonly manifestsRemoved: number;
+}
+
+export interface VerifyProblem {
+  readonly imageId: number;
+  readonly incrementId: number;
+  readonly diskId: number;
+  readonly chunk: string;
+  readonly message: string;
+}
+
+export interface VerifyResult {
+  readonly chunksChecked: number;
+  readonly problems: readonly VerifyProblem[];
+}
+
+async function referencedIncrements(
+  store: Store,
+  datastoreId: number,
+  imageId?: number,
+  incrementId?: number,
+) {
+  let q = store.db
+    .selectFrom('image_increments')
+    .innerJoin('images', 'images.id', 'image_increments.image_id')
+    .select(['image_increments.image_id', 'image_increments.inc_id', 'image_increments.source'])
+    .where('images.datastore_id', '=', datastoreId);
+  if (imageId !== undefined) q = q.where('images.id', '=', imageId);
+  if (incrementId !== undefined) q = q.where('image_increments.inc_id', '=', incrementId);
+  return q.orderBy('image_increments.image_id').orderBy('image_increments.inc_id').execute();
+}
+
+export async function collectGarbage(
+  store: Store,
+  datastoreId: number,
+  driver: DatastoreDriver,
+): Promise<GcResult> {
+  const incs = await referencedIncrements(store, datastoreId);
+  const keepManifests = new Set(incs.map((i) => i.source));
+  const live = new Set<string>();
+  for (const inc of incs) {
+    const m = decodeManifest(await driver.getManifest(inc.source), inc.source);
+    for (const d of m.disks) for (const c of d.chunks) if (c !== null) live.add(c);
+  }
+  let manifestsRemoved = 0;
+  for (const path of await driver.listManifests('')) {
+    if (!keepManifests.has(path)) {
+      await driver.deleteManifest(path);
+      manifestsRemoved++;
+    }
+  }
+  let chunksRemoved = 0;
+  let chunksKept = 0;
+  for await (const id of driver.listChunks()) {
+    if (live.has(id)) chunksKept++;
+    else {
+      await driver.deleteChunk(id);
+      chunksRemoved++;
+    }
+  }
+  await driver.cleanup();
+  return { chunksKept, chunksRemoved, manifestsRemoved };
+}
+
+export async function verifyBackups(
+  store: Store,
+  datastoreId: number,
+  driver: DatastoreDriver,
+  pool: ChunkPool,
+  keys: ChunkKeys | undefined,
+  scope: { imageId?: number; incrementId?: number } = {},
+): Promise<VerifyResult> {
+  const incs = await referencedIncrements(store, datastoreId, scope.imageId, scope.incrementId);
+  const verdict = new Map<string, string | null>();
+  const problems: VerifyProblem[] = [];
+  for (const inc of incs) {
+    let manifest: ReturnType<typeof decodeManifest>;
+    try {
+      manifest = decodeManifest(await driver.getManifest(inc.source), inc.source);
+    } catch (err) {
+      problems.push({
+        imageId: inc.image_id,
+        incrementId: inc.inc_id,
+        diskId: -1,
+        chunk: '-',
+        message: `manifest ${inc.source}: ${(err as Error).message}`,
+      });
+      continue;
+    }
+    for (const disk of manifest.disks) {
+      for (const id of disk.chunks) {
+        if (id === null) continue;
+        let bad = verdict.get(id);
+        if (bad === undefined) {
+          try {
+            await pool.decode(id, await driver.getChunk(id), keys);
+            bad = null;
+          } catch (err) {
+            bad = driver.isNotFound(err) ? `chunk ${id}: missing` : (err as Error).message;
+          }
+          verdict.set(id, bad);
+        }
+        if (bad !== null)
+          problems.push({
+            imageId: inc.image_id,
+            incrementId: inc.inc_id,
+            diskId: disk.diskId,
+            chunk: id,
+            message: bad,
+          });
+      }
+    }
+  }
+  return { chunksChecked: verdict.size, problems };
+}
