@@ -1,0 +1,254 @@
+// npm run bench [-- SIZE]   (SIZE like 2G, 8G; default 2G)
+// Builds a deterministic ext4 disk image (real files from /usr plus seeded random data, free
+// space sparse), then on the same image, as raw and as qcow2, measures onebackup against restic
+// (Debian's package, local repository, default compression) and `zstd -1 -T2`: full backup, an
+// incremental after changing 5% of the 4 MiB blocks, restore, stored bytes, peak RSS.
+// Median of 3 runs each. Prints a table and one summary line per format.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+
+const SIZE = process.argv[2] ?? '2G';
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const WORKERS = 2;
+const MiB = 1024 * 1024;
+const CHUNK = 4 * MiB;
+const root = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'onebackup-bench-'));
+const env = { ...process.env, RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: join(root, 'restic-cache') };
+
+function need(cmd, pkg) {
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
+    console.error(`bench: ${cmd} is missing; install it with: apt-get install -y ${pkg}`);
+    process.exit(2);
+  }
+}
+need('restic', 'restic');
+need('zstd', 'zstd');
+need('qemu-img', 'qemu-utils');
+need('mkfs.ext4', 'e2fsprogs');
+
+function bytes(size) {
+  const m = /^(\d+)([KMG]?)$/i.exec(size);
+  if (!m) throw new Error(`bad size ${size}`);
+  return Number(m[1]) * { '': 1, K: 1024, M: MiB, G: 1024 * MiB }[m[2].toUpperCase()];
+}
+
+/** Seeded pseudo-random bytes (AES-CTR over zeros): the same image on every machine run. */
+function seeded(seed, length) {
+  const key = createHash('sha256').update(seed).digest();
+  return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(length));
+}
+
+/** Bytes of the files under path (apparent sizes: what a backup stored). */
+function du(path) {
+  return Number(execFileSync('du', ['-sb', path]).toString().split('\t')[0]);
+}
+
+/** Bytes actually allocated on disk (a sparse image's holes do not count). */
+function allocatedBytes(path) {
+  return Number(execFileSync('du', ['-s', '--block-size=1', path]).toString().split('\t')[0]);
+}
+
+function time(cmd, args, options = {}) {
+  const t = performance.now();
+  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * MiB, ...options });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return { ms: performance.now() - t, stdout: r.stdout.toString() };
+}
+
+function buildImage(path, size) {
+  const total = bytes(size);
+  const src = join(root, 'src');
+  mkdirSync(src);
+  // Real files from /usr, in a fixed order, up to 45% of the image.
+  let budget = total * 0.45;
+  const walk = (dir) => {
+    let entries;
+    try {
+      entries = readdirSync(dir).sort();
+    } catch {
+      return;
+    }
+    for (const name of entries) {
+      if (budget <= 0) return;
+      const p = join(dir, name);
+      let st;
+      try {
+        st = lstatSync(p);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile() && st.size < 64 * MiB) {
+        const to = join(src, relative('/usr', p));
+        mkdirSync(dirname(to), { recursive: true });
+        try {
+          copyFileSync(p, to);
+          budget -= st.size;
+        } catch {}
+      }
+    }
+  };
+  for (const d of ['/usr/lib', '/usr/share', '/usr/bin', '/usr/include']) walk(d);
+  // Incompressible data: 16% of the image, in 8 MiB files.
+  mkdirSync(join(src, 'random'));
+  for (let i = 0; i < Math.floor((total * 0.16) / (8 * MiB)); i++) {
+    const fd = openSync(join(src, 'random', `r${i}`), 'w');
+    writeSync(fd, seeded(`r${i}`, 8 * MiB));
+    closeSync(fd);
+  }
+  execFileSync('truncate', ['-s', String(total), path]);
+  execFileSync('mkfs.ext4', ['-q', '-F', '-E', 'root_owner=0:0,nodiscard', '-d', src, path]);
+  rmSync(src, { recursive: true, force: true });
+}
+
+/** Overwrites 5% of the image's 4 MiB blocks (seeded choice and content). */
+function changeFivePercent(path) {
+  const size = statSync(path).size;
+  const blocks = Math.floor(size / CHUNK);
+  const pick = seeded('blocks', blocks * 4);
+  const chosen = new Set();
+  for (let i = 0; chosen.size < Math.ceil(blocks * 0.05); i++)
+    chosen.add((pick.readUInt32LE((i % blocks) * 4) % blocks) ^ ((i / blocks) | 0));
+  const fd = openSync(path, 'r+');
+  for (const b of chosen) writeSync(fd, seeded(`b${b}`, CHUNK), 0, CHUNK, b * CHUNK);
+  closeSync(fd);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function ours(op, format, args) {
+  const r = time(process.execPath, ['bench/ours.mjs', op, format, ...args]);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1));
+}
+
+function runFormat(format, pristineRaw) {
+  const res = {
+    ours: { full: [], incr: [], restore: [], stored: [], rss: [] },
+    restic: { full: [], incr: [], restore: [], stored: [] },
+    zstd: [],
+  };
+  for (let run = 0; run < RUNS; run++) {
+    const dir = join(root, `${format}-${run}`);
+    mkdirSync(dir);
+    const raw = join(dir, 'disk.raw');
+    execFileSync('cp', ['--sparse=always', pristineRaw, raw]);
+    let image = raw;
+    if (format === 'qcow2') {
+      image = join(dir, 'disk.qcow2');
+      execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, image]);
+    }
+    // zstd -1 -T2 of the same file.
+    res.zstd.push(time('sh', ['-c', `zstd -q -1 -T2 -c "${image}" > /dev/null`]).ms);
+    // onebackup
+    const ds = join(dir, 'ds');
+    const full = ours('backup', format, [image, ds, 'full.json', String(WORKERS)]);
+    res.ours.full.push(full.ms);
+    res.ours.rss.push(full.rssMiB);
+    res.ours.stored.push(du(ds));
+    // restic
+    const repo = join(dir, 'repo');
+    time('restic', ['-r', repo, 'init', '-q']);
+    res.restic.full.push(time('restic', ['-r', repo, 'backup', '-q', image]).ms);
+    res.restic.stored.push(du(repo));
+    // 5% change, then incrementals
+    changeFivePercent(raw);
+    if (format === 'qcow2') execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, image]);
+    const incr = ours('backup', format, [image, ds, 'incr.json', String(WORKERS)]);
+    res.ours.incr.push(incr.ms);
+    res.ours.rss.push(incr.rssMiB);
+    res.restic.incr.push(time('restic', ['-r', repo, 'backup', '-q', image]).ms);
+    // restores of the latest backup
+    const target = join(dir, `restored.${format}`);
+    const rest = ours('restore', format, [ds, 'incr.json', target, String(WORKERS)]);
+    res.ours.restore.push(rest.ms);
+    res.ours.rss.push(rest.rssMiB);
+    res.restic.restore.push(
+      time('restic', ['-r', repo, 'restore', '-q', 'latest', '--target', join(dir, 'restic-restore')]).ms,
+    );
+    execFileSync('qemu-img', ['compare', '-q', image, target]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return res;
+}
+
+console.log(
+  `bench: ${SIZE} image, ${RUNS} runs per figure, ${WORKERS} workers, ${availableParallelism()} cores; work dir ${root}`,
+);
+const pristine = join(root, 'image.raw');
+const t0 = performance.now();
+buildImage(pristine, SIZE);
+const allocated = allocatedBytes(pristine);
+console.log(
+  `image built in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${(bytes(SIZE) / MiB).toFixed(0)} MiB virtual, ${(allocated / MiB).toFixed(0)} MiB allocated`,
+);
+
+const summaries = [];
+const rows = [['format', 'figure', 'onebackup', 'restic', 'zstd -1 -T2', 'ratio vs restic']];
+for (const format of ['raw', 'qcow2']) {
+  const r = runFormat(format, pristine);
+  const s = (xs) => (median(xs) / 1000).toFixed(2);
+  const ratio = (a, b) => (median(a) / median(b)).toFixed(2);
+  rows.push([
+    format,
+    'full backup (s)',
+    s(r.ours.full),
+    s(r.restic.full),
+    s(r.zstd),
+    ratio(r.ours.full, r.restic.full),
+  ]);
+  rows.push([
+    format,
+    '5% incremental (s)',
+    s(r.ours.incr),
+    s(r.restic.incr),
+    '',
+    ratio(r.ours.incr, r.restic.incr),
+  ]);
+  rows.push([
+    format,
+    'restore (s)',
+    s(r.ours.restore),
+    s(r.restic.restore),
+    '',
+    ratio(r.ours.restore, r.restic.restore),
+  ]);
+  rows.push([
+    format,
+    'stored (MiB)',
+    (median(r.ours.stored) / MiB).toFixed(0),
+    (median(r.restic.stored) / MiB).toFixed(0),
+    '',
+    ratio(r.ours.stored, r.restic.stored),
+  ]);
+  rows.push([format, 'peak RSS (MiB)', Math.max(...r.ours.rss).toFixed(0), '', '', '']);
+  summaries.push(
+    `summary format=${format} full_vs_restic=${ratio(r.ours.full, r.restic.full)} incr_vs_restic=${ratio(r.ours.incr, r.restic.incr)} ` +
+      `restore_vs_restic=${ratio(r.ours.restore, r.restic.restore)} stored_vs_restic=${ratio(r.ours.stored, r.restic.stored)} ` +
+      `full_vs_zstd=${ratio(r.ours.full, r.zstd)} rss_mib=${Math.max(...r.ours.rss).toFixed(0)}`,
+  );
+}
+const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+for (const row of rows)
+  console.log(
+    row
+      .map((c, i) => String(c).padEnd(widths[i]))
+      .join('  ')
+      .trimEnd(),
+  );
+for (const line of summaries) console.log(line);
+if (!process.env.BENCH_KEEP) rmSync(root, { recursive: true, force: true });

@@ -1,0 +1,60 @@
+// One run of onebackup's engine in its own process, so its peak RSS can be measured:
+//   node bench/ours.mjs backup <format> <image> <datastore dir> <manifest> <workers>
+//   node bench/ours.mjs restore <format> <datastore dir> <manifest> <target> <workers>
+// Prints one JSON line: { ms, stored, rssMiB }. Encrypted, zstd level 1, as a production datastore.
+import { createHash } from 'node:crypto';
+import { runBackup } from '../dist/core/engine/backup.js';
+import { decodeManifest } from '../dist/core/engine/manifest.js';
+import { ChunkPool } from '../dist/core/engine/pool.js';
+import { restoreDisk } from '../dist/core/engine/restore.js';
+import { localDatastore } from '../dist/drivers/datastore/local.js';
+import { fsDriver } from '../dist/drivers/hypervisor/fs.js';
+
+const [op, format, ...rest] = process.argv.slice(2);
+const key = createHash('sha512').update('onebackup bench key').digest();
+const keys = { mac: key.subarray(0, 32), enc: key.subarray(32) };
+
+async function main() {
+  const started = performance.now();
+  let stored = 0;
+  if (op === 'backup') {
+    const [image, dsDir, manifest, workers] = rest;
+    const pool = new ChunkPool(Number(workers));
+    const datastore = await localDatastore.open({ id: 1, basePath: dsDir });
+    const facts = await fsDriver.inspect(image, format);
+    const disk = { diskId: 0, source: image, format, virtualSize: facts.virtualSize };
+    const pit = await fsDriver.prepare(
+      { id: 1, state: 'POWEROFF', disks: [disk] },
+      { freeze: 'NONE', scratchDir: `${dsDir}-scratch` },
+    );
+    try {
+      const m = await runBackup({
+        pit,
+        hypervisor: fsDriver,
+        datastore,
+        pool,
+        compression: 'zstd',
+        compressionLevel: 1,
+        keys,
+        manifestPath: manifest,
+        parent: null,
+        now: () => Date.now(),
+      });
+      stored = m.stats.bytesStored;
+    } finally {
+      await fsDriver.release(pit);
+      await pool.close();
+    }
+  } else {
+    const [dsDir, manifest, target, workers] = rest;
+    const pool = new ChunkPool(Number(workers));
+    const datastore = await localDatastore.open({ id: 1, basePath: dsDir });
+    const m = decodeManifest(await datastore.getManifest(manifest), manifest);
+    await restoreDisk({ manifest: m, disk: m.disks[0], target, hypervisor: fsDriver, datastore, pool, keys });
+    await pool.close();
+  }
+  const ms = performance.now() - started;
+  console.log(JSON.stringify({ ms, stored, rssMiB: process.resourceUsage().maxRSS / 1024 }));
+}
+
+await main();
