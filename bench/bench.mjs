@@ -168,7 +168,7 @@ function runFormat(format, pristineRaw) {
     // 5% change, then incrementals
     changeFivePercent(raw);
     if (format === 'qcow2') execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, image]);
-    const incr = ours('backup', format, [image, ds, 'incr.json', String(WORKERS)]);
+    const incr = ours('backup', format, [image, ds, 'incr.json', String(WORKERS), 'full.json']);
     res.ours.incr.push(incr.ms);
     res.ours.rss.push(incr.rssMiB);
     res.restic.incr.push(time('restic', ['-r', repo, 'backup', '-q', image]).ms);

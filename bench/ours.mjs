@@ -1,5 +1,5 @@
 // One run of onebackup's engine in its own process, so its peak RSS can be measured:
-//   node bench/ours.mjs backup <format> <image> <datastore dir> <manifest> <workers>
+//   node bench/ours.mjs backup <format> <image> <datastore dir> <manifest> <workers> [previous manifest]
 //   node bench/ours.mjs restore <format> <datastore dir> <manifest> <target> <workers>
 // Prints one JSON line: { ms, stored, rssMiB }. Encrypted, zstd level 1, as a production datastore.
 import { createHash } from 'node:crypto';
@@ -18,7 +18,7 @@ async function main() {
   const started = performance.now();
   let stored = 0;
   if (op === 'backup') {
-    const [image, dsDir, manifest, workers] = rest;
+    const [image, dsDir, manifest, workers, previousPath] = rest;
     const pool = new ChunkPool(Number(workers));
     const datastore = await localDatastore.open({ id: 1, basePath: dsDir });
     const facts = await fsDriver.inspect(image, format);
@@ -39,6 +39,9 @@ async function main() {
         manifestPath: manifest,
         parent: null,
         now: () => Date.now(),
+        previous: previousPath
+          ? decodeManifest(await datastore.getManifest(previousPath), previousPath)
+          : undefined,
       });
       stored = m.stats.bytesStored;
     } finally {

@@ -36,6 +36,8 @@ export interface BackupRequest {
   readonly keys: ChunkKeys | undefined;
   readonly manifestPath: string;
   readonly parent: string | null;
+  /** The previous backup of these disks: chunks whose ID is unchanged are not compressed again. */
+  readonly previous?: Manifest | undefined;
   readonly now: () => number;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((p: BackupProgress) => void) | undefined;
@@ -71,6 +73,12 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
 
   for (const disk of req.pit.disks) {
     const count = Math.ceil(disk.virtualSize / CHUNK_SIZE);
+    const previous = req.previous?.disks.find(
+      (d) =>
+        d.diskId === disk.diskId &&
+        d.virtualSize === disk.virtualSize &&
+        req.previous?.encrypted === (req.keys !== undefined),
+    );
     const ids: (string | null)[] = new Array(count).fill(null);
     const withData = chunksWithData(await req.hypervisor.extents(req.pit, disk.diskId));
     for (let i = 0; i < count; i++) {
@@ -82,7 +90,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
         done += length;
         continue;
       }
-      await queue.onSizeLessThan(inFlight);
+      await queue.onSizeLessThan(1);
       const buf = new Uint8Array(length);
       await req.hypervisor.read(req.pit, disk.diskId, i * CHUNK_SIZE, buf);
       stats.bytesRead += length;
@@ -93,13 +101,18 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
       }
       queue
         .add(async () => {
-          const { id, payload } = await req.pool.encode(buf, options, req.signal);
+          const previousId = previous?.chunks[i] ?? undefined;
+          const { id, payload } = await req.pool.encode(buf, options, req.signal, previousId);
           ids[i] = id;
-          if (await req.datastore.hasChunk(id)) stats.bytesDeduplicated += length;
-          else {
-            await req.datastore.putChunk(id, payload, { signal: req.signal });
+          if (payload.length === 0 && id === previousId && (await req.datastore.hasChunk(id))) {
+            stats.bytesDeduplicated += length;
+          } else if (payload.length === 0) {
+            throw new Error(
+              `chunk ${id} of disk ${disk.diskId} is missing from the datastore; run onedatastore verify`,
+            );
+          } else if (await req.datastore.putChunk(id, payload, { signal: req.signal }))
             stats.bytesStored += payload.length;
-          }
+          else stats.bytesDeduplicated += length;
           done += length;
           req.onProgress?.({ bytesDone: done, bytesTotal: total });
         })

@@ -28,13 +28,13 @@ export class ChunkPool {
     return this.#pool.utilization;
   }
 
-  /** Hands `data` over to a worker (the caller must not touch it afterwards). */
   async encode(
     data: Uint8Array,
     options: CodecOptions,
     signal?: AbortSignal,
+    previousId?: string,
   ): Promise<{ id: string; payload: Uint8Array }> {
-    const task: EncodeTask = { op: 'encode', data, options };
+    const task: EncodeTask = { op: 'encode', data, options, previousId };
     const out = (await this.#pool.run(task, {
       transferList: [data.buffer as ArrayBuffer],
       ...(signal ? { signal } : {}),

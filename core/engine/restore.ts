@@ -31,7 +31,7 @@ export async function restoreDisk(req: RestoreRequest): Promise<void> {
       if (id === null) continue;
       if (failure) break;
       req.signal?.throwIfAborted();
-      await queue.onSizeLessThan(inFlight);
+      await queue.onSizeLessThan(1);
       queue
         .add(async () => {
           const payload = await req.datastore.getChunk(id, { signal: req.signal });

@@ -204,6 +204,7 @@ export class BackupRunner {
           ...(options.signal ? { signal: options.signal } : {}),
         },
       );
+      const previous = await this.latestManifest(vmId, ds);
       let manifest: Manifest;
       const path = `${vmId}/${epochSeconds(clock)}-${randomBytes(4).toString('hex')}.json`;
       try {
@@ -217,6 +218,7 @@ export class BackupRunner {
           keys: ds.keys,
           manifestPath: path,
           parent: null,
+          previous,
           now: () => clock.now(),
           signal: options.signal,
           onProgress: (p) => {
@@ -263,6 +265,27 @@ export class BackupRunner {
     } finally {
       if (!left) this.leaveWriter(datastoreId);
       this.running.delete(vmId);
+    }
+  }
+
+  /** The newest recorded backup of a VM in a datastore, to skip re-compressing unchanged chunks. */
+  private async latestManifest(vmId: number, ds: DatastoreSetup): Promise<Manifest | undefined> {
+    const inc = await this.deps.store.db
+      .selectFrom('image_increments')
+      .innerJoin('images', 'images.id', 'image_increments.image_id')
+      .select('image_increments.source')
+      .where('images.vm_id', '=', vmId)
+      .where('images.datastore_id', '=', ds.row.id)
+      .orderBy('image_increments.date', 'desc')
+      .orderBy('image_increments.image_id', 'desc')
+      .orderBy('image_increments.inc_id', 'desc')
+      .executeTakeFirst();
+    if (!inc) return undefined;
+    try {
+      return decodeManifest(await ds.driver.getManifest(inc.source), inc.source);
+    } catch (err) {
+      this.deps.log.warn('previous manifest unreadable; backing up every chunk', { vm: vmId, error: err });
+      return undefined;
     }
   }
 

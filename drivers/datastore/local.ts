@@ -99,9 +99,10 @@ class LocalDatastore implements DatastoreDriver {
     }
   }
 
-  async putChunk(id: string, bytes: Uint8Array, o?: CallOptions): Promise<void> {
-    if (await this.hasChunk(id)) return;
+  async putChunk(id: string, bytes: Uint8Array, o?: CallOptions): Promise<boolean> {
+    if (await this.hasChunk(id)) return false;
     await writeAtomic(this.chunkPath(id), bytes, o);
+    return true;
   }
 
   async getChunk(id: string): Promise<Buffer> {

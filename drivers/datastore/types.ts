@@ -19,8 +19,8 @@ export interface DatastoreStat {
 export interface DatastoreDriver {
   readonly name: string;
   hasChunk(id: string, o?: CallOptions): Promise<boolean>;
-  /** Stores a chunk if absent. Resolves once it is durable. */
-  putChunk(id: string, bytes: Uint8Array, o?: CallOptions): Promise<void>;
+  /** Stores a chunk if absent; resolves once it is durable, to true if it was written now. */
+  putChunk(id: string, bytes: Uint8Array, o?: CallOptions): Promise<boolean>;
   getChunk(id: string, o?: CallOptions): Promise<Buffer>;
   deleteChunk(id: string): Promise<void>;
   listChunks(): AsyncIterable<string>;

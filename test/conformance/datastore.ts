@@ -17,8 +17,8 @@ export function datastoreSuite(
         const bytes = randomBytes(1000);
         const id = idOf(bytes);
         assert.equal(await driver.hasChunk(id), false);
-        await driver.putChunk(id, bytes);
-        await driver.putChunk(id, bytes);
+        assert.equal(await driver.putChunk(id, bytes), true);
+        assert.equal(await driver.putChunk(id, bytes), false);
         assert.equal(await driver.hasChunk(id), true);
         assert.deepEqual(await driver.getChunk(id), bytes);
         const listed: string[] = [];
