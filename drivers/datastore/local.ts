@@ -53,9 +53,23 @@ async function writeAtomic(path: string, bytes: Uint8Array, o?: CallOptions): Pr
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
+    throw explain(err, path);
   }
   await fsyncDir(dir);
+}
+
+const WHY: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied for onebackupd',
+  EROFS: 'read-only filesystem',
+};
+
+/** The same error (code kept, for isPermanent), with the file and the reason in words. */
+function explain(err: unknown, path: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (!code || !(code in WHY) || (err as Error).name === 'AbortError') return err;
+  return Object.assign(new Error(`cannot write ${path}: ${WHY[code]} (${code})`), { code });
 }
 
 async function* walk(dir: string): AsyncGenerator<string> {

@@ -342,3 +342,51 @@ describe('verify and garbage collection', () => {
     );
   });
 });
+
+describe('a full datastore', () => {
+  it('ENOSPC fails the backup with the datastore path named, and leaves no half backup', async (t) => {
+    const mnt = tempDir('onebackup-small-');
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mnt]);
+    } catch {
+      t.skip('mounting a small tmpfs needs root (CAP_SYS_ADMIN)');
+      cleanup(mnt);
+      return;
+    }
+    try {
+      await rpcOk(d, 'one.datastore.allocate', `NAME="tiny"\nBASE_PATH="${mnt}/ds"\n`);
+      const raw = join(work, 'full-ds.raw');
+      const fd = openSync(raw, 'w');
+      writeSync(fd, randomBytes(24 * MiB));
+      closeSync(fd);
+      const vm = Number(
+        await rpcOk(
+          d,
+          'one.vm.allocate',
+          `NAME="fat"\nHOST="node1"\nSTATE="POWEROFF"\nDISK=[SOURCE="${raw}"]\n`,
+        ),
+      );
+      const images = (await cli('oneimage', ['list', '--csv', '--no-header'])).stdout;
+      const r = await cli('onevm', ['backup', String(vm), '-d', 'tiny', '--wait']);
+      assert.equal(r.code, 255);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `\\[backup\\] cannot write ${mnt}/ds/chunks/\\S+: no space left on the device \\(ENOSPC\\)`,
+        ),
+      );
+      assert.equal((await cli('oneimage', ['list', '--csv', '--no-header'])).stdout, images);
+      const files = execFileSync('find', [mnt, '-type', 'f'])
+        .toString()
+        .split('\n')
+        .filter((f) => f !== '');
+      assert.deepEqual(
+        files.filter((f) => f.includes('.tmp-') || f.endsWith('.json')),
+        [],
+      );
+    } finally {
+      execFileSync('umount', ['-l', mnt]);
+      cleanup(mnt);
+    }
+  });
+});
