@@ -9,7 +9,6 @@ import { createCipheriv, createHash } from 'node:crypto';
 import {
   closeSync,
   copyFileSync,
-  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,

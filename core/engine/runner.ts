@@ -14,7 +14,7 @@ import { type Clock, epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type BackupMode, type Compression, type DiskFormat, isBackupMode } from '../model.js';
-import { DEFAULT_PERMISSION_BITS } from '../permissions.js';
+import { newObjectOwnership } from '../services/objects.js';
 import { decodeAttributes, getSingle } from '../store/attributes.js';
 import { nextId, type Store, type Tx } from '../store/db.js';
 import type { DatastoreTable, VmTable } from '../store/schema.js';
@@ -357,13 +357,7 @@ export class BackupRunner {
         .values({
           id: imageId,
           name: backupImageName(vm.id, now, this.deps.timeZone),
-          uid: vm.uid,
-          gid: vm.gid,
-          permissions: DEFAULT_PERMISSION_BITS,
-          lock_level: 0,
-          lock_owner: -1,
-          lock_time: 0,
-          lock_req_id: -1,
+          ...newObjectOwnership(vm),
           template: '[]',
           type: 'BACKUP',
           datastore_id: ds.id,

@@ -7,7 +7,7 @@
 import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError, TemplateError, type TemplateProblem } from '../errors.js';
 import { VM_SETS, type VmSet } from '../model.js';
-import { DEFAULT_PERMISSION_BITS, isAuthorized, type Requester } from '../permissions.js';
+import { isAuthorized, type Requester } from '../permissions.js';
 import { parseSchedAction, updateSchedAction } from '../schedule/sched-action.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute, setSingle } from '../store/attributes.js';
 import { nextId, type Tx } from '../store/db.js';
@@ -23,6 +23,7 @@ import {
   loadAuthorized,
   loadOwned,
   lockObject,
+  newObjectOwnership,
   notAuthorized,
   ownedView,
   renameObject,
@@ -200,13 +201,7 @@ export class BackupJobService {
         .values({
           id,
           name,
-          uid: who.uid,
-          gid: who.gid,
-          permissions: DEFAULT_PERMISSION_BITS,
-          lock_level: 0,
-          lock_owner: -1,
-          lock_time: 0,
-          lock_req_id: -1,
+          ...newObjectOwnership(who),
           template: encodeAttributes(t.attributes),
           priority: t.priority ?? 50,
           last_backup_time: 0,

@@ -5,13 +5,13 @@
 import { join } from 'node:path';
 import { ErrorCode, OneError } from '../errors.js';
 import { COMPRESSIONS, type Compression } from '../model.js';
-import { DEFAULT_PERMISSION_BITS, type Requester } from '../permissions.js';
+import type { Requester } from '../permissions.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute, single } from '../store/attributes.js';
 import { nextId, type Tx } from '../store/db.js';
 import type { DatastoreTable } from '../store/schema.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
-import { checkName, loadAuthorized, requireAdmin, visibleInPool } from './objects.js';
+import { checkName, loadAuthorized, newObjectOwnership, requireAdmin, visibleInPool } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 import { TemplateReader } from './template-reader.js';
 
@@ -72,13 +72,7 @@ export class DatastoreService {
         .values({
           id,
           name: name as string,
-          uid: who.uid,
-          gid: who.gid,
-          permissions: DEFAULT_PERMISSION_BITS,
-          lock_level: 0,
-          lock_owner: -1,
-          lock_time: 0,
-          lock_req_id: -1,
+          ...newObjectOwnership(who),
           template: encodeAttributes(attributes),
           type,
           ds_mad: dsMad,

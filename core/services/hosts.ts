@@ -1,12 +1,12 @@
 /** Hosts: where VMs run, and which hypervisor driver reaches their disks. Admins create them. */
 import { ErrorCode, OneError } from '../errors.js';
-import { DEFAULT_PERMISSION_BITS, type Requester } from '../permissions.js';
+import type { Requester } from '../permissions.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../store/attributes.js';
 import { nextId } from '../store/db.js';
 import type { HostTable } from '../store/schema.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
-import { checkName, loadAuthorized, requireAdmin, visibleInPool } from './objects.js';
+import { checkName, loadAuthorized, newObjectOwnership, requireAdmin, visibleInPool } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 import { TemplateReader } from './template-reader.js';
 
@@ -41,13 +41,7 @@ export class HostService {
         .values({
           id,
           name: name as string,
-          uid: who.uid,
-          gid: who.gid,
-          permissions: DEFAULT_PERMISSION_BITS,
-          lock_level: 0,
-          lock_owner: -1,
-          lock_time: 0,
-          lock_req_id: -1,
+          ...newObjectOwnership(who),
           template: encodeAttributes([...r.others()]),
           vm_mad: vmMad,
         })

@@ -7,6 +7,7 @@ import type { ObjectKind, Operation } from '../model.js';
 import {
   applyChmod,
   type ChmodArgs,
+  DEFAULT_PERMISSION_BITS,
   isAuthorized,
   isBlockedByLock,
   type Permissions,
@@ -18,6 +19,19 @@ import type { Tx } from '../store/db.js';
 import type { OwnedColumns } from '../store/schema.js';
 
 export type OwnedTable = 'hosts' | 'datastores' | 'vms' | 'images' | 'backup_jobs';
+
+/** Owner, default permissions (umask 177) and no lock: the columns every new object starts with. */
+export function newObjectOwnership(owner: { readonly uid: number; readonly gid: number }) {
+  return {
+    uid: owner.uid,
+    gid: owner.gid,
+    permissions: DEFAULT_PERMISSION_BITS,
+    lock_level: 0,
+    lock_owner: -1,
+    lock_time: 0,
+    lock_req_id: -1,
+  };
+}
 
 export const KIND_OF_TABLE: Readonly<Record<OwnedTable, ObjectKind>> = {
   hosts: 'HOST',

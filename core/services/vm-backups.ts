@@ -6,15 +6,15 @@
  */
 import { join } from 'node:path';
 import { epochSeconds } from '../clock.js';
-import type { BackupResult, BackupRunner } from '../engine/runner.js';
+import type { BackupRunner } from '../engine/runner.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { DEFAULT_PERMISSION_BITS, isAuthorized, type Requester } from '../permissions.js';
+import { isAuthorized, type Requester } from '../permissions.js';
 import { decodeAttributes, encodeAttributes, setSingle } from '../store/attributes.js';
 import { nextId } from '../store/db.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
-import { loadAuthorized, notAuthorized, ownedView } from './objects.js';
+import { loadAuthorized, newObjectOwnership, notAuthorized, ownedView } from './objects.js';
 import { TemplateReader } from './template-reader.js';
 
 export interface VmBackupDeps {
@@ -204,13 +204,7 @@ export class VmBackupService {
         .values({
           id,
           name,
-          uid: who.uid,
-          gid: who.gid,
-          permissions: DEFAULT_PERMISSION_BITS,
-          lock_level: 0,
-          lock_owner: -1,
-          lock_time: 0,
-          lock_req_id: -1,
+          ...newObjectOwnership(who),
           template: '[]',
           host_id: host,
           state: 'POWEROFF',

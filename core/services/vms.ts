@@ -7,14 +7,22 @@ import {
   isDiskFormat,
   isFsFreeze,
 } from '../model.js';
-import { DEFAULT_PERMISSION_BITS, isAuthorized, type Requester } from '../permissions.js';
+import { isAuthorized, type Requester } from '../permissions.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../store/attributes.js';
 import { nextId, type Tx } from '../store/db.js';
 import type { VmDiskTable, VmTable } from '../store/schema.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
 import type { DiskFacts } from './disk-inspector.js';
-import { checkName, loadAuthorized, notFound, ownedView, requireAdmin, visibleInPool } from './objects.js';
+import {
+  checkName,
+  loadAuthorized,
+  newObjectOwnership,
+  notFound,
+  ownedView,
+  requireAdmin,
+  visibleInPool,
+} from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 import { TemplateReader } from './template-reader.js';
 
@@ -106,13 +114,7 @@ export class VmService {
         .values({
           id,
           name: name as string,
-          uid: who.uid,
-          gid: who.gid,
-          permissions: DEFAULT_PERMISSION_BITS,
-          lock_level: 0,
-          lock_owner: -1,
-          lock_time: 0,
-          lock_req_id: -1,
+          ...newObjectOwnership(who),
           template: encodeAttributes([...r.others()]),
           host_id: host.id,
           state,
