@@ -2,17 +2,20 @@
  * `fs` hypervisor driver: a VM's disks are raw or qcow2 files on this host.
  * Point in time: a reflink copy of each disk (cp --reflink=always) when the filesystem can,
  * otherwise the VM must be powered off and its files are read in place. qcow2 content is read
- * from a sparse raw conversion made by QEMU's own `qemu-img convert`; extents come from
- * `qemu-img map`. Temporary files live in the scratch directory and go in release().
+ * through QEMU's own `qemu-nbd` (read-only, on a Unix socket in the scratch directory) with a
+ * small NBD client; extents come from `qemu-img map`. Temporary files, sockets and qemu-nbd
+ * processes go in release().
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DiskFormat, FsFreeze } from '../../core/model.js';
 import { inspectDiskFile } from './disk-info.js';
+import { NbdClient } from './nbd-client.js';
 import {
   type DiskSpec,
   type DiskWriter,
@@ -25,11 +28,50 @@ import {
 
 const run = promisify(execFile);
 
-interface FsDisk {
-  readonly spec: DiskSpec;
-  /** Raw file holding the guest-visible bytes at the point in time. */
-  readonly rawPath: string;
-  readonly handle: FileHandle;
+/** How the guest bytes of one disk are read: a raw file, or a qemu-nbd export of a qcow2. */
+type FsDisk =
+  | { readonly kind: 'file'; readonly spec: DiskSpec; readonly rawPath: string; readonly handle: FileHandle }
+  | {
+      readonly kind: 'nbd';
+      readonly spec: DiskSpec;
+      readonly imagePath: string;
+      readonly client: NbdClient;
+      readonly server: ChildProcess;
+    };
+
+/** Starts qemu-nbd read-only on a Unix socket in the scratch directory and connects to it. */
+async function exportQcow2(
+  image: string,
+  socketPath: string,
+): Promise<{ client: NbdClient; server: ChildProcess }> {
+  const server = spawn(
+    'qemu-nbd',
+    ['--read-only', '--persistent', '--shared=1', '-f', 'qcow2', '-k', socketPath, image],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  server.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+  server.once('error', () => undefined);
+  for (let i = 0; i < 500; i++) {
+    if (existsSync(socketPath)) {
+      try {
+        return { client: await NbdClient.connect(socketPath), server };
+      } catch {
+        // the socket exists but is not listening yet
+      }
+    }
+    const done = await Promise.race([exited, new Promise((r) => setTimeout(() => r('wait'), 10))]);
+    if (done !== 'wait') {
+      throw new Error(`qemu-nbd could not export ${image}: ${stderr.trim() || `exit ${String(done)}`}`);
+    }
+  }
+  server.kill('SIGKILL');
+  throw new Error(`qemu-nbd did not start serving ${image} in 5 s`);
 }
 
 interface FsPointInTime extends PointInTime {
@@ -59,6 +101,19 @@ async function reflink(src: string, dst: string): Promise<boolean> {
   } catch {
     await rm(dst, { force: true });
     return false;
+  }
+}
+
+async function closeDisk(d: FsDisk): Promise<void> {
+  if (d.kind === 'file') {
+    await d.handle.close().catch(() => undefined);
+    return;
+  }
+  await d.client.close().catch(() => undefined);
+  const gone = new Promise((resolve) => d.server.once('exit', resolve));
+  if (d.server.exitCode === null && d.server.signalCode === null) {
+    d.server.kill('SIGTERM');
+    await gone;
   }
 }
 
@@ -102,10 +157,16 @@ export const fsDriver: HypervisorDriver = {
           path = copy;
         }
         if (spec.format === 'qcow2') {
-          const raw = join(options.scratchDir, `${tag}.raw`);
-          temps.push(raw);
-          await qemuImg(['convert', '-f', 'qcow2', '-O', 'raw', '-S', '4k', path, raw], options.signal);
-          path = raw;
+          if (!existsSync(path)) {
+            throw new PermanentDriverError(
+              `VM ${vm.id} disk ${spec.diskId}: cannot open ${spec.source}: ENOENT`,
+            );
+          }
+          const socketPath = join(options.scratchDir, `${tag}.sock`);
+          temps.push(socketPath);
+          const { client, server } = await exportQcow2(path, socketPath);
+          fsDisks.push({ kind: 'nbd', spec, imagePath: path, client, server });
+          continue;
         }
         let handle: FileHandle;
         try {
@@ -116,10 +177,10 @@ export const fsDriver: HypervisorDriver = {
             `VM ${vm.id} disk ${spec.diskId}: cannot open ${spec.source}: ${code ?? (err as Error).message}`,
           );
         }
-        fsDisks.push({ spec, rawPath: path, handle });
+        fsDisks.push({ kind: 'file', spec, rawPath: path, handle });
       }
     } catch (err) {
-      await Promise.all(fsDisks.map((d) => d.handle.close()));
+      await Promise.all(fsDisks.map(closeDisk));
       await Promise.all(temps.map((t) => rm(t, { force: true })));
       throw err;
     }
@@ -129,7 +190,10 @@ export const fsDriver: HypervisorDriver = {
 
   async extents(pit, diskId) {
     const d = diskOf(pit, diskId);
-    const out = await qemuImg(['map', '--output=json', '-f', 'raw', d.rawPath]);
+    const out =
+      d.kind === 'file'
+        ? await qemuImg(['map', '--output=json', '-f', 'raw', d.rawPath])
+        : await qemuImg(['map', '--output=json', '-f', 'qcow2', d.imagePath]);
     const entries = JSON.parse(out) as { start: number; length: number; data: boolean }[];
     const extents: Extent[] = [];
     for (const e of entries) {
@@ -144,6 +208,12 @@ export const fsDriver: HypervisorDriver = {
 
   async read(pit, diskId, offset, into) {
     const d = diskOf(pit, diskId);
+    if (d.kind === 'nbd') {
+      const length = Math.max(0, Math.min(into.length, d.client.size - offset));
+      if (length > 0) await d.client.read(offset, into.subarray(0, length));
+      if (length < into.length) into.fill(0, length);
+      return;
+    }
     let done = 0;
     while (done < into.length) {
       const { bytesRead } = await d.handle.read(into, done, into.length - done, offset + done);
@@ -155,7 +225,7 @@ export const fsDriver: HypervisorDriver = {
 
   async release(pit) {
     const p = pitOf(pit);
-    await Promise.all(p.fsDisks.map((d) => d.handle.close().catch(() => undefined)));
+    await Promise.all(p.fsDisks.map(closeDisk));
     await Promise.all(p.temps.map((t) => rm(t, { force: true })));
   },
 
