@@ -43,14 +43,12 @@ type FsDisk =
 async function exportQcow2(
   image: string,
   socketPath: string,
+  readOnly = true,
 ): Promise<{ client: NbdClient; server: ChildProcess }> {
-  const server = spawn(
-    'qemu-nbd',
-    ['--read-only', '--persistent', '--shared=1', '-f', 'qcow2', '-k', socketPath, image],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  const args = ['--persistent', '--shared=1', '-f', 'qcow2', '-k', socketPath, image];
+  const server = spawn('qemu-nbd', readOnly ? ['--read-only', ...args] : ['--cache=writeback', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   server.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
@@ -102,6 +100,44 @@ async function reflink(src: string, dst: string): Promise<boolean> {
     await rm(dst, { force: true });
     return false;
   }
+}
+
+/** A new qcow2 written through qemu-nbd: no raw temp file and no conversion afterwards. */
+async function createQcow2(target: string, virtualSize: number): Promise<DiskWriter> {
+  const tmp = join(dirname(target), `.tmp-${randomBytes(6).toString('hex')}.qcow2`);
+  const socketPath = `${tmp}.sock`;
+  await qemuImg(['create', '-q', '-f', 'qcow2', tmp, String(virtualSize)]);
+  let nbd: { client: NbdClient; server: ChildProcess };
+  try {
+    nbd = await exportQcow2(tmp, socketPath, false);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  const stop = async () => {
+    await nbd.client.close().catch(() => undefined);
+    const gone = new Promise((resolve) => nbd.server.once('exit', resolve));
+    if (nbd.server.exitCode === null && nbd.server.signalCode === null) {
+      nbd.server.kill('SIGTERM');
+      await gone;
+    }
+    await rm(socketPath, { force: true });
+  };
+  return {
+    write: (offset, data) => nbd.client.write(offset, data),
+    async commit() {
+      await nbd.client.flush();
+      await stop();
+      const fh = await open(tmp, 'r');
+      await fh.sync();
+      await fh.close();
+      await rename(tmp, target);
+    },
+    async abort() {
+      await stop();
+      await rm(tmp, { force: true });
+    },
+  };
 }
 
 async function closeDisk(d: FsDisk): Promise<void> {
@@ -231,6 +267,7 @@ export const fsDriver: HypervisorDriver = {
 
   async createDisk(target: string, format: DiskFormat, virtualSize: number): Promise<DiskWriter> {
     await mkdir(dirname(target), { recursive: true });
+    if (format === 'qcow2') return createQcow2(target, virtualSize);
     const tmp = join(dirname(target), `.tmp-${randomBytes(6).toString('hex')}.raw`);
     const handle = await open(tmp, 'wx', 0o600);
     await handle.truncate(virtualSize);
@@ -252,13 +289,7 @@ export const fsDriver: HypervisorDriver = {
       async commit() {
         await handle.sync();
         await close();
-        if (format === 'qcow2') {
-          try {
-            await qemuImg(['convert', '-f', 'raw', '-O', 'qcow2', tmp, target]);
-          } finally {
-            await rm(tmp, { force: true });
-          }
-        } else await rename(tmp, target);
+        await rename(tmp, target);
       },
       async abort() {
         await close();

@@ -11,12 +11,15 @@ const IHAVEOPT = Buffer.from('IHAVEOPT');
 const REQUEST_MAGIC = 0x25609513;
 const SIMPLE_REPLY_MAGIC = 0x67446698;
 const CMD_READ = 0;
+const CMD_WRITE = 1;
 const CMD_DISC = 2;
+const CMD_FLUSH = 3;
 const OPT_EXPORT_NAME = 1;
 const FLAG_FIXED_NEWSTYLE = 1;
 const FLAG_NO_ZEROES = 2;
 
 interface Pending {
+  /** Where the reply's data goes (empty for writes and flushes). */
   readonly into: Uint8Array;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
@@ -96,7 +99,12 @@ export class NbdClient {
       }
       if (error !== 0) {
         this.pending.delete(handle);
-        entry.reject(new Error(`NBD: read failed with error ${error}`));
+        entry.reject(new Error(`NBD: request failed with error ${error}`));
+        continue;
+      }
+      if (entry.into.length === 0) {
+        this.pending.delete(handle);
+        entry.resolve();
         continue;
       }
       this.current = { handle, entry, filled: 0 };
@@ -110,21 +118,41 @@ export class NbdClient {
     this.socket.destroy();
   }
 
-  /** Reads into[0..length) from offset; the range must lie inside the export. */
-  read(offset: number, into: Uint8Array): Promise<void> {
+  private request(
+    type: number,
+    offset: number,
+    length: number,
+    into: Uint8Array,
+    payload?: Uint8Array,
+  ): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const handle = this.nextHandle++;
     const req = Buffer.alloc(28);
     req.writeUInt32BE(REQUEST_MAGIC, 0);
     req.writeUInt16BE(0, 4);
-    req.writeUInt16BE(CMD_READ, 6);
+    req.writeUInt16BE(type, 6);
     req.writeBigUInt64BE(handle, 8);
     req.writeBigUInt64BE(BigInt(offset), 16);
-    req.writeUInt32BE(into.length, 24);
+    req.writeUInt32BE(length, 24);
     return new Promise<void>((resolve, reject) => {
       this.pending.set(handle, { into, resolve, reject });
       this.socket.write(req);
+      if (payload) this.socket.write(payload);
     });
+  }
+
+  /** Reads into[0..length) from offset; the range must lie inside the export. */
+  read(offset: number, into: Uint8Array): Promise<void> {
+    return this.request(CMD_READ, offset, into.length, into);
+  }
+
+  write(offset: number, data: Uint8Array): Promise<void> {
+    return this.request(CMD_WRITE, offset, data.length, new Uint8Array(0), data);
+  }
+
+  /** Makes every write durable in the image. */
+  flush(): Promise<void> {
+    return this.request(CMD_FLUSH, 0, 0, new Uint8Array(0));
   }
 
   async close(): Promise<void> {
