@@ -176,7 +176,7 @@ export function loadConfig(
     maxBackups: int('MAX_BACKUPS', 0, 10_000, 5),
     maxBackupsHost: int('MAX_BACKUPS_HOST', 0, 10_000, 2),
     workers: int('WORKERS', 0, 256, 0),
-    maxRequestBytes: int('MAX_REQUEST_BYTES', 1024, 1024 * 1024 * 1024, 16 * 1024 * 1024),
+    maxRequestBytes: int('MAX_REQUEST_BYTES', 1024, 1024 * 1024 * 1024, 1024 * 1024),
     shutdownGraceSeconds: int('SHUTDOWN_GRACE', 0, 86_400, 30),
   };
   if (problems.length > 0) throw new TemplateError(problems, file);
