@@ -1,8 +1,17 @@
 /**
- * SCHED_ACTION validation (SPEC.md 5.1-5.2): OpenNebula's messages, with the Product rules:
- * relative TIME refused for backup jobs, non-integer REPEAT/END_TYPE/END_VALUE/DAYS refused
- * instead of ignored, END_TYPE 1/2 without END_VALUE refused, the hourly range stated truly.
- * All problems of one vector are reported at once.
+ * SCHED_ACTION validation (SPEC.md 5.1-5.2, OpenNebula `ScheduledAction::parse`).
+ *
+ * OpenNebula's messages are kept word for word where OpenNebula rejects the input too. The
+ * Product rules add rejections where OpenNebula is lenient, each with its own sentence:
+ * - REPEAT, END_TYPE, END_VALUE, WARNING that are not integers are refused (ONE ignores them or
+ *   reads 0); a DAYS piece that is not an integer is refused (ONE skips it);
+ * - END_TYPE 1 or 2 without END_VALUE is refused (ONE builds the message and forgets to return);
+ * - relative `+N` times are refused for backup jobs with the reason, not only "unable to parse";
+ * - the hourly message states the range that is really enforced: [1,167], one value.
+ * Every problem of the vector is reported at once, each at its sub-key's line and column with the
+ * attribute `SCHED_ACTION/<KEY>`. Unknown sub-keys (and the system ones: ID, DONE, ...) are
+ * ignored, as OpenNebula does. DAYS is kept as given ("5,1,1") and checked as the sorted,
+ * de-duplicated set; with REPEAT -1 it is stored empty, as OpenNebula does.
  */
 import { TemplateError, type TemplateProblem } from '../errors.js';
 import type { Position, VectorAttribute } from '../template/types.js';
@@ -13,167 +22,291 @@ export const REPEAT_MONTHLY = 1;
 export const REPEAT_YEARLY = 2;
 export const REPEAT_HOURLY = 3;
 
+export const END_NONE = -1;
+export const END_NEVER = 0;
+export const END_TIMES = 1;
+export const END_DATE = 2;
+
 export type Repeat = -1 | 0 | 1 | 2 | 3;
 export type EndType = -1 | 0 | 1 | 2;
 
+/** A validated schedule as stored (for a backup job ACTION is `backup` and ARGS empty). */
 export interface SchedActionFields {
   /** First due time, epoch seconds. */
   readonly time: number;
   readonly repeat: Repeat;
-  /** As given (e.g. "5,1,1"); checked on the sorted, de-duplicated set. */
+  /** As given (e.g. "5,1,1"); checked on the sorted, de-duplicated set; "" when REPEAT is -1. */
   readonly days: string;
   readonly endType: EndType;
-  /** Runs (END_TYPE 1) or an epoch (END_TYPE 2); -1 when unused. */
+  /** Runs (END_TYPE 1) or an epoch (END_TYPE 2); -1 for END_TYPE -1 and 0. */
   readonly endValue: number;
   /** Epoch of the warning mark, 0 when none. */
   readonly warning: number;
 }
 
-const INTEGER = /^[+-]?\d+$/;
-
-/** The sorted, de-duplicated day numbers of DAYS. */
-export function daySet(days: string): number[] {
-  return [
-    ...new Set(
-      days
-        .split(',')
-        .filter((d) => d.trim() !== '')
-        .map((d) => Number(d.trim())),
-    ),
-  ].sort((a, b) => a - b);
+/** What `parseSchedAction` returns: the stored fields plus ACTION and ARGS. */
+export interface ParsedSchedAction extends SchedActionFields {
+  /** Always `backup` for a backup job. */
+  readonly action: string;
+  /** Always "" for a backup job (ARGS is dropped). */
+  readonly args: string;
 }
 
-function check(
+export interface SchedActionOptions {
+  /** Backup job schedules: absolute times only, ACTION forced to `backup`, ARGS dropped. */
+  readonly forBackupJob: boolean;
+  /** VM actions only: the epoch a relative `+N` TIME or WARNING counts from (ONE: the VM's start). */
+  readonly origin?: number | undefined;
+}
+
+/** The VM actions OpenNebula schedules (`ScheduledAction::VM_ACTIONS`). */
+export const VM_ACTIONS: readonly string[] = [
+  'terminate',
+  'terminate-hard',
+  'undeploy',
+  'undeploy-hard',
+  'hold',
+  'release',
+  'stop',
+  'suspend',
+  'resume',
+  'reboot',
+  'reboot-hard',
+  'poweroff',
+  'poweroff-hard',
+  'snapshot-create',
+  'snapshot-revert',
+  'snapshot-delete',
+  'disk-snapshot-create',
+  'disk-snapshot-revert',
+  'disk-snapshot-delete',
+  'backup',
+];
+
+/** 9999-12-31T23:59:59Z: past this an epoch cannot be shown as a date. */
+const MAX_EPOCH = 253402300799;
+const INTEGER = /^[+-]?\d+$/;
+const UNSIGNED = /^\d+$/;
+
+function integer(text: string, pattern: RegExp = INTEGER): number | undefined {
+  if (!pattern.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function epoch(text: string): number | undefined {
+  const n = integer(text, UNSIGNED);
+  return n !== undefined && n <= MAX_EPOCH ? n : undefined;
+}
+
+/** The sorted, de-duplicated day numbers of a DAYS value that passed validation. */
+export function daySet(days: string): number[] {
+  const pieces = days
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '');
+  return [...new Set(pieces.map(Number))].sort((a, b) => a - b);
+}
+
+const DAY_RANGES: Record<0 | 1 | 2, { min: number; max: number; message: string }> = {
+  0: { min: 0, max: 6, message: 'Days in a week have to be in [0,6] range' },
+  1: { min: 1, max: 31, message: 'Days in a month have to be in [1,31] range' },
+  2: { min: 0, max: 365, message: 'Days in a year have to be in [0,365] range' },
+};
+
+/**
+ * What is wrong with DAYS for a repeating schedule, or undefined. Empty pieces ("1,4,") are
+ * skipped, as OpenNebula does; anything else that is not an integer is refused.
+ */
+export function daysProblem(repeat: Exclude<Repeat, -1>, days: string): string | undefined {
+  const pieces = days
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '');
+  const bad = pieces.filter((d) => integer(d) === undefined);
+  if (bad.length > 0) {
+    return `DAYS="${days}": ${bad.join(', ')} ${bad.length === 1 ? 'is not a whole number' : 'are not whole numbers'}; give numbers separated by commas, e.g. "1,4"`;
+  }
+  if (pieces.length === 0) return 'Scheduled Action repeat set, but DAYS are empty';
+  const set = daySet(days);
+  const min = set[0] as number;
+  const max = set[set.length - 1] as number;
+  if (repeat === REPEAT_HOURLY) {
+    if (set.length > 1) {
+      return `Hourly repeat takes one value, the period in hours in [1,167] range, not a list: ${days}`;
+    }
+    return min < 1 || min > 167 ? 'Hours have to be in [1,167] range' : undefined;
+  }
+  const range = DAY_RANGES[repeat];
+  return min < range.min || max > range.max ? range.message : undefined;
+}
+
+const ABSOLUTE_ONLY = 'backup jobs need an absolute time in epoch seconds, not +N';
+
+function validate(
   values: ReadonlyMap<string, string>,
   where: (key: string) => Position,
-  forBackupJob: boolean,
-): SchedActionFields {
+  options: SchedActionOptions,
+  /** Messages for DAYS or END_VALUE missing, when the caller knows better (schedupdate). */
+  missing: ReadonlyMap<string, string> = new Map(),
+): ParsedSchedAction {
   const problems: TemplateProblem[] = [];
-  const fail = (key: string, message: string) => {
-    const at = where(key);
+  /** Points at the sub-key, or when it is missing, at `needer` (the sub-key that needs it). */
+  const fail = (key: string, message: string, needer?: string) => {
+    const at = where(values.has(key) || needer === undefined ? key : needer);
     problems.push({ line: at.line, column: at.column, attribute: `SCHED_ACTION/${key}`, message });
   };
+  /** A sub-key's trimmed value; undefined when absent. */
   const get = (key: string) => values.get(key)?.trim();
+  /** Like `get`, but an empty value counts as absent (OpenNebula cannot read a number from it). */
+  const getSet = (key: string) => {
+    const v = get(key);
+    return v === '' ? undefined : v;
+  };
+  const origin = options.origin ?? 0;
+
+  let action = 'backup';
+  let args = '';
+  if (!options.forBackupJob) {
+    const a = getSet('ACTION');
+    if (a === undefined) fail('ACTION', 'No ACTION in template for Scheduled Action.');
+    else if (!VM_ACTIONS.includes(a)) fail('ACTION', `${a} is not supported.`);
+    else action = a;
+    args = values.get('ARGS') ?? '';
+  }
+
+  /** TIME and WARNING: an epoch, or `+N` seconds after `origin` for VM actions. */
+  const readTime = (text: string): number | 'relative' | undefined => {
+    if (!text.startsWith('+')) return epoch(text);
+    if (options.forBackupJob) return 'relative';
+    const n = epoch(text.slice(1));
+    return n === undefined || origin + n > MAX_EPOCH ? undefined : origin + n;
+  };
 
   const timeText = get('TIME') ?? '';
+  const timeMessage = `Unable to parse the time value or value is empty: ${timeText}`;
+  const parsedTime = readTime(timeText);
   let time = -1;
-  if (timeText.startsWith('+') && forBackupJob) {
-    fail(
-      'TIME',
-      `Unable to parse the time value or value is empty: ${timeText} (backup jobs need an absolute time in epoch seconds)`,
-    );
-  } else if (!/^\+?\d+$/.test(timeText)) {
-    fail('TIME', `Unable to parse the time value or value is empty: ${timeText}`);
-  } else time = Number(timeText);
+  if (parsedTime === 'relative') fail('TIME', `${timeMessage} (${ABSOLUTE_ONLY})`);
+  else if (parsedTime === undefined) fail('TIME', timeMessage);
+  else time = parsedTime;
 
   let warning = 0;
-  const warningText = get('WARNING');
-  if (warningText !== undefined && warningText !== '') {
-    if (!INTEGER.test(warningText)) fail('WARNING', `Unable to parse the warning value: ${warningText}`);
-    else warning = Number(warningText);
+  const warningText = getSet('WARNING');
+  if (warningText !== undefined) {
+    const parsed = readTime(warningText);
+    const message = `Unable to parse the warning value: ${warningText}`;
+    if (parsed === 'relative') fail('WARNING', `${message} (${ABSOLUTE_ONLY})`);
+    else if (parsed === undefined) fail('WARNING', message);
+    else warning = parsed;
   }
 
-  let repeat: Repeat = -1;
-  const repeatText = get('REPEAT');
-  if (repeatText !== undefined && repeatText !== '') {
-    const n = INTEGER.test(repeatText) ? Number(repeatText) : Number.NaN;
-    if (!(n >= -1 && n <= 3))
-      fail(
-        'REPEAT',
-        `Wrong REPEAT value: ${repeatText} (use -1 none, 0 weekly, 1 monthly, 2 yearly, 3 hourly)`,
-      );
-    else repeat = n as Repeat;
+  let repeat: Repeat = REPEAT_NONE;
+  let repeatOk = true;
+  const repeatText = getSet('REPEAT');
+  if (repeatText !== undefined) {
+    const n = integer(repeatText);
+    if (n === undefined || n < REPEAT_NONE || n > REPEAT_HOURLY) {
+      fail('REPEAT', `Wrong REPEAT value: ${repeatText}`);
+      repeatOk = false;
+    } else repeat = n as Repeat;
   }
 
-  const days = get('DAYS') ?? '';
-  if (repeat !== -1) {
-    const pieces = days
-      .split(',')
-      .map((d) => d.trim())
-      .filter((d) => d !== '');
-    if (days === '') fail('DAYS', 'Repeat set, but DAYS are empty');
-    else if (pieces.some((d) => !/^\d+$/.test(d))) {
-      fail('DAYS', `DAYS="${days}" must be a comma-separated list of whole numbers`);
-    } else if (pieces.length === 0) fail('DAYS', 'Scheduled Action repeat set, but DAYS are empty');
-    else {
-      const set = daySet(days);
-      const min = set[0] as number;
-      const max = set.at(-1) as number;
-      if (repeat === REPEAT_WEEKLY && max > 6) fail('DAYS', 'Days in a week have to be in [0,6] range');
-      if (repeat === REPEAT_MONTHLY && (min < 1 || max > 31))
-        fail('DAYS', 'Days in a month have to be in [1,31] range');
-      if (repeat === REPEAT_YEARLY && max > 365) fail('DAYS', 'Days in a year have to be in [0,365] range');
-      if (repeat === REPEAT_HOURLY && (set.length !== 1 || min < 1 || max > 167)) {
-        fail(
-          'DAYS',
-          'Hours have to be in [1,167] range (hourly takes exactly one value: the period in hours)',
-        );
-      }
-    }
+  const days = repeat === REPEAT_NONE ? '' : (values.get('DAYS') ?? '');
+  if (repeatOk && repeat !== REPEAT_NONE) {
+    const problem = values.has('DAYS')
+      ? daysProblem(repeat, days)
+      : (missing.get('DAYS') ?? 'Repeat set, but DAYS are empty');
+    if (problem !== undefined) fail('DAYS', problem, 'REPEAT');
   }
 
-  let endType: EndType = -1;
-  const endTypeText = get('END_TYPE');
-  if (endTypeText !== undefined && endTypeText !== '') {
-    const n = INTEGER.test(endTypeText) ? Number(endTypeText) : Number.NaN;
-    if (!(n >= -1 && n <= 2))
-      fail(
-        'END_TYPE',
-        `Wrong END_TYPE value: ${endTypeText} (use -1 none, 0 never, 1 after N times, 2 on a date)`,
-      );
+  let endType: EndType = END_NONE;
+  const endTypeText = getSet('END_TYPE');
+  if (endTypeText !== undefined) {
+    const n = integer(endTypeText);
+    if (n === undefined || n < END_NONE || n > END_DATE)
+      fail('END_TYPE', `Wrong END_TYPE value: ${endTypeText}`);
     else endType = n as EndType;
   }
 
   let endValue = -1;
-  const endValueText = get('END_VALUE');
-  if (endType === 1 || endType === 2) {
-    if (endValueText === undefined || endValueText === '') {
-      fail(
-        'END_VALUE',
-        endType === 1
+  if (endType === END_TIMES || endType === END_DATE) {
+    const text = getSet('END_VALUE');
+    const parsed = text === undefined ? undefined : endType === END_TIMES ? integer(text) : epoch(text);
+    if (text === undefined) {
+      // ONE builds "END_TYPE set, but END_VALUE is empty" here, then accepts the schedule anyway.
+      const need =
+        endType === END_TIMES
           ? 'END_TYPE 1 needs END_VALUE: the number of runs'
-          : 'END_TYPE 2 needs END_VALUE: the end date in epoch seconds',
-      );
-    } else if (endType === 1) {
-      if (!INTEGER.test(endValueText) || Number(endValueText) < 0) {
-        fail('END_VALUE', `Error parsing END_VALUE, times has to be greater or equal to 0: ${endValueText}`);
-      } else endValue = Number(endValueText);
-    } else if (!/^\d+$/.test(endValueText)) {
+          : 'END_TYPE 2 needs END_VALUE: the end date in epoch seconds';
+      fail('END_VALUE', missing.get('END_VALUE') ?? need, 'END_TYPE');
+    } else if (parsed === undefined || parsed < 0) {
       fail(
         'END_VALUE',
-        `Error parsing END_VALUE, wrong format for date.: ${endValueText} (give epoch seconds)`,
+        endType === END_TIMES
+          ? 'Error parsing END_VALUE, times has to be greater or equal to 0'
+          : 'Error parsing END_VALUE, wrong format for date.',
       );
-    } else endValue = Number(endValueText);
-  } else if (endValueText !== undefined && endValueText !== '' && INTEGER.test(endValueText)) {
-    endValue = Number(endValueText);
+    } else endValue = parsed;
   }
 
   if (problems.length > 0) throw new TemplateError(problems);
-  return { time, repeat, days: repeat === -1 ? days : days, endType, endValue, warning };
+  return { time, repeat, days, endType, endValue, warning, action, args };
 }
 
 function locator(vector: VectorAttribute): (key: string) => Position {
   return (key) => vector.positions.get(key) ?? { line: vector.line, column: vector.column };
 }
 
-/** Validates a SCHED_ACTION vector (for jobs: ACTION is always `backup`, ARGS dropped). */
-export function parseSchedAction(
-  vector: VectorAttribute,
-  options: { forBackupJob: boolean },
-): SchedActionFields {
-  return check(vector.values, locator(vector), options.forBackupJob);
+/**
+ * Validates a SCHED_ACTION vector. Throws a TemplateError with every problem found.
+ * For a backup job ACTION is always `backup` (a given ACTION is ignored) and ARGS is dropped.
+ */
+export function parseSchedAction(vector: VectorAttribute, options: SchedActionOptions): ParsedSchedAction {
+  return validate(vector.values, locator(vector), options);
 }
 
-/** `schedupdate`: only the sub-keys given change; the result is checked again as a whole. */
-export function updateSchedAction(existing: SchedActionFields, vector: VectorAttribute): SchedActionFields {
+/**
+ * `schedupdate`: the sub-keys given replace the stored ones, the rest keep their values, and the
+ * result is validated as a whole (ONE re-checks only what was given). Changing REPEAT to another
+ * kind needs DAYS too, and changing END_TYPE to 1 or 2 needs END_VALUE too: the old value would
+ * mean something else (weekly "1,4" read as monthly days; a run count read as a date).
+ */
+export function updateSchedAction(
+  existing: SchedActionFields & { readonly action?: string; readonly args?: string },
+  vector: VectorAttribute,
+  options: SchedActionOptions = { forBackupJob: true },
+): ParsedSchedAction {
+  const given = (key: string) => {
+    const v = vector.values.get(key)?.trim();
+    return v === '' ? undefined : v;
+  };
   const merged = new Map<string, string>([
     ['TIME', String(existing.time)],
     ['REPEAT', String(existing.repeat)],
-    ['DAYS', existing.days],
     ['END_TYPE', String(existing.endType)],
-    ['END_VALUE', String(existing.endValue)],
-    ['WARNING', String(existing.warning)],
   ]);
+  if (existing.warning !== 0) merged.set('WARNING', String(existing.warning));
+  if (existing.action !== undefined) merged.set('ACTION', existing.action);
+  if (existing.args !== undefined) merged.set('ARGS', existing.args);
+
+  const missing = new Map<string, string>();
+  const repeat = given('REPEAT');
+  if (repeat === undefined || Number(repeat) === existing.repeat) {
+    if (existing.repeat !== REPEAT_NONE) merged.set('DAYS', existing.days);
+  } else missing.set('DAYS', `REPEAT changes from ${existing.repeat} to ${repeat}: give DAYS as well`);
+  const endType = given('END_TYPE');
+  if (endType === undefined || Number(endType) === existing.endType) {
+    if (existing.endType === END_TIMES || existing.endType === END_DATE) {
+      merged.set('END_VALUE', String(existing.endValue));
+    }
+  } else {
+    missing.set(
+      'END_VALUE',
+      `END_TYPE changes from ${existing.endType} to ${endType}: give END_VALUE as well`,
+    );
+  }
+
   for (const [k, v] of vector.values) merged.set(k, v);
-  return check(merged, locator(vector), true);
+  return validate(merged, locator(vector), options, missing);
 }
