@@ -1,0 +1,276 @@
+/**
+ * The BackupJob XML document (SPEC.md 2.4) as a typed, read-only object, for the CLIs.
+ * `one.backupjob.info` gives one `<BACKUPJOB>`; `one.backupjobpool.info` gives a
+ * `<BACKUPJOB_POOL>` of them (no SCHED_ACTION inside their TEMPLATE).
+ *
+ * Integers must be integers and the elements every document has must be there: a document
+ * that breaks this is a daemon bug, reported naming the element, never read as 0. The four VM
+ * sets, SCHED_ACTIONS, LOCK and TEMPLATE may be absent (empty). Text is CDATA or escaped text,
+ * decoded, blanks kept.
+ */
+import { parseString } from 'xml2js';
+import { CliError } from '../common/credentials.js';
+
+export interface BackupJobLock {
+  /** 1 use, 2 manage, 3 admin, 4 all. */
+  readonly locked: number;
+  readonly owner: number;
+  readonly time: number;
+  readonly reqId: number;
+}
+
+/** The nine PERMISSIONS flags, true when the element is `1`. */
+export interface BackupJobPermissions {
+  readonly ownerU: boolean;
+  readonly ownerM: boolean;
+  readonly ownerA: boolean;
+  readonly groupU: boolean;
+  readonly groupM: boolean;
+  readonly groupA: boolean;
+  readonly otherU: boolean;
+  readonly otherM: boolean;
+  readonly otherA: boolean;
+}
+
+/** A TEMPLATE attribute: a single value, or a vector of sub-attributes in document order. */
+export type TemplateAttribute =
+  | { readonly kind: 'single'; readonly name: string; readonly value: string }
+  | { readonly kind: 'vector'; readonly name: string; readonly values: ReadonlyMap<string, string> };
+
+/** One SCHED_ACTION as `info` appends it to TEMPLATE (SPEC.md 5.1). */
+export interface SchedAction {
+  readonly id: number;
+  readonly parentId: number;
+  readonly type: string;
+  readonly action: string;
+  /** '' when empty. */
+  readonly args: string;
+  /** Epoch seconds. */
+  readonly time: number;
+  /** -1 none, 0 weekly, 1 monthly, 2 yearly, 3 hourly. */
+  readonly repeat: number;
+  /** As given, e.g. `1,5`; '' when none. */
+  readonly days: string;
+  /** -1 none, 0 never, 1 after END_VALUE times, 2 at the END_VALUE epoch. */
+  readonly endType: number;
+  readonly endValue: number;
+  /** Epoch of the last run, -1 never. */
+  readonly done: number;
+  /** `<ctime> : <error>`, '' when none. */
+  readonly message: string;
+  /** Epoch of the warning mark, 0 none. */
+  readonly warning: number;
+}
+
+export interface BackupJobDoc {
+  readonly id: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly uname: string;
+  readonly gname: string;
+  readonly name: string;
+  /** Present only while locked. */
+  readonly lock?: BackupJobLock;
+  readonly permissions: BackupJobPermissions;
+  readonly priority: number;
+  /** Epoch seconds the last run started, 0 never. */
+  readonly lastBackupTime: number;
+  /** Seconds. */
+  readonly lastBackupDuration: number;
+  readonly schedActionIds: readonly number[];
+  readonly updatedVms: readonly number[];
+  readonly outdatedVms: readonly number[];
+  readonly backingUpVms: readonly number[];
+  readonly errorVms: readonly number[];
+  /** TEMPLATE children in document order, SCHED_ACTION left out (it is in schedActions). */
+  readonly template: readonly TemplateAttribute[];
+  readonly schedActions: readonly SchedAction[];
+}
+
+/** The daemon sent something that is not the document described above. */
+export class BackupJobXmlError extends CliError {}
+
+/** A parsed element: its own text and its child elements, in document order. */
+interface Node {
+  readonly name: string;
+  readonly text: string;
+  readonly children: readonly Node[];
+}
+
+type Raw = { readonly _?: unknown; readonly $$?: unknown; readonly '#name'?: unknown };
+
+function toNode(name: string, raw: unknown): Node {
+  if (typeof raw === 'string') return { name, text: raw, children: [] };
+  const r = (raw ?? {}) as Raw;
+  const kids = Array.isArray(r.$$) ? (r.$$ as Raw[]) : [];
+  return {
+    name,
+    text: typeof r._ === 'string' ? r._ : '',
+    children: kids.map((k) => toNode(String(k['#name']), k)),
+  };
+}
+
+function parseXml(xml: string, what: string): Node {
+  let root: Node | undefined;
+  let failure: unknown;
+  // Without `async`, xml2js calls back before parseString returns.
+  parseString(
+    xml,
+    { explicitChildren: true, preserveChildrenOrder: true, explicitRoot: true, trim: false, strict: true },
+    (err: Error | null, doc: Record<string, unknown> | null) => {
+      if (err || !doc) {
+        failure = err ?? 'empty document';
+        return;
+      }
+      const entry = Object.entries(doc)[0];
+      if (entry) root = toNode(entry[0], entry[1]);
+    },
+  );
+  if (!root) {
+    const reason = failure instanceof Error ? failure.message.split('\n')[0] : String(failure ?? 'no root');
+    throw new BackupJobXmlError(`${what}: the daemon's answer is not XML (${reason})`);
+  }
+  return root;
+}
+
+const child = (n: Node, name: string) => n.children.find((c) => c.name === name);
+
+/** Reads the elements of one document, naming the document in every error. */
+class Reader {
+  constructor(private readonly where: string) {}
+
+  fail(problem: string): never {
+    throw new BackupJobXmlError(`${this.where}: ${problem}`);
+  }
+
+  text(n: Node, name: string, fallback?: string): string {
+    const c = child(n, name);
+    if (c) return c.text;
+    if (fallback === undefined) this.fail(`<${n.name}> has no <${name}>`);
+    return fallback;
+  }
+
+  int(n: Node, name: string, fallback?: number): number {
+    const c = child(n, name);
+    if (!c) {
+      if (fallback === undefined) this.fail(`<${n.name}> has no <${name}>`);
+      return fallback;
+    }
+    const t = c.text.trim();
+    if (!/^[-+]?\d+$/.test(t)) this.fail(`<${name}> is "${c.text}", not an integer`);
+    return Number(t);
+  }
+
+  ids(n: Node, name: string): number[] {
+    return (child(n, name)?.children ?? [])
+      .filter((c) => c.name === 'ID')
+      .map((id) => {
+        const t = id.text.trim();
+        if (!/^\d+$/.test(t)) this.fail(`<${name}> holds the ID "${id.text}", not an integer`);
+        return Number(t);
+      });
+  }
+}
+
+function templateOf(node: Node | undefined): TemplateAttribute[] {
+  return (node?.children ?? [])
+    .filter((c) => c.name !== 'SCHED_ACTION')
+    .map((c) =>
+      c.children.length === 0
+        ? { kind: 'single', name: c.name, value: c.text }
+        : { kind: 'vector', name: c.name, values: new Map(c.children.map((s) => [s.name, s.text])) },
+    );
+}
+
+function schedActionOf(r: Reader, n: Node): SchedAction {
+  return {
+    id: r.int(n, 'ID'),
+    parentId: r.int(n, 'PARENT_ID', -1),
+    type: r.text(n, 'TYPE', ''),
+    action: r.text(n, 'ACTION', ''),
+    args: r.text(n, 'ARGS', ''),
+    time: r.int(n, 'TIME'),
+    repeat: r.int(n, 'REPEAT', -1),
+    days: r.text(n, 'DAYS', ''),
+    endType: r.int(n, 'END_TYPE', -1),
+    endValue: r.int(n, 'END_VALUE', -1),
+    done: r.int(n, 'DONE', -1),
+    message: r.text(n, 'MESSAGE', ''),
+    warning: r.int(n, 'WARNING', 0),
+  };
+}
+
+function backupJobOf(n: Node, where: string): BackupJobDoc {
+  if (n.name !== 'BACKUPJOB') throw new BackupJobXmlError(`${where}: expected <BACKUPJOB>, got <${n.name}>`);
+  const idText = child(n, 'ID')?.text.trim();
+  const r = new Reader(idText ? `backup job ${idText}` : where);
+  // Read in the document's element order, so the first broken element is the one reported.
+  const id = r.int(n, 'ID');
+  const uid = r.int(n, 'UID');
+  const gid = r.int(n, 'GID');
+  const uname = r.text(n, 'UNAME');
+  const gname = r.text(n, 'GNAME');
+  const name = r.text(n, 'NAME');
+  const lockNode = child(n, 'LOCK');
+  const lock: BackupJobLock | undefined = lockNode && {
+    locked: r.int(lockNode, 'LOCKED'),
+    owner: r.int(lockNode, 'OWNER', -1),
+    time: r.int(lockNode, 'TIME', 0),
+    reqId: r.int(lockNode, 'REQ_ID', -1),
+  };
+  const permsNode = child(n, 'PERMISSIONS') ?? r.fail('<BACKUPJOB> has no <PERMISSIONS>');
+  const flag = (el: string) => r.int(permsNode, el) === 1;
+  const permissions: BackupJobPermissions = {
+    ownerU: flag('OWNER_U'),
+    ownerM: flag('OWNER_M'),
+    ownerA: flag('OWNER_A'),
+    groupU: flag('GROUP_U'),
+    groupM: flag('GROUP_M'),
+    groupA: flag('GROUP_A'),
+    otherU: flag('OTHER_U'),
+    otherM: flag('OTHER_M'),
+    otherA: flag('OTHER_A'),
+  };
+  const template = child(n, 'TEMPLATE');
+  return {
+    id,
+    uid,
+    gid,
+    uname,
+    gname,
+    name,
+    ...(lock ? { lock } : {}),
+    permissions,
+    priority: r.int(n, 'PRIORITY'),
+    lastBackupTime: r.int(n, 'LAST_BACKUP_TIME'),
+    lastBackupDuration: r.int(n, 'LAST_BACKUP_DURATION'),
+    schedActionIds: r.ids(n, 'SCHED_ACTIONS'),
+    updatedVms: r.ids(n, 'UPDATED_VMS'),
+    outdatedVms: r.ids(n, 'OUTDATED_VMS'),
+    backingUpVms: r.ids(n, 'BACKING_UP_VMS'),
+    errorVms: r.ids(n, 'ERROR_VMS'),
+    template: templateOf(template),
+    schedActions: (template?.children ?? [])
+      .filter((c) => c.name === 'SCHED_ACTION')
+      .map((c) => schedActionOf(r, c)),
+  };
+}
+
+/** `one.backupjob.info`: one `<BACKUPJOB>`. */
+export function parseBackupJobXml(xml: string): BackupJobDoc {
+  return backupJobOf(parseXml(xml, 'backup job'), 'backup job');
+}
+
+/** `one.backupjobpool.info`: `<BACKUPJOB_POOL>`, its jobs in document order (newest first). */
+export function parseBackupJobPoolXml(xml: string): BackupJobDoc[] {
+  const root = parseXml(xml, 'backup job pool');
+  if (root.name !== 'BACKUPJOB_POOL')
+    throw new BackupJobXmlError(`backup job pool: expected <BACKUPJOB_POOL>, got <${root.name}>`);
+  return root.children.map((c, i) => backupJobOf(c, `backup job pool, entry ${i + 1}`));
+}
+
+/** The value of a single TEMPLATE attribute (the first of that name), if there is one. */
+export function templateValue(doc: BackupJobDoc, name: string): string | undefined {
+  const a = doc.template.find((t) => t.name === name);
+  return a?.kind === 'single' ? a.value : undefined;
+}
