@@ -12,6 +12,7 @@ import { parseSchedAction, updateSchedAction } from '../schedule/sched-action.js
 import { decodeAttributes, encodeAttributes, type PlainAttribute, setSingle } from '../store/attributes.js';
 import { nextId, type Tx } from '../store/db.js';
 import type { BackupJobTable, SchedActionTable } from '../store/schema.js';
+import { replaceMerge } from '../template/access.js';
 import { parseTemplate } from '../template/parser.js';
 import type { Attribute, Position } from '../template/types.js';
 import { type NormalisedJobTemplate, normaliseJobTemplate } from './backupjob-template.js';
@@ -232,17 +233,13 @@ export class BackupJobService {
       let merged: readonly Attribute[];
       if (type === 0) merged = fresh;
       else {
-        const replaced = new Set(
-          fresh.filter((a) => a.kind === 'single' || a.values.size > 0).map((a) => a.name),
+        // Template::merge: a name in the update replaces the old values; `KEY = [ ]` deletes KEY.
+        const kept: Attribute[] = old.map((a) =>
+          a.kind === 'single'
+            ? { ...a, line: 0, column: 0 }
+            : { ...a, positions: new Map(), line: 0, column: 0 },
         );
-        const kept: Attribute[] = old
-          .filter((a) => !replaced.has(a.name))
-          .map((a) =>
-            a.kind === 'single'
-              ? { ...a, line: 0, column: 0 }
-              : { ...a, positions: new Map(), line: 0, column: 0 },
-          );
-        merged = [...kept, ...fresh.filter((a) => a.kind === 'single' || a.values.size > 0)];
+        merged = replaceMerge(kept, fresh);
       }
       // Keep the system-set ERROR attribute across updates.
       merged = merged.filter((a) => a.name !== 'ERROR');

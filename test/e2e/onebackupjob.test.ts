@@ -267,6 +267,14 @@ describe('VM sets, update, schedules and locks', () => {
     assert.equal((await job(['update', String(id), '-a', file])).code, 0);
     let t = templateContents((await job(['show', String(id)])).stdout);
     assert.ok(t.includes('EXECUTION="PARALLEL"\n') && t.includes('KEEP_LAST="5"\n'), t);
+    // As OpenNebula's Template::merge: a vector merged in replaces the old one, an empty one deletes it.
+    writeFileSync(file, 'LABELS=[ SITE="a" ]\n');
+    assert.equal((await job(['update', String(id), '-a', file])).code, 0);
+    assert.match(templateContents((await job(['show', String(id)])).stdout), /LABELS=\[\n\s+SITE="a" \]/);
+    writeFileSync(file, 'LABELS=[ ]\n');
+    assert.equal((await job(['update', String(id), '-a', file])).code, 0);
+    t = templateContents((await job(['show', String(id)])).stdout);
+    assert.ok(!t.includes('LABELS') && t.includes('EXECUTION="PARALLEL"\n'), t);
     writeFileSync(file, 'BACKUP_VMS="3"\nDATASTORE_ID=100\n');
     assert.equal((await job(['update', String(id), file])).code, 0);
     t = templateContents((await job(['show', String(id)])).stdout);

@@ -2,262 +2,375 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TemplateError } from '../../../core/errors.js';
 import { parseTemplate } from '../../../core/template/parser.js';
-import { templateToString } from '../../../core/template/serialize.js';
-import type { Attribute } from '../../../core/template/types.js';
+import { EXAMPLE_ATTRIBUTES, EXAMPLES, type Located, located, plain, ROWS } from './fixtures.js';
 
-type Plain = [string, string | [string, string][]];
-const plain = (attrs: readonly Attribute[]): Plain[] =>
-  attrs.map((a) => (a.kind === 'single' ? [a.name, a.value] : [a.name, [...a.values.entries()]]));
+function rejection(text: string, file?: string): TemplateError {
+  try {
+    parseTemplate(text, { file });
+  } catch (err) {
+    assert.ok(err instanceof TemplateError, String(err));
+    return err;
+  }
+  assert.fail(`accepted: ${JSON.stringify(text)}`);
+}
 
-/** SPEC.md 1.5, rows accepted by the Product, with the attributes they give. */
-const ACCEPTED: [number, string, Plain[]][] = [
-  [
-    1,
-    'NAME = "nightly"\nname = "second"',
-    [
-      ['NAME', 'nightly'],
-      ['NAME', 'second'],
-    ],
-  ],
-  [3, 'NAME = "a \\"quoted\\" word"', [['NAME', 'a "quoted" word']]],
-  [4, 'P = "C:\\\\dir\\\\x"', [['P', 'C:\\\\dir\\\\x']]],
-  [5, 'NL = "line1\\nline2"', [['NL', 'line1\\nline2']]],
-  [6, 'N = "multi\nline value"', [['N', 'multi\nline value']]],
-  [
-    7,
-    'KEY = [ a = "1", B = 2 , c=three ]',
-    [
-      [
-        'KEY',
-        [
-          ['A', '1'],
-          ['B', '2'],
-          ['C', 'three'],
-        ],
-      ],
-    ],
-  ],
-  [8, 'KEY = [\nA="1",\nA="2" ]', [['KEY', [['A', '1']]]]],
-  [9, 'KEY = [ ]', [['KEY', []]]],
-  [10, 'EMPTY =\n', [['EMPTY', '']]],
-  [
-    12,
-    'MEMORY=345 # trailing\nCPU = "4" # trailing',
-    [
-      ['MEMORY', '345'],
-      ['CPU', '4'],
-    ],
-  ],
-  [13, 'A = #notcomment', [['A', 'notcomment']]],
-  [
-    16,
-    '1ABC = "v"\nXML_THING = "v"\nxml_thing="v"',
-    [
-      ['ONE_1ABC', 'v'],
-      ['ONE_XML_THING', 'v'],
-      ['XML_THING', 'v'],
-    ],
-  ],
-  [23, 'A = "x"y', [['A', '"x"y']]],
-  [24, "A = 'single'", [['A', "'single'"]]],
-  [25, 'A = \\"x\\"', [['A', '"x"']]],
-  [27, 'A = "k=v, [x] # not comment"', [['A', 'k=v, [x] # not comment']]],
-  [
-    28,
-    'A = "  padded  "\nV = [ X = "  p  " ]',
-    [
-      ['A', 'padded'],
-      ['V', [['X', 'p']]],
-    ],
-  ],
-  [
-    30,
-    'A = "1"\r\nB = "2"\r\n',
-    [
-      ['A', '1'],
-      ['B', '2'],
-    ],
-  ],
-  [31, '\uFEFFNAME="bom"', [['NAME', 'bom']]],
-  [
-    32,
-    'A = "1" B = "2"',
-    [
-      ['A', '1'],
-      ['B', '2'],
-    ],
-  ],
-  [
-    33,
-    'A = [B="1",C="2"]',
-    [
-      [
-        'A',
-        [
-          ['B', '1'],
-          ['C', '2'],
-        ],
-      ],
-    ],
-  ],
-  [
-    34,
-    'DISK = [A="1"]\nDISK = "single"',
-    [
-      ['DISK', [['A', '1']]],
-      ['DISK', 'single'],
-    ],
-  ],
-  [
-    35,
-    'A = 1.5e3\nB = +7\nC = 0x10',
-    [
-      ['A', '1.5e3'],
-      ['B', '+7'],
-      ['C', '0x10'],
-    ],
-  ],
-  [38, '', []],
-  [38, '# only comments\n\n   # more\n', []],
-  [
-    39,
-    '<TEMPLATE><NAME>x</NAME><V><A>1</A></V></TEMPLATE>',
-    [
-      ['NAME', 'x'],
-      ['V', [['A', '1']]],
-    ],
-  ],
-  [40, 'A = "tab\there"', [['A', 'tab\there']]],
-];
+const problems = (text: string): Located[] => located(rejection(text).problems);
 
-/** Rejected rows: [row, input, line, column, attribute, message pattern]. */
-const REJECTED: [number, string, number, number, string | undefined, RegExp][] = [
-  [
-    2,
-    'BACKUP_VMS = 1,2,3',
-    1,
-    15,
-    'BACKUP_VMS',
-    /unquoted value ends at ','; quote lists: BACKUP_VMS = "1,2,3"/,
-  ],
-  [11, 'EMPTY =', 1, 8, 'EMPTY', /value missing after '=' at the end of the file/],
-  [14, 'FOO', 1, 4, 'FOO', /expected '=' after the attribute name FOO/],
-  [15, 'NAME = x y', 1, 11, 'Y', /expected '=' .*quote it: NAME = "x y"/],
-  [17, 'A-B = "v"', 1, 1, 'A', /'-' is not allowed in "A-B"/],
-  [17, 'A.B = "v"', 1, 1, 'A', /'\.' is not allowed in "A\.B"/],
-  [18, 'KEY = [ A = "1" B = "2" ]', 1, 17, 'KEY', /expected ',' or ']' after KEY\/A, found 'B'/],
-  [19, 'KEY = [ A = "1", ]', 1, 18, 'KEY', /remove the trailing comma/],
-  [20, 'A=[B=[C=1]]', 1, 6, 'A/B', /vectors cannot be nested/],
-  [21, 'NAME = "unterminated', 1, 8, 'NAME', /unterminated quote/],
-  [22, 'D = "this never closes', 1, 5, 'D', /unterminated quote/],
-  [26, 'A = "x\\\\"\nB = "y"', 1, 8, 'A', /cannot end with a backslash/],
-  [29, 'A = "]]>"', 1, 5, 'A', /cannot contain '\]\]>'/],
-  [36, 'A = [ B = ]', 1, 11, 'A/B', /has no value/],
-  [37, 'A = "x",', 1, 8, 'A', /unexpected ','/],
-];
-
-describe('template parser: SPEC.md 1.5 rows the Product accepts', () => {
-  for (const [row, input, expected] of ACCEPTED) {
-    it(`row ${row}: ${JSON.stringify(input).slice(0, 50)}`, () => {
-      assert.deepEqual(plain(parseTemplate(input).attributes), expected);
+describe('template parser: every row of SPEC.md 1.5, with the Product result', () => {
+  for (const { row, input, result } of ROWS) {
+    it(`row ${row}: ${JSON.stringify(input).slice(0, 60)}`, () => {
+      if ('errors' in result) {
+        assert.deepEqual(problems(input), result.errors);
+        return;
+      }
+      const parsed = parseTemplate(input);
+      assert.deepEqual(plain(parsed.attributes), result.attributes);
+      assert.deepEqual(located(parsed.warnings), result.warnings ?? []);
     });
   }
 
-  it('row 13 warns that # after = is not a comment', () => {
-    const { warnings } = parseTemplate('A = #notcomment');
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0]?.message ?? '', /does not start a comment/);
-  });
-
-  it('keeps positions of attribute names and values', () => {
-    const [a, b] = parseTemplate('\n  NAME = "x"\nKEY = [\n A = 1 ]').attributes;
-    assert.deepEqual([a?.line, a?.column], [2, 3]);
-    assert.deepEqual(a?.kind === 'single' ? a.valueAt : undefined, { line: 2, column: 10 });
-    assert.deepEqual(b?.kind === 'vector' ? b.positions.get('A') : undefined, { line: 4, column: 2 });
+  it('the table has all 40 rows', () => {
+    assert.deepEqual(
+      [...new Set(ROWS.map((r) => r.row))],
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
   });
 });
 
-describe('template parser: SPEC.md 1.5 rows the Product rejects', () => {
-  for (const [row, input, line, column, attribute, message] of REJECTED) {
-    it(`row ${row}: ${JSON.stringify(input)}`, () => {
-      assert.throws(
-        () => parseTemplate(input),
-        (err: unknown) => {
-          assert.ok(err instanceof TemplateError);
-          const p = err.problems[0];
-          assert.equal(p?.line, line, err.message);
-          assert.equal(p?.column, column, err.message);
-          assert.equal(p?.attribute, attribute);
-          assert.match(p?.message ?? '', message);
-          return true;
-        },
+describe('template parser: example files', () => {
+  for (const [file, text] of Object.entries(EXAMPLES)) {
+    it(file, () => {
+      const parsed = parseTemplate(text, { file });
+      assert.deepEqual(plain(parsed.attributes), EXAMPLE_ATTRIBUTES[file]);
+      assert.deepEqual(parsed.warnings, []);
+    });
+  }
+
+  it('the same files with CRLF line ends give the same attributes', () => {
+    for (const [file, text] of Object.entries(EXAMPLES)) {
+      assert.deepEqual(
+        plain(parseTemplate(text.replaceAll('\n', '\r\n')).attributes),
+        EXAMPLE_ATTRIBUTES[file],
       );
-    });
-  }
-
-  it('reports every broken line at once, each with its own line', () => {
-    assert.throws(
-      () => parseTemplate('A = "ok"\nB = 1,2\nC = "fine"\nD-E = "x"\n'),
-      (err: TemplateError) => {
-        assert.deepEqual(
-          err.problems.map((p) => p.line),
-          [2, 4],
-        );
-        assert.equal(
-          err.message,
-          'template line 2, col 6 (B): unquoted value ends at \',\'; quote lists: B = "1,2"\n' +
-            'template line 4, col 1 (D): attribute names may hold only letters, digits and _; \'-\' is not allowed in "D-E"',
-        );
-        return true;
-      },
-    );
-  });
-
-  it('names the file when given', () => {
-    assert.throws(
-      () => parseTemplate('FOO', { file: 'job.tmpl' }),
-      /^TemplateError: job\.tmpl line 1, col 4 \(FOO\)/,
-    );
-  });
-
-  it('malformed XML form is rejected', () => {
-    assert.throws(() => parseTemplate('<TEMPLATE><NAME>x</TEMPLATE>'), /XML template malformed/);
+    }
   });
 });
 
-describe('serializer', () => {
-  const EXAMPLE = [
-    'NAME = "finance backup (weekly)"',
-    'DESCRIPTION = "Owner: \\"finance\\" team # not a comment, k=v, [x]"',
-    'NOTES = "line one',
-    'line two"',
-    'WINPATH = "C:\\backups\\finance"',
-    'TRAIL = ends\\',
-    'TAB = "a\tb"',
-    'DISK = [ SOURCE = "/a b", FORMAT = "raw" ]',
-    'EMPTYV = [ ]',
-    'EMPTY = ""',
-  ].join('\n');
-
-  it('prints KEY="value" sorted, vectors as OpenNebula does', () => {
+describe('template parser: exact error messages', () => {
+  it('a list left unquoted', () => {
     assert.equal(
-      templateToString(parseTemplate('B = "2"\nA = [ Y = "1", X = "q\\"q" ]\nA = "s"').attributes),
-      'A=[\n  X="q\\"q",\n  Y="1" ]\nA="s"\nB="2"\n',
+      rejection('NAME = "n"\nDATASTORE_ID = 100\nBACKUP_VMS = 1,2,3 # the VMs').message,
+      `template line 3, col 15 (BACKUP_VMS): unquoted value ends at ','; quote lists: BACKUP_VMS = "1,2,3"`,
     );
   });
 
-  it('round-trips every accepted row and the example files', () => {
-    // Row 16's lower-case `xml_thing` is stored as XML_THING, which reads back as ONE_XML_THING:
-    // OpenNebula's own name rule, kept on purpose.
-    for (const input of [...ACCEPTED.filter((r) => r[0] !== 16).map((r) => r[1]), EXAMPLE]) {
-      const first = parseTemplate(input).attributes;
-      const again = parseTemplate(templateToString(first)).attributes;
-      const byKey = (a: [string, unknown], b: [string, unknown]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-      const sorted = (x: readonly Attribute[]) =>
-        plain(x)
-          .map(([n, v]): Plain => [n, Array.isArray(v) ? [...v].sort(byKey) : v])
-          .sort(byKey);
-      assert.deepEqual(sorted(again), sorted(first), input);
-    }
+  it('a name without =, with the file name', () => {
+    const err = rejection('FOO', 'job.tmpl');
+    assert.equal(err.message, "job.tmpl line 1, col 4 (FOO): expected '=' after the attribute name");
+    assert.equal(err.file, 'job.tmpl');
+  });
+
+  it('every broken line at once, in order', () => {
+    assert.equal(
+      rejection(
+        'A = "ok"\nB = 1,2\nC = "fine"\nD-E = "x"\nV = [ X = 1 Y = 2 ]\nW = [ A = [ B = 1 ] ]\nOK = 1\n',
+      ).message,
+      [
+        `template line 2, col 6 (B): unquoted value ends at ','; quote lists: B = "1,2"`,
+        "template line 4, col 2 (D-E): attribute names may hold only letters, digits and _; '-' is not allowed",
+        "template line 5, col 13 (V): expected ',' or ']' after the value of X, found 'Y'",
+        "template line 6, col 11 (W/A): vectors cannot be nested: expected a value after '=', found '['",
+      ].join('\n'),
+    );
+  });
+
+  it('an unterminated quote that runs into later lines names the line it opened on', () => {
+    assert.equal(
+      rejection('A = "abc\nB = "def"').message,
+      `template line 1, col 5 (A): unterminated quote: the '"' opened here is not closed on this line, ` +
+        `and the next '"' (line 2, col 5) is followed by 'd'; add the closing '"'`,
+    );
+  });
+
+  it('a vector left open', () => {
+    assert.equal(
+      rejection('DISK = [ SOURCE = "/a",\n  FORMAT = "raw"\nNAME = "x"').message,
+      "template line 3, col 1 (DISK): expected ',' or ']' after the value of FORMAT, found 'N'; " +
+        "close DISK = [ opened on line 1 with ']'",
+    );
+  });
+});
+
+describe('template parser: errors say where and what was expected', () => {
+  const cases: [string, string, Located[]][] = [
+    ['= at the start', '= 5', [[1, 1, undefined, "expected an attribute name before '='"]]],
+    [
+      'a stray quoted value',
+      '"x" = 1',
+      [[1, 1, undefined, `expected an attribute name (letters, digits and _), found '"'`]],
+    ],
+    [
+      'a non-ASCII letter in a name',
+      'NÁME = 1',
+      [[1, 2, 'NÁME', "attribute names may hold only letters, digits and _; 'Á' is not allowed"]],
+    ],
+    [
+      'an emoji as a name',
+      '😀 = 1',
+      [[1, 1, undefined, "expected an attribute name (letters, digits and _), found '😀'"]],
+    ],
+    [
+      'a second word where = belongs',
+      'A B = 1',
+      [[1, 3, 'A', "expected '=' after the attribute name, found 'B'"]],
+    ],
+    [
+      '# then a blank after = looks like a comment',
+      'A = # nothing',
+      [
+        [
+          1,
+          5,
+          'A',
+          `expected a value after '=', found a comment ('#' does not start a comment here); write A = "" for an empty value and put the comment after it`,
+        ],
+      ],
+    ],
+    [
+      '# at the end of the line after =',
+      'A = #\nB = 1',
+      [
+        [
+          1,
+          5,
+          'A',
+          `expected a value after '=', found a comment ('#' does not start a comment here); write A = "" for an empty value and put the comment after it`,
+        ],
+      ],
+    ],
+    [
+      'two words after = #',
+      'A = #foo bar',
+      [
+        [
+          1,
+          13,
+          'BAR',
+          `expected '=' after the attribute name; the '#' after A = does not start a comment: write A = "" # ... for an empty value, or quote the value`,
+        ],
+      ],
+    ],
+    ['= inside an unquoted value', 'A = x=y', [[1, 6, 'A', `unquoted value ends at '='; quote it: "x=y"`]]],
+    [
+      'text glued to a closing quote',
+      'A = "x y"z',
+      [[1, 10, 'A', `expected a blank or the end of the line after the closing '"', found 'z'`]],
+    ],
+    [
+      'an escaped quote meant as the closing one',
+      'A = "x\\" B = "y"',
+      [
+        [
+          1,
+          7,
+          'A',
+          'a quoted value cannot end with a backslash: \\" is an escaped quote, so the value does not end here',
+        ],
+      ],
+    ],
+    [
+      'an escaped quote at the end of the file',
+      'A = "C:\\"',
+      [
+        [
+          1,
+          8,
+          'A',
+          'a quoted value cannot end with a backslash: \\" is an escaped quote, so the value does not end here',
+        ],
+      ],
+    ],
+    [
+      'a control character',
+      'A = "a\u0001b"',
+      [[1, 7, 'A', 'a value cannot contain the character U+0001: XML cannot carry it']],
+    ],
+    [
+      'a form feed inside a value',
+      'A = "a\fb"',
+      [[1, 7, 'A', 'a value cannot contain the character U+000C (form feed): XML cannot carry it']],
+    ],
+    [
+      ']]> after an escaped quote, on a later line',
+      'A = "\\"x\\"\n  y]]>"',
+      [
+        [
+          2,
+          4,
+          'A',
+          "a value cannot contain ']]>': templates are kept in XML CDATA sections, which it would end",
+        ],
+      ],
+    ],
+    [
+      'a vector never closed',
+      'V = [ A = 1',
+      [
+        [
+          1,
+          12,
+          'V',
+          "expected ',' or ']' after the value of A, found end of file; close V = [ opened on line 1 with ']'",
+        ],
+      ],
+    ],
+    [
+      'a vector with nothing after [',
+      'V = [',
+      [
+        [
+          1,
+          6,
+          'V',
+          "expected a KEY = value pair inside V = [ ... ], found end of file; close V = [ opened on line 1 with ']'",
+        ],
+      ],
+    ],
+    [
+      'a sub-key without =',
+      'V = [ A ]',
+      [[1, 9, 'V/A', "expected '=' after A inside V = [ ... ], found ']'"]],
+    ],
+    [
+      'a sub-key with a bad character',
+      'V = [ A.B = 1 ]',
+      [[1, 8, 'V/A.B', "attribute names may hold only letters, digits and _; '.' is not allowed"]],
+    ],
+    [
+      'an empty sub-value at the end of a line',
+      'V = [ A =\n B = 1 ]',
+      [[1, 10, 'V/A', `expected a value after '=', found end of line; write A = "" for an empty value`]],
+    ],
+    [
+      'junk after a vector',
+      'V = [ A = 1 ] ,',
+      [[1, 15, 'V', "expected a new line, a comment or another attribute after V = [ ... ], found ','"]],
+    ],
+  ];
+  for (const [what, text, expected] of cases) {
+    it(what, () => assert.deepEqual(problems(text), expected));
+  }
+
+  it('columns count characters, not UTF-16 units', () => {
+    assert.deepEqual(problems('A = "😀😀" B'), [[1, 11, 'B', "expected '=' after the attribute name"]]);
+  });
+
+  it('CRLF, a lone CR and a BOM do not move positions', () => {
+    assert.deepEqual(problems('\uFEFFA = 1\r\nB = 2\rC'), [
+      [3, 2, 'C', "expected '=' after the attribute name"],
+    ]);
+  });
+
+  it('stops after 20 problems', () => {
+    assert.equal(rejection('A-B = 1\n'.repeat(30)).problems.length, 20);
+  });
+});
+
+describe('template parser: what it accepts besides the table', () => {
+  const cases: [string, string, ReturnType<typeof plain>][] = [
+    [
+      'comments and blank lines inside a vector',
+      'V = [ # first\n  A = 1, # c\n\n  # own line\n  B = "2" # c3\n]',
+      [
+        [
+          'V',
+          [
+            ['A', '1'],
+            ['B', '2'],
+          ],
+        ],
+      ],
+    ],
+    [
+      'an attribute after a vector on the same line',
+      'V = [A=1] B = 2',
+      [
+        ['V', [['A', '1']]],
+        ['B', '2'],
+      ],
+    ],
+    [
+      'sub-keys follow the name rules',
+      'V = [ 1a = x, xml_b = y, XMLC = z ]',
+      [
+        [
+          'V',
+          [
+            ['ONE_1A', 'x'],
+            ['XML_B', 'y'],
+            ['ONE_XMLC', 'z'],
+          ],
+        ],
+      ],
+    ],
+    ['a sub-key repeated in another case', 'V = [ b = "x", B = "y" ]', [['V', [['B', 'x']]]]],
+    [
+      'an unquoted value ending in a backslash',
+      String.raw`P = C:\dir\ `,
+      [['P', String.raw`C:\dir\ `.trim()]],
+    ],
+    [
+      'a quoted backslash kept by a blank before the quote',
+      String.raw`P = "C:\dir\ "`,
+      [['P', String.raw`C:\dir\ `.trim()]],
+    ],
+    [
+      'an escaped quote that ends a line inside a longer value',
+      'D = "say \\"hi\\"\nand go"',
+      [['D', 'say "hi"\nand go']],
+    ],
+    [
+      'blanks and tabs around =',
+      'A\t=\t"1"\nB   =2',
+      [
+        ['A', '1'],
+        ['B', '2'],
+      ],
+    ],
+    ['an empty quoted value', 'A = ""', [['A', '']]],
+    ['leading and trailing control-like blanks are trimmed', 'A = "\fx\v"', [['A', 'x']]],
+    ['non-breaking spaces are not trimmed', 'A = "\u00a0x\u00a0"', [['A', '\u00a0x\u00a0']]],
+    ['a # glued to the value after a vector =', 'V = [ A = #x ]', [['V', [['A', 'x']]]]],
+  ];
+  for (const [what, text, expected] of cases) {
+    it(what, () => assert.deepEqual(plain(parseTemplate(text).attributes), expected));
+  }
+
+  it('keeps the positions of names, values and sub-keys', () => {
+    const [a, b, c] = parseTemplate('\n  NAME = "x"\nKEY = [\n A = 1,\n\tB = 2 ] EMPTY =\n').attributes;
+    assert.deepEqual(a, {
+      kind: 'single',
+      name: 'NAME',
+      value: 'x',
+      line: 2,
+      column: 3,
+      valueAt: { line: 2, column: 10 },
+    });
+    assert.equal(b?.kind, 'vector');
+    assert.deepEqual(b?.kind === 'vector' && [b.line, b.column, [...b.positions]], [
+      3,
+      1,
+      [
+        ['A', { line: 4, column: 2 }],
+        ['B', { line: 5, column: 2 }],
+      ],
+    ]);
+    assert.deepEqual(c, { kind: 'single', name: 'EMPTY', value: '', line: 5, column: 10 });
+  });
+
+  it('warns once per repeated sub-key, at the repeat', () => {
+    assert.deepEqual(located(parseTemplate('V = [ A = 1, B = 2, a = 3 ]').warnings), [
+      [1, 21, 'V/A', 'A is given twice in V; the first value (line 1) is used'],
+    ]);
   });
 });
