@@ -130,7 +130,7 @@ describe('CLI schedule options: refusals', () => {
     ],
     [
       { schedule: 'now', end: '5' },
-      '--end 5: a schedule that does not repeat has no end; add --weekly, --monthly, --yearly or --hourly',
+      '--end 5: a schedule that does not repeat has no end; add --weekly, --monthly, --yearly, --hourly, --interval or --cron',
     ],
     // The daemon's own checks, run before anything is sent, named by option.
     [{ schedule: 'now', weekly: '7' }, '--weekly "7": Days in a week have to be in [0,6] range'],
