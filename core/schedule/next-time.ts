@@ -189,7 +189,9 @@ function nextOnDays(
   if (repeat === REPEAT_WEEKLY) {
     const first = dayNumber(from);
     for (let dayNo = first; dayNo < first + 15; dayNo++) {
-      if (days.includes(weekdayOf(dayNo)) && at(dayNo) > after) return at(dayNo);
+      if (!days.includes(weekdayOf(dayNo))) continue;
+      const e = at(dayNo);
+      if (e > after) return e;
     }
   } else if (repeat === REPEAT_MONTHLY) {
     for (let i = 0; i < 25; i++) {
