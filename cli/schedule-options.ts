@@ -1,31 +1,67 @@
 /**
- * The CLI schedule options (--schedule, --weekly/--monthly/--yearly/--hourly, --end) turned into
- * the SCHED_ACTION template `schedadd` sends (SPEC.md 3.6, OpenNebula
- * `OpenNebulaHelper.schedule_action_tmpl`), with decision 8: --end is a whole number of runs or an
- * ISO date, never a guess (ONE's `Date.parse` reads `--end 12` as "the 12th"). Backup jobs need an
- * absolute time, so `+N` is refused here instead of after the server call.
+ * The CLI schedule options (--schedule, --weekly/--monthly/--yearly/--hourly, --end, and the
+ * Freezer kinds --interval and --cron) turned into the SCHED_ACTION template `schedadd` sends
+ * (SPEC.md 3.6, OpenNebula `OpenNebulaHelper.schedule_action_tmpl`), with decision 8: --end is a
+ * whole number of runs or an ISO date, never a guess (ONE's `Date.parse` reads `--end 12` as "the
+ * 12th"). Backup jobs need an absolute time, so `+N` is refused here instead of after the server
+ * call. Options that make no sense together or alone are refused with the option named:
+ * --weekly/--monthly/--yearly/--hourly need --schedule (the first run); --interval, --cron and
+ * those four are different kinds of repeat (among the four, the first given wins, as in ONE).
  *
  * The result is validated with the daemon's own SCHED_ACTION rules before anything is sent, so a
  * bad --weekly cannot leave `create` with a job and no schedule. Pure: `now` and the zone come in.
  */
 import { TemplateError } from '../core/errors.js';
+import { describeSchedule } from '../core/schedule/describe.js';
+import { fieldsToEpoch, isoTime, MAX_EPOCH } from '../core/schedule/iso-time.js';
 import { parseSchedAction, type Repeat } from '../core/schedule/sched-action.js';
-import {
-  daysInMonth,
-  epochToWallClock,
-  isTimeZone,
-  offsetString,
-  wallClockToEpoch,
-} from '../core/schedule/zoned-time.js';
+import { epochToWallClock, isTimeZone, offsetString } from '../core/schedule/zoned-time.js';
 import { CliError } from './common/credentials.js';
 
 export interface ScheduleOptions {
-  readonly schedule: string;
+  /** The first run; optional with --interval (default now) and --cron (default its first match). */
+  readonly schedule?: string | undefined;
   readonly weekly?: string | undefined;
   readonly monthly?: string | undefined;
   readonly yearly?: string | undefined;
   readonly hourly?: string | undefined;
+  /** Freezer interval: "6 hours", "30 minutes", "1 day", "2 weeks". */
+  readonly interval?: string | undefined;
+  /** Five-field cron expression, evaluated in the daemon's zone: "0 3 * * 1-5". */
+  readonly cron?: string | undefined;
   readonly end?: string | undefined;
+}
+
+export type ScheduleOptionName = keyof ScheduleOptions;
+
+/** The help text of each option (`onebackupjob create|backup --help`). */
+export const SCHEDULE_OPTION_HELP: Readonly<Record<ScheduleOptionName, string>> = {
+  schedule:
+    'Schedule the backup: now, an ISO date/time (2026-12-01T02:00), MM/DD HH:MM, or an epoch; with --interval or --cron, the earliest start',
+  weekly: 'Repeat weekly on these days (0 = Sunday ... 6), e.g. "1,4"; needs --schedule',
+  monthly:
+    'Repeat monthly on these days of the month (1-31; 31 is the last day of shorter months); needs --schedule',
+  yearly: 'Repeat yearly on these days of the year (0 = 1 January ... 365); needs --schedule',
+  hourly: 'Repeat every N hours (1-167); needs --schedule',
+  interval:
+    'Repeat every "N minutes|hours|days|weeks" (e.g. "6 hours"), from --schedule or now; days and weeks keep the wall-clock time',
+  cron: 'Repeat on a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 3 * * 1-5", in the daemon\'s time zone',
+  end: 'End of a repeating schedule: a whole number of runs, or an ISO date (2027-01-31)',
+};
+
+/**
+ * The schedule options given on a command line (yargs arguments), or undefined when none is.
+ * Values are taken as strings (`--hourly 6` arrives as a number).
+ */
+export function scheduleOptionsFromArgs(
+  argv: Readonly<Record<string, unknown>>,
+): ScheduleOptions | undefined {
+  const out: Partial<Record<ScheduleOptionName, string>> = {};
+  for (const name of Object.keys(SCHEDULE_OPTION_HELP) as ScheduleOptionName[]) {
+    const v = argv[name];
+    if (v !== undefined) out[name] = String(v);
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 export interface ScheduleContext {
@@ -47,83 +83,18 @@ export type EndSpec =
   | { readonly endType: 1; readonly endValue: number }
   | { readonly endType: 2; readonly endValue: number };
 
-/** 9999-12-31T23:59:59Z, as the daemon's limit. */
-const MAX_EPOCH = 253402300799;
-
 const FORMS =
   'now, an epoch, 2026-12-01T02:00 (optionally with Z or +01:00), "12/01 02:00" or "12/01/2026 02:00"';
 
-// 2026-12-01 | 2026-12-01T02:00 | 2026-12-01 02:00:00.5 | ...T02:00Z | ... 02:00:00 +01:00 / +0100 / +01
-const ISO =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?: ?([Zz]|[+-]\d{2}(?::?\d{2})?))?)?$/;
 // 12/01 | 12/01 02:00 | 12/01/2026 02:00:30 (month first, as Ruby's Time.parse reads it)
 const SLASH = /^(\d{1,2})\/(\d{1,2})(?:\/(\d{4}))?(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$/;
-
-interface Fields {
-  readonly year: number;
-  readonly month: number;
-  readonly day: number;
-  readonly hour: number;
-  readonly minute: number;
-  readonly second: number;
-}
-
-function exists(f: Fields): boolean {
-  return (
-    f.month >= 1 &&
-    f.month <= 12 &&
-    f.day >= 1 &&
-    f.day <= daysInMonth(f.year, f.month) &&
-    f.hour <= 23 &&
-    f.minute <= 59 &&
-    f.second <= 59
-  );
-}
-
-/** Seconds east of UTC from `Z`, `+01`, `+0100`, `-05:00`; undefined when out of range. */
-function zoneOffset(text: string): number | undefined {
-  if (text === 'Z' || text === 'z') return 0;
-  const digits = text.slice(1).replace(':', '');
-  const hours = Number(digits.slice(0, 2));
-  const minutes = Number(digits.slice(2) || '0');
-  if (hours > 23 || minutes > 59) return undefined;
-  return (text.startsWith('-') ? -1 : 1) * (hours * 3600 + minutes * 60);
-}
-
-/**
- * A date as the wall clock of `timeZone` (DST-correct: a time the clock skips moves forward, one
- * it shows twice is the first), or at the given offset; null when there is no such date or time.
- * The readers below return undefined when the text is not their form at all.
- */
-function toEpoch(f: Fields, offset: string | undefined, timeZone: string): number | null {
-  if (!exists(f)) return null;
-  let epoch: number;
-  if (offset === undefined) epoch = wallClockToEpoch(f, timeZone);
-  else {
-    const seconds = zoneOffset(offset);
-    if (seconds === undefined) return null;
-    epoch = wallClockToEpoch(f, 'UTC') - seconds;
-  }
-  return epoch >= 0 && epoch <= MAX_EPOCH ? epoch : null;
-}
-
-function isoTime(text: string, timeZone: string): number | null | undefined {
-  const m = ISO.exec(text);
-  if (!m) return undefined;
-  const n = (i: number) => Number(m[i] ?? '0');
-  return toEpoch(
-    { year: n(1), month: n(2), day: n(3), hour: n(4), minute: n(5), second: n(6) },
-    m[7],
-    timeZone,
-  );
-}
 
 function slashTime(text: string, ctx: ScheduleContext): number | null | undefined {
   const m = SLASH.exec(text);
   if (!m) return undefined;
   const n = (i: number) => Number(m[i] ?? '0');
   const year = m[3] !== undefined ? n(3) : epochToWallClock(ctx.now, ctx.timeZone).year;
-  return toEpoch(
+  return fieldsToEpoch(
     { year, month: n(1), day: n(2), hour: n(4), minute: n(5), second: n(6) },
     undefined,
     ctx.timeZone,
@@ -196,56 +167,123 @@ const REPEATS: readonly (readonly ['weekly' | 'monthly' | 'yearly' | 'hourly', E
   ['hourly', 3],
 ];
 
+/** Refuses options that need another one or exclude each other, naming them. */
+function checkCombination(opts: ScheduleOptions): void {
+  const repeats = REPEATS.map(([name]) => name).filter((name) => opts[name] !== undefined);
+  const kinds = [
+    ...(repeats[0] ? [repeats[0]] : []),
+    ...(['interval', 'cron'] as const).filter((k) => opts[k] !== undefined),
+  ];
+  if (kinds.length > 1) {
+    throw new CliError(
+      `--${kinds[0]} and --${kinds[1]} cannot be combined: --weekly/--monthly/--yearly/--hourly, --interval and --cron are different kinds of repeat; choose one`,
+    );
+  }
+  if (opts.schedule === undefined) {
+    const first = repeats[0];
+    if (first) {
+      throw new CliError(
+        `--${first} needs --schedule TIME: the first run (e.g. --schedule now --${first} ...)`,
+      );
+    }
+    if (opts.end !== undefined && kinds.length === 0) {
+      throw new CliError(
+        '--end needs a repeating schedule: --schedule TIME with --weekly, --monthly, --yearly or --hourly, or --interval, or --cron',
+      );
+    }
+  }
+}
+
+/** The daemon's own SCHED_ACTION check, its problems named by the option that caused them. */
+function checkAsDaemon(
+  values: Map<string, string>,
+  opts: ScheduleOptions,
+  ctx: ScheduleContext,
+  repeatOption?: string,
+) {
+  try {
+    return parseSchedAction(
+      { kind: 'vector', name: 'SCHED_ACTION', values, positions: new Map(), line: 1, column: 1 },
+      { forBackupJob: true, now: ctx.now, timeZone: ctx.timeZone },
+    );
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    const option = (attribute: string | undefined) => {
+      switch (attribute) {
+        case 'SCHED_ACTION/DAYS':
+          return repeatOption
+            ? `--${repeatOption} ${JSON.stringify(opts[repeatOption as ScheduleOptionName])}`
+            : '--schedule';
+        case 'SCHED_ACTION/END_VALUE':
+          return `--end ${opts.end ?? ''}`;
+        case 'SCHED_ACTION/INTERVAL':
+          return `--interval ${JSON.stringify(opts.interval ?? '')}`;
+        case 'SCHED_ACTION/CRON':
+          return `--cron ${JSON.stringify(opts.cron ?? '')}`;
+        default:
+          return `--schedule ${opts.schedule ?? ''}`;
+      }
+    };
+    throw new CliError(err.problems.map((p) => `${option(p.attribute)}: ${p.message}`).join('\n'));
+  }
+}
+
+/** A template string value: the only escape is \" (SPEC.md 1.2); a trailing backslash gets a blank. */
+const quote = (text: string) => {
+  const escaped = text.replaceAll('"', '\\"');
+  return `"${escaped.endsWith('\\') ? `${escaped} ` : escaped}"`;
+};
+
 /** The options to the SCHED_ACTION template `schedadd` sends, checked as the daemon will check it. */
 export function scheduleTemplate(opts: ScheduleOptions, ctx: ScheduleContext): ScheduleTemplate {
   if (!isTimeZone(ctx.timeZone)) throw new CliError(`unknown time zone ${ctx.timeZone}`);
-  const time = parseTimeSpec(opts.schedule, ctx);
+  checkCombination(opts);
+  const given = opts.schedule === undefined ? undefined : parseTimeSpec(opts.schedule, ctx);
   // As OpenNebula: the first of weekly, monthly, yearly, hourly that is given wins.
   const chosen = REPEATS.find(([name]) => opts[name] !== undefined);
   const repeat = chosen && { option: chosen[0], value: chosen[1], days: (opts[chosen[0]] as string).trim() };
+  const freezer = opts.interval !== undefined || opts.cron !== undefined;
   const end = opts.end === undefined ? undefined : parseEndSpec(opts.end, ctx);
-  if (end && !repeat) {
+  if (end && !repeat && !freezer) {
     throw new CliError(
-      `--end ${opts.end}: a schedule that does not repeat has no end; add --weekly, --monthly, --yearly or --hourly`,
+      `--end ${opts.end}: a schedule that does not repeat has no end; add --weekly, --monthly, --yearly, --hourly, --interval or --cron`,
     );
   }
-  if (end?.endType === 2 && end.endValue <= time) {
-    throw new CliError(
-      `--end ${opts.end}: ${formatScheduleTime(end.endValue, ctx.timeZone)} is not after the first run at ${formatScheduleTime(time, ctx.timeZone)}, so the schedule would never run`,
-    );
-  }
+  // --interval starts at --schedule or now; --cron at its first match from --schedule or now.
+  const time = given ?? ctx.now;
 
-  const values = new Map<string, string>([['TIME', String(time)]]);
+  const values = new Map<string, string>();
+  if (opts.cron === undefined || given !== undefined) values.set('TIME', String(time));
   if (repeat) {
     values.set('REPEAT', String(repeat.value));
     values.set('DAYS', repeat.days);
   }
+  if (opts.interval !== undefined) values.set('INTERVAL', opts.interval.trim());
+  if (opts.cron !== undefined) values.set('CRON', opts.cron.trim());
   values.set('END_TYPE', String(end?.endType ?? 0));
   if (end) values.set('END_VALUE', String(end.endValue));
-  try {
-    parseSchedAction(
-      { kind: 'vector', name: 'SCHED_ACTION', values, positions: new Map(), line: 1, column: 1 },
-      { forBackupJob: true },
+  const parsed = checkAsDaemon(values, opts, ctx, repeat?.option);
+  if (end?.endType === 2 && end.endValue <= parsed.time) {
+    throw new CliError(
+      `--end ${opts.end}: ${formatScheduleTime(end.endValue, ctx.timeZone)} is not after the first run at ${formatScheduleTime(parsed.time, ctx.timeZone)}, so the schedule would never run`,
     );
-  } catch (err) {
-    if (!(err instanceof TemplateError)) throw err;
-    const option = (attribute: string | undefined) =>
-      attribute === 'SCHED_ACTION/DAYS' && repeat
-        ? `--${repeat.option} ${JSON.stringify(repeat.days)}`
-        : attribute === 'SCHED_ACTION/END_VALUE'
-          ? `--end ${opts.end ?? ''}`
-          : `--schedule ${opts.schedule}`;
-    throw new CliError(err.problems.map((p) => `${option(p.attribute)}: ${p.message}`).join('\n'));
   }
 
-  // Byte for byte what OpenNebula's CLI sends, TIME's padding included.
-  let text = `SCHED_ACTION = [TIME    = ${time}`;
-  if (repeat) text += `, REPEAT = ${repeat.value}, DAYS = "${repeat.days}"`;
-  if (end) text += `, END_TYPE = ${end.endType}, END_VALUE = ${end.endValue}`;
-  else if (repeat) text += ', END_TYPE = 0';
-  return {
-    template: `${text}]`,
-    time,
-    description: `backup scheduled at ${formatScheduleTime(time, ctx.timeZone)}`,
-  };
+  // Byte for byte what OpenNebula's CLI sends for its options, TIME's padding included.
+  const parts: string[] = [];
+  if (values.has('TIME')) parts.push(`TIME    = ${time}`);
+  if (repeat) parts.push(`REPEAT = ${repeat.value}`, `DAYS = "${repeat.days}"`);
+  if (opts.interval !== undefined) parts.push(`INTERVAL = ${quote(opts.interval.trim())}`);
+  if (opts.cron !== undefined) parts.push(`CRON = ${quote(opts.cron.trim())}`);
+  if (end) parts.push(`END_TYPE = ${end.endType}`, `END_VALUE = ${end.endValue}`);
+  else if (repeat || freezer) parts.push('END_TYPE = 0');
+  const at = `backup scheduled at ${formatScheduleTime(time, ctx.timeZone)}`;
+  // The cron's first match is the daemon's to compute, in its own zone: not shown here.
+  const description =
+    opts.cron !== undefined
+      ? `backup scheduled by ${describeSchedule(parsed)}`
+      : opts.interval !== undefined
+        ? `${at}, then ${describeSchedule(parsed, ctx.timeZone)}`
+        : at;
+  return { template: `SCHED_ACTION = [${parts.join(', ')}]`, time: parsed.time, description };
 }

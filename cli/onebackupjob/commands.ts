@@ -8,7 +8,7 @@ import { parseOctet } from '../common/octet.js';
 import { type CommandSpec, clientFor, forEachId, type GlobalArgs, stdio } from '../common/program.js';
 import { POOLS, resolveId, resolveIds } from '../common/resolve.js';
 import { editText, readStdinIfPiped, readTemplateFile } from '../common/template-input.js';
-import { scheduleTemplate } from '../schedule-options.js';
+import { SCHEDULE_OPTION_HELP, scheduleOptionsFromArgs, scheduleTemplate } from '../schedule-options.js';
 import { currentTemplateText, listCommand, schedActionText, showCommand } from './views.js';
 
 type Args = Record<string, unknown> & GlobalArgs;
@@ -18,35 +18,21 @@ function verbose(argv: Args, id: number, verb: string): void {
   if (argv.verbose) stdio.out(`BACKUPJOB ${id}: ${verb}\n`);
 }
 
-const scheduleOptions = (y: Argv<GlobalArgs>) =>
-  y
-    .option('schedule', {
-      type: 'string',
-      describe: 'Schedule the backup: now, an ISO date/time (2026-12-01T02:00), MM/DD HH:MM, or an epoch',
-    })
-    .option('weekly', {
-      type: 'string',
-      describe: 'Repeat weekly on these days (0 = Sunday ... 6), e.g. "1,4"',
-    })
-    .option('monthly', { type: 'string', describe: 'Repeat monthly on these days of the month (1-31)' })
-    .option('yearly', { type: 'string', describe: 'Repeat yearly on these days of the year (0-365)' })
-    .option('hourly', { type: 'string', describe: 'Repeat every N hours (1-167)' })
-    .option('end', { type: 'string', describe: 'End: a whole number of runs, or an ISO date (2027-01-31)' });
+const scheduleOptions = (y: Argv<GlobalArgs>) => {
+  let out = y;
+  for (const [name, describe] of Object.entries(SCHEDULE_OPTION_HELP))
+    out = out.option(name, { type: 'string', describe });
+  return out;
+};
 
 function timeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
-function schedText(argv: Args): { template: string; description: string } {
-  const opt = (k: string) => (argv[k] === undefined ? undefined : s(argv[k]));
-  const spec = {
-    schedule: s(argv['schedule']),
-    ...(opt('weekly') !== undefined ? { weekly: opt('weekly') as string } : {}),
-    ...(opt('monthly') !== undefined ? { monthly: opt('monthly') as string } : {}),
-    ...(opt('yearly') !== undefined ? { yearly: opt('yearly') as string } : {}),
-    ...(opt('hourly') !== undefined ? { hourly: opt('hourly') as string } : {}),
-    ...(opt('end') !== undefined ? { end: opt('end') as string } : {}),
-  };
+/** The schedule to add, when schedule options are given (refused before anything is sent if wrong). */
+function schedText(argv: Args): { template: string; description: string } | undefined {
+  const spec = scheduleOptionsFromArgs(argv);
+  if (spec === undefined) return undefined;
   return scheduleTemplate(spec, { now: Math.floor(Date.now() / 1000), timeZone: timeZone() });
 }
 
@@ -87,7 +73,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (text === undefined)
         throw new CliError('a template is needed: give a file, pipe one on stdin, or use --name/--vms/...');
       const client = clientFor(argv);
-      const sched = argv['schedule'] !== undefined ? schedText(argv) : undefined;
+      const sched = schedText(argv);
       const id = await client.callInt('one.backupjob.allocate', text);
       stdio.out(`ID: ${id}\n`);
       if (sched) {
@@ -218,7 +204,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     builder: (y) => scheduleOptions(range(y)),
     run: async (argv, status) => {
       const client = clientFor(argv);
-      const sched = argv['schedule'] !== undefined ? schedText(argv) : undefined;
+      const sched = schedText(argv);
       await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
         if (sched) {
           await client.callInt('one.backupjob.schedadd', id, sched.template);

@@ -8,6 +8,16 @@
  * - END_TYPE 1 or 2 without END_VALUE is refused (ONE builds the message and forgets to return);
  * - relative `+N` times are refused for backup jobs with the reason, not only "unable to parse";
  * - the hourly message states the range that is really enforced: [1,167], one value.
+ *
+ * Freezer's schedule kinds are sub-keys too (Product):
+ * - `INTERVAL = "N minutes|hours|days|weeks"` (singular too), with optional `START` (becomes TIME;
+ *   default: now) and `END` (becomes END_TYPE 2, END_VALUE), each an ISO date or epoch seconds,
+ *   an ISO date without an offset read in the configured zone;
+ * - `CRON = "<minute hour day-of-month month day-of-week>"` (cron.ts); TIME (or START) is then
+ *   optional and only the earliest start: the stored TIME is the first match at or after it, or
+ *   the first match after now;
+ * - REPEAT (other than -1), INTERVAL and CRON are mutually exclusive; START/END go with INTERVAL or
+ *   CRON only, and not together with TIME or END_TYPE.
  * Every problem of the vector is reported at once, each at its sub-key's line and column with the
  * attribute `SCHED_ACTION/<KEY>`. Unknown sub-keys (and the system ones: ID, DONE, ...) are
  * ignored, as OpenNebula does. DAYS is kept as given ("5,1,1") and checked as the sorted,
@@ -15,6 +25,10 @@
  */
 import { TemplateError, type TemplateProblem } from '../errors.js';
 import type { Position, VectorAttribute } from '../template/types.js';
+import { nextCronMatch, parseCron } from './cron.js';
+import { parseInterval } from './interval.js';
+import { DATE_FORMS, readDate } from './iso-time.js';
+import { ScheduleSyntaxError } from './syntax-error.js';
 
 export const REPEAT_NONE = -1;
 export const REPEAT_WEEKLY = 0;
@@ -42,6 +56,18 @@ export interface SchedActionFields {
   readonly endValue: number;
   /** Epoch of the warning mark, 0 when none. */
   readonly warning: number;
+  /**
+   * Freezer interval, e.g. "6 hours"; "" (or absent: a store without the column) = none.
+   * Optional only until the store keeps it; `parseSchedAction` always sets it.
+   */
+  readonly interval?: string | undefined;
+  /** Five-field cron expression; "" (or absent) = none. */
+  readonly cron?: string | undefined;
+  /**
+   * The instant whose wall-clock time of day the repeats follow (next-time.ts explains why TIME
+   * alone is not enough); -1 or absent = TIME.
+   */
+  readonly anchor?: number | undefined;
 }
 
 /** What `parseSchedAction` returns: the stored fields plus ACTION and ARGS. */
@@ -50,6 +76,10 @@ export interface ParsedSchedAction extends SchedActionFields {
   readonly action: string;
   /** Always "" for a backup job (ARGS is dropped). */
   readonly args: string;
+  readonly interval: string;
+  readonly cron: string;
+  /** TIME as validated (a new schedule follows its own TIME). */
+  readonly anchor: number;
 }
 
 export interface SchedActionOptions {
@@ -57,6 +87,13 @@ export interface SchedActionOptions {
   readonly forBackupJob: boolean;
   /** VM actions only: the epoch a relative `+N` TIME or WARNING counts from (ONE: the VM's start). */
   readonly origin?: number | undefined;
+  /**
+   * Epoch seconds. Needed by INTERVAL without START or TIME (it starts now) and CRON without TIME
+   * (its first match after now); the daemon passes its clock's time.
+   */
+  readonly now?: number | undefined;
+  /** The configured IANA zone: CRON is evaluated, and START/END dates without offset read, in it. */
+  readonly timeZone?: string | undefined;
 }
 
 /** The VM actions OpenNebula schedules (`ScheduledAction::VM_ACTIONS`). */
@@ -85,6 +122,7 @@ export const VM_ACTIONS: readonly string[] = [
 
 /** 9999-12-31T23:59:59Z: past this an epoch cannot be shown as a date. */
 const MAX_EPOCH = 253402300799;
+const KIND_KEYS = ['REPEAT', 'INTERVAL', 'CRON'] as const;
 const INTEGER = /^[+-]?\d+$/;
 const UNSIGNED = /^\d+$/;
 
@@ -183,13 +221,20 @@ function validate(
     return n === undefined || origin + n > MAX_EPOCH ? undefined : origin + n;
   };
 
+  const intervalText = getSet('INTERVAL');
+  const cronText = getSet('CRON');
+  /** Freezer kinds: TIME may be left out (INTERVAL starts at START or now, CRON at its first match). */
+  const freezer = intervalText !== undefined || cronText !== undefined;
   const timeText = get('TIME') ?? '';
+  const timeGiven = !(freezer && timeText === '');
   const timeMessage = `Unable to parse the time value or value is empty: ${timeText}`;
-  const parsedTime = readTime(timeText);
+  const parsedTime = timeGiven ? readTime(timeText) : undefined;
   let time = -1;
+  let timeOk = true;
   if (parsedTime === 'relative') fail('TIME', `${timeMessage} (${ABSOLUTE_ONLY})`);
-  else if (parsedTime === undefined) fail('TIME', timeMessage);
-  else time = parsedTime;
+  else if (parsedTime === undefined && timeGiven) fail('TIME', timeMessage);
+  else if (parsedTime !== undefined) time = parsedTime;
+  if (time < 0 && timeGiven) timeOk = false;
 
   let warning = 0;
   const warningText = getSet('WARNING');
@@ -210,6 +255,52 @@ function validate(
       fail('REPEAT', `Wrong REPEAT value: ${repeatText}`);
       repeatOk = false;
     } else repeat = n as Repeat;
+  }
+
+  const zone = options.timeZone ?? 'UTC';
+  const given = KIND_KEYS.filter((k) => (k === 'REPEAT' ? repeat !== REPEAT_NONE : getSet(k) !== undefined));
+  for (const key of given.slice(1)) {
+    fail(
+      key,
+      `INTERVAL, CRON and REPEAT are mutually exclusive: this schedule gives ${given.join(' and ')}; keep one`,
+    );
+  }
+  /** The parsed value, or undefined with the reason reported at `key`. */
+  const syntax = <T>(key: string, read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof ScheduleSyntaxError)) throw err;
+      fail(key, err.message);
+      timeOk = false;
+      return undefined;
+    }
+  };
+  if (intervalText !== undefined) syntax('INTERVAL', () => parseInterval(intervalText));
+  const cron = cronText === undefined ? undefined : syntax('CRON', () => parseCron(cronText));
+
+  const startText = getSet('START');
+  if (startText !== undefined) {
+    const start = readDate(startText, zone);
+    if (!freezer) fail('START', 'START goes with INTERVAL or CRON; a schedule with REPEAT starts at TIME');
+    else if (timeGiven) fail('START', 'give TIME or START, not both: they are the same thing');
+    else if (start === undefined) fail('START', `START="${startText}": give ${DATE_FORMS}`);
+    else time = start;
+    if (start === undefined || !freezer || timeGiven) timeOk = false;
+  } else if (freezer && !timeGiven) {
+    if (cron === undefined && intervalText === undefined) timeOk = false;
+    else if (options.now === undefined) {
+      throw new Error('SCHED_ACTION with INTERVAL or CRON and no TIME or START: options.now is needed');
+    } else time = options.now;
+  }
+  if (cron !== undefined && timeOk) {
+    // The earliest start given (TIME/START) counts as a possible match; now does not.
+    const from = timeGiven || startText !== undefined ? time - 1 : time;
+    const first = nextCronMatch(cron, from, zone);
+    if (first === undefined) {
+      fail('CRON', `CRON="${cronText}": no match in the nine years after the start`);
+      timeOk = false;
+    } else time = first;
   }
 
   const days = repeat === REPEAT_NONE ? '' : (values.get('DAYS') ?? '');
@@ -250,8 +341,38 @@ function validate(
     } else endValue = parsed;
   }
 
+  const endText = getSet('END');
+  if (endText !== undefined) {
+    const end = readDate(endText, zone);
+    if (!freezer)
+      fail('END', 'END goes with INTERVAL or CRON; a schedule with REPEAT ends with END_TYPE and END_VALUE');
+    else if (endTypeText !== undefined) fail('END', 'give END or END_TYPE/END_VALUE, not both');
+    else if (end === undefined) fail('END', `END="${endText}": give ${DATE_FORMS}`);
+    else if (timeOk && end < time) {
+      fail(
+        'END',
+        `END="${endText}" is before the first run at ${new Date(time * 1000).toISOString()}, so the schedule would never run`,
+      );
+    } else {
+      endType = END_DATE;
+      endValue = end;
+    }
+  }
+
   if (problems.length > 0) throw new TemplateError(problems);
-  return { time, repeat, days, endType, endValue, warning, action, args };
+  return {
+    time,
+    repeat,
+    days,
+    endType,
+    endValue,
+    warning,
+    action,
+    args,
+    interval: intervalText ?? '',
+    cron: cronText ?? '',
+    anchor: time,
+  };
 }
 
 function locator(vector: VectorAttribute): (key: string) => Position {
@@ -281,11 +402,27 @@ export function updateSchedAction(
     const v = vector.values.get(key)?.trim();
     return v === '' ? undefined : v;
   };
+  // A new kind given (REPEAT other than -1, INTERVAL or CRON) replaces the old kind.
+  const newKind = KIND_KEYS.find(
+    (k) => given(k) !== undefined && !(k === 'REPEAT' && Number(given(k)) === -1),
+  );
+  const keep = (k: (typeof KIND_KEYS)[number]) => newKind === undefined || newKind === k;
   const merged = new Map<string, string>([
     ['TIME', String(existing.time)],
-    ['REPEAT', String(existing.repeat)],
+    ['REPEAT', String(keep('REPEAT') ? existing.repeat : REPEAT_NONE)],
     ['END_TYPE', String(existing.endType)],
   ]);
+  if (existing.interval && keep('INTERVAL')) merged.set('INTERVAL', existing.interval);
+  if (existing.cron && keep('CRON')) merged.set('CRON', existing.cron);
+  // A changed CRON starts from its first match after now, not from the old expression's TIME;
+  // START replaces TIME.
+  if (
+    (given('CRON') !== undefined && given('TIME') === undefined && options.now !== undefined) ||
+    given('START') !== undefined
+  ) {
+    merged.delete('TIME');
+  }
+  if (given('END') !== undefined && given('END_TYPE') === undefined) merged.delete('END_TYPE');
   if (existing.warning !== 0) merged.set('WARNING', String(existing.warning));
   if (existing.action !== undefined) merged.set('ACTION', existing.action);
   if (existing.args !== undefined) merged.set('ARGS', existing.args);
@@ -308,5 +445,10 @@ export function updateSchedAction(
   }
 
   for (const [k, v] of vector.values) merged.set(k, v);
-  return validate(merged, locator(vector), options, missing);
+  const updated = validate(merged, locator(vector), options, missing);
+  // The wall clock the repeats follow stays unless the start or the kind of repeat changed.
+  const restarted = ['TIME', 'START', 'REPEAT', 'INTERVAL', 'CRON'].some((k) => given(k) !== undefined);
+  const anchor =
+    existing.anchor !== undefined && existing.anchor >= 0 && !restarted ? existing.anchor : updated.time;
+  return { ...updated, anchor };
 }

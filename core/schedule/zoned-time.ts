@@ -132,3 +132,29 @@ export function daysInMonth(year: number, month: number): number {
   return epochToWallClock(asUtc({ year, month: month + 1, day: 0, hour: 0, minute: 0, second: 0 }), 'UTC')
     .day;
 }
+
+/**
+ * The first instant whose wall clock in `timeZone` reads `w` or later. That is `w` itself when it
+ * exists (the earlier instant when it exists twice), and the instant the clock jumps when `w`
+ * falls in a spring-forward gap: 02:30 on the morning Europe/Madrid jumps from 02:00 to 03:00
+ * gives 03:00 CEST. Schedules use this rather than `wallClockToEpoch` (which moves a gap time
+ * forward by the gap, 02:30 -> 03:30), so a run set inside the gap happens as soon as the gap is
+ * over and never lands after a run set for 03:00-03:29 that day.
+ */
+export function firstInstantFrom(w: WallClock, timeZone: string): number {
+  const local = asUtc(w);
+  const shifted = wallClockToEpoch(w, timeZone);
+  const reads = (e: number) => e + offsetSeconds(e, timeZone);
+  if (reads(shifted) === local) return shifted;
+  // In a gap: before the jump the clock reads less than `local`, from the jump on at least
+  // `local`. Search the smallest instant that reads `local` or later (the jump).
+  const before = Math.max(offsetSeconds(local - 86400, timeZone), offsetSeconds(local + 86400, timeZone));
+  let lo = local - before; // reads < local
+  let hi = shifted; // reads >= local
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (reads(mid) >= local) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}

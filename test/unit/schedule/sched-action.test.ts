@@ -52,6 +52,9 @@ describe('SCHED_ACTION: accepted schedules', () => {
           warning: 0,
           action: 'backup',
           args: '',
+          interval: '',
+          cron: '',
+          anchor: 1767236400,
         },
         {
           time: 1767225600,
@@ -62,6 +65,9 @@ describe('SCHED_ACTION: accepted schedules', () => {
           warning: 0,
           action: 'backup',
           args: '',
+          interval: '',
+          cron: '',
+          anchor: 1767225600,
         },
       ],
     );
@@ -77,6 +83,9 @@ describe('SCHED_ACTION: accepted schedules', () => {
       warning: 0,
       action: 'backup',
       args: '',
+      interval: '',
+      cron: '',
+      anchor: 1767225600,
     });
   });
 
@@ -136,6 +145,9 @@ describe('SCHED_ACTION: accepted schedules', () => {
       warning: 0,
       action: 'backup',
       args: '',
+      interval: '',
+      cron: '',
+      anchor: 1,
     });
   });
 });
@@ -305,7 +317,7 @@ describe('schedupdate (updateSchedAction)', () => {
 
   it('changes only the sub-keys given', () => {
     assert.deepEqual(update('DAYS="5"'), { ...base, days: '5' });
-    assert.deepEqual(update('TIME=1700000000'), { ...base, time: 1700000000 });
+    assert.deepEqual(update('TIME=1700000000'), { ...base, time: 1700000000, anchor: 1700000000 });
     assert.deepEqual(update('END_VALUE=2'), { ...base, endValue: 2 });
     assert.deepEqual(update('REPEAT=3, END_TYPE=1'), base);
   });

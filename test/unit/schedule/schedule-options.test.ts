@@ -4,8 +4,10 @@ import { CliError } from '../../../cli/common/credentials.js';
 import {
   parseEndSpec,
   parseTimeSpec,
+  SCHEDULE_OPTION_HELP,
   type ScheduleContext,
   type ScheduleOptions,
+  scheduleOptionsFromArgs,
   scheduleTemplate,
 } from '../../../cli/schedule-options.js';
 
@@ -130,7 +132,7 @@ describe('CLI schedule options: refusals', () => {
     ],
     [
       { schedule: 'now', end: '5' },
-      '--end 5: a schedule that does not repeat has no end; add --weekly, --monthly, --yearly or --hourly',
+      '--end 5: a schedule that does not repeat has no end; add --weekly, --monthly, --yearly, --hourly, --interval or --cron',
     ],
     // The daemon's own checks, run before anything is sent, named by option.
     [{ schedule: 'now', weekly: '7' }, '--weekly "7": Days in a week have to be in [0,6] range'],
@@ -224,5 +226,97 @@ describe('CLI schedule options: time specs', () => {
       scheduleTemplate({ schedule: '2026-12-01T02:00' }, NEW_YORK).description,
       'backup scheduled at 2026-12-01 02:00:00 -0500',
     );
+  });
+});
+
+describe('CLI schedule options: --interval and --cron', () => {
+  it('--interval "6 hours" starts now or at --schedule, with an optional --end', () => {
+    assert.deepEqual(scheduleTemplate({ interval: '6 hours' }, UTC), {
+      template: 'SCHED_ACTION = [TIME    = 1795348414, INTERVAL = "6 hours", END_TYPE = 0]',
+      time: NOW,
+      description: 'backup scheduled at 2026-11-22 11:53:34 +0000, then every 6 hours',
+    });
+    assert.equal(
+      run({ schedule: '2026-12-01T02:00', interval: '1 day', end: '5' }, MADRID),
+      `SCHED_ACTION = [TIME    = ${utc(2026, 12, 1, 1)}, INTERVAL = "1 day", END_TYPE = 1, END_VALUE = 5]`,
+    );
+    assert.equal(
+      scheduleTemplate({ schedule: '2026-12-01T02:00', interval: '1 day', end: '2027-01-31' }, MADRID)
+        .description,
+      'backup scheduled at 2026-12-01 02:00:00 +0100, then every 1 day at 02:00, until 2027-01-31 00:00 +0100',
+    );
+  });
+
+  it('--cron sends the expression; TIME only when --schedule gives the earliest start', () => {
+    assert.deepEqual(scheduleTemplate({ cron: '0 3 * * 1-5' }, UTC), {
+      template: 'SCHED_ACTION = [CRON = "0 3 * * 1-5", END_TYPE = 0]',
+      time: utc(2026, 11, 23, 3),
+      description: 'backup scheduled by cron "0 3 * * 1-5"',
+    });
+    assert.equal(
+      run({ schedule: '2027-01-01', cron: '@daily', end: '10' }),
+      `SCHED_ACTION = [TIME    = ${utc(2027, 1, 1)}, CRON = "@daily", END_TYPE = 1, END_VALUE = 10]`,
+    );
+  });
+
+  it('refusals, before anything is sent, naming the option', () => {
+    const table: readonly (readonly [ScheduleOptions, string])[] = [
+      [
+        { interval: '6 hours', cron: '0 3 * * *' },
+        '--interval and --cron cannot be combined: --weekly/--monthly/--yearly/--hourly, --interval and --cron are different kinds of repeat; choose one',
+      ],
+      [
+        { schedule: 'now', weekly: '1', interval: '6 hours' },
+        '--weekly and --interval cannot be combined: --weekly/--monthly/--yearly/--hourly, --interval and --cron are different kinds of repeat; choose one',
+      ],
+      [
+        { schedule: 'now', hourly: '6', cron: '0 3 * * *' },
+        '--hourly and --cron cannot be combined: --weekly/--monthly/--yearly/--hourly, --interval and --cron are different kinds of repeat; choose one',
+      ],
+      [{ weekly: '1' }, '--weekly needs --schedule TIME: the first run (e.g. --schedule now --weekly ...)'],
+      [
+        { monthly: '1' },
+        '--monthly needs --schedule TIME: the first run (e.g. --schedule now --monthly ...)',
+      ],
+      [{ yearly: '1' }, '--yearly needs --schedule TIME: the first run (e.g. --schedule now --yearly ...)'],
+      [
+        { hourly: '6', end: '3' },
+        '--hourly needs --schedule TIME: the first run (e.g. --schedule now --hourly ...)',
+      ],
+      [
+        { end: '3' },
+        '--end needs a repeating schedule: --schedule TIME with --weekly, --monthly, --yearly or --hourly, or --interval, or --cron',
+      ],
+      [
+        { interval: '6 hourz' },
+        '--interval "6 hourz": INTERVAL="6 hourz": unknown unit "hourz"; use minutes, hours, days or weeks (singular too)',
+      ],
+      [{ cron: '0 3 * * 8' }, '--cron "0 3 * * 8": day-of-week field "8": 8 is out of range 0-7'],
+      [
+        { interval: '1 day', end: '2026-11-01' },
+        '--end 2026-11-01: 2026-11-01 00:00:00 +0000 is not after the first run at 2026-11-22 11:53:34 +0000, so the schedule would never run',
+      ],
+    ];
+    for (const [opts, message] of table) assert.equal(run(opts), `error: ${message}`, JSON.stringify(opts));
+  });
+
+  it('reads the options from command-line arguments; none given -> undefined', () => {
+    assert.equal(scheduleOptionsFromArgs({ _: [], verbose: true }), undefined);
+    assert.deepEqual(scheduleOptionsFromArgs({ _: [], hourly: 6, schedule: 'now', other: 'x' }), {
+      schedule: 'now',
+      hourly: '6',
+    });
+    for (const name of [
+      'schedule',
+      'weekly',
+      'monthly',
+      'yearly',
+      'hourly',
+      'interval',
+      'cron',
+      'end',
+    ] as const) {
+      assert.ok(SCHEDULE_OPTION_HELP[name].length > 20, `help for --${name}`);
+    }
   });
 });
