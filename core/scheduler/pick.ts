@@ -121,6 +121,7 @@ function runPass(state: DispatchState): Pass {
     if (pass.strict && holder !== undefined && holder.priority > job.priority) break;
     if (!job.paused) {
       for (const vm of job.vms) {
+        if (vm.set !== 'OUTDATED') continue;
         if (isFull(pass.global.used, maxBackups)) break jobs;
         if (job.execution === 'SEQUENTIAL' && (pass.busy.get(job.id)?.size ?? 0) > 0) break;
         if (staticBlock(job, vm, state.now, pass.runningVms) !== undefined) continue;
@@ -141,14 +142,13 @@ function runPass(state: DispatchState): Pass {
   return pass;
 }
 
-/** Reasons that depend on the VM and job alone, not on slots: the VM is not a candidate. */
+/** Reasons that keep an OUTDATED VM from being a candidate at all, whatever the slots. */
 function staticBlock(
   job: CandidateJob,
   vm: JobVm,
   now: number,
   runningVms: ReadonlySet<number>,
 ): string | undefined {
-  if (vm.set !== 'OUTDATED') return 'not OUTDATED';
   if (job.paused) return PAUSED;
   if (vm.excluded === true) return EXCLUDED;
   if (vm.notBefore !== undefined && vm.notBefore > now) return retryAt(vm.notBefore);

@@ -8,11 +8,16 @@
  * - `retry at 2026-01-05T09:00:00Z`: a failed VM waits RETRY_INTERVAL before its next attempt.
  * - `VM 7 has a backup in progress`: the VM itself is already backing up (for instance a
  *   `onevm backup` by hand); one VM never runs two backups at once.
- * - `priority: job 4 (80) first`: strict policy, a job of higher priority still has OUTDATED VMs;
- *   or the slot this VM needed was just taken by a VM of a higher-priority job.
- * - `SEQUENTIAL: waiting for VM 12`: the job runs one VM at a time and VM 12 is running.
- * - `host node1 2/2`: the VM's host has MAX_BACKUPS_HOST backups running.
- * - `global slots 5/5`: MAX_BACKUPS backups are running.
+ * - `priority: job 4 (80) first` (strict policy only, here): job 4 is the highest-ranked job of
+ *   higher priority that still has OUTDATED VMs.
+ * - `SEQUENTIAL: waiting for VM 12`: the job runs one VM at a time and VM 12 is busy (ONGOING,
+ *   running for the job, or started in this pick); the first such VM in BACKUP_VMS order.
+ * - `host node1 2/2`: the VM's host has MAX_BACKUPS_HOST backups running (counting this pick's).
+ *   Reported as `priority: job 4 (80) first` instead when this pick started a VM of a job of
+ *   higher priority on that host: job 4 is the first such job.
+ * - `global slots 5/5`: MAX_BACKUPS backups are running (counting this pick's); likewise
+ *   reported as `priority: job 4 (80) first` when this pick started a VM of a job of higher
+ *   priority anywhere. Once those VMs run, the next explanation gives the limit itself.
  */
 
 export const PAUSED = 'paused';
