@@ -8,7 +8,7 @@ import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError, TemplateError, type TemplateProblem } from '../errors.js';
 import { VM_SETS, type VmSet } from '../model.js';
 import { isAuthorized, type Requester } from '../permissions.js';
-import { parseSchedAction, updateSchedAction } from '../schedule/sched-action.js';
+import { parseSchedAction, type SchedActionOptions, updateSchedAction } from '../schedule/sched-action.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute, setSingle } from '../store/attributes.js';
 import { nextId, type Tx } from '../store/db.js';
 import type { BackupJobTable, SchedActionTable } from '../store/schema.js';
@@ -31,6 +31,16 @@ import {
   unlockObject,
   visibleInPool,
 } from './objects.js';
+import {
+  closeRunIfFinished,
+  listRuns,
+  openRun,
+  queueTask,
+  type RunRecord,
+  type RunTrigger,
+  startRun,
+  updateTask,
+} from './runs.js';
 import { schedFieldsToRow, schedRowToFields } from './sched-rows.js';
 
 export interface BackupJobView {
@@ -43,6 +53,21 @@ export interface BackupJobView {
 }
 
 export const SCHED_TYPE_BACKUPJOB = 'BACKUPJOB';
+
+/** What `onebackupjob runs` shows. */
+export interface JobRuns {
+  readonly paused: boolean;
+  readonly runs: readonly RunRecord[];
+  readonly waiting: readonly { vmId: number; rank: number; reason: string }[];
+}
+
+/** Each VM with its host (-1 when the VM is gone; the scheduler then records the error). */
+async function hostsOf(trx: Tx, vms: readonly number[]): Promise<{ vmId: number; hostId: number }[]> {
+  if (vms.length === 0) return [];
+  const rows = await trx.selectFrom('vms').select(['id', 'host_id']).where('id', 'in', vms).execute();
+  const host = new Map(rows.map((r) => [r.id, r.host_id]));
+  return vms.map((vmId) => ({ vmId, hostId: host.get(vmId) ?? -1 }));
+}
 
 function parseOrThrow(text: string): readonly Attribute[] {
   return parseTemplate(text).attributes;
@@ -57,6 +82,10 @@ export class BackupJobService {
 
   private now(): number {
     return epochSeconds(this.deps.clock);
+  }
+
+  private schedOptions(): SchedActionOptions {
+    return { forBackupJob: true, now: this.now(), timeZone: this.deps.timeZone };
   }
 
   /** Checks DATASTORE_ID and BACKUP_VMS against the inventory and the caller's rights. */
@@ -178,14 +207,14 @@ export class BackupJobService {
       });
     const schedFields = t.schedActions.map((v) => {
       try {
-        return parseSchedAction(v, { forBackupJob: true });
+        return parseSchedAction(v, this.schedOptions());
       } catch (err) {
         if (err instanceof TemplateError) problems.push(...err.problems);
         else throw err;
         return undefined;
       }
     });
-    return this.deps.store.tx(async (trx) => {
+    const jobId = await this.deps.store.tx(async (trx) => {
       await this.checkReferences(trx, who, undefined, t, [], problems);
       if (problems.length > 0) throw new TemplateError(problems);
       const name = t.name as string;
@@ -208,6 +237,7 @@ export class BackupJobService {
           last_backup_time: 0,
           last_backup_duration: 0,
           outdated_since: 0,
+          paused: 0,
         })
         .execute();
       await this.relinkVms(trx, id, [], t.backupVms);
@@ -221,6 +251,8 @@ export class BackupJobService {
       }
       return id;
     });
+    this.deps.scheduler.schedulesChanged();
+    return jobId;
   }
 
   async update(who: Requester, id: number, text: string, type: number): Promise<void> {
@@ -256,7 +288,18 @@ export class BackupJobService {
         .where('id', '=', id)
         .execute();
       await this.relinkVms(trx, id, before, t.backupVms);
+      const dropped = before.filter((vm) => !t.backupVms.includes(vm));
+      const nowMs = this.deps.clock.now();
+      for (const vm of dropped) {
+        await updateTask(trx, id, vm, {
+          status: 'excluded',
+          error: 'removed from BACKUP_VMS',
+          end_ms: nowMs,
+        });
+      }
+      if (dropped.length > 0) await closeRunIfFinished(trx, id, nowMs);
     });
+    this.deps.scheduler.jobChanged(id);
   }
 
   async delete(who: Requester, id: number): Promise<void> {
@@ -269,8 +312,12 @@ export class BackupJobService {
         .where('parent_id', '=', id)
         .execute();
       await trx.deleteFrom('job_vms').where('job_id', '=', id).execute();
+      await trx.deleteFrom('run_tasks').where('job_id', '=', id).execute();
+      await trx.deleteFrom('job_runs').where('job_id', '=', id).execute();
       await trx.deleteFrom('backup_jobs').where('id', '=', id).execute();
     });
+    this.deps.scheduler.jobChanged(id);
+    this.deps.scheduler.schedulesChanged();
   }
 
   async rename(who: Requester, id: number, name: string): Promise<void> {
@@ -315,6 +362,7 @@ export class BackupJobService {
       if (priority > 49 && !who.isAdmin) throw notAuthorized(who, 'ADMIN', 'BACKUPJOB', id);
       await trx.updateTable('backup_jobs').set({ priority }).where('id', '=', id).execute();
     });
+    this.deps.scheduler.jobChanged(id);
   }
 
   /** `backup`: refused while a run is pending; else every VM of BACKUP_VMS becomes OUTDATED. */
@@ -323,10 +371,11 @@ export class BackupJobService {
       const row = (await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE')) as BackupJobTable;
       await this.execute(trx, row);
     });
+    this.deps.scheduler.jobChanged(id);
   }
 
   /** Starts a run of the job (manual or scheduled). Throws when a run is still pending. */
-  async execute(trx: Tx, row: BackupJobTable): Promise<void> {
+  async execute(trx: Tx, row: BackupJobTable, trigger: RunTrigger = 'manual'): Promise<void> {
     const pending = await trx
       .selectFrom('job_vms')
       .select('vm_id')
@@ -351,6 +400,7 @@ export class BackupJobService {
         .values({ job_id: row.id, vm_id: vmId, vm_set: 'OUTDATED', error: '', changed: now })
         .execute();
     }
+    await startRun(trx, row.id, trigger, await hostsOf(trx, vms), this.deps.clock.now());
     await trx
       .updateTable('backup_jobs')
       .set({
@@ -367,14 +417,22 @@ export class BackupJobService {
    * Returns the VMs whose running backups must be aborted.
    */
   async cancel(who: Requester, id: number): Promise<number[]> {
-    return this.deps.store.tx(async (trx) => {
+    const aborted = await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
-      const ongoing = await trx
+      const rows = await trx
         .selectFrom('job_vms')
-        .select('vm_id')
+        .select(['vm_id', 'vm_set'])
         .where('job_id', '=', id)
-        .where('vm_set', '=', 'ONGOING')
+        .where('vm_set', 'in', ['ONGOING', 'OUTDATED'])
         .execute();
+      const nowMs = this.deps.clock.now();
+      for (const r of rows) {
+        await updateTask(trx, id, r.vm_id, {
+          status: r.vm_set === 'ONGOING' ? 'failed' : 'excluded',
+          error: 'backup cancelled by user',
+          end_ms: nowMs,
+        });
+      }
       await trx.deleteFrom('job_vms').where('job_id', '=', id).where('vm_set', '=', 'OUTDATED').execute();
       await trx
         .updateTable('job_vms')
@@ -382,11 +440,15 @@ export class BackupJobService {
         .where('job_id', '=', id)
         .where('vm_set', '=', 'ONGOING')
         .execute();
-      return ongoing.map((r) => r.vm_id);
+      await closeRunIfFinished(trx, id, nowMs, true);
+      return rows.filter((r) => r.vm_set === 'ONGOING').map((r) => r.vm_id);
     });
+    this.deps.scheduler.abort(aborted);
+    this.deps.scheduler.jobChanged(id);
+    return aborted;
   }
 
-  /** `retry`: ERROR VMs go back to OUTDATED; TEMPLATE/ERROR is removed. */
+  /** `retry`: ERROR VMs go back to OUTDATED (in the run in progress, or a new `retry` run). */
   async retry(who: Requester, id: number): Promise<void> {
     await this.deps.store.tx(async (trx) => {
       const row = (await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE')) as BackupJobTable;
@@ -397,12 +459,24 @@ export class BackupJobService {
         .where('job_id', '=', id)
         .where('vm_set', '=', 'OUTDATED')
         .executeTakeFirst();
+      const failed = (
+        await trx
+          .selectFrom('job_vms')
+          .select('vm_id')
+          .where('job_id', '=', id)
+          .where('vm_set', '=', 'ERROR')
+          .execute()
+      ).map((r) => r.vm_id);
       await trx
         .updateTable('job_vms')
-        .set({ vm_set: 'OUTDATED', error: '', changed: now })
+        .set({ vm_set: 'OUTDATED', error: '', changed: now, attempt: 0, not_before: 0 })
         .where('job_id', '=', id)
         .where('vm_set', '=', 'ERROR')
         .execute();
+      const run = await openRun(trx, id);
+      const vms = await hostsOf(trx, failed);
+      if (run) for (const vm of vms) await queueTask(trx, id, run.run_id, vm.vmId, vm.hostId);
+      else if (vms.length > 0) await startRun(trx, id, 'retry', vms, this.deps.clock.now());
       const template = decodeAttributes(row.template).filter((a) => a.name !== 'ERROR');
       await trx
         .updateTable('backup_jobs')
@@ -410,14 +484,65 @@ export class BackupJobService {
         .where('id', '=', id)
         .execute();
     });
+    this.deps.scheduler.jobChanged(id);
+  }
+
+  /** `pause`: the job's queued VMs are held (shown `onhold`); running backups finish. */
+  async pause(who: Requester, id: number, paused: boolean): Promise<void> {
+    await this.deps.store.tx(async (trx) => {
+      await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
+      await trx
+        .updateTable('backup_jobs')
+        .set({ paused: paused ? 1 : 0 })
+        .where('id', '=', id)
+        .execute();
+    });
+    this.deps.scheduler.jobChanged(id);
+  }
+
+  /** `exclude`: an OUTDATED VM leaves the current run (task `excluded`); it stays in BACKUP_VMS. */
+  async exclude(who: Requester, id: number, vmId: number): Promise<void> {
+    await this.deps.store.tx(async (trx) => {
+      await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
+      const row = await trx
+        .selectFrom('job_vms')
+        .select('vm_set')
+        .where('job_id', '=', id)
+        .where('vm_id', '=', vmId)
+        .executeTakeFirst();
+      if (row?.vm_set !== 'OUTDATED') {
+        const where = row ? `it is ${row.vm_set}` : 'it is in no set of the job';
+        const fix = row?.vm_set === 'ONGOING' ? `; to stop it, run: onebackupjob cancel ${id}` : '';
+        throw new OneError(
+          ErrorCode.ACTION,
+          `Cannot exclude VM ${vmId} from backup job ${id}: only a VM waiting in OUTDATED can be excluded, ${where}${fix}`,
+        );
+      }
+      const nowMs = this.deps.clock.now();
+      await trx.deleteFrom('job_vms').where('job_id', '=', id).where('vm_id', '=', vmId).execute();
+      await updateTask(trx, id, vmId, { status: 'excluded', error: 'excluded by user', end_ms: nowMs });
+      await closeRunIfFinished(trx, id, nowMs);
+    });
+    this.deps.scheduler.jobChanged(id);
+  }
+
+  /** `runs`: the job's runs (INFO permission), newest first, and why its queued VMs wait. */
+  async runs(who: Requester, id: number, runId?: number): Promise<JobRuns> {
+    const records = await this.deps.store.tx(async (trx) => {
+      const row = (await loadAuthorized(trx, who, 'backup_jobs', id, 'INFO')) as BackupJobTable;
+      return { paused: row.paused === 1, runs: await listRuns(trx, id, runId) };
+    });
+    if (runId !== undefined && records.runs.length === 0)
+      throw new OneError(ErrorCode.NO_EXISTS, `backup job ${id} has no run ${runId}`);
+    return { ...records, waiting: this.deps.scheduler.waiting(id) };
   }
 
   async schedAdd(who: Requester, id: number, text: string): Promise<number> {
     const vector = parseOrThrow(text).find((a) => a.name === 'SCHED_ACTION');
     if (vector?.kind !== 'vector')
       throw new OneError(ErrorCode.ACTION, 'No SCHED_ACTION attribute in template');
-    const fields = parseSchedAction(vector, { forBackupJob: true });
-    return this.deps.store.tx(async (trx) => {
+    const fields = parseSchedAction(vector, this.schedOptions());
+    const newId = await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
       const saId = await nextId(trx, 'sched_actions');
       await trx
@@ -426,6 +551,8 @@ export class BackupJobService {
         .execute();
       return saId;
     });
+    this.deps.scheduler.schedulesChanged();
+    return newId;
   }
 
   async schedDelete(who: Requester, id: number, saId: number): Promise<void> {
@@ -441,6 +568,7 @@ export class BackupJobService {
         throw new OneError(ErrorCode.NO_EXISTS, `Error getting scheduled action [${saId}].`);
       }
     });
+    this.deps.scheduler.schedulesChanged();
   }
 
   async schedUpdate(who: Requester, id: number, saId: number, text: string): Promise<void> {
@@ -457,7 +585,7 @@ export class BackupJobService {
         .where('parent_id', '=', id)
         .executeTakeFirst();
       if (!row) throw new OneError(ErrorCode.NO_EXISTS, `SCHED_ACTION with id = ${saId} doesn't exist`);
-      const fields = updateSchedAction(schedRowToFields(row), vector);
+      const fields = updateSchedAction(schedRowToFields(row), vector, this.schedOptions());
       const next = schedFieldsToRow(saId, id, fields);
       await trx
         .updateTable('sched_actions')
@@ -465,6 +593,7 @@ export class BackupJobService {
         .where('id', '=', saId)
         .execute();
     });
+    this.deps.scheduler.schedulesChanged();
   }
 
   async info(who: Requester, id: number): Promise<BackupJobView> {

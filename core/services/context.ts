@@ -19,7 +19,36 @@ export interface ServiceDeps {
   readonly createDatastoreKey: (datastoreId: number) => Promise<void>;
   /** Deletes manifests from a datastore after their records are gone (best effort, logged). */
   readonly dropManifests: (datastoreId: number, paths: readonly string[]) => Promise<void>;
+  /** The configured time zone (schedules, ctime strings). */
+  readonly timeZone: string;
+  /** Told after a transaction changed what the scheduler acts on. */
+  readonly scheduler: SchedulerPort;
 }
+
+/** What the services tell the scheduler, and ask it, after their transactions commit. */
+export interface SchedulerPort {
+  /** The job's sets, VMs, priority, mode or pause changed (or it was deleted). */
+  jobChanged(jobId: number): void;
+  /** A schedule was added, changed or deleted. */
+  schedulesChanged(): void;
+  /** Abort the running backups of these VMs (cancel); they end as the store already says. */
+  abort(vmIds: readonly number[]): void;
+  /** For every OUTDATED VM of the job that is not running: its rank and why it waits. */
+  waiting(jobId: number): readonly { vmId: number; rank: number; reason: string }[];
+  /** A backup outside any job (`onevm backup`) started or ended: it holds slots meanwhile. */
+  backupStarted(vmId: number, hostId: number): void;
+  backupFinished(vmId: number): void;
+}
+
+/** A scheduler that does nothing: for tools that open the store without running backups. */
+export const idleScheduler: SchedulerPort = Object.freeze({
+  jobChanged: () => undefined,
+  schedulesChanged: () => undefined,
+  abort: () => undefined,
+  waiting: () => [],
+  backupStarted: () => undefined,
+  backupFinished: () => undefined,
+});
 
 /** One authenticated call. */
 export interface Caller {

@@ -17,6 +17,9 @@ export function schedFieldsToRow(id: number, jobId: number, f: SchedActionFields
     done: -1,
     message: '',
     warning: f.warning,
+    interval: f.interval ?? '',
+    cron: f.cron ?? '',
+    anchor: f.anchor ?? -1,
   };
 }
 
@@ -28,5 +31,8 @@ export function schedRowToFields(row: SchedActionTable): SchedActionFields {
     endType: row.end_type as SchedActionFields['endType'],
     endValue: row.end_value,
     warning: row.warning ?? 0,
+    interval: row.interval,
+    cron: row.cron,
+    anchor: row.anchor,
   };
 }

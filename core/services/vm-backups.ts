@@ -36,11 +36,11 @@ export class VmBackupService {
 
   /** Starts a backup of a VM that belongs to no job. Resolves when it has started. */
   async backup(who: Requester, vmId: number, datastoreId: number, reset: boolean): Promise<number> {
-    await this.deps.store.tx(async (trx) => {
+    const hostId = await this.deps.store.tx(async (trx) => {
       const vm = await loadAuthorized(trx, who, 'vms', vmId, 'MANAGE');
       const row = await trx
         .selectFrom('vms')
-        .select('backup_job_id')
+        .select(['backup_job_id', 'host_id'])
         .where('id', '=', vm.id)
         .executeTakeFirstOrThrow();
       if (row.backup_job_id >= 0) {
@@ -57,6 +57,7 @@ export class VmBackupService {
         .executeTakeFirstOrThrow();
       if (dsRow.type !== 'BACKUP_DS')
         throw new OneError(ErrorCode.ACTION, 'Datastore needs to be of type BACKUP');
+      return row.host_id;
     });
     if (this.backups.runner.running.has(vmId)) {
       throw new OneError(
@@ -64,6 +65,7 @@ export class VmBackupService {
         `Could not create a new backup for VM ${vmId}, a backup is already running`,
       );
     }
+    this.deps.scheduler.backupStarted(vmId, hostId);
     const task = this.backups.runner
       .backupVm(vmId, datastoreId, { reset })
       .then(
@@ -74,7 +76,10 @@ export class VmBackupService {
           await this.setError(vmId, message);
         },
       )
-      .finally(() => this.#inFlight.delete(task));
+      .finally(() => {
+        this.#inFlight.delete(task);
+        this.deps.scheduler.backupFinished(vmId);
+      });
     this.#inFlight.add(task);
     return vmId;
   }

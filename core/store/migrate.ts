@@ -2,11 +2,13 @@ import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import { ErrorCode, OneError } from '../errors.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-backup-increments.js';
+import * as m0003 from './migrations/0003-scheduler.js';
 
 /** Every migration the code knows, in order. Add new ones at the end; never rename. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-initial': m0001,
   '0002-backup-increments': m0002,
+  '0003-scheduler': m0003,
 });
 
 const TABLE = 'onebackup_migration';

@@ -79,6 +79,8 @@ export interface BackupJobTable extends OwnedColumns {
   last_backup_duration: number;
   /** When the job's current OUTDATED batch was triggered; scheduler tie-break. */
   outdated_since: number;
+  /** 1 while `onebackupjob pause` holds the job's queued VMs. */
+  paused: number;
 }
 
 export interface JobVmTable {
@@ -88,6 +90,44 @@ export interface JobVmTable {
   vm_set: string;
   error: string;
   changed: number;
+  /** Backup attempts of this VM in the job's current run. */
+  attempt: Generated<number>;
+  /** Epoch seconds before which a VM waiting for a retry is not dispatched. */
+  not_before: Generated<number>;
+}
+
+/** One execution of a job (accsyn's run): manual, schedule or retry. */
+export interface JobRunTable {
+  job_id: number;
+  run_id: number;
+  /** manual | schedule | retry */
+  trigger: string;
+  /** Epoch milliseconds. */
+  start_ms: number;
+  /** Epoch milliseconds; 0 while the run is in progress. */
+  end_ms: number;
+  /** '' while running, then done | failed | cancelled */
+  result: string;
+}
+
+/** One VM of a run (accsyn's task). */
+export interface RunTaskTable {
+  job_id: number;
+  run_id: number;
+  vm_id: number;
+  host_id: number;
+  /** queued | executing | done | failed | excluded */
+  status: string;
+  attempt: number;
+  /** Epoch milliseconds of the last attempt's start; 0 before. */
+  start_ms: number;
+  /** Epoch milliseconds of the end; 0 while not finished. */
+  end_ms: number;
+  bytes_done: number;
+  bytes_total: number;
+  error: string;
+  /** Global start order (dispatch sequence), 0 before the first start. */
+  seq: number;
 }
 
 export interface SchedActionTable {
@@ -104,6 +144,9 @@ export interface SchedActionTable {
   done: number;
   message: string;
   warning: number | null;
+  interval: string;
+  cron: string;
+  anchor: number;
 }
 
 export interface ImageIncrementTable {
@@ -141,5 +184,7 @@ export interface Database {
   backup_jobs: BackupJobTable;
   job_vms: JobVmTable;
   sched_actions: SchedActionTable;
+  job_runs: JobRunTable;
+  run_tasks: RunTaskTable;
   events: EventTable;
 }
