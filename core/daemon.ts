@@ -16,8 +16,9 @@ import type { DaemonConfig } from './config.js';
 import { ChunkPool } from './engine/pool.js';
 import { BackupRunner } from './engine/runner.js';
 import type { Logger } from './log.js';
+import { JobScheduler } from './scheduler/job-scheduler.js';
 import { BackupJobService } from './services/backupjobs.js';
-import type { ServiceDeps } from './services/context.js';
+import type { SchedulerPort, ServiceDeps } from './services/context.js';
 import { DatastoreService } from './services/datastores.js';
 import type { DiskInspector } from './services/disk-inspector.js';
 import { HostService } from './services/hosts.js';
@@ -45,6 +46,7 @@ export class Daemon {
   #server: ApiServer | undefined;
   #pool: ChunkPool | undefined;
   #vmBackups: VmBackupService | undefined;
+  #scheduler: JobScheduler | undefined;
   #url: string | undefined;
   #starting: Promise<string> | undefined;
 
@@ -81,7 +83,20 @@ export class Daemon {
       scratchDir,
       timeZone: config.timeZone,
     });
+    // The scheduler and the job service need each other: the port forwards to the scheduler
+    // once it exists (it is created below, before anything can call the port).
+    let scheduler: JobScheduler | undefined;
+    const port: SchedulerPort = {
+      jobChanged: (id) => scheduler?.jobChanged(id),
+      schedulesChanged: () => scheduler?.schedulesChanged(),
+      abort: (vms) => scheduler?.abort(vms),
+      waiting: (id) => scheduler?.waiting(id) ?? [],
+      backupStarted: (vm, host) => scheduler?.backupStarted(vm, host),
+      backupFinished: (vm) => scheduler?.backupFinished(vm),
+    };
     const serviceDeps: ServiceDeps = {
+      timeZone: config.timeZone,
+      scheduler: port,
       store: this.#store,
       clock: this.deps.clock,
       inspectDisk: this.deps.inspectDisk,
@@ -114,17 +129,34 @@ export class Daemon {
       chmodSync(this.authFile, 0o600);
       log.info('created user oneadmin', { credentials_file: this.authFile });
     }
+    const jobs = new BackupJobService(serviceDeps);
+    scheduler = new JobScheduler({
+      store: this.#store,
+      clock: this.deps.clock,
+      log,
+      executor: {
+        backupVm: (vm, ds, options) => runner.backupVm(vm, ds, options),
+        progress: (vm) => runner.running.get(vm),
+      },
+      limits: { maxBackups: config.maxBackups, maxBackupsHost: config.maxBackupsHost },
+      timeZone: config.timeZone,
+      ctime: (s) => ctimeIn(s, config.timeZone),
+      execute: (trx, row, trigger) => jobs.execute(trx, row, trigger),
+    });
+    this.#scheduler = scheduler;
+    await scheduler.start();
     const services: Services = {
       users,
       hosts: new HostService(serviceDeps),
       datastores: new DatastoreService(serviceDeps),
       vms: new VmService(serviceDeps),
       images: new ImageService(serviceDeps),
-      jobs: new BackupJobService(serviceDeps),
+      jobs,
       owned: ownedCalls(serviceDeps),
       vmBackups: this.#vmBackups,
       backupProgress: (vmId) => runner.running.get(vmId),
       version: VERSION.opennebula,
+      now: () => this.deps.clock.now(),
     };
     this.#server = new ApiServer({ services, log, maxRequestBytes: config.maxRequestBytes });
     const address = await this.#server.listen(config.listenAddress, config.port);
@@ -163,6 +195,8 @@ export class Daemon {
     this.#store = undefined;
     this.#pool = undefined;
     await server?.close();
+    await this.#scheduler?.stop(this.deps.config.shutdownGraceSeconds * 1000);
+    this.#scheduler = undefined;
     await this.#vmBackups?.drain();
     await pool?.close();
     await store?.close();

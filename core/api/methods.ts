@@ -30,6 +30,8 @@ export interface Services {
     vmId: number,
   ) => { bytesDone: number; bytesTotal: number; startedAt: number } | undefined;
   readonly version: string;
+  /** Epoch milliseconds, from the daemon's clock (progress and speed in documents). */
+  readonly now: () => number;
 }
 
 export interface OwnedCalls {
@@ -141,6 +143,35 @@ export const METHODS: Readonly<Record<string, MethodDef>> = {
   'one.backupjob.backup': jobAction('backup'),
   'one.backupjob.cancel': jobAction('cancel'),
   'one.backupjob.retry': jobAction('retry'),
+  'one.backupjob.pause': {
+    params: [id],
+    handler: async (s, who, a) => {
+      await s.jobs.pause(who, n(a[0]), true);
+      return n(a[0]);
+    },
+  },
+  'one.backupjob.resume': {
+    params: [id],
+    handler: async (s, who, a) => {
+      await s.jobs.pause(who, n(a[0]), false);
+      return n(a[0]);
+    },
+  },
+  'one.backupjob.exclude': {
+    params: [id, { name: 'vm_id', type: 'int' }],
+    handler: async (s, who, a) => {
+      await s.jobs.exclude(who, n(a[0]), n(a[1]));
+      return n(a[0]);
+    },
+  },
+  'one.backupjob.runs': {
+    params: [id, { name: 'run_id', type: 'int', default: -1 }],
+    handler: async (s, who, a) => {
+      const runId = n(a[1]);
+      const runs = await s.jobs.runs(who, n(a[0]), runId >= 0 ? runId : undefined);
+      return docs.runsXml(n(a[0]), runs, s.now());
+    },
+  },
   'one.backupjob.priority': {
     params: [id, { name: 'priority', type: 'int' }],
     handler: async (s, who, a) => {

@@ -25,6 +25,9 @@ export function schedActionEl(sa: SchedActionTable): XmlNode {
     num('DONE', sa.done),
     el('MESSAGE', sa.message),
     num('WARNING', sa.warning ?? 0),
+    // Freezer's kinds (ours): only present when used, so OpenNebula's documents are unchanged.
+    ...(sa.interval ? [el('INTERVAL', sa.interval)] : []),
+    ...(sa.cron ? [el('CRON', sa.cron)] : []),
   );
 }
 

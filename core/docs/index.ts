@@ -13,3 +13,4 @@ export {
   vmPoolXml,
   vmXml,
 } from './inventory.js';
+export { runsXml } from './runs.js';

@@ -1,0 +1,570 @@
+/**
+ * The daemon's scheduler loop (DESIGN.md section 5, issue 4): keeps the dispatch index in step
+ * with the store, starts the VM backups the index picks, records their end in the VM sets and the
+ * run's tasks, retries retryable failures after RETRY_INTERVAL, fires due schedules, reconciles
+ * after a crash and drains on shutdown.
+ *
+ * Event-driven: a commit that changes a job (jobChanged), a finished backup, a retry time or a
+ * schedule time runs one dispatch pass at once; passes never overlap. Every store change is one
+ * transaction, so a kill at any moment leaves the sets and the runs consistent, and start()
+ * moves any VM left ONGOING by a crash back to OUTDATED (or to ERROR when out of retries).
+ */
+import { type Clock, epochSeconds } from '../clock.js';
+import type { BackupOptions, BackupResult } from '../engine/runner.js';
+import { ErrorCode, OneError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { type BackupMode, isBackupMode } from '../model.js';
+import { afterRun, isDue, isFinished } from '../schedule/next-time.js';
+import type { SchedulerPort } from '../services/context.js';
+import { closeRunIfFinished, nextSeq, queueTask, type RunTrigger, updateTask } from '../services/runs.js';
+import { schedFieldsToRow, schedRowToFields } from '../services/sched-rows.js';
+import { decodeAttributes, encodeAttributes, setSingle } from '../store/attributes.js';
+import type { Store, Tx } from '../store/db.js';
+import type { BackupJobTable } from '../store/schema.js';
+import { DispatchIndex } from './dispatch-index.js';
+import { classifyFailure, failureMessage } from './failure.js';
+import { jobBackupSettings, loadCandidateJob } from './load-state.js';
+import type { Dispatch, DispatchPolicy, SlotLimits } from './types.js';
+
+/** The backup engine as the scheduler uses it. */
+export interface BackupExecutor {
+  backupVm(vmId: number, datastoreId: number, options: BackupOptions): Promise<BackupResult>;
+  /** Bytes done and total of a running backup, for the task's progress. */
+  progress(vmId: number): { bytesDone: number; bytesTotal: number } | undefined;
+}
+
+export interface JobSchedulerDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly executor: BackupExecutor;
+  readonly limits: SlotLimits;
+  readonly policy?: DispatchPolicy;
+  readonly timeZone: string;
+  /** ctime()-style time for ERROR attributes and schedule messages. */
+  readonly ctime: (epochS: number) => string;
+  /** Starts a run of the job (BackupJobService.execute); throws when a run is pending. */
+  readonly execute: (trx: Tx, job: BackupJobTable, trigger: RunTrigger) => Promise<void>;
+}
+
+interface Started {
+  readonly dispatch: Dispatch;
+  readonly attempt: number;
+  readonly maxRetries: number;
+  readonly retryIntervalS: number;
+  readonly controller: AbortController;
+}
+
+const SCHEDULE_RECHECK_MS = 60 * 60 * 1000;
+const PROGRESS_SAVE_MS = 2000;
+
+export class JobScheduler implements SchedulerPort {
+  readonly #deps: JobSchedulerDeps;
+  readonly #index: DispatchIndex;
+  readonly #dirty = new Set<number>();
+  readonly #running = new Map<number, Started>();
+  readonly #settled = new Map<number, Promise<void>>();
+  #pass: Promise<void> | undefined;
+  #again = false;
+  #schedules: Promise<void> | undefined;
+  #schedulesAgain = false;
+  #stopping = false;
+  #started = false;
+  #cancelScheduleTimer: (() => void) | undefined;
+  #cancelRetryTimer: (() => void) | undefined;
+  #retryTimerAt = Number.POSITIVE_INFINITY;
+  #cancelProgressTimer: (() => void) | undefined;
+  /** Last time a dispatch pass ran (epoch ms), for /health. */
+  lastPassAt = 0;
+
+  constructor(deps: JobSchedulerDeps) {
+    this.#deps = deps;
+    this.#index = new DispatchIndex(deps.limits, deps.policy ?? 'backfill');
+  }
+
+  /** Reconciles what a crash left, loads every job with pending VMs, fires due schedules. */
+  async start(): Promise<void> {
+    const { store } = this.#deps;
+    const reconciled = await store.tx((trx) => this.#reconcile(trx));
+    if (reconciled > 0)
+      this.#deps.log.warn('backups interrupted by a stop were requeued', { vms: reconciled });
+    const jobs = await store.db.selectFrom('backup_jobs').select('id').execute();
+    for (const j of jobs) this.#dirty.add(j.id);
+    this.#started = true;
+    this.#saveProgressSoon();
+    this.kick();
+    this.schedulesChanged();
+  }
+
+  /** Stops dispatching; running backups get graceMs to finish, then are aborted. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    this.#cancelScheduleTimer?.();
+    this.#cancelRetryTimer?.();
+    this.#cancelProgressTimer?.();
+    await this.#pass;
+    await this.#schedules;
+    const all = () => Promise.all([...this.#settled.values()]);
+    if (this.#settled.size > 0) {
+      let cancelGrace: (() => void) | undefined;
+      const grace = new Promise<void>((resolve) => {
+        cancelGrace = this.#deps.clock.setTimeout(resolve, graceMs);
+      });
+      await Promise.race([all(), grace]);
+      cancelGrace?.();
+      for (const s of this.#running.values()) s.controller.abort(new Error('onebackupd is stopping'));
+      await all();
+    }
+  }
+
+  jobChanged(jobId: number): void {
+    this.#dirty.add(jobId);
+    this.kick();
+  }
+
+  abort(vmIds: readonly number[]): void {
+    for (const vm of vmIds) this.#running.get(vm)?.controller.abort(new Error('backup cancelled by user'));
+  }
+
+  waiting(jobId: number): readonly { vmId: number; rank: number; reason: string }[] {
+    return this.#index
+      .explain(this.#nowS())
+      .filter((w) => w.jobId === jobId)
+      .map((w) => ({ vmId: w.vmId, rank: w.rank, reason: w.reason }));
+  }
+
+  /** A backup started outside any job (`onevm backup`) holds slots too. */
+  backupStarted(vmId: number, hostId: number): void {
+    this.#index.started({ vmId, hostId });
+  }
+
+  backupFinished(vmId: number): void {
+    this.#index.finished(vmId);
+    this.kick();
+  }
+
+  /** Running VM backups of jobs, for metrics and /health. */
+  get runningCount(): number {
+    return this.#index.runningCount;
+  }
+
+  /** Runs a dispatch pass now, or once more after the one in progress. */
+  kick(): void {
+    if (!this.#started || this.#stopping) return;
+    if (this.#pass) {
+      this.#again = true;
+      return;
+    }
+    this.#pass = this.#dispatchLoop()
+      .catch((err: unknown) => this.#deps.log.error('dispatch failed', { error: failureMessage(err) }))
+      .finally(() => {
+        this.#pass = undefined;
+        if (this.#again) this.kick();
+      });
+  }
+
+  #nowS(): number {
+    return epochSeconds(this.#deps.clock);
+  }
+
+  async #dispatchLoop(): Promise<void> {
+    do {
+      this.#again = false;
+      this.lastPassAt = this.#deps.clock.now();
+      await this.#refreshDirty();
+      if (this.#stopping) return;
+      for (const d of this.#index.pick(this.#nowS())) await this.#launch(d);
+    } while (this.#again && !this.#stopping);
+    this.#armRetryTimer();
+  }
+
+  async #refreshDirty(): Promise<void> {
+    const ids = [...this.#dirty];
+    this.#dirty.clear();
+    if (ids.length === 0) return;
+    const jobs = await this.#deps.store.tx(async (trx) => {
+      const out = [];
+      for (const id of ids) out.push({ id, job: await loadCandidateJob(trx, id) });
+      return out;
+    });
+    for (const { id, job } of jobs) {
+      if (job && job.vms.length > 0) this.#index.upsertJob(job);
+      else this.#index.removeJob(id);
+    }
+  }
+
+  async #launch(d: Dispatch): Promise<void> {
+    const nowMs = this.#deps.clock.now();
+    const start = await this.#deps.store.tx(async (trx) => {
+      const jv = await trx
+        .selectFrom('job_vms')
+        .select(['vm_set', 'attempt'])
+        .where('job_id', '=', d.jobId)
+        .where('vm_id', '=', d.vmId)
+        .executeTakeFirst();
+      const job = await trx
+        .selectFrom('backup_jobs')
+        .selectAll()
+        .where('id', '=', d.jobId)
+        .executeTakeFirst();
+      if (jv?.vm_set !== 'OUTDATED' || !job) return undefined;
+      const attempt = jv.attempt + 1;
+      await trx
+        .updateTable('job_vms')
+        .set({ vm_set: 'ONGOING', attempt, not_before: 0, changed: Math.floor(nowMs / 1000) })
+        .where('job_id', '=', d.jobId)
+        .where('vm_id', '=', d.vmId)
+        .execute();
+      await updateTask(trx, d.jobId, d.vmId, {
+        status: 'executing',
+        attempt,
+        host_id: d.hostId,
+        start_ms: nowMs,
+        end_ms: 0,
+        bytes_done: 0,
+        error: '',
+        seq: await nextSeq(trx),
+      });
+      return { attempt, settings: jobBackupSettings(job.template) };
+    });
+    if (!start) {
+      // The store moved on (cancel, update) between the refresh and now: re-read the job.
+      this.#index.finished(d.vmId);
+      this.#dirty.add(d.jobId);
+      this.#again = true;
+      return;
+    }
+    const { settings } = start;
+    const started: Started = {
+      dispatch: d,
+      attempt: start.attempt,
+      maxRetries: settings.maxRetries,
+      retryIntervalS: settings.retryIntervalS,
+      controller: new AbortController(),
+    };
+    this.#running.set(d.vmId, started);
+    this.#deps.log.info('backup started', {
+      job: d.jobId,
+      vm: d.vmId,
+      host: d.hostId,
+      attempt: start.attempt,
+    });
+    const mode: BackupMode | undefined =
+      settings.mode !== undefined && isBackupMode(settings.mode) ? settings.mode : undefined;
+    const work =
+      settings.datastoreId === undefined
+        ? Promise.reject(
+            new OneError(
+              ErrorCode.ACTION,
+              `backup job ${d.jobId} has no DATASTORE_ID; set one with: onebackupjob update ${d.jobId} -a`,
+            ),
+          )
+        : this.#deps.executor.backupVm(d.vmId, settings.datastoreId, {
+            reset: settings.reset,
+            mode,
+            keepLast: settings.keepLast,
+            jobId: d.jobId,
+            signal: started.controller.signal,
+          });
+    const settled = work
+      .then(
+        (result) => this.#finish(started, result, undefined),
+        (err: unknown) => this.#finish(started, undefined, err),
+      )
+      .catch((err: unknown) =>
+        this.#deps.log.error('cannot record the end of a backup; the next start will requeue it', {
+          job: d.jobId,
+          vm: d.vmId,
+          error: failureMessage(err),
+        }),
+      )
+      .finally(() => {
+        this.#running.delete(d.vmId);
+        this.#settled.delete(d.vmId);
+        this.#index.finished(d.vmId);
+        this.#dirty.add(d.jobId);
+        this.kick();
+      });
+    this.#settled.set(d.vmId, settled);
+  }
+
+  async #finish(started: Started, result: BackupResult | undefined, err: unknown): Promise<void> {
+    const { jobId, vmId } = started.dispatch;
+    const nowMs = this.#deps.clock.now();
+    const nowS = Math.floor(nowMs / 1000);
+    const kind = result ? undefined : classifyFailure(err, started.controller.signal.aborted);
+    const message = result ? '' : failureMessage(err);
+    const runEnded = await this.#deps.store.tx(async (trx) => {
+      const jv = await trx
+        .selectFrom('job_vms')
+        .select('vm_set')
+        .where('job_id', '=', jobId)
+        .where('vm_id', '=', vmId)
+        .executeTakeFirst();
+      const ongoing = jv?.vm_set === 'ONGOING';
+      const setVm = (set: string, error: string, notBefore = 0) =>
+        trx
+          .updateTable('job_vms')
+          .set({ vm_set: set, error, not_before: notBefore, changed: nowS })
+          .where('job_id', '=', jobId)
+          .where('vm_id', '=', vmId)
+          .execute();
+      if (result) {
+        const stats = result.manifest.stats;
+        if (ongoing) await setVm('UPDATED', '');
+        await updateTask(trx, jobId, vmId, {
+          status: 'done',
+          end_ms: nowMs,
+          bytes_done: stats.bytesRead,
+          bytes_total: Math.max(stats.bytesRead, this.#deps.executor.progress(vmId)?.bytesTotal ?? 0),
+        });
+        this.#deps.log.info('backup done', { job: jobId, vm: vmId, image: result.imageId });
+      } else if (!ongoing) {
+        // Cancelled (the cancel already moved the VM to ERROR) or the job changed under it.
+        this.#deps.log.info('backup stopped', { job: jobId, vm: vmId, reason: message });
+      } else {
+        const retriesLeft = started.attempt <= started.maxRetries;
+        const interrupted = kind === 'aborted';
+        if ((kind === 'retryable' || interrupted) && retriesLeft) {
+          const notBefore = interrupted ? 0 : nowS + started.retryIntervalS;
+          await setVm('OUTDATED', message, notBefore);
+          const run = await trx
+            .selectFrom('job_runs')
+            .select('run_id')
+            .where('job_id', '=', jobId)
+            .where('end_ms', '=', 0)
+            .executeTakeFirst();
+          if (run) {
+            const when = interrupted ? 'requeued' : `retry at ${new Date(notBefore * 1000).toISOString()}`;
+            await queueTask(trx, jobId, run.run_id, vmId, started.dispatch.hostId, `${message} (${when})`);
+          }
+          this.#deps.log.warn('backup failed, will retry', {
+            job: jobId,
+            vm: vmId,
+            attempt: started.attempt,
+            error: message,
+          });
+        } else {
+          const total = started.maxRetries + 1;
+          const counted = kind === 'permanent' ? '' : ` (attempt ${started.attempt} of ${total})`;
+          const text = `${interrupted ? `interrupted: ${message}` : message}${counted}`;
+          await setVm('ERROR', text);
+          await updateTask(trx, jobId, vmId, { status: 'failed', end_ms: nowMs, error: text });
+          await this.#setJobError(trx, jobId, nowS, `VM ${vmId}: ${text}`);
+          this.#deps.log.error('backup failed', {
+            job: jobId,
+            vm: vmId,
+            attempt: started.attempt,
+            error: text,
+          });
+        }
+      }
+      const ended = await closeRunIfFinished(trx, jobId, nowMs);
+      if (ended) await this.#recordRunDuration(trx, jobId, nowMs);
+      return ended;
+    });
+    if (runEnded) this.schedulesChanged();
+  }
+
+  async #setJobError(trx: Tx, jobId: number, nowS: number, message: string): Promise<void> {
+    const job = await trx
+      .selectFrom('backup_jobs')
+      .select('template')
+      .where('id', '=', jobId)
+      .executeTakeFirst();
+    if (!job) return;
+    const t = setSingle(
+      decodeAttributes(job.template),
+      'ERROR',
+      `${this.#deps.ctime(nowS)} : [backup] ${message}`,
+    );
+    await trx
+      .updateTable('backup_jobs')
+      .set({ template: encodeAttributes(t) })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
+  async #recordRunDuration(trx: Tx, jobId: number, nowMs: number): Promise<void> {
+    const run = await trx
+      .selectFrom('job_runs')
+      .select('start_ms')
+      .where('job_id', '=', jobId)
+      .orderBy('run_id', 'desc')
+      .executeTakeFirst();
+    if (!run) return;
+    await trx
+      .updateTable('backup_jobs')
+      .set({ last_backup_duration: Math.round((nowMs - run.start_ms) / 1000) })
+      .where('id', '=', jobId)
+      .execute();
+  }
+
+  /** VMs a crash left ONGOING: back to OUTDATED (an attempt counted) or ERROR when out of retries. */
+  async #reconcile(trx: Tx): Promise<number> {
+    const rows = await trx
+      .selectFrom('job_vms')
+      .innerJoin('backup_jobs', 'backup_jobs.id', 'job_vms.job_id')
+      .select(['job_vms.job_id', 'job_vms.vm_id', 'job_vms.attempt', 'backup_jobs.template'])
+      .where('job_vms.vm_set', '=', 'ONGOING')
+      .execute();
+    const nowMs = this.#deps.clock.now();
+    const nowS = Math.floor(nowMs / 1000);
+    const message = 'interrupted: onebackupd stopped during the backup';
+    for (const r of rows) {
+      const { maxRetries } = jobBackupSettings(r.template);
+      if (r.attempt <= maxRetries) {
+        await trx
+          .updateTable('job_vms')
+          .set({ vm_set: 'OUTDATED', error: message, not_before: 0, changed: nowS })
+          .where('job_id', '=', r.job_id)
+          .where('vm_id', '=', r.vm_id)
+          .execute();
+        await updateTask(trx, r.job_id, r.vm_id, {
+          status: 'queued',
+          end_ms: 0,
+          error: `${message} (requeued)`,
+        });
+      } else {
+        const text = `${message} (attempt ${r.attempt} of ${maxRetries + 1})`;
+        await trx
+          .updateTable('job_vms')
+          .set({ vm_set: 'ERROR', error: text, changed: nowS })
+          .where('job_id', '=', r.job_id)
+          .where('vm_id', '=', r.vm_id)
+          .execute();
+        await updateTask(trx, r.job_id, r.vm_id, { status: 'failed', end_ms: nowMs, error: text });
+        await this.#setJobError(trx, r.job_id, nowS, `VM ${r.vm_id}: ${text}`);
+        if (await closeRunIfFinished(trx, r.job_id, nowMs))
+          await this.#recordRunDuration(trx, r.job_id, nowMs);
+      }
+    }
+    return rows.length;
+  }
+
+  #armRetryTimer(): void {
+    let next = Number.POSITIVE_INFINITY;
+    for (const job of this.#index.snapshot(this.#nowS()).jobs) {
+      for (const vm of job.vms) {
+        if (vm.set === 'OUTDATED' && vm.notBefore !== undefined && vm.notBefore > this.#nowS())
+          next = Math.min(next, vm.notBefore);
+      }
+    }
+    if (next === this.#retryTimerAt) return;
+    this.#cancelRetryTimer?.();
+    this.#retryTimerAt = next;
+    if (!Number.isFinite(next)) return;
+    const delay = Math.max(0, next * 1000 - this.#deps.clock.now());
+    this.#cancelRetryTimer = this.#deps.clock.setTimeout(() => {
+      this.#retryTimerAt = Number.POSITIVE_INFINITY;
+      this.kick();
+    }, delay + 5);
+  }
+
+  /** Progress of running tasks saved every few seconds, so `runs` shows bytes and speed. */
+  #saveProgressSoon(): void {
+    if (this.#stopping) return;
+    this.#cancelProgressTimer = this.#deps.clock.setTimeout(() => {
+      void this.#saveProgress().finally(() => this.#saveProgressSoon());
+    }, PROGRESS_SAVE_MS);
+  }
+
+  async #saveProgress(): Promise<void> {
+    if (this.#running.size === 0) return;
+    try {
+      await this.#deps.store.tx(async (trx) => {
+        for (const [vmId, s] of this.#running) {
+          const p = this.#deps.executor.progress(vmId);
+          if (!p) continue;
+          await trx
+            .updateTable('run_tasks')
+            .set({ bytes_done: p.bytesDone, bytes_total: p.bytesTotal })
+            .where('job_id', '=', s.dispatch.jobId)
+            .where('vm_id', '=', vmId)
+            .where('status', '=', 'executing')
+            .execute();
+        }
+      });
+    } catch (err) {
+      this.#deps.log.warn('cannot save backup progress', { error: failureMessage(err) });
+    }
+  }
+
+  /** Fires due schedules now (once more after the pass in progress), then arms the next timer. */
+  schedulesChanged(): void {
+    if (!this.#started || this.#stopping) return;
+    if (this.#schedules) {
+      this.#schedulesAgain = true;
+      return;
+    }
+    this.#schedules = this.#fireSchedules()
+      .catch((err: unknown) => this.#deps.log.error('schedules failed', { error: failureMessage(err) }))
+      .finally(() => {
+        this.#schedules = undefined;
+        if (this.#schedulesAgain) {
+          this.#schedulesAgain = false;
+          this.schedulesChanged();
+        }
+      });
+  }
+
+  async #fireSchedules(): Promise<void> {
+    const { store, timeZone } = this.#deps;
+    const rows = await store.db
+      .selectFrom('sched_actions')
+      .selectAll()
+      .where('type', '=', 'BACKUPJOB')
+      .orderBy('time')
+      .execute();
+    // Read after the await: a pass that waited must not act on the time it was asked at.
+    const nowS = this.#nowS();
+    const fired = new Set<number>();
+    let next = Number.POSITIVE_INFINITY;
+    for (const row of rows) {
+      const fields = schedRowToFields(row);
+      if (isDue(fields, row.done, nowS)) {
+        if (fired.has(row.parent_id)) continue;
+        fired.add(row.parent_id);
+        const outcome = await store.tx(async (trx) => {
+          const job = await trx
+            .selectFrom('backup_jobs')
+            .selectAll()
+            .where('id', '=', row.parent_id)
+            .executeTakeFirst();
+          if (!job) return 'gone';
+          try {
+            await this.#deps.execute(trx, job, 'schedule');
+          } catch (err) {
+            await trx
+              .updateTable('sched_actions')
+              .set({ message: `${this.#deps.ctime(nowS)} : ${failureMessage(err)}` })
+              .where('id', '=', row.id)
+              .execute();
+            return 'busy';
+          }
+          const after = afterRun(fields, nowS, timeZone);
+          await trx
+            .updateTable('sched_actions')
+            .set({ ...schedFieldsToRow(row.id, row.parent_id, after.fields), done: after.done, message: '' })
+            .where('id', '=', row.id)
+            .execute();
+          if (!after.finished) next = Math.min(next, after.fields.time);
+          return 'fired';
+        });
+        this.#deps.log.info('schedule due', { job: row.parent_id, schedule: row.id, outcome });
+        if (outcome === 'fired') this.#dirty.add(row.parent_id);
+      } else if (!isFinished(fields, row.done, nowS) && fields.time > nowS) {
+        next = Math.min(next, fields.time);
+      }
+    }
+    // Every job fired in this pass is dispatched together, by priority, not by schedule order.
+    this.kick();
+    this.#cancelScheduleTimer?.();
+    this.#cancelScheduleTimer = undefined;
+    if (this.#stopping) return;
+    const delay = Number.isFinite(next)
+      ? Math.min(SCHEDULE_RECHECK_MS, Math.max(0, next * 1000 - this.#deps.clock.now()) + 5)
+      : SCHEDULE_RECHECK_MS;
+    this.#cancelScheduleTimer = this.#deps.clock.setTimeout(() => this.schedulesChanged(), delay);
+  }
+}
