@@ -60,6 +60,9 @@ export interface SchedAction {
   readonly message: string;
   /** Epoch of the warning mark, 0 none. */
   readonly warning: number;
+  /** Freezer kinds (ours): `6 hours`, a cron expression; '' or absent when not used. */
+  readonly interval?: string;
+  readonly cron?: string;
 }
 
 export interface BackupJobDoc {
@@ -197,6 +200,8 @@ function schedActionOf(r: Reader, n: Node): SchedAction {
     done: r.int(n, 'DONE', -1),
     message: r.text(n, 'MESSAGE', ''),
     warning: r.int(n, 'WARNING', 0),
+    interval: r.text(n, 'INTERVAL', ''),
+    cron: r.text(n, 'CRON', ''),
   };
 }
 

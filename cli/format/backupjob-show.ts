@@ -15,6 +15,8 @@ export interface BackupJobShowOptions {
   readonly timeZone: string;
   /** stdout is a terminal: bold headers, underlined as ONE does. */
   readonly tty?: boolean | undefined;
+  /** The run in progress, one line per VM (ours; shown only while a run is in progress). */
+  readonly currentRun?: { readonly title: string; readonly lines: string } | undefined;
 }
 
 const ESC = '\u001b';
@@ -55,7 +57,8 @@ export function rubyFloatToS(x: number): string {
 
 /** The STATUS column: Done on, Error!, Next in X days/hours/minutes, Overdue!. */
 export function schedStatus(sa: SchedAction, now: number, timeZone: string): string {
-  if (sa.done > 0 && sa.repeat < 0) return `Done on ${timeToStr(sa.done, TIME_PATTERNS.dayTime, timeZone)}`;
+  if (sa.done > 0 && (sa.repeat < 0 || hasEnded(sa, now)))
+    return `Done on ${timeToStr(sa.done, TIME_PATTERNS.dayTime, timeZone)}`;
   if (sa.message !== '') return `Error! ${sa.message}`;
   const diff = sa.time - now;
   const days = rubyRound(diff / 86400, 2);
@@ -67,8 +70,17 @@ export function schedStatus(sa: SchedAction, now: number, timeZone: string): str
   return 'Overdue!';
 }
 
+/** A repeating schedule that will not fire again (core/schedule/next-time.ts isFinished). */
+function hasEnded(sa: SchedAction, now: number): boolean {
+  if (sa.time <= sa.done) return true;
+  if (sa.endType === 1 && sa.endValue <= 0) return true;
+  return sa.endType === 2 && Math.max(now, sa.time) > sa.endValue;
+}
+
 /** REPEAT: `Weekly <DAYS>`, `Monthly <DAYS>`, `Yearly <DAYS>`, `Each <N> hours`, else DAYS alone. */
 export function repeatLabel(sa: SchedAction): string {
+  if (sa.interval) return `Every ${sa.interval}`;
+  if (sa.cron) return `Cron ${sa.cron}`;
   switch (sa.repeat) {
     case 0:
       return `Weekly ${sa.days}`;
@@ -160,6 +172,11 @@ export function formatBackupJob(doc: BackupJobDoc, options: BackupJobShowOptions
   out += field('OUTDATED', doc.outdatedVms.join(','));
   out += field('ONGOING', doc.backingUpVms.join(','));
   out += field('ERROR', doc.errorVms.join(','));
+  if (options.currentRun) {
+    out += '\n';
+    out += header(options.currentRun.title, tty);
+    out += options.currentRun.lines;
+  }
   if (doc.schedActions.length > 0) {
     out += '\n';
     out += header('SCHEDULED ACTIONS', tty, false);

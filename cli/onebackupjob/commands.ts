@@ -9,6 +9,7 @@ import { type CommandSpec, clientFor, forEachId, type GlobalArgs, stdio } from '
 import { POOLS, resolveId, resolveIds } from '../common/resolve.js';
 import { editText, readStdinIfPiped, readTemplateFile } from '../common/template-input.js';
 import { SCHEDULE_OPTION_HELP, scheduleOptionsFromArgs, scheduleTemplate } from '../schedule-options.js';
+import { RUN_COMMANDS } from './runs.js';
 import { currentTemplateText, listCommand, schedActionText, showCommand } from './views.js';
 
 type Args = Record<string, unknown> & GlobalArgs;
@@ -283,6 +284,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       verbose(argv, id, 'Sched action updated');
     },
   },
+  ...RUN_COMMANDS,
 ];
 
 function wholeNumber(v: unknown, what: string): number {

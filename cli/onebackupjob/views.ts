@@ -6,15 +6,13 @@ import { listOptions, tableOptions } from '../common/list-options.js';
 import { type CommandSpec, clientFor, stdio } from '../common/program.js';
 import { POOLS, resolveId } from '../common/resolve.js';
 import { parseStringSync } from '../common/xml-read.js';
-import {
-  backupJobColumns,
-  backupJobPoolRows,
-  formatBackupJobShow,
-  templateAttributes,
-} from '../format/backupjob.js';
+import { backupJobColumns, backupJobPoolRows, templateAttributes } from '../format/backupjob.js';
+import { parseBackupJobXml } from '../format/backupjob-doc.js';
+import { formatBackupJob } from '../format/backupjob-show.js';
 import { describeColumns, renderTable } from '../format/table.js';
 import { localTimeZone } from '../format/time.js';
 import { prettyXml, xmlToOneJson } from '../format/xml-tokens.js';
+import { currentRunSection } from './runs.js';
 
 const FORCE_ARRAY = ['SCHED_ACTION', 'BACKUPJOB'];
 
@@ -77,14 +75,17 @@ export const showCommand: CommandSpec = {
     if (argv['xml']) stdio.out(`${prettyXml(xml)}\n`);
     else if (argv['json'])
       stdio.out(`${JSON.stringify(xmlToOneJson(xml, FORCE_ARRAY.slice(0, 1)), null, 2)}\n`);
-    else
+    else {
+      const runs = parseStringSync(await client.callString('one.backupjob.runs', id, -1));
       stdio.out(
-        formatBackupJobShow(xml, {
+        formatBackupJob(parseBackupJobXml(xml), {
           now: Math.floor(Date.now() / 1000),
           timeZone: localTimeZone(),
           tty: process.stdout.isTTY === true,
+          currentRun: currentRunSection(runs, localTimeZone()),
         }),
       );
+    }
   },
 };
 

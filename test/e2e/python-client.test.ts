@@ -63,11 +63,16 @@ describe("Python's xmlrpc.client calls every method", () => {
       { method: 'one.backupjob.priority', params: [0, 20] },
       {
         method: 'one.backupjob.schedadd',
-        params: [0, 'SCHED_ACTION=[REPEAT="3",DAYS="1",TIME="1695478500"]'],
+        // In the future: a past TIME would fire its catch-up run at once.
+        params: [0, 'SCHED_ACTION=[REPEAT="3",DAYS="1",TIME="4102444800"]'],
       },
       { method: 'one.backupjob.schedupdate', params: [0, 0, 'SCHED_ACTION=[DAYS="5"]'] },
       { method: 'one.backupjob.scheddelete', params: [0, 0] },
+      { method: 'one.backupjob.pause', params: [0] },
       { method: 'one.backupjob.backup', params: [0] },
+      { method: 'one.backupjob.exclude', params: [0, 1] },
+      { method: 'one.backupjob.runs', params: [0, -1] },
+      { method: 'one.backupjob.resume', params: [0] },
       { method: 'one.backupjob.cancel', params: [0] },
       { method: 'one.backupjob.retry', params: [0] },
       { method: 'one.backupjobpool.info', params: [-2, -1, -1] },

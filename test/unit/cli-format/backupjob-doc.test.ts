@@ -64,6 +64,8 @@ describe('parseBackupJobXml', () => {
           done: -1,
           message: '',
           warning: 0,
+          interval: '',
+          cron: '',
         },
         {
           id: 4,
@@ -79,6 +81,8 @@ describe('parseBackupJobXml', () => {
           done: -1,
           message: SCHED4_MESSAGE,
           warning: 0,
+          interval: '',
+          cron: '',
         },
       ],
     };

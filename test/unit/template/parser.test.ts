@@ -160,7 +160,11 @@ describe('template parser: errors say where and what was expected', () => {
         ],
       ],
     ],
-    ['= inside an unquoted value', 'A = x=y', [[1, 6, 'A', `unquoted value ends at '='; quote it: A = "x=y"`]]],
+    [
+      '= inside an unquoted value',
+      'A = x=y',
+      [[1, 6, 'A', `unquoted value ends at '='; quote it: A = "x=y"`]],
+    ],
     [
       'text glued to a closing quote',
       'A = "x y"z',
