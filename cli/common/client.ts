@@ -1,4 +1,6 @@
 /** The CLIs' only way to the daemon: one XML-RPC call, OpenNebula's [ok, body, code] unpacked. */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { decodeMethodResponse, encodeMethodCall, type XmlRpcValue } from '../../core/api/xmlrpc.js';
 import { CliError, type Connection } from './credentials.js';
 
@@ -11,18 +13,47 @@ export class ApiError extends CliError {
   }
 }
 
+interface HttpAnswer {
+  readonly status: number;
+  readonly text: string;
+}
+
+/**
+ * One POST with node:http (fetch's undici costs a CLI about 20 ms of start-up). Errors carry
+ * the socket's code (ECONNREFUSED...) as `cause`, as fetch's do.
+ */
+function post(endpoint: string, body: string): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(endpoint);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(
+      url,
+      { method: 'POST', headers: { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', (err) => reject(Object.assign(new Error(err.message), { cause: err })));
+    req.end(body);
+  });
+}
+
 export class OneClient {
   constructor(readonly connection: Connection) {}
 
   /** Calls method with the session prepended; returns the body of a successful response. */
   async call(method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue> {
-    let response: Response;
+    let response: HttpAnswer;
     try {
-      response = await fetch(this.connection.endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'text/xml' },
-        body: encodeMethodCall(method, [this.connection.session, ...params]),
-      });
+      response = await post(
+        this.connection.endpoint,
+        encodeMethodCall(method, [this.connection.session, ...params]),
+      );
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
@@ -31,8 +62,8 @@ export class OneClient {
           'Set --endpoint or ONE_XMLRPC to its URL',
       );
     }
-    const text = await response.text();
-    if (!response.ok)
+    const text = response.text;
+    if (response.status < 200 || response.status > 299)
       throw new CliError(`${this.connection.endpoint}: HTTP ${response.status}: ${text.trim()}`);
     const decoded = decodeMethodResponse(text);
     if ('fault' in decoded) throw new ApiError(decoded.fault.message, decoded.fault.code);

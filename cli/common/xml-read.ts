@@ -1,31 +1,37 @@
-/** A small typed view over the daemon's XML documents, for the CLIs (xml2js underneath). */
-import { parseString } from 'xml2js';
+/** A small typed view over the daemon's XML documents, for the CLIs (core/xml/tree.ts underneath). */
+import { parseXmlTree, type XmlElement as XmlTreeElement } from '../../core/xml/tree.js';
 import { CliError } from './credentials.js';
-
-type Raw = { [key: string]: unknown; _?: string; $$?: Raw[]; '#name'?: string };
 
 export class XmlElement {
   constructor(
     readonly name: string,
-    private readonly raw: Raw | string,
+    private readonly node: XmlTreeElement | undefined,
   ) {}
 
   /** Child elements in document order, optionally only those with this name. */
   children(name?: string): XmlElement[] {
-    if (typeof this.raw === 'string') return [];
-    const all = (this.raw.$$ ?? []).map((r) => new XmlElement(String(r['#name']), r));
-    return name === undefined ? all : all.filter((c) => c.name === name);
+    const out: XmlElement[] = [];
+    for (const c of this.node?.children ?? []) {
+      if (c.kind === 'element' && (name === undefined || c.name === name))
+        out.push(new XmlElement(c.name, c));
+    }
+    return out;
   }
 
   child(name: string): XmlElement | undefined {
     return this.children(name)[0];
   }
 
-  /** Text content of this element, or of the named child ('' when absent). */
+  /** Text content (text and CDATA) of this element, or of the named child ('' when absent). */
   text(name?: string): string {
     if (name !== undefined) return this.child(name)?.text() ?? '';
-    if (typeof this.raw === 'string') return this.raw;
-    return typeof this.raw._ === 'string' ? this.raw._ : '';
+    let text = '';
+    let hasElements = false;
+    for (const c of this.node?.children ?? []) {
+      if (c.kind === 'text' || c.kind === 'cdata') text += c.value;
+      else if (c.kind === 'element') hasElements = true;
+    }
+    return hasElements && text.trim() === '' ? '' : text;
   }
 
   num(name: string): number {
@@ -34,26 +40,12 @@ export class XmlElement {
 }
 
 export function parseStringSync(xml: string): XmlElement {
-  let result: XmlElement | undefined;
-  let failure: unknown;
-  parseString(
-    xml,
-    {
-      explicitChildren: true,
-      preserveChildrenOrder: true,
-      charsAsChildren: false,
-      explicitRoot: true,
-      trim: false,
-    },
-    (err, doc: Record<string, Raw> | null) => {
-      if (err || !doc) {
-        failure = err ?? new Error('empty document');
-        return;
-      }
-      const [name, raw] = Object.entries(doc)[0] as [string, Raw];
-      result = new XmlElement(name, raw ?? '');
-    },
-  );
-  if (!result) throw new CliError(`the daemon sent a document that is not XML: ${String(failure)}`);
-  return result;
+  try {
+    const root = parseXmlTree(xml);
+    return new XmlElement(root.name, root);
+  } catch (err) {
+    throw new CliError(
+      `the daemon sent a document that is not XML: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
 }

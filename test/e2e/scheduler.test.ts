@@ -201,4 +201,24 @@ describe('scheduler end to end: priorities, modes, limits, SIGKILL and restart',
     const restored = /DISK 0: (\S+)/.exec(r.stdout)?.[1] as string;
     assert.equal(sha(restored), sha(disks.get(3) as string));
   });
+
+  it('SIGTERM: dispatching stops, running backups get SHUTDOWN_GRACE, then are cancelled and requeued', async () => {
+    const runsBefore = (await runs(jobB)).length;
+    await d.stop();
+    d = await startDaemon({ stateDir: dir, conf: `${CONF}SHUTDOWN_GRACE = 0\n` });
+    assert.equal((await runCli('onebackupjob', ['backup', String(jobB)], d)).code, 0);
+    for (let i = 0; ; i++) {
+      const xml = String(await rpcOk(d, 'one.backupjob.info', jobB, false));
+      if (/<BACKING_UP_VMS><ID>/.test(xml)) break;
+      assert.ok(i < 400, 'no backup started');
+      await sleep(10);
+    }
+    assert.equal(await d.stop('SIGTERM'), 0);
+    assert.match(d.logs(), /"msg":"backup failed, will retry".*"error":"onebackupd is stopping"/);
+    d = await startDaemon({ stateDir: dir, conf: CONF });
+    await waitRunsEnded([jobB], runsBefore + 1);
+    const [latest] = await runs(jobB);
+    assert.equal(latest?.RESULT, 'done');
+    assert.ok(latest?.TASKS.some((t) => Number(t.ATTEMPT) === 2));
+  });
 });
