@@ -123,6 +123,27 @@ class LocalDatastore implements DatastoreDriver {
     return readFile(this.chunkPath(id));
   }
 
+  async getChunkInto(id: string, into: Uint8Array, o?: CallOptions): Promise<number> {
+    o?.signal?.throwIfAborted();
+    const path = this.chunkPath(id);
+    const fh = await open(path, 'r');
+    try {
+      let length = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(into, length, into.length - length, length);
+        if (bytesRead === 0) return length;
+        length += bytesRead;
+        if (length === into.length) {
+          const { bytesRead: more } = await fh.read(Buffer.alloc(1), 0, 1, length);
+          if (more > 0) throw new Error(`chunk file ${path} is larger than ${into.length} bytes`);
+          return length;
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
   async deleteChunk(id: string): Promise<void> {
     await rm(this.chunkPath(id), { force: true });
   }
