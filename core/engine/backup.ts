@@ -1,9 +1,11 @@
 /**
  * One VM backup: point in time -> extents -> 4 MiB chunks aligned to disk offsets -> workers
  * (digest, compress, encrypt) -> datastore -> manifest, written last. All-zero chunks are
- * recorded, never stored; chunks the datastore has are not written again. In-flight chunks are
- * bounded, so memory stays flat whatever the disk size. An abort stops reading, waits for the
- * chunks in flight and writes no manifest: nothing half-visible is left.
+ * recorded, never stored, and found before any hashing (a memcmp on the main thread); chunks the
+ * datastore has are not written again. Chunks in flight live in the run's shared slots
+ * (chunk-slots.ts), whose number bounds them, so memory stays flat whatever the disk size. An
+ * abort stops reading, waits for the chunks in flight and writes no manifest: nothing
+ * half-visible is left.
  */
 import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';

@@ -4,11 +4,12 @@
  * compressed and encrypted), both starting on 4 KiB boundaries: reads into unaligned 4 MiB
  * buffers ran 5x slower here, and a fresh 4 MiB allocation per chunk costs page faults and
  * zeroing in the kernel (PERFORMANCE.md). The memory is a shared WebAssembly.Memory because V8
- * maps it page-aligned; a plain SharedArrayBuffer comes from malloc and starts 16 bytes into a
- * page. Workers read and write the slots in place, so a chunk
- * is neither copied nor transferred between threads, and memory stays at `count` slots
- * whatever the disk size. A slot set belongs to one backup or restore: a cancelled run's workers
- * can never scribble on the buffers of the next one.
+ * maps it page-aligned (reads into it ran at 11 GB/s, 6.8 GB/s 16 bytes further); a plain
+ * SharedArrayBuffer comes from malloc, 16 bytes into a page. Page alignment also lets the
+ * slots be written with O_DIRECT (drivers/direct-io.ts). Workers read and write the slots in
+ * place, so a chunk is neither copied nor transferred between threads, and memory stays at
+ * `count` slots whatever the disk size. A slot set belongs to one backup or restore: a
+ * cancelled run's workers can never scribble on the buffers of the next one.
  */
 import { CHUNK_SIZE } from './manifest.js';
 import { zstd } from './zstd-binding.js';
