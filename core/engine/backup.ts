@@ -1,9 +1,11 @@
 /**
  * One VM backup: point in time -> extents -> 4 MiB chunks aligned to disk offsets -> workers
  * (digest, compress, encrypt) -> datastore -> manifest, written last. All-zero chunks are
- * recorded, never stored; chunks the datastore has are not written again. In-flight chunks are
- * bounded, so memory stays flat whatever the disk size. An abort stops reading, waits for the
- * chunks in flight and writes no manifest: nothing half-visible is left.
+ * recorded, never stored, and found before any hashing (a memcmp on the main thread); chunks the
+ * datastore has are not written again. Chunks in flight live in the run's shared slots
+ * (chunk-slots.ts), whose number bounds them, so memory stays flat whatever the disk size. An
+ * abort stops reading, waits for the chunks in flight and writes no manifest: nothing
+ * half-visible is left.
  */
 import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
@@ -62,8 +64,8 @@ function chunksWithData(extents: readonly { offset: number; length: number }[]):
 
 export async function runBackup(req: BackupRequest): Promise<Manifest> {
   const started = req.now();
-  const inFlight = Math.max(2, req.pool.threads * 2);
-  const queue = new PQueue({ concurrency: inFlight });
+  const slots = req.pool.slots();
+  const queue = new PQueue({ concurrency: slots.count });
   const stats = { bytesRead: 0, bytesStored: 0, bytesDeduplicated: 0, bytesZero: 0 };
   const total = req.pit.disks.reduce((s, d) => s + d.virtualSize, 0);
   let done = 0;
@@ -71,65 +73,91 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
   const disks: ManifestDisk[] = [];
   let failure: unknown;
 
-  for (const disk of req.pit.disks) {
-    const count = Math.ceil(disk.virtualSize / CHUNK_SIZE);
-    const previous = req.previous?.disks.find(
-      (d) =>
-        d.diskId === disk.diskId &&
-        d.virtualSize === disk.virtualSize &&
-        req.previous?.encrypted === (req.keys !== undefined),
-    );
-    const ids: (string | null)[] = new Array(count).fill(null);
-    const withData = chunksWithData(await req.hypervisor.extents(req.pit, disk.diskId));
-    for (let i = 0; i < count; i++) {
-      req.signal?.throwIfAborted();
-      if (failure) break;
-      const length = Math.min(CHUNK_SIZE, disk.virtualSize - i * CHUNK_SIZE);
-      if (!withData.has(i)) {
-        stats.bytesZero += length;
-        done += length;
-        continue;
-      }
-      await queue.onSizeLessThan(1);
-      const buf = new Uint8Array(length);
-      await req.hypervisor.read(req.pit, disk.diskId, i * CHUNK_SIZE, buf);
-      stats.bytesRead += length;
-      if (isZero(buf)) {
-        stats.bytesZero += length;
-        done += length;
-        continue;
-      }
-      queue
-        .add(async () => {
-          const previousId = previous?.chunks[i] ?? undefined;
-          const { id, payload } = await req.pool.encode(buf, options, req.signal, previousId);
-          ids[i] = id;
-          if (payload.length === 0 && id === previousId && (await req.datastore.hasChunk(id))) {
-            stats.bytesDeduplicated += length;
-          } else if (payload.length === 0) {
-            throw new Error(
-              `chunk ${id} of disk ${disk.diskId} is missing from the datastore; run onedatastore verify`,
-            );
-          } else if (await req.datastore.putChunk(id, payload, { signal: req.signal }))
-            stats.bytesStored += payload.length;
-          else stats.bytesDeduplicated += length;
+  try {
+    for (const disk of req.pit.disks) {
+      const count = Math.ceil(disk.virtualSize / CHUNK_SIZE);
+      const previous = req.previous?.disks.find(
+        (d) =>
+          d.diskId === disk.diskId &&
+          d.virtualSize === disk.virtualSize &&
+          req.previous?.encrypted === (req.keys !== undefined),
+      );
+      const ids: (string | null)[] = new Array(count).fill(null);
+      const withData = chunksWithData(await req.hypervisor.extents(req.pit, disk.diskId));
+      for (let i = 0; i < count; i++) {
+        req.signal?.throwIfAborted();
+        if (failure) break;
+        const length = Math.min(CHUNK_SIZE, disk.virtualSize - i * CHUNK_SIZE);
+        if (!withData.has(i)) {
+          stats.bytesZero += length;
           done += length;
-          req.onProgress?.({ bytesDone: done, bytesTotal: total });
-        })
-        .catch((err: unknown) => {
-          failure ??= err;
-        });
+          continue;
+        }
+        // A free slot is the bound on chunks in flight: reading waits for one.
+        const slot = await slots.acquire();
+        const plain = slot.plain.subarray(0, length);
+        try {
+          req.signal?.throwIfAborted();
+          await req.hypervisor.read(req.pit, disk.diskId, i * CHUNK_SIZE, plain);
+        } catch (err) {
+          slots.release(slot);
+          throw err;
+        }
+        stats.bytesRead += length;
+        if (isZero(plain)) {
+          slots.release(slot);
+          stats.bytesZero += length;
+          done += length;
+          continue;
+        }
+        queue
+          .add(async () => {
+            try {
+              const previousId = previous?.chunks[i] ?? undefined;
+              const { id, length: stored } = await req.pool.encodeSlot(
+                slot,
+                length,
+                options,
+                req.signal,
+                previousId,
+              );
+              ids[i] = id;
+              if (stored === 0 && (await req.datastore.hasChunk(id))) {
+                stats.bytesDeduplicated += length;
+              } else if (stored === 0) {
+                throw new Error(
+                  `chunk ${id} of disk ${disk.diskId} is missing from the datastore; run onedatastore verify`,
+                );
+              } else if (
+                await req.datastore.putChunk(id, slot.payload.subarray(0, stored), { signal: req.signal })
+              )
+                stats.bytesStored += stored;
+              else stats.bytesDeduplicated += length;
+            } finally {
+              slots.release(slot);
+            }
+            done += length;
+            req.onProgress?.({ bytesDone: done, bytesTotal: total });
+          })
+          .catch((err: unknown) => {
+            failure ??= err;
+          });
+      }
+      await queue.onIdle();
+      if (failure) throw failure;
+      req.signal?.throwIfAborted();
+      disks.push({
+        diskId: disk.diskId,
+        format: disk.format,
+        virtualSize: disk.virtualSize,
+        chunks: ids,
+        digest: diskDigest(ids),
+      });
     }
+  } catch (err) {
+    // Nothing may outlive the run: chunks in flight finish (or fail) before the error goes up.
     await queue.onIdle();
-    if (failure) throw failure;
-    req.signal?.throwIfAborted();
-    disks.push({
-      diskId: disk.diskId,
-      format: disk.format,
-      virtualSize: disk.virtualSize,
-      chunks: ids,
-      digest: diskDigest(ids),
-    });
+    throw err;
   }
   await queue.onIdle();
   if (failure) throw failure;

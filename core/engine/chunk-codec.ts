@@ -6,12 +6,15 @@
  *   bytes 2-5   plaintext length, uint32 big-endian
  *   encrypted:  12-byte nonce, 16-byte GCM tag, then AES-256-GCM(compressed) with the ID as AAD
  *   otherwise:  the compressed bytes
- * AES-GCM is fed in 64 KiB slices: twice as fast as one large update() here (PERFORMANCE.md).
+ * AES-GCM is fed in 16 KiB slices: measured here 2.6 GB/s against 2.1 GB/s in 64 KiB slices
+ * and 1.2-1.6 GB/s in one 4 MiB update() (PERFORMANCE.md). Chunks are at most CHUNK_SIZE.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
 import type { Compression } from '../model.js';
+import { PAYLOAD_CAPACITY } from './chunk-slots.js';
+import { CHUNK_SIZE } from './manifest.js';
+import { type CCtx, type DCtx, zstd } from './zstd-binding.js';
 
 export interface ChunkKeys {
   /** 32 bytes: HMAC key for chunk IDs. */
@@ -27,7 +30,7 @@ export interface CodecOptions {
 }
 
 const VERSION = 1;
-const SLICE = 64 * 1024;
+const SLICE = 16 * 1024;
 const COMPRESSION_CODE: Readonly<Record<Compression, number>> = { none: 0, zstd: 1, gzip: 2 };
 
 export class ChunkCorruptError extends Error {
@@ -38,64 +41,139 @@ export function chunkId(plain: Uint8Array, keys: ChunkKeys | undefined): string 
   return (keys ? createHmac('sha256', keys.mac) : createHash('sha256')).update(plain).digest('hex');
 }
 
-function sliced(update: (b: Uint8Array) => Buffer, data: Uint8Array): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < data.length; i += SLICE) out.push(update(data.subarray(i, i + SLICE)));
-  return out;
+/** Per-thread zstd contexts: a context holds about a megabyte of tables, worth keeping. */
+const compressors = new Map<number, CCtx>();
+let decompressor: DCtx | undefined;
+/** Per-thread scratch for compressed bytes on their way into (or out of) AES-GCM. */
+let scratch: Buffer | undefined;
+
+function scratchBuffer(): Buffer {
+  scratch ??= Buffer.allocUnsafeSlow(zstd.compressBound(CHUNK_SIZE) + 64 * 1024);
+  return scratch;
 }
 
-export function encodeChunk(plain: Uint8Array, o: CodecOptions): { id: string; payload: Buffer } {
-  const id = chunkId(plain, o.keys);
-  let body: Uint8Array =
-    o.compression === 'zstd'
-      ? zstdCompress(plain, { compressionLevel: o.level })
-      : o.compression === 'gzip'
-        ? gzipSync(plain, { level: o.level })
-        : plain;
-  const header = Buffer.alloc(6);
-  header[0] = VERSION;
-  header[1] = COMPRESSION_CODE[o.compression] | (o.keys ? 4 : 0);
-  header.writeUInt32BE(plain.length, 2);
-  if (!o.keys) return { id, payload: Buffer.concat([header, body]) };
+function compressor(level: number): CCtx {
+  let c = compressors.get(level);
+  if (!c) {
+    c = new zstd.CCtx();
+    c.setParameter(zstd.CParameter.compressionLevel, level);
+    compressors.set(level, c);
+  }
+  return c;
+}
+
+/** Compresses `plain` into `into`; returns the compressed length. */
+function compressInto(plain: Uint8Array, o: CodecOptions, into: Uint8Array): number {
+  if (o.compression === 'zstd') return compressor(o.level).compress2(into, plain);
+  const body = o.compression === 'gzip' ? gzipSync(plain, { level: o.level }) : plain;
+  if (body.length > into.length) throw new Error(`compressed chunk larger than ${into.length} bytes`);
+  into.set(body);
+  return body.length;
+}
+
+/** Runs AES-GCM over `data` in SLICE pieces, writing the output to `into` at `at`. */
+function cryptSliced(
+  c: { update(b: Uint8Array): Buffer; final(): Buffer },
+  data: Uint8Array,
+  into: Uint8Array,
+  at: number,
+): number {
+  let n = at;
+  for (let i = 0; i < data.length; i += SLICE) {
+    const part = c.update(data.subarray(i, i + SLICE));
+    into.set(part, n);
+    n += part.length;
+  }
+  const last = c.final();
+  into.set(last, n);
+  return n + last.length - at;
+}
+
+/**
+ * Encodes one chunk straight into `into` (at least PAYLOAD_CAPACITY bytes): no allocation per
+ * chunk beyond AES-GCM's small slices. Returns the chunk ID and the payload length.
+ */
+export function encodeChunkInto(
+  plain: Uint8Array,
+  o: CodecOptions,
+  into: Uint8Array,
+  id: string = chunkId(plain, o.keys),
+): { id: string; length: number } {
+  into[0] = VERSION;
+  into[1] = COMPRESSION_CODE[o.compression] | (o.keys ? 4 : 0);
+  new DataView(into.buffer, into.byteOffset, 6).setUint32(2, plain.length);
+  if (!o.keys) return { id, length: 6 + compressInto(plain, o, into.subarray(6)) };
+  const work = scratchBuffer();
+  const compressed = work.subarray(0, compressInto(plain, o, work));
   const nonce = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', o.keys.enc, nonce);
   cipher.setAAD(Buffer.from(id, 'ascii'));
-  const parts = sliced((b) => cipher.update(b), body);
-  parts.push(cipher.final());
-  body = Buffer.concat(parts);
-  return { id, payload: Buffer.concat([header, nonce, cipher.getAuthTag(), body]) };
+  const bodyLength = cryptSliced(cipher, compressed, into, 34);
+  into.set(nonce, 6);
+  into.set(cipher.getAuthTag(), 18);
+  return { id, length: 34 + bodyLength };
 }
 
-/** Decrypts (checking the GCM tag), decompresses and checks the ID; throws ChunkCorruptError. */
-export function decodeChunk(id: string, payload: Uint8Array, keys: ChunkKeys | undefined): Buffer {
+export function encodeChunk(plain: Uint8Array, o: CodecOptions): { id: string; payload: Buffer } {
+  const out = Buffer.allocUnsafe(PAYLOAD_CAPACITY);
+  const { id, length } = encodeChunkInto(plain, o, out);
+  return { id, payload: Buffer.from(out.subarray(0, length)) };
+}
+
+/**
+ * Decrypts (checking the GCM tag), decompresses into `into` and checks the length and the ID;
+ * returns the plaintext length. Throws ChunkCorruptError.
+ */
+export function decodeChunkInto(
+  id: string,
+  payload: Uint8Array,
+  keys: ChunkKeys | undefined,
+  into: Uint8Array,
+): number {
   const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   if (buf.length < 6 || buf[0] !== VERSION) throw new ChunkCorruptError(`chunk ${id}: unknown format`);
   const flags = buf[1] as number;
   const length = buf.readUInt32BE(2);
-  let body: Buffer = buf.subarray(6);
+  if (length > into.length) throw new ChunkCorruptError(`chunk ${id}: length ${length} is too large`);
+  let body: Uint8Array = buf.subarray(6);
   if (flags & 4) {
     if (!keys) throw new ChunkCorruptError(`chunk ${id}: encrypted, but no key was given`);
     if (body.length < 28) throw new ChunkCorruptError(`chunk ${id}: truncated`);
-    const decipher = createDecipheriv('aes-256-gcm', keys.enc, body.subarray(0, 12));
+    const decipher = createDecipheriv('aes-256-gcm', keys.enc, buf.subarray(6, 18));
     decipher.setAAD(Buffer.from(id, 'ascii'));
-    decipher.setAuthTag(body.subarray(12, 28));
+    decipher.setAuthTag(buf.subarray(18, 34));
+    const work = scratchBuffer();
+    if (buf.length - 34 > work.length) throw new ChunkCorruptError(`chunk ${id}: too large`);
     try {
-      const parts = sliced((b) => decipher.update(b), body.subarray(28));
-      parts.push(decipher.final());
-      body = Buffer.concat(parts);
+      body = work.subarray(0, cryptSliced(decipher, buf.subarray(34), work, 0));
     } catch {
       throw new ChunkCorruptError(`chunk ${id}: GCM authentication failed (corrupt or wrong key)`);
     }
   }
-  let plain: Buffer;
+  let plainLength: number;
   try {
     const code = flags & 3;
-    plain = code === 1 ? zstdDecompress(body) : code === 2 ? gunzipSync(body) : body;
+    if (code === 1) {
+      decompressor ??= new zstd.DCtx();
+      plainLength = decompressor.decompress(into.subarray(0, length), body);
+    } else {
+      const plain = code === 2 ? gunzipSync(body) : body;
+      if (plain.length > into.length) throw new Error(`more than ${into.length} bytes`);
+      into.set(plain);
+      plainLength = plain.length;
+    }
   } catch (err) {
     throw new ChunkCorruptError(`chunk ${id}: cannot decompress: ${(err as Error).message}`);
   }
-  if (plain.length !== length)
-    throw new ChunkCorruptError(`chunk ${id}: length ${plain.length}, expected ${length}`);
-  if (chunkId(plain, keys) !== id) throw new ChunkCorruptError(`chunk ${id}: digest mismatch`);
-  return plain;
+  if (plainLength !== length)
+    throw new ChunkCorruptError(`chunk ${id}: length ${plainLength}, expected ${length}`);
+  if (chunkId(into.subarray(0, length), keys) !== id)
+    throw new ChunkCorruptError(`chunk ${id}: digest mismatch`);
+  return length;
+}
+
+/** Decrypts (checking the GCM tag), decompresses and checks the ID; throws ChunkCorruptError. */
+export function decodeChunk(id: string, payload: Uint8Array, keys: ChunkKeys | undefined): Buffer {
+  const out = Buffer.allocUnsafe(CHUNK_SIZE);
+  return Buffer.from(out.subarray(0, decodeChunkInto(id, payload, keys, out)));
 }

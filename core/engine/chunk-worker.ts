@@ -1,18 +1,37 @@
 /**
  * piscina worker: hashing, compression and encryption of one chunk, off the main thread.
- * Results travel as one transferred buffer: for encode, 64 ASCII bytes of chunk ID then the
- * payload (no payload when the chunk is unchanged since the previous backup); for decode, the
- * plaintext.
+ * Slot tasks work in place on a shared slot (chunk-slots.ts): the plaintext and the payload
+ * never cross the thread boundary, only the chunk ID and lengths do. The copying decode task
+ * remains for verification, where chunks arrive one by one from the datastore.
  */
 import { move } from 'piscina';
-import { type CodecOptions, chunkId, decodeChunk, encodeChunk } from './chunk-codec.js';
+import { type CodecOptions, chunkId, decodeChunk, decodeChunkInto, encodeChunkInto } from './chunk-codec.js';
+import { PAYLOAD_CAPACITY, type SlotRef } from './chunk-slots.js';
+import { CHUNK_SIZE } from './manifest.js';
 
-export interface EncodeTask {
-  readonly op: 'encode';
-  readonly data: Uint8Array;
+export interface EncodeSlotTask {
+  readonly op: 'encode-slot';
+  readonly slot: SlotRef;
+  /** Bytes of plaintext at the start of the slot's plain region. */
+  readonly length: number;
   readonly options: CodecOptions;
   /** The ID this chunk had in the previous backup: when it still matches, skip compression. */
   readonly previousId?: string | undefined;
+}
+
+/** The chunk ID, and the payload length in the slot (0 when unchanged since previousId). */
+export interface EncodeSlotResult {
+  readonly id: string;
+  readonly length: number;
+}
+
+export interface DecodeSlotTask {
+  readonly op: 'decode-slot';
+  readonly slot: SlotRef;
+  readonly id: string;
+  /** Bytes of payload at the start of the slot's payload region. */
+  readonly length: number;
+  readonly keys: CodecOptions['keys'];
 }
 
 export interface DecodeTask {
@@ -22,19 +41,23 @@ export interface DecodeTask {
   readonly keys: CodecOptions['keys'];
 }
 
-export default function run(task: EncodeTask | DecodeTask): unknown {
-  if (task.op === 'encode') {
-    if (task.previousId !== undefined && chunkId(task.data, task.options.keys) === task.previousId) {
-      return move(new Uint8Array(Buffer.from(task.previousId, 'ascii')));
-    }
-    const { id, payload } = encodeChunk(task.data, task.options);
-    const out = new Uint8Array(64 + payload.length);
-    out.set(Buffer.from(id, 'ascii'), 0);
-    out.set(payload, 64);
-    return move(out);
+export type ChunkTask = EncodeSlotTask | DecodeSlotTask | DecodeTask;
+
+export default function run(task: ChunkTask): EncodeSlotResult | number | Uint8Array {
+  if (task.op === 'encode-slot') {
+    const plain = new Uint8Array(task.slot.memory, task.slot.plainOffset, task.length);
+    const id = chunkId(plain, task.options.keys);
+    if (id === task.previousId) return { id, length: 0 };
+    const payload = new Uint8Array(task.slot.memory, task.slot.payloadOffset, PAYLOAD_CAPACITY);
+    return encodeChunkInto(plain, task.options, payload, id);
+  }
+  if (task.op === 'decode-slot') {
+    const payload = new Uint8Array(task.slot.memory, task.slot.payloadOffset, task.length);
+    const plain = new Uint8Array(task.slot.memory, task.slot.plainOffset, CHUNK_SIZE);
+    return decodeChunkInto(task.id, payload, task.keys, plain);
   }
   const plain = decodeChunk(task.id, task.payload, task.keys);
   const out = new Uint8Array(plain.length);
   out.set(plain);
-  return move(out);
+  return move(out) as Uint8Array;
 }

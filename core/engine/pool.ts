@@ -1,17 +1,21 @@
 /**
- * The worker pool of the hot path (piscina). encode/decode hand buffers over as transferables,
- * so a chunk is not copied between threads. One pool per daemon; close() waits for idle.
+ * The worker pool of the hot path (piscina). The hot path's tasks work in place on shared slots
+ * (chunk-slots.ts), so a chunk is neither copied nor transferred between threads; verification
+ * hands its buffers over as transferables. One pool per daemon; close() waits for idle.
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { ChunkCorruptError, type CodecOptions } from './chunk-codec.js';
-import type { DecodeTask, EncodeTask } from './chunk-worker.js';
+import { type ChunkSlot, ChunkSlots } from './chunk-slots.js';
+import type { DecodeSlotTask, DecodeTask, EncodeSlotResult, EncodeSlotTask } from './chunk-worker.js';
 
 export class ChunkPool {
   readonly #pool: Piscina;
+  readonly #threads: number;
 
   constructor(threads: number) {
     const n = threads > 0 ? threads : availableParallelism();
+    this.#threads = n;
     this.#pool = new Piscina({
       filename: new URL('./chunk-worker.js', import.meta.url).href,
       minThreads: n,
@@ -20,28 +24,62 @@ export class ChunkPool {
     });
   }
 
+  /** Worker threads of the pool (configured, whether or not started yet). */
   get threads(): number {
-    return this.#pool.threads.length;
+    return this.#threads;
+  }
+
+  /**
+   * Slots for one backup or restore: two per thread keep every worker busy while the main
+   * thread reads or writes the next chunk, one more is that next chunk.
+   */
+  slots(): ChunkSlots {
+    return new ChunkSlots(this.#threads * 2 + 1);
   }
 
   get utilization(): number {
     return this.#pool.utilization;
   }
 
-  async encode(
-    data: Uint8Array,
+  /** Hashes, compresses and encrypts the slot's plaintext into its payload region, in place. */
+  async encodeSlot(
+    slot: ChunkSlot,
+    length: number,
     options: CodecOptions,
     signal?: AbortSignal,
     previousId?: string,
-  ): Promise<{ id: string; payload: Uint8Array }> {
-    const task: EncodeTask = { op: 'encode', data, options, previousId };
-    const out = (await this.#pool.run(task, {
-      transferList: [data.buffer as ArrayBuffer],
-      ...(signal ? { signal } : {}),
-    })) as Uint8Array;
-    return { id: Buffer.from(out.buffer, out.byteOffset, 64).toString('ascii'), payload: out.subarray(64) };
+  ): Promise<EncodeSlotResult> {
+    const task: EncodeSlotTask = { op: 'encode-slot', slot: slot.ref, length, options, previousId };
+    return (await this.#pool.run(task, signal ? { signal } : {})) as EncodeSlotResult;
   }
 
+  /**
+   * Checks and decodes the slot's payload (`length` bytes) into its plain region, in place;
+   * returns the plaintext length. Throws ChunkCorruptError.
+   */
+  async decodeSlot(
+    slot: ChunkSlot,
+    id: string,
+    length: number,
+    keys: CodecOptions['keys'],
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const task: DecodeSlotTask = { op: 'decode-slot', slot: slot.ref, id, length, keys };
+    return this.#typed(id, () => this.#pool.run(task, signal ? { signal } : {}) as Promise<number>);
+  }
+
+  /** Errors cross the thread boundary as plain Errors; give corruption back its type. */
+  async #typed<T>(id: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (message.startsWith(`chunk ${id}: `)) throw new ChunkCorruptError(message);
+      throw err;
+    }
+  }
+
+  /** Checks and decodes one stored chunk (verification: chunks come one by one). */
   async decode(
     id: string,
     payload: Uint8Array,
@@ -51,17 +89,14 @@ export class ChunkPool {
     const copy = new Uint8Array(payload.length);
     copy.set(payload);
     const task: DecodeTask = { op: 'decode', id, payload: copy, keys };
-    try {
-      return (await this.#pool.run(task, {
-        transferList: [copy.buffer],
-        ...(signal ? { signal } : {}),
-      })) as Uint8Array;
-    } catch (err) {
-      // Errors cross the thread boundary as plain Errors; give corruption back its type.
-      const message = err instanceof Error ? err.message : String(err);
-      if (message.startsWith(`chunk ${id}: `)) throw new ChunkCorruptError(message);
-      throw err;
-    }
+    return this.#typed(
+      id,
+      () =>
+        this.#pool.run(task, {
+          transferList: [copy.buffer],
+          ...(signal ? { signal } : {}),
+        }) as Promise<Uint8Array>,
+    );
   }
 
   close(): Promise<void> {

@@ -1,11 +1,12 @@
 /**
  * Restore: manifest -> chunks (GCM tag and digest checked by the workers) -> written at their
- * offsets into a new disk, holes left sparse. A failure aborts the new disk: no half disk stays.
+ * offsets into a new disk, holes left sparse. Chunks go through reusable shared slots (no
+ * per-chunk buffers between threads). A failure aborts the new disk: no half disk stays.
  */
 import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { HypervisorDriver } from '../../drivers/hypervisor/types.js';
-import type { ChunkKeys } from './chunk-codec.js';
+import { ChunkCorruptError, type ChunkKeys } from './chunk-codec.js';
 import type { Manifest, ManifestDisk } from './manifest.js';
 import type { ChunkPool } from './pool.js';
 
@@ -20,23 +21,43 @@ export interface RestoreRequest {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Reads a stored chunk into `into` (in place when the driver can); returns its length. */
+async function readChunk(
+  datastore: DatastoreDriver,
+  id: string,
+  into: Uint8Array,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  if (datastore.getChunkInto) return datastore.getChunkInto(id, into, { signal });
+  const payload = await datastore.getChunk(id, { signal });
+  if (payload.length > into.length)
+    throw new ChunkCorruptError(`chunk ${id}: ${payload.length} bytes, too large for a chunk`);
+  into.set(payload);
+  return payload.length;
+}
+
 export async function restoreDisk(req: RestoreRequest): Promise<void> {
   const { disk, manifest } = req;
   const writer = await req.hypervisor.createDisk(req.target, disk.format, disk.virtualSize);
-  const inFlight = Math.max(2, req.pool.threads * 2);
-  const queue = new PQueue({ concurrency: inFlight });
+  const slots = req.pool.slots();
+  const queue = new PQueue({ concurrency: slots.count });
   let failure: unknown;
   try {
     for (const [i, id] of disk.chunks.entries()) {
       if (id === null) continue;
       if (failure) break;
       req.signal?.throwIfAborted();
-      await queue.onSizeLessThan(1);
+      // A free slot is the bound on chunks in flight.
+      const slot = await slots.acquire();
       queue
         .add(async () => {
-          const payload = await req.datastore.getChunk(id, { signal: req.signal });
-          const plain = await req.pool.decode(id, payload, req.keys, req.signal);
-          await writer.write(i * manifest.chunkSize, plain);
+          try {
+            const stored = await readChunk(req.datastore, id, slot.payload, req.signal);
+            const length = await req.pool.decodeSlot(slot, id, stored, req.keys, req.signal);
+            await writer.write(i * manifest.chunkSize, slot.plain.subarray(0, length));
+          } finally {
+            slots.release(slot);
+          }
         })
         .catch((err: unknown) => {
           failure ??= err;

@@ -22,6 +22,12 @@ export interface DatastoreDriver {
   /** Stores a chunk if absent; resolves once it is durable, to true if it was written now. */
   putChunk(id: string, bytes: Uint8Array, o?: CallOptions): Promise<boolean>;
   getChunk(id: string, o?: CallOptions): Promise<Buffer>;
+  /**
+   * Optional: reads a chunk into the caller's buffer and returns its length, so restores reuse
+   * one buffer per chunk in flight instead of allocating one per chunk. Throws when the chunk
+   * does not fit.
+   */
+  getChunkInto?(id: string, into: Uint8Array, o?: CallOptions): Promise<number>;
   deleteChunk(id: string): Promise<void>;
   listChunks(): AsyncIterable<string>;
   /** Writes (or replaces) a manifest atomically. `path` is relative, '/'-separated. */
