@@ -46,6 +46,7 @@ export const MAX_XML_DEPTH = 256;
 const NAME_AT = /[A-Za-z_:\u0080-\uFFFF][\w.:\u0080-\uFFFF-]*/y;
 const PREDEFINED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 const REFERENCE = /&(?:#(\d{1,7})|#x([0-9A-Fa-f]{1,6})|(amp|lt|gt|quot|apos));/g;
+const PREDEFINED_REFERENCE = /&(?:amp|lt|gt|quot|apos);/g;
 const SPACE = new Set([' ', '\t', '\n']);
 const LT = 0x3c;
 const GT = 0x3e;
@@ -196,6 +197,17 @@ class Reader {
   decode(start: number, end: number): string {
     const raw = this.src.slice(start, end);
     if (!raw.includes('&')) return raw;
+    // The common case, escaped markup (an XML document inside an XML-RPC string): only the
+    // predefined entities. Native replaceAll is several times faster than the loop below;
+    // `&amp;` goes last so that `&amp;lt;` becomes `&lt;`, not `<`.
+    if (!raw.includes('&#') && raw.replace(PREDEFINED_REFERENCE, '').indexOf('&') === -1) {
+      return raw
+        .replaceAll('&lt;', '<')
+        .replaceAll('&gt;', '>')
+        .replaceAll('&quot;', '"')
+        .replaceAll('&apos;', "'")
+        .replaceAll('&amp;', '&');
+    }
     let out = '';
     let last = 0;
     REFERENCE.lastIndex = 0;
