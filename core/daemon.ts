@@ -222,7 +222,8 @@ export class Daemon {
       services,
       log,
       maxRequestBytes: config.maxRequestBytes,
-      routes: new Map([['/metrics', scrape]]),
+      // With METRICS_LISTEN, /metrics is only there (the API may face users, metrics may not).
+      routes: new Map(config.metricsListen ? [] : [['/metrics', scrape]]),
       health,
     });
     const address = await this.#server.listen(config.listenAddress, config.port);

@@ -9,6 +9,12 @@ import { eventMetrics } from './event-metrics.js';
 import type { BackupObserver } from './observer.js';
 import { StateMetrics, type StateSources } from './state-metrics.js';
 
+const GAUGES_NAMED_TOTAL = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export interface MetricsSources extends StateSources {
   readonly version: string;
   /** Share of the worker pool's capacity in use, 0-1 (piscina's utilization). */
@@ -25,6 +31,9 @@ export class DaemonMetrics {
   constructor(src: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    // prom-client also sums its per-type gauges (nodejs_active_handles{type}, ...) as gauges
+    // named *_total, which promtool rejects (a gauge must not end in _total): the sums go.
+    for (const name of GAUGES_NAMED_TOTAL) this.registry.removeSingleMetric(name);
     new Gauge({
       name: 'onebackup_build_info',
       help: 'Always 1; the label version is the onebackupd version.',
