@@ -14,8 +14,8 @@ export function eventMetrics(registry: Registry): BackupObserver {
   const registers = [registry];
   const duration = new Histogram({
     name: 'onebackup_backup_duration_seconds',
-    help: 'Duration of successful VM backups, by job (-1: onevm backup outside jobs) and recorded mode (FULL, INCREMENT).',
-    labelNames: ['job', 'mode'] as const,
+    help: 'Duration of successful VM backups, by backup_job (-1: onevm backup outside jobs) and recorded mode (FULL, INCREMENT).',
+    labelNames: ['backup_job', 'mode'] as const,
     buckets: DURATION_BUCKETS,
     registers,
   });
@@ -52,7 +52,7 @@ export function eventMetrics(registry: Registry): BackupObserver {
   return {
     backupFinished: (e) => {
       const datastore = String(e.datastoreId);
-      duration.observe({ job: String(e.jobId), mode: e.mode }, e.durationMs / 1000);
+      duration.observe({ backup_job: String(e.jobId), mode: e.mode }, e.durationMs / 1000);
       read.inc({ datastore }, e.bytesRead);
       stored.inc({ datastore }, e.bytesStored);
       dedup.inc({ datastore }, e.bytesDeduplicated);

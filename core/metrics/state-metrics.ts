@@ -39,14 +39,14 @@ const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) 
 
 export class StateMetrics {
   readonly #src: StateSources;
-  readonly #jobVms: Gauge<'job' | 'set'>;
+  readonly #jobVms: Gauge<'backup_job' | 'set'>;
   readonly #slotsInUse: Gauge<'scope' | 'host'>;
   readonly #slotsMax: Gauge<'scope'>;
   readonly #queue: Gauge;
   readonly #unprotected: Gauge;
-  readonly #vmLastSuccess: Gauge<'vm' | 'job'>;
-  readonly #jobLastSuccess: Gauge<'job'>;
-  readonly #jobLastStatus: Gauge<'job'>;
+  readonly #vmLastSuccess: Gauge<'vm' | 'backup_job'>;
+  readonly #jobLastSuccess: Gauge<'backup_job'>;
+  readonly #jobLastStatus: Gauge<'backup_job'>;
   readonly #oneBackupStatus: Gauge<'one_vm_id' | 'one_vm_name'>;
   readonly #oneBackupTime: Gauge<'one_vm_id' | 'one_vm_name'>;
   readonly #oneRestoreStatus: Gauge<'one_vm_id' | 'one_vm_name'>;
@@ -55,8 +55,8 @@ export class StateMetrics {
   readonly #dsUsed: Gauge<'datastore'>;
   readonly #verifyLast: Gauge<'datastore'>;
   readonly #gcLast: Gauge<'datastore'>;
-  readonly #rpo: Gauge<'vm' | 'job'>;
-  readonly #rpoBreach: Gauge<'vm' | 'job'>;
+  readonly #rpo: Gauge<'vm' | 'backup_job'>;
+  readonly #rpoBreach: Gauge<'vm' | 'backup_job'>;
 
   constructor(registry: Registry, src: StateSources) {
     this.#src = src;
@@ -66,7 +66,7 @@ export class StateMetrics {
     this.#jobVms = gauge(
       'onebackup_job_vms',
       'VMs of each backup job by set: updated, outdated (queued), backing_up, error.',
-      ['job', 'set'],
+      ['backup_job', 'set'],
     );
     this.#slotsInUse = gauge(
       'onebackup_slots_in_use',
@@ -86,18 +86,18 @@ export class StateMetrics {
     this.#unprotected = gauge('onebackup_vms_unprotected', 'VMs that belong to no backup job.', []);
     this.#vmLastSuccess = gauge(
       'onebackup_vm_last_success_timestamp_seconds',
-      'Unix time of the newest successful backup of each VM (job is "" for a VM in no job).',
-      ['vm', 'job'],
+      'Unix time of the newest successful backup of each VM (backup_job is "" for a VM in no job).',
+      ['vm', 'backup_job'],
     );
     this.#jobLastSuccess = gauge(
       'onebackup_job_last_success_timestamp_seconds',
       'Unix time at which the newest run of each job that ended with every VM backed up ended.',
-      ['job'],
+      ['backup_job'],
     );
     this.#jobLastStatus = gauge(
       'onebackup_job_last_run_status',
       'Result of the newest ended run of each job: 1 every VM backed up, 0 failed or cancelled.',
-      ['job'],
+      ['backup_job'],
     );
     const one = (name: string, help: string) => gauge(name, help, ['one_vm_id', 'one_vm_name']);
     this.#oneBackupStatus = one(
@@ -139,12 +139,12 @@ export class StateMetrics {
     this.#rpo = gauge(
       'onebackup_vm_rpo_seconds',
       "Recovery point objective of each VM: its job's RPO attribute (only VMs of jobs that set one).",
-      ['vm', 'job'],
+      ['vm', 'backup_job'],
     );
     this.#rpoBreach = gauge(
       'onebackup_vm_rpo_breach_predicted',
       '1 when, from the VM queue position and its recent backup durations, its next backup will end after last success + RPO (or it has none).',
-      ['vm', 'job'],
+      ['vm', 'backup_job'],
     );
   }
 
@@ -195,7 +195,8 @@ export class StateMetrics {
       if (m) m.set(set, (m.get(set) ?? 0) + 1);
       if (r.vm_set === 'OUTDATED') queued += 1;
     }
-    for (const [job, m] of counts) for (const [set, n] of m) this.#jobVms.set({ job: String(job), set }, n);
+    for (const [job, m] of counts)
+      for (const [set, n] of m) this.#jobVms.set({ backup_job: String(job), set }, n);
     this.#queue.set(queued);
 
     const state = this.#src.dispatchState();
@@ -217,7 +218,7 @@ export class StateMetrics {
       if (!(t > 0)) continue;
       lastSuccessS.set(v.id, t);
       this.#vmLastSuccess.set(
-        { vm: String(v.id), job: v.backup_job_id >= 0 ? String(v.backup_job_id) : '' },
+        { vm: String(v.id), backup_job: v.backup_job_id >= 0 ? String(v.backup_job_id) : '' },
         t,
       );
     }
@@ -226,8 +227,8 @@ export class StateMetrics {
     this.#jobLastStatus.reset();
     for (const r of runs) {
       // Ordered by run: the last row of a job is its newest ended run.
-      this.#jobLastStatus.set({ job: String(r.job_id) }, r.result === 'done' ? 1 : 0);
-      if (r.result === 'done') this.#jobLastSuccess.set({ job: String(r.job_id) }, r.end_ms / 1000);
+      this.#jobLastStatus.set({ backup_job: String(r.job_id) }, r.result === 'done' ? 1 : 0);
+      if (r.result === 'done') this.#jobLastSuccess.set({ backup_job: String(r.job_id) }, r.end_ms / 1000);
     }
 
     for (const g of [
@@ -308,7 +309,7 @@ export class StateMetrics {
       else if (r.vm_set === 'OUTDATED')
         vmState = { kind: 'queued', rank: ranks.get(key) ?? 1, notBeforeS: r.not_before };
       else vmState = { kind: 'idle', nextScheduleS: nextSchedule.get(r.job_id) };
-      const labels = { vm: String(r.vm_id), job: String(r.job_id) };
+      const labels = { vm: String(r.vm_id), backup_job: String(r.job_id) };
       this.#rpo.set(labels, rpoS);
       const breach = rpoBreachPredicted({
         nowS,

@@ -28,7 +28,7 @@ const CONF =
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Labels a backup metric may have: bounded ones only (never backup, image or chunk IDs). */
 const ALLOWED_LABELS = new Set([
-  'job',
+  'backup_job',
   'vm',
   'host',
   'datastore',
@@ -154,7 +154,10 @@ describe('metrics of the real daemon', () => {
     // Every VM of job A is in exactly one set.
     const setsA = ['updated', 'outdated', 'backing_up', 'error'].map(
       (set) =>
-        sampleValue(families as Map<string, Family>, 'onebackup_job_vms', { job: String(jobA), set }) ?? 0,
+        sampleValue(families as Map<string, Family>, 'onebackup_job_vms', {
+          backup_job: String(jobA),
+          set,
+        }) ?? 0,
     );
     assert.equal(
       setsA.reduce((x, y) => x + y, 0),
@@ -192,7 +195,7 @@ describe('metrics of the real daemon', () => {
     const stored = sampleValue(f, 'onebackup_bytes_stored_total', { datastore: '100' }) ?? 0;
     assert.ok(stored > 0);
     assert.equal(
-      sampleValue(f, 'onebackup_backup_duration_seconds_count', { job: String(jobA), mode: 'FULL' }),
+      sampleValue(f, 'onebackup_backup_duration_seconds_count', { backup_job: String(jobA), mode: 'FULL' }),
       4,
     );
     assert.equal(sampleValue(f, 'onebackup_backup_failures_total', { reason: 'permanent' }), failed.length);
@@ -200,24 +203,27 @@ describe('metrics of the real daemon', () => {
     assert.equal(sampleValue(f, 'onebackup_retries_total'), 0);
 
     // State from the store, against the job documents.
-    assert.equal(sampleValue(f, 'onebackup_job_vms', { job: String(jobA), set: 'updated' }), 4);
-    assert.equal(sampleValue(f, 'onebackup_job_vms', { job: String(jobB), set: 'error' }), 1);
-    assert.equal(sampleValue(f, 'onebackup_job_vms', { job: String(jobB), set: 'updated' }), 0);
+    assert.equal(sampleValue(f, 'onebackup_job_vms', { backup_job: String(jobA), set: 'updated' }), 4);
+    assert.equal(sampleValue(f, 'onebackup_job_vms', { backup_job: String(jobB), set: 'error' }), 1);
+    assert.equal(sampleValue(f, 'onebackup_job_vms', { backup_job: String(jobB), set: 'updated' }), 0);
     assert.equal(sampleValue(f, 'onebackup_queue_depth'), 0);
     assert.equal(sampleValue(f, 'onebackup_slots_in_use', { scope: 'global' }), 0);
     assert.equal(sampleValue(f, 'onebackup_vms_unprotected'), 1);
-    assert.equal(sampleValue(f, 'onebackup_job_last_run_status', { job: String(jobA) }), 1);
-    assert.equal(sampleValue(f, 'onebackup_job_last_run_status', { job: String(jobB) }), 0);
-    const lastA = sampleValue(f, 'onebackup_job_last_success_timestamp_seconds', { job: String(jobA) }) ?? 0;
+    assert.equal(sampleValue(f, 'onebackup_job_last_run_status', { backup_job: String(jobA) }), 1);
+    assert.equal(sampleValue(f, 'onebackup_job_last_run_status', { backup_job: String(jobB) }), 0);
+    const lastA =
+      sampleValue(f, 'onebackup_job_last_success_timestamp_seconds', { backup_job: String(jobA) }) ?? 0;
     assert.ok(Math.abs(lastA - Number(runA?.END)) <= 1, `${lastA} vs run end ${runA?.END}`);
     assert.equal(
-      sampleValue(f, 'onebackup_job_last_success_timestamp_seconds', { job: String(jobB) }),
+      sampleValue(f, 'onebackup_job_last_success_timestamp_seconds', { backup_job: String(jobB) }),
       undefined,
     );
     for (const t of done) {
       const at =
-        sampleValue(f, 'onebackup_vm_last_success_timestamp_seconds', { vm: t.VM_ID, job: String(jobA) }) ??
-        0;
+        sampleValue(f, 'onebackup_vm_last_success_timestamp_seconds', {
+          vm: t.VM_ID,
+          backup_job: String(jobA),
+        }) ?? 0;
       assert.ok(at >= Number(t.START) && at <= Number(t.END) + 1, `VM ${t.VM_ID}: ${at} not in its task`);
       assert.equal(
         sampleValue(f, 'opennebula_vm_backup_last_status', {
@@ -228,9 +234,12 @@ describe('metrics of the real daemon', () => {
       );
       const ts = sampleValue(f, 'opennebula_vm_backup_last_timestamp', { one_vm_id: t.VM_ID }) ?? 0;
       assert.ok(ts >= Number(t.START) && ts <= Number(t.END) + 1);
-      assert.equal(sampleValue(f, 'onebackup_vm_rpo_seconds', { vm: t.VM_ID, job: String(jobA) }), 86_400);
       assert.equal(
-        sampleValue(f, 'onebackup_vm_rpo_breach_predicted', { vm: t.VM_ID, job: String(jobA) }),
+        sampleValue(f, 'onebackup_vm_rpo_seconds', { vm: t.VM_ID, backup_job: String(jobA) }),
+        86_400,
+      );
+      assert.equal(
+        sampleValue(f, 'onebackup_vm_rpo_breach_predicted', { vm: t.VM_ID, backup_job: String(jobA) }),
         0,
       );
     }
@@ -239,10 +248,13 @@ describe('metrics of the real daemon', () => {
       0,
     );
     // VM 4 has no backup at all: its RPO is breached already.
-    assert.equal(sampleValue(f, 'onebackup_vm_rpo_seconds', { vm: '4', job: String(jobB) }), 3600);
-    assert.equal(sampleValue(f, 'onebackup_vm_rpo_breach_predicted', { vm: '4', job: String(jobB) }), 1);
+    assert.equal(sampleValue(f, 'onebackup_vm_rpo_seconds', { vm: '4', backup_job: String(jobB) }), 3600);
     assert.equal(
-      sampleValue(f, 'onebackup_vm_last_success_timestamp_seconds', { vm: '4', job: String(jobB) }),
+      sampleValue(f, 'onebackup_vm_rpo_breach_predicted', { vm: '4', backup_job: String(jobB) }),
+      1,
+    );
+    assert.equal(
+      sampleValue(f, 'onebackup_vm_last_success_timestamp_seconds', { vm: '4', backup_job: String(jobB) }),
       undefined,
     );
     assert.ok((sampleValue(f, 'onebackup_datastore_capacity_bytes', { datastore: '100' }) ?? 0) > 0);
