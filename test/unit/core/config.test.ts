@@ -45,3 +45,22 @@ describe('onebackupd.conf', () => {
     );
   });
 });
+
+describe('METRICS_LISTEN', () => {
+  it('is off by default, HOST:PORT when set, and explained when wrong', () => {
+    assert.equal(loadConfig('', 'x.conf').metricsListen, undefined);
+    assert.equal(loadConfig('METRICS_LISTEN = ""\n', 'x.conf').metricsListen, undefined);
+    assert.deepEqual(loadConfig('METRICS_LISTEN = "127.0.0.1:9925"\n', 'x.conf').metricsListen, {
+      address: '127.0.0.1',
+      port: 9925,
+    });
+    assert.deepEqual(loadConfig('METRICS_LISTEN = "[::1]:0"\n', 'x.conf').metricsListen, {
+      address: '::1',
+      port: 0,
+    });
+    assert.throws(
+      () => loadConfig('METRICS_LISTEN = "9925"\n', 'x.conf'),
+      /METRICS_LISTEN = "9925" is not HOST:PORT \(e\.g\. "127\.0\.0\.1:9925"\)/,
+    );
+  });
+});
