@@ -275,6 +275,14 @@ describe('metrics of the real daemon', () => {
         for (const label of Object.keys(m.labels ?? {}))
           assert.ok(ALLOWED_LABELS.has(label), `${fam.name} has label ${label}`);
     }
+    // docs/METRICS.md documents exactly the backup metrics the daemon exposes.
+    const docs = readFileSync(join(REPO, 'docs', 'METRICS.md'), 'utf8');
+    const documented = new Set([...docs.matchAll(/^\| `((?:onebackup|opennebula)_\w+)`/gm)].map((m) => m[1]));
+    documented.add('onebackup_build_info');
+    const exposed = new Set(
+      [...f.keys()].filter((n) => /^(onebackup|opennebula)_/.test(n) && !/_(bucket|sum|count)$/.test(n)),
+    );
+    assert.deepEqual([...exposed].sort(), [...documented].sort());
     // promtool is happy after the runs too.
     const after = spawnSync(requireTool('promtool'), ['check', 'metrics'], {
       input: (await scrape(metricsUrl)).text,
@@ -324,6 +332,25 @@ describe('metrics of the real daemon', () => {
     assert.equal(body.store.writable, true);
     assert.equal(body.scheduler.alive, true);
     assert.ok(body.scheduler.heartbeat_age_s <= 30);
+  });
+});
+
+describe('docs/METRICS.md', () => {
+  it('its example alert rules pass promtool check rules', () => {
+    const promtool = requireTool('promtool');
+    const docs = readFileSync(join(REPO, 'docs', 'METRICS.md'), 'utf8');
+    const rules = /```yaml\n(groups:[\s\S]*?)```/.exec(docs)?.[1];
+    assert.ok(rules, 'no rules block');
+    const dir = tempDir();
+    try {
+      const file = join(dir, 'rules.yml');
+      writeFileSync(file, rules);
+      const r = spawnSync(promtool, ['check', 'rules', file], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /SUCCESS: 8 rules found/);
+    } finally {
+      cleanup(dir);
+    }
   });
 });
 
