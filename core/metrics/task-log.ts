@@ -9,6 +9,9 @@ import type { LogFormat } from '../config.js';
 import { createLogger, type LogFields, type Logger } from '../log.js';
 import type { Store } from '../store/db.js';
 
+/** Runs of a job whose task logs are kept; older ones are deleted as new lines come. */
+export const KEEP_RUNS = 100;
+
 interface Pending {
   readonly vmId: number;
   readonly jobId: number | undefined;
@@ -64,6 +67,12 @@ export function taskLogger(
         await trx
           .insertInto('task_logs')
           .values({ job_id: jobId, run_id: task.run_id, vm_id: p.vmId, time_ms: p.timeMs, line: p.line })
+          .execute();
+        // Retention: the logs of the job's last KEEP_RUNS runs.
+        await trx
+          .deleteFrom('task_logs')
+          .where('job_id', '=', jobId)
+          .where('run_id', '<=', task.run_id - KEEP_RUNS)
           .execute();
       }
     });
