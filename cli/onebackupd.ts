@@ -102,6 +102,7 @@ async function main(): Promise<number> {
   const url = await daemon.start();
   process.stdout.write(`listening on ${url}\n`);
   process.stdout.write(`credentials: ${daemon.authFile}\n`);
+  process.stdout.write(`metrics on ${daemon.metricsUrl}\n`);
   return -1;
 }
 

@@ -30,6 +30,8 @@ export interface DaemonConfig {
   readonly maxRequestBytes: number;
   /** Seconds running backups get to finish on SIGTERM before they are cancelled. */
   readonly shutdownGraceSeconds: number;
+  /** Where GET /metrics and /health also listen; undefined: only on the API's address. */
+  readonly metricsListen: { readonly address: string; readonly port: number } | undefined;
 }
 
 export interface ConfigOverrides {
@@ -50,6 +52,7 @@ const KNOWN = [
   'WORKERS',
   'MAX_REQUEST_BYTES',
   'SHUTDOWN_GRACE',
+  'METRICS_LISTEN',
 ];
 
 function isTimeZone(tz: string): boolean {
@@ -150,6 +153,17 @@ export function loadConfig(
     }
   }
 
+  let metricsListen: { address: string; port: number } | undefined;
+  const metricsText = str('METRICS_LISTEN');
+  if (metricsText !== undefined && metricsText.trim() !== '') {
+    metricsListen = parseListen(metricsText);
+    if (!metricsListen)
+      fail(
+        byName.get('METRICS_LISTEN') as Attribute,
+        `METRICS_LISTEN = "${metricsText}" is not HOST:PORT (e.g. "127.0.0.1:9925"); leave it empty to serve /metrics on the API port`,
+      );
+  }
+
   if (overrides.listen !== undefined) {
     const l = parseListen(overrides.listen);
     if (!l)
@@ -178,6 +192,7 @@ export function loadConfig(
     workers: int('WORKERS', 0, 256, 0),
     maxRequestBytes: int('MAX_REQUEST_BYTES', 1024, 1024 * 1024 * 1024, 1024 * 1024),
     shutdownGraceSeconds: int('SHUTDOWN_GRACE', 0, 86_400, 30),
+    metricsListen: metricsListen ? Object.freeze(metricsListen) : undefined,
   };
   if (problems.length > 0) throw new TemplateError(problems, file);
   return Object.freeze({ ...config, db: Object.freeze(config.db) });

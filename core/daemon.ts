@@ -16,6 +16,12 @@ import type { DaemonConfig } from './config.js';
 import { ChunkPool } from './engine/pool.js';
 import { BackupRunner } from './engine/runner.js';
 import type { Logger } from './log.js';
+import { checkHealth } from './metrics/health.js';
+import { type GetRoute, MetricsHttpServer } from './metrics/http.js';
+import { DaemonMetrics } from './metrics/metrics.js';
+import { fanOut } from './metrics/observer.js';
+import { type OutcomeRecorder, outcomeRecorder } from './metrics/outcomes.js';
+import { readTaskLog, type TaskLog, taskLogger } from './metrics/task-log.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
 import { BackupJobService } from './services/backupjobs.js';
 import type { SchedulerPort, ServiceDeps } from './services/context.js';
@@ -31,6 +37,10 @@ import { decodeAttributes } from './store/attributes.js';
 import { openSqliteStore, type Store } from './store/db.js';
 import { ctimeIn } from './time-format.js';
 import { VERSION } from './version.js';
+
+/** /health: the scheduler's timer ticks every 2 s; 30 s without one means it is stuck or stopped. */
+const HEARTBEAT_MAX_AGE_MS = 30_000;
+const HEALTH_STORE_TIMEOUT_MS = 5_000;
 
 export interface DaemonDeps {
   readonly config: DaemonConfig;
@@ -48,12 +58,21 @@ export class Daemon {
   #vmBackups: VmBackupService | undefined;
   #scheduler: JobScheduler | undefined;
   #url: string | undefined;
+  #metricsServer: MetricsHttpServer | undefined;
+  #metricsUrl: string | undefined;
+  #taskLog: TaskLog | undefined;
+  #outcomes: OutcomeRecorder | undefined;
   #starting: Promise<string> | undefined;
 
   constructor(private readonly deps: DaemonDeps) {}
 
   get authFile(): string {
     return join(this.deps.config.stateDir, 'one_auth');
+  }
+
+  /** URL of GET /metrics (on METRICS_LISTEN if set, else on the API's address); after start(). */
+  get metricsUrl(): string | undefined {
+    return this.#metricsUrl;
   }
 
   /** Opens everything and listens; resolves to the XML-RPC URL. */
@@ -63,16 +82,36 @@ export class Daemon {
   }
 
   private async doStart(): Promise<string> {
-    const { config, log } = this.deps;
+    const { config, clock } = this.deps;
     mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
     this.#store = await openSqliteStore(config.db.path);
+    const store = this.#store;
+    // Every event naming a VM also goes to that VM's task log (onebackupjob runs --log).
+    this.#taskLog = taskLogger(this.deps.log, { store, now: () => clock.now(), format: config.logFormat });
+    const log = this.#taskLog.log;
+    this.#outcomes = outcomeRecorder(store, () => clock.now(), log);
     const keys = fileKeyStore(config.stateDir);
     const scratchDir = join(config.stateDir, 'scratch');
     // Anything in scratch is left from a crash: point-in-time copies of a backup that never finished.
     await rm(scratchDir, { recursive: true, force: true });
     await this.cleanDatastores(this.#store);
     this.#pool = new ChunkPool(config.workers);
+    const pool = this.#pool;
+    let scheduler: JobScheduler | undefined;
+    const metrics = new DaemonMetrics({
+      store,
+      clock,
+      limits: { maxBackups: config.maxBackups, maxBackupsHost: config.maxBackupsHost },
+      dispatchState: () => scheduler?.dispatchState(),
+      datastoreStat: async (id) => (await runner.datastoreDriver(id)).driver.stat(),
+      version: VERSION.onebackup,
+      poolUtilization: () => pool.busyShareSinceLastCall(),
+    });
+    const observer = fanOut([metrics.observer, this.#outcomes], (err) =>
+      log.warn('metrics observer failed', { error: err instanceof Error ? err.message : String(err) }),
+    );
     const runner = new BackupRunner({
+      observer,
       store: this.#store,
       clock: this.deps.clock,
       log,
@@ -85,7 +124,6 @@ export class Daemon {
     });
     // The scheduler and the job service need each other: the port forwards to the scheduler
     // once it exists (it is created below, before anything can call the port).
-    let scheduler: JobScheduler | undefined;
     const port: SchedulerPort = {
       jobChanged: (id) => scheduler?.jobChanged(id),
       schedulesChanged: () => scheduler?.schedulesChanged(),
@@ -121,6 +159,7 @@ export class Daemon {
       log,
       restoreDir: join(config.stateDir, 'restores'),
       ctime: (s) => ctimeIn(s, config.timeZone),
+      observer,
     });
     const users = new UserService(serviceDeps);
     const password = await users.bootstrap();
@@ -142,6 +181,7 @@ export class Daemon {
       timeZone: config.timeZone,
       ctime: (s) => ctimeIn(s, config.timeZone),
       execute: (trx, row, trigger) => jobs.execute(trx, row, trigger),
+      observer,
     });
     this.#scheduler = scheduler;
     await scheduler.start();
@@ -157,12 +197,62 @@ export class Daemon {
       backupProgress: (vmId) => runner.running.get(vmId),
       version: VERSION.opennebula,
       now: () => this.deps.clock.now(),
+      taskLog: (jobId, runId, vmId) => readTaskLog(store, jobId, runId, vmId),
     };
-    this.#server = new ApiServer({ services, log, maxRequestBytes: config.maxRequestBytes });
+    const health = async (): Promise<readonly [number, string]> => {
+      const report = await checkHealth({
+        store,
+        clock,
+        scheduler: () =>
+          scheduler && {
+            heartbeatAt: scheduler.heartbeatAt,
+            lastPassAt: scheduler.lastPassAt,
+            running: scheduler.runningCount,
+          },
+        maxHeartbeatAgeMs: HEARTBEAT_MAX_AGE_MS,
+        storeTimeoutMs: HEALTH_STORE_TIMEOUT_MS,
+      });
+      return [report.status === 'ok' ? 200 : 503, `${JSON.stringify(report)}\n`];
+    };
+    const scrape = async (): Promise<readonly [string, string]> => [
+      metrics.contentType,
+      await metrics.scrape(),
+    ];
+    this.#server = new ApiServer({
+      services,
+      log,
+      maxRequestBytes: config.maxRequestBytes,
+      // With METRICS_LISTEN, /metrics is only there (the API may face users, metrics may not).
+      routes: new Map(config.metricsListen ? [] : [['/metrics', scrape]]),
+      health,
+    });
     const address = await this.#server.listen(config.listenAddress, config.port);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     this.#url = `http://${host}:${address.port}/RPC2`;
-    log.info('started', { version: VERSION.onebackup, state_dir: config.stateDir, db: config.db.path });
+    this.#metricsUrl = `http://${host}:${address.port}/metrics`;
+    if (config.metricsListen) {
+      this.#metricsServer = new MetricsHttpServer(
+        new Map<string, GetRoute>([
+          ['/metrics', async () => [200, ...(await scrape())] as const],
+          [
+            '/health',
+            async () => {
+              const [status, body] = await health();
+              return [status, 'application/json', body] as const;
+            },
+          ],
+        ]),
+        log,
+      );
+      const m = await this.#metricsServer.listen(config.metricsListen.address, config.metricsListen.port);
+      this.#metricsUrl = `http://${m.family === 'IPv6' ? `[${m.address}]` : m.address}:${m.port}/metrics`;
+    }
+    log.info('started', {
+      version: VERSION.onebackup,
+      state_dir: config.stateDir,
+      db: config.db.path,
+      metrics: this.#metricsUrl,
+    });
     return this.#url;
   }
 
@@ -195,9 +285,13 @@ export class Daemon {
     this.#store = undefined;
     this.#pool = undefined;
     await server?.close();
+    await this.#metricsServer?.close();
+    this.#metricsServer = undefined;
     await this.#scheduler?.stop(this.deps.config.shutdownGraceSeconds * 1000);
     this.#scheduler = undefined;
     await this.#vmBackups?.drain();
+    await this.#outcomes?.flush();
+    await this.#taskLog?.flush();
     await pool?.close();
     await store?.close();
   }

@@ -153,12 +153,24 @@ export const RUN_COMMANDS: readonly CommandSpec[] = [
       y
         .positional('id', { type: 'string', describe: 'Backup job ID or name' })
         .option('run', { type: 'string', describe: 'Only this run (its ID)' })
+        .option('log', {
+          type: 'string',
+          describe:
+            'Print the backup log of this VM (its ID) in the run (default: the newest run that has it)',
+        })
         .option('xml', { alias: 'x', type: 'boolean', describe: 'Show the runs in xml format' })
         .option('json', { alias: 'j', type: 'boolean', describe: 'Show the runs in JSON format' }),
     run: async (argv: Args) => {
       const client = clientFor(argv);
       const id = await resolveId(client, POOLS.backupjob, String(argv['id']));
       const runId = argv['run'] === undefined ? -1 : idArg(argv['run'], 'run ID');
+      if (argv['log'] !== undefined) {
+        const text = String(
+          await client.call('one.backupjob.runlog', id, runId, idArg(argv['log'], 'VM ID')),
+        );
+        stdio.out(text === '' ? 'No log lines for this VM in the run\n' : text);
+        return;
+      }
       const xml = String(await client.call('one.backupjob.runs', id, runId));
       if (argv['xml']) stdio.out(`${prettyXml(xml)}\n`);
       else if (argv['json']) stdio.out(`${JSON.stringify(runsJson(parseStringSync(xml)), null, 2)}\n`);

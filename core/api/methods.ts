@@ -4,6 +4,7 @@
  * checked by the server before a handler runs.
  */
 import * as docs from '../docs/index.js';
+import { ErrorCode, OneError } from '../errors.js';
 import type { ChmodArgs, Requester } from '../permissions.js';
 import type { BackupJobService } from '../services/backupjobs.js';
 import type { DatastoreService } from '../services/datastores.js';
@@ -32,6 +33,12 @@ export interface Services {
   readonly version: string;
   /** Epoch milliseconds, from the daemon's clock (progress and speed in documents). */
   readonly now: () => number;
+  /** The stored log lines of one VM task of a run (`onebackupjob runs --log`). */
+  readonly taskLog: (
+    jobId: number,
+    runId: number,
+    vmId: number,
+  ) => Promise<readonly { timeMs: number; line: string }[]>;
 }
 
 export interface OwnedCalls {
@@ -170,6 +177,25 @@ export const METHODS: Readonly<Record<string, MethodDef>> = {
       const runId = n(a[1]);
       const runs = await s.jobs.runs(who, n(a[0]), runId >= 0 ? runId : undefined);
       return docs.runsXml(n(a[0]), runs, s.now());
+    },
+  },
+  'one.backupjob.runlog': {
+    params: [id, { name: 'run_id', type: 'int' }, { name: 'vm_id', type: 'int' }],
+    handler: async (s, who, a) => {
+      const jobId = n(a[0]);
+      const vmId = n(a[2]);
+      const runId = n(a[1]) >= 0 ? n(a[1]) : undefined;
+      // INFO on the job, and the run must exist; -1 is the newest run with a task for the VM.
+      const { runs } = await s.jobs.runs(who, jobId, runId);
+      const run = runs.find((r) => r.tasks.some((t) => t.vm_id === vmId));
+      if (!run) {
+        throw new OneError(
+          ErrorCode.NO_EXISTS,
+          `backup job ${jobId} has no task for VM ${vmId}${runId === undefined ? '' : ` in run ${runId}`}`,
+        );
+      }
+      const lines = await s.taskLog(jobId, run.run.run_id, vmId);
+      return lines.map((l) => `${l.line}\n`).join('');
     },
   },
   'one.backupjob.priority': {

@@ -17,6 +17,8 @@ export interface ApiServerOptions {
   readonly maxRequestBytes: number;
   /** Extra GET routes (e.g. /metrics), path → handler returning [contentType, body]. */
   readonly routes?: ReadonlyMap<string, () => Promise<readonly [string, string]>>;
+  /** GET /health: HTTP status and JSON body; without it, a static 200 {"status":"ok"}. */
+  readonly health?: () => Promise<readonly [number, string]>;
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string, close = false): void {
@@ -73,7 +75,8 @@ export class ApiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/health') {
-      send(res, 200, 'application/json', '{"status":"ok"}\n');
+      const [status, body] = this.#options.health ? await this.#options.health() : [200, '{"status":"ok"}\n'];
+      send(res, status, 'application/json', body);
       return;
     }
     const route = req.method === 'GET' && path ? this.#options.routes?.get(path) : undefined;

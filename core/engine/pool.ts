@@ -4,6 +4,7 @@
  * hands its buffers over as transferables. One pool per daemon; close() waits for idle.
  */
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { ChunkCorruptError, type CodecOptions } from './chunk-codec.js';
 import { type ChunkSlot, ChunkSlots } from './chunk-slots.js';
@@ -12,6 +13,10 @@ import type { DecodeSlotTask, DecodeTask, EncodeSlotResult, EncodeSlotTask } fro
 export class ChunkPool {
   readonly #pool: Piscina;
   readonly #threads: number;
+  #active = 0;
+  #busyMs = 0;
+  #changedAt = performance.now();
+  #lastCallAt = performance.now();
 
   constructor(threads: number) {
     const n = threads > 0 ? threads : availableParallelism();
@@ -41,6 +46,39 @@ export class ChunkPool {
     return this.#pool.utilization;
   }
 
+  /**
+   * Share (0-1) of the threads' time spent on tasks since the previous call: piscina's
+   * `utilization` averages over the pool's whole life, which says nothing about now in a
+   * long-running daemon, and worker event-loop utilisation counts idle Atomics.wait as busy.
+   * Tasks are counted as they run (at most one per thread), for the metric of the same name.
+   */
+  busyShareSinceLastCall(): number {
+    const now = performance.now();
+    this.#account(now);
+    const elapsed = now - this.#lastCallAt;
+    const share = elapsed > 0 ? this.#busyMs / (elapsed * this.threads) : 0;
+    this.#busyMs = 0;
+    this.#lastCallAt = now;
+    return Math.min(1, share);
+  }
+
+  #account(now: number): void {
+    this.#busyMs += Math.min(this.#active, this.threads) * (now - this.#changedAt);
+    this.#changedAt = now;
+  }
+
+  /** Runs a task on the pool, counting it as busy time. */
+  async #run(task: unknown, options: Parameters<Piscina['run']>[1]): Promise<unknown> {
+    this.#account(performance.now());
+    this.#active += 1;
+    try {
+      return await this.#pool.run(task, options);
+    } finally {
+      this.#account(performance.now());
+      this.#active -= 1;
+    }
+  }
+
   /** Hashes, compresses and encrypts the slot's plaintext into its payload region, in place. */
   async encodeSlot(
     slot: ChunkSlot,
@@ -50,7 +88,7 @@ export class ChunkPool {
     previousId?: string,
   ): Promise<EncodeSlotResult> {
     const task: EncodeSlotTask = { op: 'encode-slot', slot: slot.ref, length, options, previousId };
-    return (await this.#pool.run(task, signal ? { signal } : {})) as EncodeSlotResult;
+    return (await this.#run(task, signal ? { signal } : {})) as EncodeSlotResult;
   }
 
   /**
@@ -65,7 +103,7 @@ export class ChunkPool {
     signal?: AbortSignal,
   ): Promise<number> {
     const task: DecodeSlotTask = { op: 'decode-slot', slot: slot.ref, id, length, keys };
-    return this.#typed(id, () => this.#pool.run(task, signal ? { signal } : {}) as Promise<number>);
+    return this.#typed(id, () => this.#run(task, signal ? { signal } : {}) as Promise<number>);
   }
 
   /** Errors cross the thread boundary as plain Errors; give corruption back its type. */
@@ -92,7 +130,7 @@ export class ChunkPool {
     return this.#typed(
       id,
       () =>
-        this.#pool.run(task, {
+        this.#run(task, {
           transferList: [copy.buffer],
           ...(signal ? { signal } : {}),
         }) as Promise<Uint8Array>,

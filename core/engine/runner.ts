@@ -13,6 +13,7 @@ import type { DiskSpec, HypervisorDriver } from '../../drivers/hypervisor/types.
 import { type Clock, epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { BackupObserver } from '../metrics/observer.js';
 import { type BackupMode, type Compression, type DiskFormat, isBackupMode } from '../model.js';
 import { newObjectOwnership } from '../services/objects.js';
 import { decodeAttributes, getSingle } from '../store/attributes.js';
@@ -36,6 +37,8 @@ export interface EngineDeps {
   readonly loadKeys: (datastoreId: number) => Promise<ChunkKeys>;
   readonly scratchDir: string;
   readonly timeZone: string;
+  /** Told of each recorded backup and each GC and verify (metrics). */
+  readonly observer?: BackupObserver;
 }
 
 export interface BackupOptions {
@@ -102,8 +105,12 @@ export class BackupRunner {
     })();
     this.#exclusive.set(datastoreId, run);
     try {
-      const result = await run;
+      const result = await run.catch((err: unknown) => {
+        this.deps.observer?.gcFinished({ datastoreId, ok: false });
+        throw err;
+      });
       this.deps.log.info('garbage collection done', { datastore: datastoreId, ...result });
+      this.deps.observer?.gcFinished({ datastoreId, ok: true });
       return result;
     } finally {
       this.#exclusive.delete(datastoreId);
@@ -115,7 +122,15 @@ export class BackupRunner {
     scope: { imageId?: number; incrementId?: number } = {},
   ): Promise<VerifyResult> {
     const { driver, keys } = await this.datastoreDriver(datastoreId);
-    return verifyBackups(this.deps.store, datastoreId, driver, this.deps.pool, keys, scope);
+    const result = await verifyBackups(this.deps.store, datastoreId, driver, this.deps.pool, keys, scope);
+    this.deps.log.info('verify done', {
+      datastore: datastoreId,
+      ...scope,
+      chunks: result.chunksChecked,
+      problems: result.problems.length,
+    });
+    this.deps.observer?.verifyFinished({ datastoreId, ok: result.problems.length === 0 });
+    return result;
   }
 
   private async openDatastore(row: DatastoreTable): Promise<DatastoreSetup> {
@@ -260,6 +275,17 @@ export class BackupRunner {
         read: manifest.stats.bytesRead,
         stored: manifest.stats.bytesStored,
         ms: manifest.stats.durationMs,
+      });
+      this.deps.observer?.backupFinished({
+        vmId,
+        jobId: options.jobId ?? -1,
+        datastoreId,
+        mode: incrementId > 0 ? 'INCREMENT' : 'FULL',
+        bytesRead: manifest.stats.bytesRead,
+        bytesStored: manifest.stats.bytesStored,
+        bytesDeduplicated: manifest.stats.bytesDeduplicated,
+        bytesZero: manifest.stats.bytesZero,
+        durationMs: manifest.stats.durationMs,
       });
       return { imageId, incrementId, manifest };
     } finally {

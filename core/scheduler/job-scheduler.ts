@@ -13,6 +13,7 @@ import { type Clock, epochSeconds } from '../clock.js';
 import type { BackupOptions, BackupResult } from '../engine/runner.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { BackupObserver } from '../metrics/observer.js';
 import { type BackupMode, isBackupMode } from '../model.js';
 import { afterRun, isDue, isFinished } from '../schedule/next-time.js';
 import type { SchedulerPort } from '../services/context.js';
@@ -24,7 +25,7 @@ import type { BackupJobTable } from '../store/schema.js';
 import { DispatchIndex } from './dispatch-index.js';
 import { classifyFailure, failureMessage } from './failure.js';
 import { jobBackupSettings, loadCandidateJob } from './load-state.js';
-import type { Dispatch, DispatchPolicy, SlotLimits } from './types.js';
+import type { Dispatch, DispatchPolicy, DispatchState, SlotLimits } from './types.js';
 
 /** The backup engine as the scheduler uses it. */
 export interface BackupExecutor {
@@ -45,6 +46,8 @@ export interface JobSchedulerDeps {
   readonly ctime: (epochS: number) => string;
   /** Starts a run of the job (BackupJobService.execute); throws when a run is pending. */
   readonly execute: (trx: Tx, job: BackupJobTable, trigger: RunTrigger) => Promise<void>;
+  /** Told of failed and retried backups (metrics); successes are reported by the runner. */
+  readonly observer?: BackupObserver;
 }
 
 interface Started {
@@ -76,6 +79,8 @@ export class JobScheduler implements SchedulerPort {
   #cancelProgressTimer: (() => void) | undefined;
   /** Last time a dispatch pass ran (epoch ms), for /health. */
   lastPassAt = 0;
+  /** Last tick of the scheduler's timer loop (epoch ms, every few seconds), for /health. */
+  heartbeatAt = 0;
 
   constructor(deps: JobSchedulerDeps) {
     this.#deps = deps;
@@ -91,6 +96,7 @@ export class JobScheduler implements SchedulerPort {
     const jobs = await store.db.selectFrom('backup_jobs').select('id').execute();
     for (const j of jobs) this.#dirty.add(j.id);
     this.#started = true;
+    this.heartbeatAt = this.#deps.clock.now();
     this.#saveProgressSoon();
     this.kick();
     this.schedulesChanged();
@@ -99,6 +105,7 @@ export class JobScheduler implements SchedulerPort {
   /** Stops dispatching; running backups get graceMs to finish, then are aborted. */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
+    this.heartbeatAt = 0;
     this.#cancelScheduleTimer?.();
     this.#cancelRetryTimer?.();
     this.#cancelProgressTimer?.();
@@ -141,6 +148,11 @@ export class JobScheduler implements SchedulerPort {
   backupFinished(vmId: number): void {
     this.#index.finished(vmId);
     this.kick();
+  }
+
+  /** The dispatch index as plain data (running backups, waiting VMs), for metrics. */
+  dispatchState(): DispatchState {
+    return this.#index.snapshot(this.#nowS());
   }
 
   /** Running VM backups of jobs, for metrics and /health. */
@@ -322,6 +334,11 @@ export class JobScheduler implements SchedulerPort {
       } else if (!ongoing) {
         // Cancelled (the cancel already moved the VM to ERROR) or the job changed under it.
         this.#deps.log.info('backup stopped', { job: jobId, vm: vmId, reason: message });
+        this.#deps.observer?.backupFailed({
+          jobId,
+          vmId,
+          reason: kind === 'aborted' ? 'cancelled' : 'permanent',
+        });
       } else {
         const retriesLeft = started.attempt <= started.maxRetries;
         const interrupted = kind === 'aborted';
@@ -338,6 +355,8 @@ export class JobScheduler implements SchedulerPort {
             const when = interrupted ? 'requeued' : `retry at ${new Date(notBefore * 1000).toISOString()}`;
             await queueTask(trx, jobId, run.run_id, vmId, started.dispatch.hostId, `${message} (${when})`);
           }
+          this.#deps.observer?.backupFailed({ jobId, vmId, reason: kind ?? 'retryable' });
+          this.#deps.observer?.retried({ jobId, vmId });
           this.#deps.log.warn('backup failed, will retry', {
             job: jobId,
             vm: vmId,
@@ -351,6 +370,7 @@ export class JobScheduler implements SchedulerPort {
           await setVm('ERROR', text);
           await updateTask(trx, jobId, vmId, { status: 'failed', end_ms: nowMs, error: text });
           await this.#setJobError(trx, jobId, nowS, `VM ${vmId}: ${text}`);
+          this.#deps.observer?.backupFailed({ jobId, vmId, reason: kind ?? 'permanent' });
           this.#deps.log.error('backup failed', {
             job: jobId,
             vm: vmId,
@@ -465,6 +485,7 @@ export class JobScheduler implements SchedulerPort {
   #saveProgressSoon(): void {
     if (this.#stopping) return;
     this.#cancelProgressTimer = this.#deps.clock.setTimeout(() => {
+      this.heartbeatAt = this.#deps.clock.now();
       void this.#saveProgress().finally(() => this.#saveProgressSoon());
     }, PROGRESS_SAVE_MS);
   }

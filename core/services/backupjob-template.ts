@@ -4,6 +4,7 @@
  * touches the store (references are checked by the service).
  */
 import type { TemplateProblem } from '../errors.js';
+import { parseRpo } from '../metrics/rpo.js';
 import {
   BACKUP_MODES,
   EXECUTION_MODES,
@@ -34,6 +35,7 @@ export const JOB_SINGLETONS = [
   'DISK_IDS',
   'MAX_RETRIES',
   'RETRY_INTERVAL',
+  'RPO',
 ] as const;
 
 export interface NormalisedJobTemplate {
@@ -277,6 +279,13 @@ export function normaliseJobTemplate(
       const unit = name === 'RETRY_INTERVAL' ? ' (seconds)' : '';
       problems.push(problem(a.at, name, `${name}="${a.value}" is not a whole number >= 0${unit}`));
     } else put(name, String(n));
+  }
+
+  const rpo = get('RPO');
+  if (rpo) {
+    const parsed = parseRpo(rpo.value);
+    if ('problem' in parsed) problems.push(problem(rpo.at, 'RPO', parsed.problem));
+    else put('RPO', rpo.value.trim().toLowerCase());
   }
 
   return {

@@ -9,7 +9,9 @@ import { epochSeconds } from '../clock.js';
 import type { BackupRunner } from '../engine/runner.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { BackupObserver } from '../metrics/observer.js';
 import { isAuthorized, type Requester } from '../permissions.js';
+import { classifyFailure } from '../scheduler/failure.js';
 import { decodeAttributes, encodeAttributes, setSingle } from '../store/attributes.js';
 import { nextId } from '../store/db.js';
 import { parseTemplate } from '../template/parser.js';
@@ -24,6 +26,8 @@ export interface VmBackupDeps {
   readonly restoreDir: string;
   /** ctime()-style time for ERROR attributes. */
   readonly ctime: (epochS: number) => string;
+  /** Told of failed backups and of restores (metrics). */
+  readonly observer?: BackupObserver;
 }
 
 export class VmBackupService {
@@ -73,6 +77,7 @@ export class VmBackupService {
         async (err: unknown) => {
           const message = err instanceof Error ? err.message : String(err);
           this.backups.log.error('backup failed', { vm: vmId, error: message });
+          this.backups.observer?.backupFailed({ vmId, jobId: -1, reason: classifyFailure(err, false) });
           await this.setError(vmId, message);
         },
       )
@@ -185,7 +190,10 @@ export class VmBackupService {
     }
     const stamp = epochSeconds(this.deps.clock);
     const dir = to ?? join(this.backups.restoreDir, `image-${imageId}-${stamp}`);
-    const { manifest, files } = await this.backups.runner.restoreImage(imageId, incrementId, diskId, dir);
+    const { manifest, files } = await this.observeRestore(
+      image.vm_id,
+      this.backups.runner.restoreImage(imageId, incrementId, diskId, dir),
+    );
     const lines = [...files.entries()].map(([d, f]) => `DISK ${d}: ${f}`);
     if (diskId !== undefined) return lines.join('\n');
     const vmId = await this.deps.store.tx(async (trx) => {
@@ -269,7 +277,7 @@ export class VmBackupService {
     if (this.backups.runner.running.has(vmId))
       throw new OneError(ErrorCode.ACTION, `VM ${vmId}: a backup is running`);
     const byId = new Map(disks.map((d) => [d.disk_id, d.source]));
-    await this.backups.runner.restoreImage(
+    const restoring = this.backups.runner.restoreImage(
       imageId,
       incrementId < 0 ? undefined : incrementId,
       diskId < 0 ? undefined : diskId,
@@ -281,6 +289,24 @@ export class VmBackupService {
         return source;
       },
     );
+    await this.observeRestore(vmId, restoring);
     return vmId;
+  }
+
+  /** Logs the end of a restore and tells the observer, then passes the outcome on. */
+  private async observeRestore<T>(vmId: number, restoring: Promise<T>): Promise<T> {
+    try {
+      const result = await restoring;
+      this.backups.log.info('restore done', { vm: vmId });
+      this.backups.observer?.restoreFinished({ vmId, ok: true });
+      return result;
+    } catch (err) {
+      this.backups.log.error('restore failed', {
+        vm: vmId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      this.backups.observer?.restoreFinished({ vmId, ok: false });
+      throw err;
+    }
   }
 }

@@ -3,12 +3,14 @@ import { ErrorCode, OneError } from '../errors.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-backup-increments.js';
 import * as m0003 from './migrations/0003-scheduler.js';
+import * as m0004 from './migrations/0004-observability.js';
 
 /** Every migration the code knows, in order. Add new ones at the end; never rename. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-initial': m0001,
   '0002-backup-increments': m0002,
   '0003-scheduler': m0003,
+  '0004-observability': m0004,
 });
 
 const TABLE = 'onebackup_migration';

@@ -171,6 +171,28 @@ export interface EventTable {
   message: string;
 }
 
+/** One log line of a VM task of a run (issue 5), as the daemon's logger formatted it. */
+export interface TaskLogTable {
+  seq: Generated<number>;
+  job_id: number;
+  run_id: number;
+  vm_id: number;
+  time_ms: number;
+  line: string;
+}
+
+/** The last outcome of an operation on an object: vm_backup, vm_restore (VM IDs), ds_gc, ds_verify. */
+export interface LastOutcomeTable {
+  kind: string;
+  object_id: number;
+  /** 1 success, 0 failure. */
+  ok: number;
+  /** Epoch milliseconds of the outcome. */
+  time_ms: number;
+  /** Epoch milliseconds of the last success; 0 if none. */
+  last_ok_ms: Generated<number>;
+}
+
 export interface Database {
   pool_ids: PoolIdTable;
   groups: GroupTable;
@@ -187,4 +209,6 @@ export interface Database {
   job_runs: JobRunTable;
   run_tasks: RunTaskTable;
   events: EventTable;
+  task_logs: TaskLogTable;
+  last_outcomes: LastOutcomeTable;
 }

@@ -38,10 +38,29 @@ describe('onebackupd.conf', () => {
           err.message,
           'x.conf line 1, col 1 (MAX_BACKUPS): MAX_BACKUPS = "five" is not a whole number in 0-10000\n' +
             'x.conf line 2, col 1 (TIMEZONE): TIMEZONE = "Mars/Olympus" is not an IANA time zone (e.g. "Europe/Madrid", "UTC")\n' +
-            'x.conf line 3, col 1 (BOGUS): unknown option BOGUS; known: LISTEN_ADDRESS, PORT, STATE_DIR, DB, TIMEZONE, LOG_LEVEL, LOG_FORMAT, MAX_BACKUPS, MAX_BACKUPS_HOST, WORKERS, MAX_REQUEST_BYTES, SHUTDOWN_GRACE',
+            'x.conf line 3, col 1 (BOGUS): unknown option BOGUS; known: LISTEN_ADDRESS, PORT, STATE_DIR, DB, TIMEZONE, LOG_LEVEL, LOG_FORMAT, MAX_BACKUPS, MAX_BACKUPS_HOST, WORKERS, MAX_REQUEST_BYTES, SHUTDOWN_GRACE, METRICS_LISTEN',
         );
         return true;
       },
+    );
+  });
+});
+
+describe('METRICS_LISTEN', () => {
+  it('is off by default, HOST:PORT when set, and explained when wrong', () => {
+    assert.equal(loadConfig('', 'x.conf').metricsListen, undefined);
+    assert.equal(loadConfig('METRICS_LISTEN = ""\n', 'x.conf').metricsListen, undefined);
+    assert.deepEqual(loadConfig('METRICS_LISTEN = "127.0.0.1:9925"\n', 'x.conf').metricsListen, {
+      address: '127.0.0.1',
+      port: 9925,
+    });
+    assert.deepEqual(loadConfig('METRICS_LISTEN = "[::1]:0"\n', 'x.conf').metricsListen, {
+      address: '::1',
+      port: 0,
+    });
+    assert.throws(
+      () => loadConfig('METRICS_LISTEN = "9925"\n', 'x.conf'),
+      /METRICS_LISTEN = "9925" is not HOST:PORT \(e\.g\. "127\.0\.0\.1:9925"\)/,
     );
   });
 });

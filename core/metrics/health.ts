@@ -1,0 +1,89 @@
+/**
+ * GET /health (issue 5): whether the store takes writes (a real write in a transaction that is
+ * then rolled back, so a read-only file, a full lock or a broken database shows) and whether the
+ * scheduler loop is alive (its timer heartbeat is recent). 200 when both hold, else 503, with
+ * the details as JSON for a person or a probe.
+ */
+import type { Clock } from '../clock.js';
+import type { Store } from '../store/db.js';
+
+export interface SchedulerLiveness {
+  /** Epoch ms of the scheduler's last timer tick (0 before it started or after it stopped). */
+  readonly heartbeatAt: number;
+  /** Epoch ms of the last dispatch pass (passes are event-driven: may be old when idle). */
+  readonly lastPassAt: number;
+  readonly running: number;
+}
+
+export interface HealthDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly scheduler: () => SchedulerLiveness | undefined;
+  /** A heartbeat older than this means the loop is stuck or stopped. */
+  readonly maxHeartbeatAgeMs: number;
+  /** The store check gives up after this (a transaction holding the database for longer). */
+  readonly storeTimeoutMs: number;
+}
+
+export interface HealthReport {
+  readonly status: 'ok' | 'unhealthy';
+  readonly store: { readonly writable: boolean; readonly error?: string };
+  readonly scheduler: {
+    readonly alive: boolean;
+    readonly heartbeat_age_s: number | null;
+    readonly last_pass_age_s: number | null;
+    readonly running: number;
+  };
+}
+
+class RollBack extends Error {}
+
+async function storeWritable(deps: HealthDeps): Promise<{ writable: boolean; error?: string }> {
+  const probe = deps.store
+    .tx(async (trx) => {
+      await trx
+        .insertInto('last_outcomes')
+        .values({ kind: 'health_probe', object_id: -1, ok: 1, time_ms: deps.clock.now(), last_ok_ms: 0 })
+        .onConflict((oc) => oc.columns(['kind', 'object_id']).doNothing())
+        .execute();
+      throw new RollBack('health probe');
+    })
+    .then(
+      () => ({ writable: false, error: 'probe transaction did not roll back' }),
+      (err: unknown) =>
+        err instanceof RollBack
+          ? { writable: true }
+          : { writable: false, error: err instanceof Error ? err.message : String(err) },
+    );
+  let cancel: (() => void) | undefined;
+  const timeout = new Promise<{ writable: boolean; error: string }>((resolve) => {
+    cancel = deps.clock.setTimeout(
+      () => resolve({ writable: false, error: `no write lock within ${deps.storeTimeoutMs} ms` }),
+      deps.storeTimeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([probe, timeout]);
+  } finally {
+    cancel?.();
+  }
+}
+
+export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
+  const now = deps.clock.now();
+  const store = await storeWritable(deps);
+  const s = deps.scheduler();
+  const age = (t: number | undefined) => (t !== undefined && t > 0 ? Math.round((now - t) / 100) / 10 : null);
+  const heartbeatAge = age(s?.heartbeatAt);
+  const alive = heartbeatAge !== null && heartbeatAge * 1000 <= deps.maxHeartbeatAgeMs;
+  return {
+    status: store.writable && alive ? 'ok' : 'unhealthy',
+    store,
+    scheduler: {
+      alive,
+      heartbeat_age_s: heartbeatAge,
+      last_pass_age_s: age(s?.lastPassAt),
+      running: s?.running ?? 0,
+    },
+  };
+}

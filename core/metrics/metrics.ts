@@ -1,0 +1,71 @@
+/**
+ * The daemon's Prometheus metrics (issue 5, DESIGN.md section 7): one prom-client Registry per
+ * daemon (never the global one, so two daemons in one process or a test do not mix), the event
+ * counters, the scrape-time state gauges, the worker pool utilisation, build info and
+ * prom-client's process metrics.
+ */
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { eventMetrics } from './event-metrics.js';
+import type { BackupObserver } from './observer.js';
+import { StateMetrics, type StateSources } from './state-metrics.js';
+
+const GAUGES_NAMED_TOTAL = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+export interface MetricsSources extends StateSources {
+  readonly version: string;
+  /** Share of the worker pool's capacity in use, 0-1 (piscina's utilization). */
+  readonly poolUtilization: () => number;
+}
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  /** Feeds the counters and the duration histogram. */
+  readonly observer: BackupObserver;
+  readonly #state: StateMetrics;
+  #scraping: Promise<string> | undefined;
+
+  constructor(src: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    // prom-client also sums its per-type gauges (nodejs_active_handles{type}, ...) as gauges
+    // named *_total, which promtool rejects (a gauge must not end in _total): the sums go.
+    for (const name of GAUGES_NAMED_TOTAL) this.registry.removeSingleMetric(name);
+    new Gauge({
+      name: 'onebackup_build_info',
+      help: 'Always 1; the label version is the onebackupd version.',
+      labelNames: ['version'] as const,
+      registers,
+    }).set({ version: src.version }, 1);
+    new Gauge({
+      name: 'onebackup_worker_pool_utilization',
+      help: 'Share (0-1) of the worker pool (hash, compress, encrypt threads) busy since the previous scrape (mean event loop utilisation of the worker threads).',
+      registers,
+      collect() {
+        this.set(src.poolUtilization());
+      },
+    });
+    this.observer = eventMetrics(this.registry);
+    this.#state = new StateMetrics(this.registry, src);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text. Concurrent scrapes share one store read. */
+  scrape(): Promise<string> {
+    this.#scraping ??= (async () => {
+      try {
+        await this.#state.refresh();
+        return await this.registry.metrics();
+      } finally {
+        this.#scraping = undefined;
+      }
+    })();
+    return this.#scraping;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The per-VM backup log (issue 5: `onebackupjob runs <job> --log <vm>`). A Logger decorator: every
+ * event is passed on unchanged, and an event whose fields name a VM (`vm`) is also formatted by
+ * the same logger code (so secrets are redacted the same way) and stored as a line of that VM's
+ * task in the job's latest run that has one. Writes are queued and done in one transaction per
+ * batch, after the transaction that logged them, so logging never waits on the store.
+ */
+import type { LogFormat } from '../config.js';
+import { createLogger, type LogFields, type Logger } from '../log.js';
+import type { Store } from '../store/db.js';
+
+/** Runs of a job whose task logs are kept; older ones are deleted as new lines come. */
+export const KEEP_RUNS = 100;
+
+interface Pending {
+  readonly vmId: number;
+  readonly jobId: number | undefined;
+  readonly timeMs: number;
+  readonly line: string;
+}
+
+export interface TaskLog {
+  /** The logger to give the daemon's parts. */
+  readonly log: Logger;
+  /** Resolves when every line logged so far is stored (daemon stop, tests). */
+  flush(): Promise<void>;
+}
+
+export function taskLogger(
+  inner: Logger,
+  options: { readonly store: Store; readonly now: () => number; readonly format: LogFormat },
+): TaskLog {
+  let pending: Pending[] = [];
+  let chain: Promise<void> = Promise.resolve();
+  let scheduled = false;
+  let captured = '';
+  const formatter = createLogger({
+    level: 'debug',
+    format: options.format,
+    now: options.now,
+    write: (line) => {
+      captured = line.trimEnd();
+    },
+  });
+
+  const write = async (batch: readonly Pending[]): Promise<void> => {
+    await options.store.tx(async (trx) => {
+      for (const p of batch) {
+        let jobId = p.jobId;
+        if (jobId === undefined) {
+          const vm = await trx
+            .selectFrom('vms')
+            .select('backup_job_id')
+            .where('id', '=', p.vmId)
+            .executeTakeFirst();
+          jobId = vm?.backup_job_id;
+        }
+        if (jobId === undefined || jobId < 0) continue;
+        const task = await trx
+          .selectFrom('run_tasks')
+          .select('run_id')
+          .where('job_id', '=', jobId)
+          .where('vm_id', '=', p.vmId)
+          .orderBy('run_id', 'desc')
+          .executeTakeFirst();
+        if (!task) continue;
+        await trx
+          .insertInto('task_logs')
+          .values({ job_id: jobId, run_id: task.run_id, vm_id: p.vmId, time_ms: p.timeMs, line: p.line })
+          .execute();
+        // Retention: the logs of the job's last KEEP_RUNS runs.
+        await trx
+          .deleteFrom('task_logs')
+          .where('job_id', '=', jobId)
+          .where('run_id', '<=', task.run_id - KEEP_RUNS)
+          .execute();
+      }
+    });
+  };
+
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    chain = chain.then(async () => {
+      // Let the transaction that logged commit first (queueMicrotask is not enough: tx awaits I/O).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      scheduled = false;
+      const batch = pending;
+      pending = [];
+      if (batch.length === 0) return;
+      try {
+        await write(batch);
+      } catch (err) {
+        inner.warn('cannot store backup log lines', {
+          lines: batch.length,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    });
+  };
+
+  const emit = (level: keyof Logger, msg: string, fields?: LogFields) => {
+    inner[level](msg, fields);
+    const vm = fields?.['vm'];
+    if (typeof vm !== 'number') return;
+    const job = fields?.['job'];
+    formatter[level](msg, fields);
+    pending.push({
+      vmId: vm,
+      jobId: typeof job === 'number' ? job : undefined,
+      timeMs: options.now(),
+      line: captured,
+    });
+    schedule();
+  };
+
+  return {
+    log: {
+      error: (m, f) => emit('error', m, f),
+      warn: (m, f) => emit('warn', m, f),
+      info: (m, f) => emit('info', m, f),
+      debug: (m, f) => emit('debug', m, f),
+    },
+    flush: async () => {
+      await chain;
+      if (pending.length > 0) {
+        schedule();
+        await chain;
+      }
+    },
+  };
+}
+
+/** The stored log lines of one VM task of a run, oldest first. */
+export async function readTaskLog(
+  store: Store,
+  jobId: number,
+  runId: number,
+  vmId: number,
+): Promise<readonly { timeMs: number; line: string }[]> {
+  const rows = await store.db
+    .selectFrom('task_logs')
+    .select(['time_ms', 'line'])
+    .where('job_id', '=', jobId)
+    .where('run_id', '=', runId)
+    .where('vm_id', '=', vmId)
+    .orderBy('seq')
+    .execute();
+  return rows.map((r) => ({ timeMs: r.time_ms, line: r.line }));
+}
