@@ -314,6 +314,7 @@ export class BackupJobService {
       await trx.deleteFrom('job_vms').where('job_id', '=', id).execute();
       await trx.deleteFrom('run_tasks').where('job_id', '=', id).execute();
       await trx.deleteFrom('job_runs').where('job_id', '=', id).execute();
+      await trx.deleteFrom('task_logs').where('job_id', '=', id).execute();
       await trx.deleteFrom('backup_jobs').where('id', '=', id).execute();
     });
     this.deps.scheduler.jobChanged(id);

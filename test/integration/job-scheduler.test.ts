@@ -243,6 +243,16 @@ describe('the job scheduler on a real store', () => {
         [1, 'manual', 'failed'],
       ],
     );
+    // Deleting the job deletes its runs, tasks and task logs.
+    await w.store.db
+      .insertInto('task_logs')
+      .values({ job_id: job, run_id: 2, vm_id: 0, time_ms: T0, line: 'msg=x' })
+      .execute();
+    await w.jobs.delete(admin, job);
+    for (const table of ['job_runs', 'run_tasks', 'task_logs'] as const) {
+      const left = await w.store.db.selectFrom(table).select('job_id').where('job_id', '=', job).execute();
+      assert.deepEqual(left, [], table);
+    }
     await w.scheduler.stop(0);
     await w.store.close();
   });
