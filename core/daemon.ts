@@ -24,7 +24,7 @@ import { type OutcomeRecorder, outcomeRecorder } from './metrics/outcomes.js';
 import { readTaskLog, type TaskLog, taskLogger } from './metrics/task-log.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
 import { BackupJobService } from './services/backupjobs.js';
-import type { SchedulerPort, ServiceDeps } from './services/context.js';
+import { forwardingScheduler, type ServiceDeps } from './services/context.js';
 import { DatastoreService } from './services/datastores.js';
 import type { DiskInspector } from './services/disk-inspector.js';
 import { HostService } from './services/hosts.js';
@@ -124,14 +124,7 @@ export class Daemon {
     });
     // The scheduler and the job service need each other: the port forwards to the scheduler
     // once it exists (it is created below, before anything can call the port).
-    const port: SchedulerPort = {
-      jobChanged: (id) => scheduler?.jobChanged(id),
-      schedulesChanged: () => scheduler?.schedulesChanged(),
-      abort: (vms) => scheduler?.abort(vms),
-      waiting: (id) => scheduler?.waiting(id) ?? [],
-      backupStarted: (vm, host) => scheduler?.backupStarted(vm, host),
-      backupFinished: (vm) => scheduler?.backupFinished(vm),
-    };
+    const port = forwardingScheduler(() => scheduler);
     const serviceDeps: ServiceDeps = {
       timeZone: config.timeZone,
       scheduler: port,

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { dispatch } from './dispatch.js';
+import { closeServer, listenOn } from './http-listen.js';
 import type { Services } from './methods.js';
 import { decodeMethodCall, encodeFault, encodeMethodResponse } from './xmlrpc.js';
 
@@ -121,19 +122,10 @@ export class ApiServer {
   }
 
   listen(address: string, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, address, () => {
-        this.#server.off('error', reject);
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.#server, address, port);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
+    return closeServer(this.#server);
   }
 }

@@ -4,19 +4,13 @@
  * "2026-12-01T02:00" the same way: without an offset it is the wall clock of the given zone (a time
  * the clock skips moves forward by the gap, one it shows twice is the first), with one it is exact.
  */
-import { daysInMonth, wallClockToEpoch } from './zoned-time.js';
+import { daysInMonth, type WallClock, wallClockToEpoch } from './zoned-time.js';
 
 /** 9999-12-31T23:59:59Z: past this an epoch cannot be shown as a date. */
 export const MAX_EPOCH = 253402300799;
 
-export interface DateFields {
-  readonly year: number;
-  readonly month: number;
-  readonly day: number;
-  readonly hour: number;
-  readonly minute: number;
-  readonly second: number;
-}
+/** A date and time of day as written, before any zone is applied. */
+export type DateFields = WallClock;
 
 // 2026-12-01 | 2026-12-01T02:00 | 2026-12-01 02:00:00.5 | ...T02:00Z | ... 02:00:00 +01:00 / +0100 / +01
 const ISO =

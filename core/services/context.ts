@@ -40,6 +40,21 @@ export interface SchedulerPort {
   backupFinished(vmId: number): void;
 }
 
+/**
+ * A port that forwards to the scheduler `current()` returns: the job service and the scheduler
+ * need each other, so the service gets this before the scheduler exists.
+ */
+export function forwardingScheduler(current: () => SchedulerPort | undefined): SchedulerPort {
+  return {
+    jobChanged: (id) => current()?.jobChanged(id),
+    schedulesChanged: () => current()?.schedulesChanged(),
+    abort: (vms) => current()?.abort(vms),
+    waiting: (id) => current()?.waiting(id) ?? [],
+    backupStarted: (vm, host) => current()?.backupStarted(vm, host),
+    backupFinished: (vm) => current()?.backupFinished(vm),
+  };
+}
+
 /** A scheduler that does nothing: for tools that open the store without running backups. */
 export const idleScheduler: SchedulerPort = Object.freeze({
   jobChanged: () => undefined,

@@ -14,7 +14,7 @@ import { ONEADMIN_GID, ONEADMIN_UID } from '../../core/model.js';
 import type { Requester } from '../../core/permissions.js';
 import { type BackupExecutor, JobScheduler } from '../../core/scheduler/job-scheduler.js';
 import { BackupJobService } from '../../core/services/backupjobs.js';
-import type { SchedulerPort, ServiceDeps } from '../../core/services/context.js';
+import { forwardingScheduler, type ServiceDeps } from '../../core/services/context.js';
 import { DatastoreService } from '../../core/services/datastores.js';
 import { HostService } from '../../core/services/hosts.js';
 import { UserService } from '../../core/services/users.js';
@@ -100,14 +100,7 @@ async function world(limits = { maxBackups: 2, maxBackupsHost: 0 }): Promise<Wor
   const store = await openSqliteStore(join(dir, 'state.db'));
   const clock = new ManualClock(T0);
   let scheduler: JobScheduler | undefined;
-  const port: SchedulerPort = {
-    jobChanged: (id) => scheduler?.jobChanged(id),
-    schedulesChanged: () => scheduler?.schedulesChanged(),
-    abort: (vms) => scheduler?.abort(vms),
-    waiting: (id) => scheduler?.waiting(id) ?? [],
-    backupStarted: (vm, host) => scheduler?.backupStarted(vm, host),
-    backupFinished: (vm) => scheduler?.backupFinished(vm),
-  };
+  const port = forwardingScheduler(() => scheduler);
   const deps: ServiceDeps = {
     store,
     clock,
