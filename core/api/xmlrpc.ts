@@ -515,16 +515,14 @@ function encodeValue(v: XmlRpcEncodable, intTag: IntTag, depth: number): string 
   return `<value><struct>${members}</struct></value>`;
 }
 
-const STRING_ESCAPES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '\r': '&#13;',
-};
-
 /** `& < >` as entities, CR as `&#13;` (so it survives the parser's line-end handling). */
 function escapeString(s: string): string {
-  return toXmlChars(s).replace(/[&<>\r]/g, (c) => STRING_ESCAPES[c] as string);
+  // Native replaceAll: a pool document of 1,000 jobs is about 150,000 characters to escape.
+  return toXmlChars(s)
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('\r', '&#13;');
 }
 
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
