@@ -350,6 +350,33 @@ describe('the job scheduler on a real store', () => {
     await w.store.close();
   });
 
+  it('a job deleted while its backup runs: the backup ends unowned, the slot is freed for other jobs', async () => {
+    const w = await world({ maxBackups: 1, maxBackupsHost: 0 });
+    const gone = await w.jobs.allocate(admin, 'NAME="gone"\nBACKUP_VMS="0,1"\nDATASTORE_ID=100\n');
+    const other = await w.jobs.allocate(
+      admin,
+      'NAME="other"\nBACKUP_VMS="2"\nDATASTORE_ID=100\nPRIORITY=10\n',
+    );
+    await w.jobs.backup(admin, gone);
+    await until('VM 0 started', () => w.exec.calls.length === 1);
+    await w.jobs.backup(admin, other);
+    await until('VM 2 waits for the slot', () => w.scheduler.waiting(other).length === 1);
+    assert.deepEqual(
+      w.scheduler.waiting(other).map((x) => x.reason),
+      ['global slots 1/1'],
+    );
+    await w.jobs.delete(admin, gone);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(w.exec.calls.length, 1, 'the running backup still holds the only slot');
+    call(w, 0).succeed();
+    await until('VM 2 started', () => w.exec.running().includes(2));
+    assert.ok(!w.exec.running().includes(1), 'nothing of the deleted job starts');
+    call(w, 2).succeed();
+    await until('VM 2 UPDATED', async () => (await sets(w, other)).UPDATED.includes(2));
+    await w.scheduler.stop(0);
+    await w.store.close();
+  });
+
   it('a schedule due on a busy job records why and fires once when the run ends; the next TIME moves on', async () => {
     const w = await world();
     const t = T0 / 1000 + 60;
