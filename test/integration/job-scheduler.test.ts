@@ -72,11 +72,11 @@ class HandExecutor implements BackupExecutor {
 
 /** Lets the scheduler's store work settle (it runs on promises and SQLite). */
 async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < 2500; i++) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 2));
   }
-  assert.fail(`timed out waiting for: ${what}`);
+  assert.fail(`timed out (5 s) waiting for: ${what}`);
 }
 
 interface World {
