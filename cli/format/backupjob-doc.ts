@@ -93,35 +93,41 @@ export interface BackupJobDoc {
 /** The daemon sent something that is not the document described above. */
 export class BackupJobXmlError extends CliError {}
 
-/** A parsed element: its own text and its child elements, in document order. */
-interface Node {
-  readonly name: string;
-  readonly text: string;
-  readonly children: readonly Node[];
+/** A parsed element (core/xml/tree.ts), read in place: no second tree is built. */
+type Node = XmlTreeElement;
+
+/** Child elements in document order. */
+function elementsOf(n: Node): Node[] {
+  const out: Node[] = [];
+  for (const c of n.children) if (c.kind === 'element') out.push(c);
+  return out;
 }
 
 /** Text is every text and CDATA child joined, as xml2js and Nokogiri read it. */
-function toNode(e: XmlTreeElement): Node {
+function textOf(n: Node): string {
   let text = '';
-  const children: Node[] = [];
-  for (const c of e.children) {
-    if (c.kind === 'element') children.push(toNode(c));
-    else if (c.kind === 'text' || c.kind === 'cdata') text += c.value;
+  let hasElements = false;
+  for (const c of n.children) {
+    if (c.kind === 'text' || c.kind === 'cdata') text += c.value;
+    else if (c.kind === 'element') hasElements = true;
   }
-  return { name: e.name, text: children.length > 0 && text.trim() === '' ? '' : text, children };
+  return hasElements && text.trim() === '' ? '' : text;
 }
 
 /** Our own XML reader (core/xml/tree.ts): xml2js took most of `list`'s time at 1,000 jobs. */
 function parseXml(xml: string, what: string): Node {
   try {
-    return toNode(parseXmlTree(xml));
+    return parseXmlTree(xml);
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new BackupJobXmlError(`${what}: the daemon's answer is not XML (${reason})`);
   }
 }
 
-const child = (n: Node, name: string) => n.children.find((c) => c.name === name);
+function child(n: Node, name: string): Node | undefined {
+  for (const c of n.children) if (c.kind === 'element' && c.name === name) return c;
+  return undefined;
+}
 
 /** Reads the elements of one document, naming the document in every error. */
 class Reader {
@@ -133,7 +139,7 @@ class Reader {
 
   text(n: Node, name: string, fallback?: string): string {
     const c = child(n, name);
-    if (c) return c.text;
+    if (c) return textOf(c);
     if (fallback === undefined) this.fail(`<${n.name}> has no <${name}>`);
     return fallback;
   }
@@ -144,30 +150,33 @@ class Reader {
       if (fallback === undefined) this.fail(`<${n.name}> has no <${name}>`);
       return fallback;
     }
-    const t = c.text.trim();
-    if (!/^[-+]?\d+$/.test(t)) this.fail(`<${name}> is "${c.text}", not an integer`);
+    const text = textOf(c);
+    const t = text.trim();
+    if (!/^[-+]?\d+$/.test(t)) this.fail(`<${name}> is "${text}", not an integer`);
     return Number(t);
   }
 
   ids(n: Node, name: string): number[] {
-    return (child(n, name)?.children ?? [])
+    const set = child(n, name);
+    return (set ? elementsOf(set) : [])
       .filter((c) => c.name === 'ID')
       .map((id) => {
-        const t = id.text.trim();
-        if (!/^\d+$/.test(t)) this.fail(`<${name}> holds the ID "${id.text}", not an integer`);
+        const t = textOf(id).trim();
+        if (!/^\d+$/.test(t)) this.fail(`<${name}> holds the ID "${textOf(id)}", not an integer`);
         return Number(t);
       });
   }
 }
 
 function templateOf(node: Node | undefined): TemplateAttribute[] {
-  return (node?.children ?? [])
+  return (node ? elementsOf(node) : [])
     .filter((c) => c.name !== 'SCHED_ACTION')
-    .map((c) =>
-      c.children.length === 0
-        ? { kind: 'single', name: c.name, value: c.text }
-        : { kind: 'vector', name: c.name, values: new Map(c.children.map((s) => [s.name, s.text])) },
-    );
+    .map((c) => {
+      const subs = elementsOf(c);
+      return subs.length === 0
+        ? { kind: 'single', name: c.name, value: textOf(c) }
+        : { kind: 'vector', name: c.name, values: new Map(subs.map((s) => [s.name, textOf(s)])) };
+    });
 }
 
 function schedActionOf(r: Reader, n: Node): SchedAction {
@@ -192,7 +201,8 @@ function schedActionOf(r: Reader, n: Node): SchedAction {
 
 function backupJobOf(n: Node, where: string): BackupJobDoc {
   if (n.name !== 'BACKUPJOB') throw new BackupJobXmlError(`${where}: expected <BACKUPJOB>, got <${n.name}>`);
-  const idText = child(n, 'ID')?.text.trim();
+  const idNode = child(n, 'ID');
+  const idText = idNode ? textOf(idNode).trim() : undefined;
   const r = new Reader(idText ? `backup job ${idText}` : where);
   // Read in the document's element order, so the first broken element is the one reported.
   const id = r.int(n, 'ID');
@@ -240,7 +250,7 @@ function backupJobOf(n: Node, where: string): BackupJobDoc {
     backingUpVms: r.ids(n, 'BACKING_UP_VMS'),
     errorVms: r.ids(n, 'ERROR_VMS'),
     template: templateOf(template),
-    schedActions: (template?.children ?? [])
+    schedActions: (template ? elementsOf(template) : [])
       .filter((c) => c.name === 'SCHED_ACTION')
       .map((c) => schedActionOf(r, c)),
   };
@@ -256,7 +266,7 @@ export function parseBackupJobPoolXml(xml: string): BackupJobDoc[] {
   const root = parseXml(xml, 'backup job pool');
   if (root.name !== 'BACKUPJOB_POOL')
     throw new BackupJobXmlError(`backup job pool: expected <BACKUPJOB_POOL>, got <${root.name}>`);
-  return root.children.map((c, i) => backupJobOf(c, `backup job pool, entry ${i + 1}`));
+  return elementsOf(root).map((c, i) => backupJobOf(c, `backup job pool, entry ${i + 1}`));
 }
 
 /** The value of a single TEMPLATE attribute (the first of that name), if there is one. */

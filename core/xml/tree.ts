@@ -46,7 +46,6 @@ export const MAX_XML_DEPTH = 256;
 const NAME_AT = /[A-Za-z_:\u0080-\uFFFF][\w.:\u0080-\uFFFF-]*/y;
 const PREDEFINED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 const REFERENCE = /&(?:#(\d{1,7})|#x([0-9A-Fa-f]{1,6})|(amp|lt|gt|quot|apos));/g;
-const PREDEFINED_REFERENCE = /&(?:amp|lt|gt|quot|apos);/g;
 const SPACE = new Set([' ', '\t', '\n']);
 const LT = 0x3c;
 const GT = 0x3e;
@@ -65,7 +64,9 @@ function isXmlChar(cp: number): boolean {
   );
 }
 
+/** An element being read: the same object becomes the finished element (one allocation). */
 interface Open {
+  readonly kind: 'element';
   readonly name: string;
   readonly children: XmlTreeNode[];
 }
@@ -165,7 +166,7 @@ class Reader {
         if (s.charCodeAt(this.#pos) === GT) {
           this.#pos++;
           if (stack.length >= MAX_XML_DEPTH) this.fail(`elements nested deeper than ${MAX_XML_DEPTH}`);
-          stack.push({ name, children: [] });
+          stack.push({ kind: 'element', name, children: [] });
         } else if (s.startsWith('/>', this.#pos)) {
           this.#pos += 2;
           const empty: XmlElement = { kind: 'element', name, children: [] };
@@ -190,7 +191,7 @@ class Reader {
     if (!open || open.name !== name) {
       this.fail(open ? `</${name}> closes <${open.name}>` : `</${name}> closes nothing`, at);
     }
-    return { kind: 'element', name, children: open.children };
+    return open;
   }
 
   /** Character data between start and end with its references replaced. */
@@ -198,15 +199,11 @@ class Reader {
     const raw = this.src.slice(start, end);
     if (!raw.includes('&')) return raw;
     // The common case, escaped markup (an XML document inside an XML-RPC string): only the
-    // predefined entities. Native replaceAll is several times faster than the loop below;
-    // `&amp;` goes last so that `&amp;lt;` becomes `&lt;`, not `<`.
-    if (!raw.includes('&#') && raw.replace(PREDEFINED_REFERENCE, '').indexOf('&') === -1) {
-      return raw
-        .replaceAll('&lt;', '<')
-        .replaceAll('&gt;', '>')
-        .replaceAll('&quot;', '"')
-        .replaceAll('&apos;', "'")
-        .replaceAll('&amp;', '&');
+    // predefined entities, decoded in one pass over bytes (several times less garbage than
+    // string replaces on a megabyte of text); anything else takes the general loop below.
+    if (raw.length > 4096 && !raw.includes('&#')) {
+      const fast = decodePredefined(raw);
+      if (fast !== undefined) return fast;
     }
     let out = '';
     let last = 0;
@@ -228,6 +225,49 @@ class Reader {
     if (stray !== -1) this.fail('& that starts no entity or character reference', start + stray);
     return out + raw.slice(last);
   }
+}
+
+const AMP = 0x26;
+const SEMI = 0x3b;
+
+/** The byte `&name;` at src[at] stands for and the entity's length, for the five predefined ones. */
+function predefinedAt(src: Buffer, at: number): [number, number] | undefined {
+  const a = src[at + 1];
+  const b = src[at + 2];
+  const c = src[at + 3];
+  if (b === 0x74 && c === SEMI) {
+    if (a === 0x6c) return [LT, 4]; // &lt;
+    if (a === 0x67) return [GT, 4]; // &gt;
+    return undefined;
+  }
+  const d = src[at + 4];
+  if (a === 0x61 && b === 0x6d && c === 0x70 && d === SEMI) return [AMP, 5]; // &amp;
+  if (src[at + 5] !== SEMI) return undefined;
+  if (a === 0x71 && b === 0x75 && c === 0x6f && d === 0x74) return [0x22, 6]; // &quot;
+  if (a === 0x61 && b === 0x70 && c === 0x6f && d === 0x73) return [0x27, 6]; // &apos;
+  return undefined;
+}
+
+/** Text with only `&lt; &gt; &amp; &quot; &apos;` decoded; undefined at any other `&`. */
+function decodePredefined(raw: string): string | undefined {
+  const src = Buffer.from(raw, 'utf8');
+  const out = Buffer.allocUnsafe(src.length);
+  let o = 0;
+  // A plain loop: most runs between entities are a few bytes, where Buffer#copy costs more
+  // than the bytes themselves.
+  for (let i = 0; i < src.length; ) {
+    const b = src[i] as number;
+    if (b !== AMP) {
+      out[o++] = b;
+      i++;
+      continue;
+    }
+    const entity = predefinedAt(src, i);
+    if (!entity) return undefined;
+    out[o++] = entity[0];
+    i += entity[1];
+  }
+  return out.toString('utf8', 0, o);
 }
 
 /** Adds text or CDATA, merged into the previous sibling when it is of the same kind (libxml2). */
