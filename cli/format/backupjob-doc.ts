@@ -10,6 +10,7 @@
  */
 import { parseXmlTree, type XmlElement as XmlTreeElement } from '../../core/xml/tree.js';
 import { CliError } from '../common/credentials.js';
+import { pullBackupJob, pullBackupJobPool } from './backupjob-doc-pull.js';
 
 export interface BackupJobLock {
   /** 1 use, 2 manage, 3 admin, 4 all. */
@@ -258,11 +259,25 @@ function backupJobOf(n: Node, where: string): BackupJobDoc {
 
 /** `one.backupjob.info`: one `<BACKUPJOB>`. */
 export function parseBackupJobXml(xml: string): BackupJobDoc {
-  return backupJobOf(parseXml(xml, 'backup job'), 'backup job');
+  return pullBackupJob(xml) ?? parseBackupJobXmlTree(xml);
 }
 
 /** `one.backupjobpool.info`: `<BACKUPJOB_POOL>`, its jobs in document order (newest first). */
 export function parseBackupJobPoolXml(xml: string): BackupJobDoc[] {
+  return pullBackupJobPool(xml) ?? parseBackupJobPoolXmlTree(xml);
+}
+
+/**
+ * parseBackupJobXml through a generic tree (core/xml/tree.ts). The pull reader
+ * (backupjob-doc-pull.ts) leaves to it every document it does not read exactly the same way,
+ * so this one gives every error message; tests also hold the pull reader to it.
+ */
+export function parseBackupJobXmlTree(xml: string): BackupJobDoc {
+  return backupJobOf(parseXml(xml, 'backup job'), 'backup job');
+}
+
+/** parseBackupJobPoolXml through a generic tree: see parseBackupJobXmlTree. */
+export function parseBackupJobPoolXmlTree(xml: string): BackupJobDoc[] {
   const root = parseXml(xml, 'backup job pool');
   if (root.name !== 'BACKUPJOB_POOL')
     throw new BackupJobXmlError(`backup job pool: expected <BACKUPJOB_POOL>, got <${root.name}>`);
