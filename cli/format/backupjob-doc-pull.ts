@@ -179,14 +179,7 @@ class Pull {
       }
       const c = s.charCodeAt(lt + 1);
       if (c === SLASH) {
-        const p0 = lt + 2;
-        if (!s.startsWith(parent, p0)) giveUp();
-        let p = p0 + parent.length;
-        if (isNameChar(s.charCodeAt(p))) giveUp();
-        while (isSpace(s.charCodeAt(p))) p++;
-        if (s.charCodeAt(p) !== GT) giveUp();
-        this.pos = p + 1;
-        this.depth--;
+        this.endTag(lt, parent);
         return undefined;
       }
       if (c === BANG) {
@@ -202,6 +195,18 @@ class Pull {
     }
   }
 
+  /** `</name>` at `lt`: reads past it, closing the element. */
+  endTag(lt: number, name: string): void {
+    const s = this.src;
+    if (!s.startsWith(name, lt + 2)) giveUp();
+    let p = lt + 2 + name.length;
+    if (isNameChar(s.charCodeAt(p))) giveUp();
+    while (isSpace(s.charCodeAt(p))) p++;
+    if (s.charCodeAt(p) !== GT) giveUp();
+    this.pos = p + 1;
+    this.depth--;
+  }
+
   /** Reads past the element `next` just started, checking it. */
   skip(name: string): void {
     if (this.empty) return;
@@ -211,6 +216,23 @@ class Pull {
   /** The text of the element `next` just started (the tree reader's textOf). */
   textOf(name: string): string {
     if (this.empty) return '';
+    // The daemon's leaves: plain text or one CDATA section, then the end tag.
+    const s = this.src;
+    const lt = s.indexOf('<', this.pos);
+    if (lt !== -1 && s.charCodeAt(lt + 1) === SLASH) {
+      const raw = s.slice(this.pos, lt);
+      if (raw.indexOf('&') === -1) {
+        this.endTag(lt, name);
+        return raw;
+      }
+    } else if (lt === this.pos && s.startsWith('<![CDATA[', lt)) {
+      const end = s.indexOf(']]>', lt + 9);
+      if (end !== -1 && s.charCodeAt(end + 3) === LT && s.charCodeAt(end + 4) === SLASH) {
+        const value = s.slice(lt + 9, end);
+        this.endTag(end + 3, name);
+        return value;
+      }
+    }
     const outer = this.text;
     this.text = '';
     let hasElements = false;
@@ -362,83 +384,104 @@ function templateOf(p: Pull, template: TemplateAttribute[], schedActions: SchedA
   }
 }
 
-/** A `<BACKUPJOB>` whose start tag was just read. */
+/** A `<BACKUPJOB>` whose start tag was just read. Plain locals: this runs once per listed job. */
 function backupJobOf(p: Pull): BackupJobDoc {
-  const ints: { [name: string]: number | undefined } = {};
-  const texts: { [name: string]: string | undefined } = {};
-  const sets: { [name: string]: number[] | undefined } = {};
+  let id: number | undefined;
+  let uid: number | undefined;
+  let gid: number | undefined;
+  let uname: string | undefined;
+  let gname: string | undefined;
+  let name: string | undefined;
   let lock: BackupJobLock | undefined;
-  let sawLock = false;
   let permissions: BackupJobPermissions | undefined;
+  let priority: number | undefined;
+  let lastBackupTime: number | undefined;
+  let lastBackupDuration: number | undefined;
+  let schedActionIds: number[] | undefined;
+  let updatedVms: number[] | undefined;
+  let outdatedVms: number[] | undefined;
+  let backingUpVms: number[] | undefined;
+  let errorVms: number[] | undefined;
   let template: TemplateAttribute[] | undefined;
   const schedActions: SchedAction[] = [];
   if (!p.empty) {
     for (let c = p.next('BACKUPJOB', false); c !== undefined; c = p.next('BACKUPJOB', false)) {
-      switch (c) {
-        case 'ID':
-        case 'UID':
-        case 'GID':
-        case 'PRIORITY':
-        case 'LAST_BACKUP_TIME':
-        case 'LAST_BACKUP_DURATION':
-          if (ints[c] === undefined) ints[c] = p.int(c);
-          else p.skip(c);
-          break;
-        case 'UNAME':
-        case 'GNAME':
-        case 'NAME':
-          if (texts[c] === undefined) texts[c] = p.textOf(c);
-          else p.skip(c);
-          break;
-        case 'SCHED_ACTIONS':
-        case 'UPDATED_VMS':
-        case 'OUTDATED_VMS':
-        case 'BACKING_UP_VMS':
-        case 'ERROR_VMS':
-          if (sets[c] === undefined) sets[c] = ids(p, c);
-          else p.skip(c);
-          break;
-        case 'LOCK':
-          if (sawLock) p.skip(c);
-          else {
-            sawLock = true;
-            lock = lockOf(p);
-          }
-          break;
-        case 'PERMISSIONS':
-          if (permissions === undefined) permissions = permissionsOf(p);
-          else p.skip(c);
-          break;
-        case 'TEMPLATE':
-          if (template === undefined) {
-            template = [];
-            templateOf(p, template, schedActions);
-          } else p.skip(c);
-          break;
-        default:
-          p.skip(c);
-      }
+      // The first element of a name is the one read; later ones are only checked.
+      if (c === 'ID' && id === undefined) id = p.int(c);
+      else if (c === 'UID' && uid === undefined) uid = p.int(c);
+      else if (c === 'GID' && gid === undefined) gid = p.int(c);
+      else if (c === 'UNAME' && uname === undefined) uname = p.textOf(c);
+      else if (c === 'GNAME' && gname === undefined) gname = p.textOf(c);
+      else if (c === 'NAME' && name === undefined) name = p.textOf(c);
+      else if (c === 'LOCK' && lock === undefined) lock = lockOf(p);
+      else if (c === 'PERMISSIONS' && permissions === undefined) permissions = permissionsOf(p);
+      else if (c === 'PRIORITY' && priority === undefined) priority = p.int(c);
+      else if (c === 'LAST_BACKUP_TIME' && lastBackupTime === undefined) lastBackupTime = p.int(c);
+      else if (c === 'LAST_BACKUP_DURATION' && lastBackupDuration === undefined)
+        lastBackupDuration = p.int(c);
+      else if (c === 'SCHED_ACTIONS' && schedActionIds === undefined) schedActionIds = ids(p, c);
+      else if (c === 'UPDATED_VMS' && updatedVms === undefined) updatedVms = ids(p, c);
+      else if (c === 'OUTDATED_VMS' && outdatedVms === undefined) outdatedVms = ids(p, c);
+      else if (c === 'BACKING_UP_VMS' && backingUpVms === undefined) backingUpVms = ids(p, c);
+      else if (c === 'ERROR_VMS' && errorVms === undefined) errorVms = ids(p, c);
+      else if (c === 'TEMPLATE' && template === undefined) {
+        template = [];
+        templateOf(p, template, schedActions);
+      } else p.skip(c);
     }
   }
-  const int = (name: string): number => ints[name] ?? giveUp();
-  const text = (name: string): string => texts[name] ?? giveUp();
+  if (
+    id === undefined ||
+    uid === undefined ||
+    gid === undefined ||
+    uname === undefined ||
+    gname === undefined ||
+    name === undefined ||
+    permissions === undefined ||
+    priority === undefined ||
+    lastBackupTime === undefined ||
+    lastBackupDuration === undefined
+  )
+    giveUp();
+  // The tree reader's key order: `lock` (only when there is one) between name and permissions.
+  if (lock) {
+    return {
+      id,
+      uid,
+      gid,
+      uname,
+      gname,
+      name,
+      lock,
+      permissions,
+      priority,
+      lastBackupTime,
+      lastBackupDuration,
+      schedActionIds: schedActionIds ?? [],
+      updatedVms: updatedVms ?? [],
+      outdatedVms: outdatedVms ?? [],
+      backingUpVms: backingUpVms ?? [],
+      errorVms: errorVms ?? [],
+      template: template ?? [],
+      schedActions,
+    };
+  }
   return {
-    id: int('ID'),
-    uid: int('UID'),
-    gid: int('GID'),
-    uname: text('UNAME'),
-    gname: text('GNAME'),
-    name: text('NAME'),
-    ...(lock ? { lock } : {}),
-    permissions: permissions ?? giveUp(),
-    priority: int('PRIORITY'),
-    lastBackupTime: int('LAST_BACKUP_TIME'),
-    lastBackupDuration: int('LAST_BACKUP_DURATION'),
-    schedActionIds: sets['SCHED_ACTIONS'] ?? [],
-    updatedVms: sets['UPDATED_VMS'] ?? [],
-    outdatedVms: sets['OUTDATED_VMS'] ?? [],
-    backingUpVms: sets['BACKING_UP_VMS'] ?? [],
-    errorVms: sets['ERROR_VMS'] ?? [],
+    id,
+    uid,
+    gid,
+    uname,
+    gname,
+    name,
+    permissions,
+    priority,
+    lastBackupTime,
+    lastBackupDuration,
+    schedActionIds: schedActionIds ?? [],
+    updatedVms: updatedVms ?? [],
+    outdatedVms: outdatedVms ?? [],
+    backingUpVms: backingUpVms ?? [],
+    errorVms: errorVms ?? [],
     template: template ?? [],
     schedActions,
   };
