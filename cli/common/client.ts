@@ -2,7 +2,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { decodeMethodResponse, encodeMethodCall, type XmlRpcValue } from '../../core/api/xmlrpc.js';
-import { CliError, type Connection } from './credentials.js';
+import { CliError, type Connection, resolveConnection } from './credentials.js';
 
 export class ApiError extends CliError {
   constructor(
@@ -43,6 +43,37 @@ function post(endpoint: string, body: string): Promise<HttpAnswer> {
   });
 }
 
+/** Calls started by startEarlyCall, by endpoint and request body, until a client takes them. */
+const early = new Map<string, Promise<HttpAnswer>>();
+
+/**
+ * Starts, before the CLI's other modules load (yargs alone takes about 65 ms), a read-only call
+ * the command is about to make, so the daemon works meanwhile. The client takes its answer only
+ * for the very same request (endpoint and body, session included), and reports its errors as its
+ * own; otherwise nothing changes. Without usable credentials nothing is started: the command
+ * reports that itself.
+ */
+export function startEarlyCall(method: string, ...params: XmlRpcValue[]): void {
+  let connection: Connection;
+  try {
+    connection = resolveConnection({});
+  } catch {
+    return;
+  }
+  const body = encodeMethodCall(method, [connection.session, ...params]);
+  const answer = post(connection.endpoint, body);
+  // Handled by the client that takes it; a command that never does has no use for the error.
+  answer.catch(() => undefined);
+  early.set(`${connection.endpoint}\n${body}`, answer);
+}
+
+function takeEarlyCall(endpoint: string, body: string): Promise<HttpAnswer> | undefined {
+  const key = `${endpoint}\n${body}`;
+  const answer = early.get(key);
+  early.delete(key);
+  return answer;
+}
+
 export class OneClient {
   constructor(readonly connection: Connection) {}
 
@@ -50,10 +81,9 @@ export class OneClient {
   async call(method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue> {
     let response: HttpAnswer;
     try {
-      response = await post(
-        this.connection.endpoint,
-        encodeMethodCall(method, [this.connection.session, ...params]),
-      );
+      const body = encodeMethodCall(method, [this.connection.session, ...params]);
+      response = await (takeEarlyCall(this.connection.endpoint, body) ??
+        post(this.connection.endpoint, body));
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
