@@ -15,6 +15,8 @@
  * unknown elements are skipped (but must be well formed), nesting deeper than MAX_XML_DEPTH is
  * refused.
  */
+
+import { PERMISSION_ELEMENTS } from '../../core/permissions.js';
 import { MAX_XML_DEPTH } from '../../core/xml/tree.js';
 import type {
   BackupJobDoc,
@@ -287,17 +289,7 @@ function lockOf(p: Pull): BackupJobLock {
   return { locked, owner: owner ?? -1, time: time ?? 0, reqId: reqId ?? -1 };
 }
 
-const PERMISSION_FLAGS = [
-  'OWNER_U',
-  'OWNER_M',
-  'OWNER_A',
-  'GROUP_U',
-  'GROUP_M',
-  'GROUP_A',
-  'OTHER_U',
-  'OTHER_M',
-  'OTHER_A',
-] as const;
+const PERMISSION_FLAGS = PERMISSION_ELEMENTS;
 
 function permissionsOf(p: Pull): BackupJobPermissions {
   const flags: (boolean | undefined)[] = [];
@@ -444,28 +436,6 @@ function backupJobOf(p: Pull): BackupJobDoc {
   )
     giveUp();
   // The tree reader's key order: `lock` (only when there is one) between name and permissions.
-  if (lock) {
-    return {
-      id,
-      uid,
-      gid,
-      uname,
-      gname,
-      name,
-      lock,
-      permissions,
-      priority,
-      lastBackupTime,
-      lastBackupDuration,
-      schedActionIds: schedActionIds ?? [],
-      updatedVms: updatedVms ?? [],
-      outdatedVms: outdatedVms ?? [],
-      backingUpVms: backingUpVms ?? [],
-      errorVms: errorVms ?? [],
-      template: template ?? [],
-      schedActions,
-    };
-  }
   return {
     id,
     uid,
@@ -473,6 +443,7 @@ function backupJobOf(p: Pull): BackupJobDoc {
     uname,
     gname,
     name,
+    ...(lock ? { lock } : {}),
     permissions,
     priority,
     lastBackupTime,
