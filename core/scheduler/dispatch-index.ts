@@ -317,6 +317,19 @@ export class DispatchIndex {
     return explainWaiting(this.snapshot(now));
   }
 
+  /**
+   * The earliest retry time (epoch s) a VM still waits for, as of the last pick; undefined when
+   * none does. Stale heap entries met on the way are dropped.
+   */
+  nextRetryAt(): number | undefined {
+    for (let at = this.#delayed.peekKey(); at !== undefined; at = this.#delayed.peekKey()) {
+      const v = this.#delayed.peek() as VmEntry;
+      if (!v.removed && v.heapAt === at) return at;
+      this.#delayed.pop();
+    }
+    return undefined;
+  }
+
   /** Backups running now, in all. */
   get runningCount(): number {
     return this.#running.size;

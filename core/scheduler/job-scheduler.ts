@@ -17,7 +17,14 @@ import type { BackupObserver } from '../metrics/observer.js';
 import { type BackupMode, isBackupMode } from '../model.js';
 import { afterRun, isDue, isFinished } from '../schedule/next-time.js';
 import type { SchedulerPort } from '../services/context.js';
-import { closeRunIfFinished, nextSeq, queueTask, type RunTrigger, updateTask } from '../services/runs.js';
+import {
+  closeRunIfFinished,
+  nextSeq,
+  openRun,
+  queueTask,
+  type RunTrigger,
+  updateTask,
+} from '../services/runs.js';
 import { schedFieldsToRow, schedRowToFields } from '../services/sched-rows.js';
 import { decodeAttributes, encodeAttributes, setSingle } from '../store/attributes.js';
 import type { Store, Tx } from '../store/db.js';
@@ -345,12 +352,7 @@ export class JobScheduler implements SchedulerPort {
         if ((kind === 'retryable' || interrupted) && retriesLeft) {
           const notBefore = interrupted ? 0 : nowS + started.retryIntervalS;
           await setVm('OUTDATED', message, notBefore);
-          const run = await trx
-            .selectFrom('job_runs')
-            .select('run_id')
-            .where('job_id', '=', jobId)
-            .where('end_ms', '=', 0)
-            .executeTakeFirst();
+          const run = await openRun(trx, jobId);
           if (run) {
             const when = interrupted ? 'requeued' : `retry at ${new Date(notBefore * 1000).toISOString()}`;
             await queueTask(trx, jobId, run.run_id, vmId, started.dispatch.hostId, `${message} (${when})`);
@@ -463,13 +465,8 @@ export class JobScheduler implements SchedulerPort {
   }
 
   #armRetryTimer(): void {
-    let next = Number.POSITIVE_INFINITY;
-    for (const job of this.#index.snapshot(this.#nowS()).jobs) {
-      for (const vm of job.vms) {
-        if (vm.set === 'OUTDATED' && vm.notBefore !== undefined && vm.notBefore > this.#nowS())
-          next = Math.min(next, vm.notBefore);
-      }
-    }
+    // From the index's retry heap: a snapshot here would walk every VM on every pass.
+    const next = this.#index.nextRetryAt() ?? Number.POSITIVE_INFINITY;
     if (next === this.#retryTimerAt) return;
     this.#cancelRetryTimer?.();
     this.#retryTimerAt = next;

@@ -32,6 +32,11 @@ export class MinHeap<T> {
     return this.#keys[0];
   }
 
+  /** The item with the smallest key, or undefined when empty. */
+  peek(): T | undefined {
+    return this.#items[0];
+  }
+
   /** Removes and returns the item with the smallest key, or undefined when empty. */
   pop(): T | undefined {
     const keys = this.#keys;
