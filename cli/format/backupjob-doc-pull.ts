@@ -17,7 +17,7 @@
  */
 
 import { PERMISSION_ELEMENTS } from '../../core/permissions.js';
-import { MAX_XML_DEPTH } from '../../core/xml/tree.js';
+import { isXmlChar, MAX_XML_DEPTH } from '../../core/xml/tree.js';
 import type {
   BackupJobDoc,
   BackupJobLock,
@@ -61,17 +61,6 @@ function isNameStart(c: number): boolean {
 /** NAME_AT, later characters: `[\w.:\u0080-\uFFFF-]`. */
 function isNameChar(c: number): boolean {
   return isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d;
-}
-
-function isXmlChar(cp: number): boolean {
-  return (
-    cp === 0x9 ||
-    cp === 0xa ||
-    cp === 0xd ||
-    (cp >= 0x20 && cp <= 0xd7ff) ||
-    (cp >= 0xe000 && cp <= 0xfffd) ||
-    (cp >= 0x10000 && cp <= 0x10ffff)
-  );
 }
 
 /** Character data with its references replaced, as the tree reader decodes it. */

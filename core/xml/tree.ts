@@ -53,7 +53,8 @@ const SLASH = 0x2f;
 const BANG = 0x21;
 const QUESTION = 0x3f;
 
-function isXmlChar(cp: number): boolean {
+/** XML 1.0 `Char`. */
+export function isXmlChar(cp: number): boolean {
   return (
     cp === 0x9 ||
     cp === 0xa ||

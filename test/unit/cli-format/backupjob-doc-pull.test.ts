@@ -13,6 +13,7 @@ import {
   parseBackupJobXmlTree,
 } from '../../../cli/format/backupjob-doc.js';
 import { pullBackupJob, pullBackupJobPool } from '../../../cli/format/backupjob-doc-pull.js';
+import { PERMISSION_ELEMENTS } from '../../../core/permissions.js';
 import { cdata, escapeXml, render } from '../../../core/xml/build.js';
 import { job2Xml, POOL_XML, SCHED3, SCHED4 } from './fixtures.js';
 
@@ -172,17 +173,7 @@ class Gen {
 
   job(depth: number, withScheds: boolean): string {
     const d = depth + 1;
-    const perms = [
-      'OWNER_U',
-      'OWNER_M',
-      'OWNER_A',
-      'GROUP_U',
-      'GROUP_M',
-      'GROUP_A',
-      'OTHER_U',
-      'OTHER_M',
-      'OTHER_A',
-    ];
+    const perms = PERMISSION_ELEMENTS;
     const template = Array.from({ length: this.int(6) }, () => this.attribute(d));
     if (withScheds) {
       for (let i = this.int(3); i > 0; i--)
