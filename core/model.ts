@@ -25,6 +25,26 @@ export const VM_SETS = ['OUTDATED', 'ONGOING', 'UPDATED', 'ERROR'] as const;
 export type VmSet = (typeof VM_SETS)[number];
 export const isVmSet = guard(VM_SETS);
 
+/** Run triggers and task statuses (accsyn's model); `onhold` is shown for queued tasks of a paused job. */
+export const RUN_TRIGGERS = ['manual', 'schedule', 'retry'] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+export const TASK_STATUSES = ['queued', 'executing', 'done', 'failed', 'excluded'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const RUN_RESULTS = ['done', 'failed', 'cancelled'] as const;
+export type RunResult = (typeof RUN_RESULTS)[number];
+
+/** A VM's state as the inventory keeps it. */
+export const VM_STATES = ['RUNNING', 'POWEROFF'] as const;
+export type VmState = (typeof VM_STATES)[number];
+export const isVmState = guard(VM_STATES);
+
+/**
+ * The kinds of operation whose last outcome is kept (VM IDs for vm_*, datastore IDs for ds_*);
+ * health_probe is /health's write probe.
+ */
+export const OUTCOME_KINDS = ['vm_backup', 'vm_restore', 'ds_gc', 'ds_verify', 'health_probe'] as const;
+export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
+
 export const DISK_FORMATS = ['raw', 'qcow2'] as const;
 export type DiskFormat = (typeof DISK_FORMATS)[number];
 export const isDiskFormat = guard(DISK_FORMATS);

@@ -4,10 +4,11 @@
  * timestamps survive a restart. An observer: writes are queued and run one after another.
  */
 import type { Logger } from '../log.js';
+import type { OutcomeKind } from '../model.js';
 import type { Store } from '../store/db.js';
 import type { BackupObserver } from './observer.js';
 
-export type OutcomeKind = 'vm_backup' | 'vm_restore' | 'ds_gc' | 'ds_verify';
+
 
 export interface OutcomeRecorder extends BackupObserver {
   /** Resolves when every outcome reported so far is stored. */

@@ -14,7 +14,7 @@ import type { BackupOptions, BackupResult } from '../engine/runner.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BackupObserver } from '../metrics/observer.js';
-import { type BackupMode, isBackupMode } from '../model.js';
+import { type BackupMode, isBackupMode, type RunTrigger, type VmSet } from '../model.js';
 import { afterRun, isDue, isFinished } from '../schedule/next-time.js';
 import type { SchedulerPort } from '../services/context.js';
 import {
@@ -22,7 +22,6 @@ import {
   nextSeq,
   openRun,
   queueTask,
-  type RunTrigger,
   updateTask,
 } from '../services/runs.js';
 import { schedFieldsToRow, schedRowToFields } from '../services/sched-rows.js';
@@ -321,7 +320,7 @@ export class JobScheduler implements SchedulerPort {
         .where('vm_id', '=', vmId)
         .executeTakeFirst();
       const ongoing = jv?.vm_set === 'ONGOING';
-      const setVm = (set: string, error: string, notBefore = 0) =>
+      const setVm = (set: VmSet, error: string, notBefore = 0) =>
         trx
           .updateTable('job_vms')
           .set({ vm_set: set, error, not_before: notBefore, changed: nowS })

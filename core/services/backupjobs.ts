@@ -6,7 +6,7 @@
  */
 import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError, TemplateError, type TemplateProblem } from '../errors.js';
-import { VM_SETS, type VmSet } from '../model.js';
+import { type RunTrigger, VM_SETS, type VmSet } from '../model.js';
 import { isAuthorized, type Requester } from '../permissions.js';
 import { parseSchedAction, type SchedActionOptions, updateSchedAction } from '../schedule/sched-action.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute, setSingle } from '../store/attributes.js';
@@ -37,7 +37,6 @@ import {
   openRun,
   queueTask,
   type RunRecord,
-  type RunTrigger,
   startRun,
   updateTask,
 } from './runs.js';

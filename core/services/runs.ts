@@ -3,17 +3,10 @@
  * VM. These helpers are called inside the transactions that move the VM sets, so a run record
  * never disagrees with the sets, even after a crash.
  */
+import type { RunResult, RunTrigger } from '../model.js';
 import type { Tx } from '../store/db.js';
 import type { JobRunTable, RunTaskTable } from '../store/schema.js';
 
-export const RUN_TRIGGERS = ['manual', 'schedule', 'retry'] as const;
-export type RunTrigger = (typeof RUN_TRIGGERS)[number];
-
-/** Task statuses as stored; `onhold` is shown for queued tasks of a paused job. */
-export const TASK_STATUSES = ['queued', 'executing', 'done', 'failed', 'excluded'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
-
-export type RunResult = 'done' | 'failed' | 'cancelled';
 
 /** The run in progress of a job, if any. */
 export async function openRun(trx: Tx, jobId: number): Promise<JobRunTable | undefined> {

@@ -6,6 +6,7 @@ import {
   isBackupMode,
   isDiskFormat,
   isFsFreeze,
+  VM_STATES,
 } from '../model.js';
 import { isAuthorized, type Requester } from '../permissions.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../store/attributes.js';
@@ -32,8 +33,6 @@ export interface VmView extends Named<VmTable> {
   readonly hostName: string;
   readonly backupIds: readonly number[];
 }
-
-export const VM_STATES = ['RUNNING', 'POWEROFF'] as const;
 
 export class VmService {
   constructor(private readonly deps: ServiceDeps) {}

@@ -13,7 +13,10 @@ import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
+/** A transaction: store functions that write take one, so their caller decides what commits together. */
 export type Tx = Transaction<Database>;
+/** Where a read may run: the database itself or a transaction in progress. */
+export type Queryable = Kysely<Database>;
 
 export interface Store {
   readonly db: Db;

@@ -1,5 +1,15 @@
 /** Row types of the state database, as kysely sees them. Times are epoch seconds. */
 import type { Generated } from 'kysely';
+import type {
+  BackupMode,
+  DiskFormat,
+  OutcomeKind,
+  RunResult,
+  RunTrigger,
+  TaskStatus,
+  VmSet,
+  VmState,
+} from '../model.js';
 
 export interface PoolIdTable {
   pool: string;
@@ -46,7 +56,7 @@ export interface DatastoreTable extends OwnedColumns {
 
 export interface VmTable extends OwnedColumns {
   host_id: number;
-  state: string;
+  state: VmState;
   backup_job_id: number;
   stime: number;
   /** JSON of the VM's BACKUP_CONFIG attributes. */
@@ -57,7 +67,7 @@ export interface VmDiskTable {
   vm_id: number;
   disk_id: number;
   source: string;
-  format: string;
+  format: DiskFormat;
   size_bytes: number;
 }
 
@@ -86,8 +96,7 @@ export interface BackupJobTable extends OwnedColumns {
 export interface JobVmTable {
   job_id: number;
   vm_id: number;
-  /** OUTDATED | ONGOING | UPDATED | ERROR */
-  vm_set: string;
+  vm_set: VmSet;
   error: string;
   changed: number;
   /** Backup attempts of this VM in the job's current run. */
@@ -100,14 +109,13 @@ export interface JobVmTable {
 export interface JobRunTable {
   job_id: number;
   run_id: number;
-  /** manual | schedule | retry */
-  trigger: string;
+  trigger: RunTrigger;
   /** Epoch milliseconds. */
   start_ms: number;
   /** Epoch milliseconds; 0 while the run is in progress. */
   end_ms: number;
-  /** '' while running, then done | failed | cancelled */
-  result: string;
+  /** '' while running, then how it ended. */
+  result: RunResult | '';
 }
 
 /** One VM of a run (accsyn's task). */
@@ -116,8 +124,7 @@ export interface RunTaskTable {
   run_id: number;
   vm_id: number;
   host_id: number;
-  /** queued | executing | done | failed | excluded */
-  status: string;
+  status: TaskStatus;
   attempt: number;
   /** Epoch milliseconds of the last attempt's start; 0 before. */
   start_ms: number;
@@ -152,8 +159,7 @@ export interface SchedActionTable {
 export interface ImageIncrementTable {
   image_id: number;
   inc_id: number;
-  /** FULL | INCREMENT */
-  type: string;
+  type: BackupMode;
   parent_id: number;
   /** Manifest path in the datastore. */
   source: string;
@@ -183,7 +189,7 @@ export interface TaskLogTable {
 
 /** The last outcome of an operation on an object: vm_backup, vm_restore (VM IDs), ds_gc, ds_verify. */
 export interface LastOutcomeTable {
-  kind: string;
+  kind: OutcomeKind;
   object_id: number;
   /** 1 success, 0 failure. */
   ok: number;
