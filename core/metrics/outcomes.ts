@@ -8,8 +8,6 @@ import type { OutcomeKind } from '../model.js';
 import type { Store } from '../store/db.js';
 import type { BackupObserver } from './observer.js';
 
-
-
 export interface OutcomeRecorder extends BackupObserver {
   /** Resolves when every outcome reported so far is stored. */
   flush(): Promise<void>;

@@ -17,13 +17,7 @@ import type { BackupObserver } from '../metrics/observer.js';
 import { type BackupMode, isBackupMode, type RunTrigger, type VmSet } from '../model.js';
 import { afterRun, isDue, isFinished } from '../schedule/next-time.js';
 import type { SchedulerPort } from '../services/context.js';
-import {
-  closeRunIfFinished,
-  nextSeq,
-  openRun,
-  queueTask,
-  updateTask,
-} from '../services/runs.js';
+import { closeRunIfFinished, nextSeq, openRun, queueTask, updateTask } from '../services/runs.js';
 import { schedFieldsToRow, schedRowToFields } from '../services/sched-rows.js';
 import { decodeAttributes, encodeAttributes, setSingle } from '../store/attributes.js';
 import type { Store, Tx } from '../store/db.js';

@@ -7,7 +7,6 @@ import type { RunResult, RunTrigger } from '../model.js';
 import type { Tx } from '../store/db.js';
 import type { JobRunTable, RunTaskTable } from '../store/schema.js';
 
-
 /** The run in progress of a job, if any. */
 export async function openRun(trx: Tx, jobId: number): Promise<JobRunTable | undefined> {
   return trx
