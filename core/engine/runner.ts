@@ -14,11 +14,18 @@ import { type Clock, epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BackupObserver } from '../metrics/observer.js';
-import { type BackupMode, type Compression, type DiskFormat, isBackupMode } from '../model.js';
-import { newObjectOwnership } from '../services/objects.js';
+import type { BackupMode, Compression, DiskFormat } from '../model.js';
 import { decodeAttributes, getSingle } from '../store/attributes.js';
-import { nextId, type Store, type Tx } from '../store/db.js';
-import type { DatastoreTable, VmTable } from '../store/schema.js';
+import {
+  datastoreRow,
+  type FinishedBackup,
+  newestManifestPath,
+  readBackupSource,
+  readRestoreSource,
+  recordBackup,
+} from '../store/backups.js';
+import type { Store, Tx } from '../store/db.js';
+import type { DatastoreTable } from '../store/schema.js';
 import { runBackup } from './backup.js';
 import type { ChunkKeys } from './chunk-codec.js';
 import { backupImageName } from './image-names.js';
@@ -48,7 +55,12 @@ export interface BackupOptions {
   readonly keepLast?: number | undefined;
   readonly jobId?: number | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** Store changes that commit in the same transaction as the backup's record (a job's VM set). */
+  readonly alsoRecord?: AlsoRecord | undefined;
 }
+
+/** Told the backup's final byte counts, inside the record transaction. */
+export type AlsoRecord = (trx: Tx, bytes: { bytesDone: number; bytesTotal: number }) => Promise<void>;
 
 export interface BackupProgressInfo {
   readonly vmId: number;
@@ -70,8 +82,6 @@ interface DatastoreSetup {
   readonly level: number;
   readonly keys: ChunkKeys | undefined;
 }
-
-const MB = 1024 * 1024;
 
 export class BackupRunner {
   readonly running = new Map<number, BackupProgressInfo>();
@@ -151,13 +161,7 @@ export class BackupRunner {
   }
 
   async datastoreDriver(datastoreId: number): Promise<DatastoreSetup> {
-    const row = await this.deps.store.db
-      .selectFrom('datastores')
-      .selectAll()
-      .where('id', '=', datastoreId)
-      .executeTakeFirst();
-    if (!row) throw new OneError(ErrorCode.NO_EXISTS, `Error getting datastore [${datastoreId}].`);
-    return this.openDatastore(row);
+    return this.openDatastore(await datastoreRow(this.deps.store.db, datastoreId));
   }
 
   /** Backs up one VM into a datastore and records it. Throws with a message naming what failed. */
@@ -165,42 +169,15 @@ export class BackupRunner {
     if (this.running.has(vmId))
       throw new OneError(ErrorCode.ACTION, `VM ${vmId}: a backup of this VM is already running`);
     const { store, clock } = this.deps;
-    const vm = await store.db.selectFrom('vms').selectAll().where('id', '=', vmId).executeTakeFirst();
-    if (!vm) throw new OneError(ErrorCode.NO_EXISTS, `VM ${vmId} no longer exists`);
-    const dsRow = await store.db
-      .selectFrom('datastores')
-      .selectAll()
-      .where('id', '=', datastoreId)
-      .executeTakeFirst();
-    if (!dsRow) throw new OneError(ErrorCode.NO_EXISTS, `datastore ${datastoreId} does not exist`);
-    if (dsRow.type !== 'BACKUP_DS')
-      throw new OneError(ErrorCode.ACTION, 'Datastore needs to be of type BACKUP');
-    const host = await store.db
-      .selectFrom('hosts')
-      .selectAll()
-      .where('id', '=', vm.host_id)
-      .executeTakeFirst();
-    const hypervisor = this.deps.hypervisors.get(host?.vm_mad ?? 'fs');
+    const src = await readBackupSource(store.db, vmId, datastoreId);
+    const hypervisor = this.deps.hypervisors.get(src.hypervisor ?? 'fs');
     if (!hypervisor)
       throw new OneError(
         ErrorCode.INTERNAL,
-        `host ${vm.host_id}: hypervisor driver ${host?.vm_mad} is not available`,
+        `host ${src.vm.hostId}: hypervisor driver ${src.hypervisor} is not available`,
       );
-    const diskRows = await store.db
-      .selectFrom('vm_disks')
-      .selectAll()
-      .where('vm_id', '=', vmId)
-      .orderBy('disk_id')
-      .execute();
-    const disks: DiskSpec[] = diskRows.map((d) => ({
-      diskId: d.disk_id,
-      source: d.source,
-      format: d.format as DiskFormat,
-      virtualSize: d.size_bytes,
-    }));
-    const cfg = JSON.parse(vm.backup_config) as Record<string, string>;
-    const fsFreeze = (cfg['FS_FREEZE'] ?? 'NONE') as 'NONE';
-    const ds = await this.openDatastore(dsRow);
+    const disks: DiskSpec[] = src.disks.map((d) => ({ ...d }));
+    const ds = await this.openDatastore(src.datastore);
     await this.enterWriter(datastoreId);
     const progress: BackupProgressInfo = {
       vmId,
@@ -212,9 +189,9 @@ export class BackupRunner {
     let left = false;
     try {
       const pit = await hypervisor.prepare(
-        { id: vmId, state: vm.state === 'POWEROFF' ? 'POWEROFF' : 'RUNNING', disks },
+        { id: vmId, state: src.vm.state, disks },
         {
-          freeze: fsFreeze,
+          freeze: src.backupConfig.fsFreeze ?? 'NONE',
           scratchDir: this.deps.scratchDir,
           ...(options.signal ? { signal: options.signal } : {}),
         },
@@ -243,8 +220,37 @@ export class BackupRunner {
       } finally {
         await hypervisor.release(pit);
       }
+      const nowS = epochSeconds(clock);
+      const finished: FinishedBackup = {
+        vmId,
+        datastoreId,
+        source: path,
+        sizeBytes: manifest.disks.reduce((s, d) => s + d.virtualSize, 0),
+        format: manifest.disks.every((d) => d.format === 'raw') ? 'raw' : 'qcow2',
+        stats: JSON.stringify({
+          ...manifest.stats,
+          compression: manifest.compression,
+          compressionLevel: manifest.compressionLevel,
+          encrypted: manifest.encrypted,
+          digests: Object.fromEntries(manifest.disks.map((d) => [d.diskId, d.digest])),
+        }),
+        imageName: backupImageName(vmId, nowS, this.deps.timeZone),
+        nowS,
+        reset: options.reset,
+        mode: options.mode,
+        keepLast: options.keepLast,
+        jobId: options.jobId,
+      };
+      const bytesTotal = Math.max(manifest.stats.bytesRead, progress.bytesTotal);
       const { imageId, incrementId, dropped } = await store.tx((trx) =>
-        this.record(trx, vm, dsRow, path, manifest, options),
+        recordBackup(
+          trx,
+          finished,
+          options.alsoRecord
+            ? (t) =>
+                (options.alsoRecord as AlsoRecord)(t, { bytesDone: manifest.stats.bytesRead, bytesTotal })
+            : undefined,
+        ),
       );
       for (const p of dropped) {
         await ds.driver
@@ -296,180 +302,14 @@ export class BackupRunner {
 
   /** The newest recorded backup of a VM in a datastore, to skip re-compressing unchanged chunks. */
   private async latestManifest(vmId: number, ds: DatastoreSetup): Promise<Manifest | undefined> {
-    const inc = await this.deps.store.db
-      .selectFrom('image_increments')
-      .innerJoin('images', 'images.id', 'image_increments.image_id')
-      .select('image_increments.source')
-      .where('images.vm_id', '=', vmId)
-      .where('images.datastore_id', '=', ds.row.id)
-      .orderBy('image_increments.date', 'desc')
-      .orderBy('image_increments.image_id', 'desc')
-      .orderBy('image_increments.inc_id', 'desc')
-      .executeTakeFirst();
-    if (!inc) return undefined;
+    const source = await newestManifestPath(this.deps.store.db, vmId, ds.row.id);
+    if (source === undefined) return undefined;
     try {
-      return decodeManifest(await ds.driver.getManifest(inc.source), inc.source);
+      return decodeManifest(await ds.driver.getManifest(source), source);
     } catch (err) {
       this.deps.log.warn('previous manifest unreadable; backing up every chunk', { vm: vmId, error: err });
       return undefined;
     }
-  }
-
-  /** One transaction: image or increment, KEEP_LAST, the VM's chain pointers. */
-  private async record(
-    trx: Tx,
-    vm: VmTable,
-    ds: DatastoreTable,
-    source: string,
-    manifest: Manifest,
-    options: BackupOptions,
-  ): Promise<{ imageId: number; incrementId: number; dropped: string[] }> {
-    const now = epochSeconds(this.deps.clock);
-    const fresh = await trx
-      .selectFrom('vms')
-      .select('backup_config')
-      .where('id', '=', vm.id)
-      .executeTakeFirst();
-    if (!fresh) throw new OneError(ErrorCode.NO_EXISTS, `VM ${vm.id} no longer exists`);
-    const cfg = JSON.parse(fresh.backup_config) as Record<string, string>;
-    const modeText = (options.mode ?? cfg['MODE'] ?? 'FULL').toUpperCase();
-    const mode: BackupMode = isBackupMode(modeText) ? modeText : 'FULL';
-    const keepLast = options.keepLast ?? Number(cfg['KEEP_LAST'] ?? '0');
-    const sizeMb = Math.ceil(manifest.disks.reduce((s, d) => s + d.virtualSize, 0) / MB);
-    const stats = JSON.stringify({
-      ...manifest.stats,
-      compression: manifest.compression,
-      compressionLevel: manifest.compressionLevel,
-      encrypted: manifest.encrypted,
-      digests: Object.fromEntries(manifest.disks.map((d) => [d.diskId, d.digest])),
-    });
-    let imageId = Number(cfg['INCREMENTAL_BACKUP_ID'] ?? '-1');
-    let chain = mode === 'INCREMENT' && !options.reset && imageId >= 0;
-    if (chain) {
-      const img = await trx
-        .selectFrom('images')
-        .select(['id', 'datastore_id'])
-        .where('id', '=', imageId)
-        .executeTakeFirst();
-      chain = img !== undefined && img.datastore_id === ds.id;
-    }
-    let incrementId = 0;
-    if (chain) {
-      const last = await trx
-        .selectFrom('image_increments')
-        .select('inc_id')
-        .where('image_id', '=', imageId)
-        .orderBy('inc_id', 'desc')
-        .executeTakeFirst();
-      incrementId = (last?.inc_id ?? -1) + 1;
-      await trx
-        .insertInto('image_increments')
-        .values({
-          image_id: imageId,
-          inc_id: incrementId,
-          type: 'INCREMENT',
-          parent_id: incrementId - 1,
-          source,
-          size_mb: sizeMb,
-          date: now,
-          stats,
-        })
-        .execute();
-      await trx.updateTable('images').set({ size_mb: sizeMb }).where('id', '=', imageId).execute();
-    } else {
-      imageId = await nextId(trx, 'images');
-      await trx
-        .insertInto('images')
-        .values({
-          id: imageId,
-          name: backupImageName(vm.id, now, this.deps.timeZone),
-          ...newObjectOwnership(vm),
-          template: '[]',
-          type: 'BACKUP',
-          datastore_id: ds.id,
-          vm_id: vm.id,
-          backup_job_id: options.jobId ?? -1,
-          source: `${vm.id}/`,
-          size_mb: sizeMb,
-          format: manifest.disks.every((d) => d.format === 'raw') ? 'raw' : 'qcow2',
-          regtime: now,
-          state: 1,
-        })
-        .execute();
-      await trx
-        .insertInto('image_increments')
-        .values({
-          image_id: imageId,
-          inc_id: 0,
-          type: 'FULL',
-          parent_id: -1,
-          source,
-          size_mb: sizeMb,
-          date: now,
-          stats,
-        })
-        .execute();
-    }
-    const dropped: string[] = [];
-    if (keepLast > 0) {
-      if (mode === 'INCREMENT') {
-        const incs = await trx
-          .selectFrom('image_increments')
-          .selectAll()
-          .where('image_id', '=', imageId)
-          .orderBy('inc_id')
-          .execute();
-        const drop = incs.slice(0, Math.max(0, incs.length - keepLast));
-        for (const inc of drop) {
-          dropped.push(inc.source);
-          await trx
-            .deleteFrom('image_increments')
-            .where('image_id', '=', imageId)
-            .where('inc_id', '=', inc.inc_id)
-            .execute();
-        }
-        const oldest = incs[drop.length];
-        if (drop.length > 0 && oldest) {
-          await trx
-            .updateTable('image_increments')
-            .set({ type: 'FULL', parent_id: -1 })
-            .where('image_id', '=', imageId)
-            .where('inc_id', '=', oldest.inc_id)
-            .execute();
-        }
-      } else {
-        const images = await trx
-          .selectFrom('images')
-          .select('id')
-          .where('vm_id', '=', vm.id)
-          .where('type', '=', 'BACKUP')
-          .orderBy('id')
-          .execute();
-        for (const img of images.slice(0, Math.max(0, images.length - keepLast))) {
-          const incs = await trx
-            .selectFrom('image_increments')
-            .select('source')
-            .where('image_id', '=', img.id)
-            .execute();
-          dropped.push(...incs.map((i) => i.source));
-          await trx.deleteFrom('image_increments').where('image_id', '=', img.id).execute();
-          await trx.deleteFrom('images').where('id', '=', img.id).execute();
-        }
-      }
-    }
-    const next = {
-      ...cfg,
-      LAST_DATASTORE_ID: String(ds.id),
-      LAST_INCREMENT_ID: mode === 'INCREMENT' ? String(incrementId) : '-1',
-      INCREMENTAL_BACKUP_ID: mode === 'INCREMENT' ? String(imageId) : '-1',
-      LAST_BACKUP_TIME: String(now),
-    };
-    await trx
-      .updateTable('vms')
-      .set({ backup_config: JSON.stringify(next) })
-      .where('id', '=', vm.id)
-      .execute();
-    return { imageId, incrementId, dropped };
   }
 
   /** Restores disks of an image increment into `dir`; returns the files written, by disk ID. */
@@ -480,21 +320,11 @@ export class BackupRunner {
     dir: string,
     targetFor: (diskId: number, format: DiskFormat) => string = (d, f) => join(dir, `disk.${d}.${f}`),
   ): Promise<{ manifest: Manifest; files: Map<number, string> }> {
-    const { store } = this.deps;
-    const image = await store.db
-      .selectFrom('images')
-      .selectAll()
-      .where('id', '=', imageId)
-      .executeTakeFirst();
-    if (!image) throw new OneError(ErrorCode.NO_EXISTS, `Error getting image [${imageId}].`);
-    let q = store.db.selectFrom('image_increments').selectAll().where('image_id', '=', imageId);
-    q = incrementId === undefined ? q.orderBy('inc_id', 'desc') : q.where('inc_id', '=', incrementId);
-    const inc = await q.executeTakeFirst();
-    if (!inc)
-      throw new OneError(
-        ErrorCode.ACTION,
-        `image ${imageId} has no increment ${incrementId ?? '(none)'}; see oneimage show ${imageId}`,
-      );
+    const {
+      image,
+      increment: inc,
+      hypervisor: vmMad,
+    } = await readRestoreSource(this.deps.store.db, imageId, incrementId);
     const ds = await this.datastoreDriver(image.datastore_id);
     const manifest = decodeManifest(
       await ds.driver.getManifest(inc.source),
@@ -503,17 +333,8 @@ export class BackupRunner {
     const disks = diskId === undefined ? manifest.disks : manifest.disks.filter((d) => d.diskId === diskId);
     if (disks.length === 0)
       throw new OneError(ErrorCode.ACTION, `Cannot restore disk ${diskId}, it is not part of the backup`);
-    const vm = await store.db
-      .selectFrom('vms')
-      .select('host_id')
-      .where('id', '=', image.vm_id)
-      .executeTakeFirst();
-    const host = vm
-      ? await store.db.selectFrom('hosts').select('vm_mad').where('id', '=', vm.host_id).executeTakeFirst()
-      : undefined;
     const hypervisor =
-      this.deps.hypervisors.get(host?.vm_mad ?? 'fs') ??
-      (this.deps.hypervisors.get('fs') as HypervisorDriver);
+      this.deps.hypervisors.get(vmMad ?? 'fs') ?? (this.deps.hypervisors.get('fs') as HypervisorDriver);
     const files = new Map<number, string>();
     for (const disk of disks) {
       const target = targetFor(disk.diskId, disk.format);

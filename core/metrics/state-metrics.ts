@@ -10,9 +10,9 @@ import type { Clock } from '../clock.js';
 import { isFinished } from '../schedule/next-time.js';
 import { explainWaiting } from '../scheduler/pick.js';
 import type { DispatchState, SlotLimits } from '../scheduler/types.js';
-import { schedRowToFields } from '../services/sched-rows.js';
 import { decodeAttributes, getSingle } from '../store/attributes.js';
 import type { Store } from '../store/db.js';
+import { schedRowToFields } from '../store/schedules.js';
 import { parseRpo, type RpoVmState, rpoBreachPredicted } from './rpo.js';
 
 export interface StateSources {

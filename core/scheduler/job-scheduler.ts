@@ -14,17 +14,29 @@ import type { BackupOptions, BackupResult } from '../engine/runner.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BackupObserver } from '../metrics/observer.js';
-import { type BackupMode, isBackupMode, type RunTrigger, type VmSet } from '../model.js';
+import type { RunTrigger } from '../model.js';
 import { afterRun, isDue, isFinished } from '../schedule/next-time.js';
 import type { SchedulerPort } from '../services/context.js';
-import { closeRunIfFinished, nextSeq, openRun, queueTask, updateTask } from '../services/runs.js';
-import { schedFieldsToRow, schedRowToFields } from '../services/sched-rows.js';
-import { decodeAttributes, encodeAttributes, setSingle } from '../store/attributes.js';
 import type { Store, Tx } from '../store/db.js';
+import {
+  completeJobVm,
+  dispatchJobVm,
+  failJobVm,
+  readJobForDispatch,
+  requeueInterrupted,
+} from '../store/job-vms.js';
+import { allJobIds, findJob } from '../store/jobs.js';
+import { saveTaskProgress } from '../store/runs.js';
+import {
+  allJobSchedules,
+  markScheduleFired,
+  schedRowToFields,
+  setScheduleMessage,
+} from '../store/schedules.js';
 import type { BackupJobTable } from '../store/schema.js';
 import { DispatchIndex } from './dispatch-index.js';
 import { classifyFailure, failureMessage } from './failure.js';
-import { jobBackupSettings, loadCandidateJob } from './load-state.js';
+import { candidateJob } from './load-state.js';
 import type { Dispatch, DispatchPolicy, DispatchState, SlotLimits } from './types.js';
 
 /** The backup engine as the scheduler uses it. */
@@ -56,6 +68,8 @@ interface Started {
   readonly maxRetries: number;
   readonly retryIntervalS: number;
   readonly controller: AbortController;
+  /** Set inside the backup's record transaction: whether the job's run ended with it. */
+  runEnded?: boolean;
 }
 
 const SCHEDULE_RECHECK_MS = 60 * 60 * 1000;
@@ -90,11 +104,13 @@ export class JobScheduler implements SchedulerPort {
   /** Reconciles what a crash left, loads every job with pending VMs, fires due schedules. */
   async start(): Promise<void> {
     const { store } = this.#deps;
-    const reconciled = await store.tx((trx) => this.#reconcile(trx));
+    const nowMs = this.#deps.clock.now();
+    const reconciled = await store.tx((trx) =>
+      requeueInterrupted(trx, nowMs, this.#deps.ctime(Math.floor(nowMs / 1000))),
+    );
     if (reconciled > 0)
       this.#deps.log.warn('backups interrupted by a stop were requeued', { vms: reconciled });
-    const jobs = await store.db.selectFrom('backup_jobs').select('id').execute();
-    for (const j of jobs) this.#dirty.add(j.id);
+    for (const id of await allJobIds(store.db)) this.#dirty.add(id);
     this.#started = true;
     this.heartbeatAt = this.#deps.clock.now();
     this.#saveProgressSoon();
@@ -196,7 +212,10 @@ export class JobScheduler implements SchedulerPort {
     if (ids.length === 0) return;
     const jobs = await this.#deps.store.tx(async (trx) => {
       const out = [];
-      for (const id of ids) out.push({ id, job: await loadCandidateJob(trx, id) });
+      for (const id of ids) {
+        const read = await readJobForDispatch(trx, id);
+        out.push({ id, job: read && candidateJob(read) });
+      }
       return out;
     });
     for (const { id, job } of jobs) {
@@ -207,38 +226,7 @@ export class JobScheduler implements SchedulerPort {
 
   async #launch(d: Dispatch): Promise<void> {
     const nowMs = this.#deps.clock.now();
-    const start = await this.#deps.store.tx(async (trx) => {
-      const jv = await trx
-        .selectFrom('job_vms')
-        .select(['vm_set', 'attempt'])
-        .where('job_id', '=', d.jobId)
-        .where('vm_id', '=', d.vmId)
-        .executeTakeFirst();
-      const job = await trx
-        .selectFrom('backup_jobs')
-        .selectAll()
-        .where('id', '=', d.jobId)
-        .executeTakeFirst();
-      if (jv?.vm_set !== 'OUTDATED' || !job) return undefined;
-      const attempt = jv.attempt + 1;
-      await trx
-        .updateTable('job_vms')
-        .set({ vm_set: 'ONGOING', attempt, not_before: 0, changed: Math.floor(nowMs / 1000) })
-        .where('job_id', '=', d.jobId)
-        .where('vm_id', '=', d.vmId)
-        .execute();
-      await updateTask(trx, d.jobId, d.vmId, {
-        status: 'executing',
-        attempt,
-        host_id: d.hostId,
-        start_ms: nowMs,
-        end_ms: 0,
-        bytes_done: 0,
-        error: '',
-        seq: await nextSeq(trx),
-      });
-      return { attempt, settings: jobBackupSettings(job.template) };
-    });
+    const start = await this.#deps.store.tx((trx) => dispatchJobVm(trx, d.jobId, d.vmId, d.hostId, nowMs));
     if (!start) {
       // The store moved on (cancel, update) between the refresh and now: re-read the job.
       this.#index.finished(d.vmId);
@@ -261,8 +249,6 @@ export class JobScheduler implements SchedulerPort {
       host: d.hostId,
       attempt: start.attempt,
     });
-    const mode: BackupMode | undefined =
-      settings.mode !== undefined && isBackupMode(settings.mode) ? settings.mode : undefined;
     const work =
       settings.datastoreId === undefined
         ? Promise.reject(
@@ -273,10 +259,18 @@ export class JobScheduler implements SchedulerPort {
           )
         : this.#deps.executor.backupVm(d.vmId, settings.datastoreId, {
             reset: settings.reset,
-            mode,
+            mode: settings.mode,
             keepLast: settings.keepLast,
             jobId: d.jobId,
             signal: started.controller.signal,
+            alsoRecord: async (trx, bytes) => {
+              started.runEnded = await completeJobVm(trx, {
+                jobId: d.jobId,
+                vmId: d.vmId,
+                nowMs: this.#deps.clock.now(),
+                ...bytes,
+              });
+            },
           });
     const settled = work
       .then(
@@ -302,159 +296,52 @@ export class JobScheduler implements SchedulerPort {
 
   async #finish(started: Started, result: BackupResult | undefined, err: unknown): Promise<void> {
     const { jobId, vmId } = started.dispatch;
-    const nowMs = this.#deps.clock.now();
-    const nowS = Math.floor(nowMs / 1000);
-    const kind = result ? undefined : classifyFailure(err, started.controller.signal.aborted);
-    const message = result ? '' : failureMessage(err);
-    const runEnded = await this.#deps.store.tx(async (trx) => {
-      const jv = await trx
-        .selectFrom('job_vms')
-        .select('vm_set')
-        .where('job_id', '=', jobId)
-        .where('vm_id', '=', vmId)
-        .executeTakeFirst();
-      const ongoing = jv?.vm_set === 'ONGOING';
-      const setVm = (set: VmSet, error: string, notBefore = 0) =>
-        trx
-          .updateTable('job_vms')
-          .set({ vm_set: set, error, not_before: notBefore, changed: nowS })
-          .where('job_id', '=', jobId)
-          .where('vm_id', '=', vmId)
-          .execute();
-      if (result) {
-        const stats = result.manifest.stats;
-        if (ongoing) await setVm('UPDATED', '');
-        await updateTask(trx, jobId, vmId, {
-          status: 'done',
-          end_ms: nowMs,
-          bytes_done: stats.bytesRead,
-          bytes_total: Math.max(stats.bytesRead, this.#deps.executor.progress(vmId)?.bytesTotal ?? 0),
-        });
-        this.#deps.log.info('backup done', { job: jobId, vm: vmId, image: result.imageId });
-      } else if (!ongoing) {
-        // Cancelled (the cancel already moved the VM to ERROR) or the job changed under it.
-        this.#deps.log.info('backup stopped', { job: jobId, vm: vmId, reason: message });
-        this.#deps.observer?.backupFailed({
-          jobId,
-          vmId,
-          reason: kind === 'aborted' ? 'cancelled' : 'permanent',
-        });
-      } else {
-        const retriesLeft = started.attempt <= started.maxRetries;
-        const interrupted = kind === 'aborted';
-        if ((kind === 'retryable' || interrupted) && retriesLeft) {
-          const notBefore = interrupted ? 0 : nowS + started.retryIntervalS;
-          await setVm('OUTDATED', message, notBefore);
-          const run = await openRun(trx, jobId);
-          if (run) {
-            const when = interrupted ? 'requeued' : `retry at ${new Date(notBefore * 1000).toISOString()}`;
-            await queueTask(trx, jobId, run.run_id, vmId, started.dispatch.hostId, `${message} (${when})`);
-          }
-          this.#deps.observer?.backupFailed({ jobId, vmId, reason: kind ?? 'retryable' });
-          this.#deps.observer?.retried({ jobId, vmId });
-          this.#deps.log.warn('backup failed, will retry', {
-            job: jobId,
-            vm: vmId,
-            attempt: started.attempt,
-            error: message,
-          });
-        } else {
-          const total = started.maxRetries + 1;
-          const counted = kind === 'permanent' ? '' : ` (attempt ${started.attempt} of ${total})`;
-          const text = `${interrupted ? `interrupted: ${message}` : message}${counted}`;
-          await setVm('ERROR', text);
-          await updateTask(trx, jobId, vmId, { status: 'failed', end_ms: nowMs, error: text });
-          await this.#setJobError(trx, jobId, nowS, `VM ${vmId}: ${text}`);
-          this.#deps.observer?.backupFailed({ jobId, vmId, reason: kind ?? 'permanent' });
-          this.#deps.log.error('backup failed', {
-            job: jobId,
-            vm: vmId,
-            attempt: started.attempt,
-            error: text,
-          });
-        }
-      }
-      const ended = await closeRunIfFinished(trx, jobId, nowMs);
-      if (ended) await this.#recordRunDuration(trx, jobId, nowMs);
-      return ended;
-    });
-    if (runEnded) this.schedulesChanged();
-  }
-
-  async #setJobError(trx: Tx, jobId: number, nowS: number, message: string): Promise<void> {
-    const job = await trx
-      .selectFrom('backup_jobs')
-      .select('template')
-      .where('id', '=', jobId)
-      .executeTakeFirst();
-    if (!job) return;
-    const t = setSingle(
-      decodeAttributes(job.template),
-      'ERROR',
-      `${this.#deps.ctime(nowS)} : [backup] ${message}`,
-    );
-    await trx
-      .updateTable('backup_jobs')
-      .set({ template: encodeAttributes(t) })
-      .where('id', '=', jobId)
-      .execute();
-  }
-
-  async #recordRunDuration(trx: Tx, jobId: number, nowMs: number): Promise<void> {
-    const run = await trx
-      .selectFrom('job_runs')
-      .select('start_ms')
-      .where('job_id', '=', jobId)
-      .orderBy('run_id', 'desc')
-      .executeTakeFirst();
-    if (!run) return;
-    await trx
-      .updateTable('backup_jobs')
-      .set({ last_backup_duration: Math.round((nowMs - run.start_ms) / 1000) })
-      .where('id', '=', jobId)
-      .execute();
-  }
-
-  /** VMs a crash left ONGOING: back to OUTDATED (an attempt counted) or ERROR when out of retries. */
-  async #reconcile(trx: Tx): Promise<number> {
-    const rows = await trx
-      .selectFrom('job_vms')
-      .innerJoin('backup_jobs', 'backup_jobs.id', 'job_vms.job_id')
-      .select(['job_vms.job_id', 'job_vms.vm_id', 'job_vms.attempt', 'backup_jobs.template'])
-      .where('job_vms.vm_set', '=', 'ONGOING')
-      .execute();
-    const nowMs = this.#deps.clock.now();
-    const nowS = Math.floor(nowMs / 1000);
-    const message = 'interrupted: onebackupd stopped during the backup';
-    for (const r of rows) {
-      const { maxRetries } = jobBackupSettings(r.template);
-      if (r.attempt <= maxRetries) {
-        await trx
-          .updateTable('job_vms')
-          .set({ vm_set: 'OUTDATED', error: message, not_before: 0, changed: nowS })
-          .where('job_id', '=', r.job_id)
-          .where('vm_id', '=', r.vm_id)
-          .execute();
-        await updateTask(trx, r.job_id, r.vm_id, {
-          status: 'queued',
-          end_ms: 0,
-          error: `${message} (requeued)`,
-        });
-      } else {
-        const text = `${message} (attempt ${r.attempt} of ${maxRetries + 1})`;
-        await trx
-          .updateTable('job_vms')
-          .set({ vm_set: 'ERROR', error: text, changed: nowS })
-          .where('job_id', '=', r.job_id)
-          .where('vm_id', '=', r.vm_id)
-          .execute();
-        await updateTask(trx, r.job_id, r.vm_id, { status: 'failed', end_ms: nowMs, error: text });
-        await this.#setJobError(trx, r.job_id, nowS, `VM ${r.vm_id}: ${text}`);
-        if (await closeRunIfFinished(trx, r.job_id, nowMs))
-          await this.#recordRunDuration(trx, r.job_id, nowMs);
-      }
+    if (result) {
+      // Recorded with the backup itself, in one transaction (completeJobVm).
+      this.#deps.log.info('backup done', { job: jobId, vm: vmId, image: result.imageId });
+      if (started.runEnded) this.schedulesChanged();
+      return;
     }
-    return rows.length;
+    const nowMs = this.#deps.clock.now();
+    const kind = classifyFailure(err, started.controller.signal.aborted);
+    const message = failureMessage(err);
+    const failed = await this.#deps.store.tx((trx) =>
+      failJobVm(trx, {
+        jobId,
+        vmId,
+        hostId: started.dispatch.hostId,
+        attempt: started.attempt,
+        maxRetries: started.maxRetries,
+        retryIntervalS: started.retryIntervalS,
+        kind,
+        message,
+        nowMs,
+        ctime: this.#deps.ctime(Math.floor(nowMs / 1000)),
+      }),
+    );
+    const observer = this.#deps.observer;
+    if (failed.outcome === 'stopped') {
+      this.#deps.log.info('backup stopped', { job: jobId, vm: vmId, reason: message });
+      observer?.backupFailed({ jobId, vmId, reason: kind === 'aborted' ? 'cancelled' : 'permanent' });
+    } else if (failed.outcome === 'retry') {
+      observer?.backupFailed({ jobId, vmId, reason: kind });
+      observer?.retried({ jobId, vmId });
+      this.#deps.log.warn('backup failed, will retry', {
+        job: jobId,
+        vm: vmId,
+        attempt: started.attempt,
+        error: message,
+      });
+    } else {
+      observer?.backupFailed({ jobId, vmId, reason: kind });
+      this.#deps.log.error('backup failed', {
+        job: jobId,
+        vm: vmId,
+        attempt: started.attempt,
+        error: failed.text,
+      });
+    }
+    if (failed.runEnded) this.schedulesChanged();
   }
 
   #armRetryTimer(): void {
@@ -483,19 +370,12 @@ export class JobScheduler implements SchedulerPort {
   async #saveProgress(): Promise<void> {
     if (this.#running.size === 0) return;
     try {
-      await this.#deps.store.tx(async (trx) => {
-        for (const [vmId, s] of this.#running) {
-          const p = this.#deps.executor.progress(vmId);
-          if (!p) continue;
-          await trx
-            .updateTable('run_tasks')
-            .set({ bytes_done: p.bytesDone, bytes_total: p.bytesTotal })
-            .where('job_id', '=', s.dispatch.jobId)
-            .where('vm_id', '=', vmId)
-            .where('status', '=', 'executing')
-            .execute();
-        }
-      });
+      const progress: { jobId: number; vmId: number; bytesDone: number; bytesTotal: number }[] = [];
+      for (const [vmId, s] of this.#running) {
+        const p = this.#deps.executor.progress(vmId);
+        if (p) progress.push({ jobId: s.dispatch.jobId, vmId, ...p });
+      }
+      await this.#deps.store.tx((trx) => saveTaskProgress(trx, progress));
     } catch (err) {
       this.#deps.log.warn('cannot save backup progress', { error: failureMessage(err) });
     }
@@ -521,12 +401,7 @@ export class JobScheduler implements SchedulerPort {
 
   async #fireSchedules(): Promise<void> {
     const { store, timeZone } = this.#deps;
-    const rows = await store.db
-      .selectFrom('sched_actions')
-      .selectAll()
-      .where('type', '=', 'BACKUPJOB')
-      .orderBy('time')
-      .execute();
+    const rows = await allJobSchedules(store.db);
     // Read after the await: a pass that waited must not act on the time it was asked at.
     const nowS = this.#nowS();
     const fired = new Set<number>();
@@ -537,28 +412,16 @@ export class JobScheduler implements SchedulerPort {
         if (fired.has(row.parent_id)) continue;
         fired.add(row.parent_id);
         const outcome = await store.tx(async (trx) => {
-          const job = await trx
-            .selectFrom('backup_jobs')
-            .selectAll()
-            .where('id', '=', row.parent_id)
-            .executeTakeFirst();
+          const job = await findJob(trx, row.parent_id);
           if (!job) return 'gone';
           try {
             await this.#deps.execute(trx, job, 'schedule');
           } catch (err) {
-            await trx
-              .updateTable('sched_actions')
-              .set({ message: `${this.#deps.ctime(nowS)} : ${failureMessage(err)}` })
-              .where('id', '=', row.id)
-              .execute();
+            await setScheduleMessage(trx, row.id, `${this.#deps.ctime(nowS)} : ${failureMessage(err)}`);
             return 'busy';
           }
           const after = afterRun(fields, nowS, timeZone);
-          await trx
-            .updateTable('sched_actions')
-            .set({ ...schedFieldsToRow(row.id, row.parent_id, after.fields), done: after.done, message: '' })
-            .where('id', '=', row.id)
-            .execute();
+          await markScheduleFired(trx, row, after.fields, after.done);
           if (!after.finished) next = Math.min(next, after.fields.time);
           return 'fired';
         });

@@ -6,11 +6,37 @@
  */
 import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError, TemplateError, type TemplateProblem } from '../errors.js';
-import { type RunTrigger, VM_SETS, type VmSet } from '../model.js';
+import { vmsOf } from '../job-settings.js';
+import type { RunTrigger, VmSet } from '../model.js';
 import { isAuthorized, type Requester } from '../permissions.js';
 import { parseSchedAction, type SchedActionOptions, updateSchedAction } from '../schedule/sched-action.js';
-import { decodeAttributes, encodeAttributes, type PlainAttribute, setSingle } from '../store/attributes.js';
-import { nextId, type Tx } from '../store/db.js';
+import { decodeAttributes, type PlainAttribute } from '../store/attributes.js';
+import type { Tx } from '../store/db.js';
+import {
+  cancelJobRun,
+  deleteJob,
+  excludeJobVm,
+  findJob,
+  insertJob,
+  jobDetails,
+  jobNamedBy,
+  listJobs,
+  openJobRun,
+  referencedDatastore,
+  referencedVm,
+  replaceJobTemplate,
+  retryJobErrors,
+  setJobPaused,
+  setJobPriority,
+} from '../store/jobs.js';
+import { listRuns, type RunRecord } from '../store/runs.js';
+import {
+  deleteSchedule,
+  findSchedule,
+  insertSchedule,
+  replaceSchedule,
+  schedRowToFields,
+} from '../store/schedules.js';
 import type { BackupJobTable, SchedActionTable } from '../store/schema.js';
 import { replaceMerge } from '../template/access.js';
 import { parseTemplate } from '../template/parser.js';
@@ -31,16 +57,7 @@ import {
   unlockObject,
   visibleInPool,
 } from './objects.js';
-import {
-  closeRunIfFinished,
-  listRuns,
-  openRun,
-  queueTask,
-  type RunRecord,
-  startRun,
-  updateTask,
-} from './runs.js';
-import { schedFieldsToRow, schedRowToFields } from './sched-rows.js';
+import { ownerNames } from './owned-view.js';
 
 export interface BackupJobView {
   readonly job: BackupJobTable;
@@ -51,21 +68,11 @@ export interface BackupJobView {
   readonly template: readonly PlainAttribute[];
 }
 
-export const SCHED_TYPE_BACKUPJOB = 'BACKUPJOB';
-
 /** What `onebackupjob runs` shows. */
 export interface JobRuns {
   readonly paused: boolean;
   readonly runs: readonly RunRecord[];
   readonly waiting: readonly { vmId: number; rank: number; reason: string }[];
-}
-
-/** Each VM with its host (-1 when the VM is gone; the scheduler then records the error). */
-async function hostsOf(trx: Tx, vms: readonly number[]): Promise<{ vmId: number; hostId: number }[]> {
-  if (vms.length === 0) return [];
-  const rows = await trx.selectFrom('vms').select(['id', 'host_id']).where('id', 'in', vms).execute();
-  const host = new Map(rows.map((r) => [r.id, r.host_id]));
-  return vms.map((vmId) => ({ vmId, hostId: host.get(vmId) ?? -1 }));
 }
 
 function parseOrThrow(text: string): readonly Attribute[] {
@@ -98,11 +105,7 @@ export class BackupJobService {
   ): Promise<void> {
     if (t.datastoreId !== undefined) {
       const at = t.positions.get('DATASTORE_ID');
-      const ds = await trx
-        .selectFrom('datastores')
-        .selectAll()
-        .where('id', '=', t.datastoreId)
-        .executeTakeFirst();
+      const ds = await referencedDatastore(trx, t.datastoreId);
       if (!ds) {
         problems.push(
           templateProblemAt(
@@ -131,7 +134,7 @@ export class BackupJobService {
     }
     const at = t.positions.get('BACKUP_VMS');
     for (const vmId of t.backupVms) {
-      const vm = await trx.selectFrom('vms').selectAll().where('id', '=', vmId).executeTakeFirst();
+      const vm = await referencedVm(trx, vmId);
       if (!vm) {
         problems.push(templateProblemAt(at, 'BACKUP_VMS', `VM ${vmId} does not exist; see onevm list`));
         continue;
@@ -148,11 +151,7 @@ export class BackupJobService {
         continue;
       }
       if (vm.backup_job_id !== -1 && vm.backup_job_id !== jobId) {
-        const other = await trx
-          .selectFrom('backup_jobs')
-          .select('id')
-          .where('id', '=', vm.backup_job_id)
-          .executeTakeFirst();
+        const other = await findJob(trx, vm.backup_job_id);
         if (other) {
           problems.push(
             templateProblemAt(
@@ -163,34 +162,6 @@ export class BackupJobService {
           );
         }
       }
-    }
-  }
-
-  /** Points VMs at their job and releases the ones that left it (their chain starts anew). */
-  private async relinkVms(trx: Tx, jobId: number, before: readonly number[], after: readonly number[]) {
-    const removed = before.filter((id) => !after.includes(id));
-    const added = after.filter((id) => !before.includes(id));
-    if (removed.length > 0) {
-      const rows = await trx
-        .selectFrom('vms')
-        .select(['id', 'backup_config', 'backup_job_id'])
-        .where('id', 'in', removed)
-        .execute();
-      for (const row of rows) {
-        if (row.backup_job_id !== jobId) continue;
-        const cfg = JSON.parse(row.backup_config) as Record<string, string>;
-        cfg['INCREMENTAL_BACKUP_ID'] = '-1';
-        cfg['LAST_INCREMENT_ID'] = '-1';
-        await trx
-          .updateTable('vms')
-          .set({ backup_job_id: -1, backup_config: JSON.stringify(cfg) })
-          .where('id', '=', row.id)
-          .execute();
-      }
-      await trx.deleteFrom('job_vms').where('job_id', '=', jobId).where('vm_id', 'in', removed).execute();
-    }
-    if (added.length > 0) {
-      await trx.updateTable('vms').set({ backup_job_id: jobId }).where('id', 'in', added).execute();
     }
   }
 
@@ -217,37 +188,16 @@ export class BackupJobService {
       await this.checkReferences(trx, who, undefined, t, [], problems);
       if (problems.length > 0) throw new TemplateError(problems);
       const name = t.name as string;
-      const clash = await trx
-        .selectFrom('backup_jobs')
-        .select('id')
-        .where('uid', '=', who.uid)
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (clash) throw new OneError(ErrorCode.ACTION, `NAME is already taken by BACKUP JOB ${clash.id}.`);
-      const id = await nextId(trx, 'backup_jobs');
-      await trx
-        .insertInto('backup_jobs')
-        .values({
-          id,
-          name,
-          ...newObjectOwnership(who),
-          template: encodeAttributes(t.attributes),
-          priority: t.priority ?? 50,
-          last_backup_time: 0,
-          last_backup_duration: 0,
-          outdated_since: 0,
-          paused: 0,
-        })
-        .execute();
-      await this.relinkVms(trx, id, [], t.backupVms);
-      for (const fields of schedFields) {
-        if (!fields) continue;
-        const saId = await nextId(trx, 'sched_actions');
-        await trx
-          .insertInto('sched_actions')
-          .values(schedFieldsToRow(saId, id, fields))
-          .execute();
-      }
+      const clash = await jobNamedBy(trx, who.uid, name);
+      if (clash !== undefined)
+        throw new OneError(ErrorCode.ACTION, `NAME is already taken by BACKUP JOB ${clash}.`);
+      const id = await insertJob(trx, {
+        name,
+        ownership: newObjectOwnership(who),
+        attributes: t.attributes,
+        priority: t.priority ?? 50,
+      });
+      for (const fields of schedFields) if (fields) await insertSchedule(trx, id, fields);
       return id;
     });
     this.deps.scheduler.schedulesChanged();
@@ -281,40 +231,15 @@ export class BackupJobService {
       if (problems.length > 0) throw new TemplateError(problems);
       const error = old.find((a) => a.name === 'ERROR');
       const attributes = error ? [...t.attributes, error] : t.attributes;
-      await trx
-        .updateTable('backup_jobs')
-        .set({ template: encodeAttributes(attributes) })
-        .where('id', '=', id)
-        .execute();
-      await this.relinkVms(trx, id, before, t.backupVms);
-      const dropped = before.filter((vm) => !t.backupVms.includes(vm));
-      const nowMs = this.deps.clock.now();
-      for (const vm of dropped) {
-        await updateTask(trx, id, vm, {
-          status: 'excluded',
-          error: 'removed from BACKUP_VMS',
-          end_ms: nowMs,
-        });
-      }
-      if (dropped.length > 0) await closeRunIfFinished(trx, id, nowMs);
+      await replaceJobTemplate(trx, id, before, attributes, this.deps.clock.now());
     });
     this.deps.scheduler.jobChanged(id);
   }
 
   async delete(who: Requester, id: number): Promise<void> {
     await this.deps.store.tx(async (trx) => {
-      const row = await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
-      await this.relinkVms(trx, id, vmsOf(decodeAttributes(row.template)), []);
-      await trx
-        .deleteFrom('sched_actions')
-        .where('type', '=', SCHED_TYPE_BACKUPJOB)
-        .where('parent_id', '=', id)
-        .execute();
-      await trx.deleteFrom('job_vms').where('job_id', '=', id).execute();
-      await trx.deleteFrom('run_tasks').where('job_id', '=', id).execute();
-      await trx.deleteFrom('job_runs').where('job_id', '=', id).execute();
-      await trx.deleteFrom('task_logs').where('job_id', '=', id).execute();
-      await trx.deleteFrom('backup_jobs').where('id', '=', id).execute();
+      const row = (await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE')) as BackupJobTable;
+      await deleteJob(trx, row);
     });
     this.deps.scheduler.jobChanged(id);
     this.deps.scheduler.schedulesChanged();
@@ -322,16 +247,9 @@ export class BackupJobService {
 
   async rename(who: Requester, id: number, name: string): Promise<void> {
     await this.deps.store.tx((trx) =>
-      renameObject(trx, who, 'backup_jobs', id, name, async (t, row, newName) => {
-        const other = await t
-          .selectFrom('backup_jobs')
-          .select('id')
-          .where('uid', '=', row.uid)
-          .where('name', '=', newName)
-          .where('id', '!=', row.id)
-          .executeTakeFirst();
-        return other?.id;
-      }),
+      renameObject(trx, who, 'backup_jobs', id, name, (t, row, newName) =>
+        jobNamedBy(t, row.uid, newName, row.id),
+      ),
     );
   }
 
@@ -360,7 +278,7 @@ export class BackupJobService {
       const op = priority > 49 ? 'ADMIN' : 'MANAGE';
       authorize(who, 'backup_jobs', row, op);
       if (priority > 49 && !who.isAdmin) throw notAuthorized(who, 'ADMIN', 'BACKUPJOB', id);
-      await trx.updateTable('backup_jobs').set({ priority }).where('id', '=', id).execute();
+      await setJobPriority(trx, id, priority);
     });
     this.deps.scheduler.jobChanged(id);
   }
@@ -375,41 +293,8 @@ export class BackupJobService {
   }
 
   /** Starts a run of the job (manual or scheduled). Throws when a run is still pending. */
-  async execute(trx: Tx, row: BackupJobTable, trigger: RunTrigger = 'manual'): Promise<void> {
-    const pending = await trx
-      .selectFrom('job_vms')
-      .select('vm_id')
-      .where('job_id', '=', row.id)
-      .where('vm_set', 'in', ['OUTDATED', 'ONGOING'])
-      .executeTakeFirst();
-    if (pending)
-      throw new OneError(ErrorCode.ACTION, 'Unable to execute Backup Job, pending backups in progress');
-    const template = decodeAttributes(row.template);
-    if (!template.some((a) => a.name === 'DATASTORE_ID')) {
-      throw new OneError(
-        ErrorCode.ACTION,
-        `backup job ${row.id} has no DATASTORE_ID; set one with: onebackupjob update ${row.id} -a (DATASTORE_ID = <id>)`,
-      );
-    }
-    const now = this.now();
-    await trx.deleteFrom('job_vms').where('job_id', '=', row.id).execute();
-    const vms = vmsOf(template);
-    for (const vmId of vms) {
-      await trx
-        .insertInto('job_vms')
-        .values({ job_id: row.id, vm_id: vmId, vm_set: 'OUTDATED', error: '', changed: now })
-        .execute();
-    }
-    await startRun(trx, row.id, trigger, await hostsOf(trx, vms), this.deps.clock.now());
-    await trx
-      .updateTable('backup_jobs')
-      .set({
-        last_backup_time: now,
-        outdated_since: now,
-        template: encodeAttributes(template.filter((a) => a.name !== 'ERROR')),
-      })
-      .where('id', '=', row.id)
-      .execute();
+  execute(trx: Tx, row: BackupJobTable, trigger: RunTrigger = 'manual'): Promise<void> {
+    return openJobRun(trx, row, trigger, this.deps.clock.now());
   }
 
   /**
@@ -419,29 +304,7 @@ export class BackupJobService {
   async cancel(who: Requester, id: number): Promise<number[]> {
     const aborted = await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
-      const rows = await trx
-        .selectFrom('job_vms')
-        .select(['vm_id', 'vm_set'])
-        .where('job_id', '=', id)
-        .where('vm_set', 'in', ['ONGOING', 'OUTDATED'])
-        .execute();
-      const nowMs = this.deps.clock.now();
-      for (const r of rows) {
-        await updateTask(trx, id, r.vm_id, {
-          status: r.vm_set === 'ONGOING' ? 'failed' : 'excluded',
-          error: 'backup cancelled by user',
-          end_ms: nowMs,
-        });
-      }
-      await trx.deleteFrom('job_vms').where('job_id', '=', id).where('vm_set', '=', 'OUTDATED').execute();
-      await trx
-        .updateTable('job_vms')
-        .set({ vm_set: 'ERROR', error: 'backup cancelled by user', changed: this.now() })
-        .where('job_id', '=', id)
-        .where('vm_set', '=', 'ONGOING')
-        .execute();
-      await closeRunIfFinished(trx, id, nowMs, true);
-      return rows.filter((r) => r.vm_set === 'ONGOING').map((r) => r.vm_id);
+      return cancelJobRun(trx, id, this.deps.clock.now());
     });
     this.deps.scheduler.abort(aborted);
     this.deps.scheduler.jobChanged(id);
@@ -452,37 +315,7 @@ export class BackupJobService {
   async retry(who: Requester, id: number): Promise<void> {
     await this.deps.store.tx(async (trx) => {
       const row = (await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE')) as BackupJobTable;
-      const now = this.now();
-      const hadOutdated = await trx
-        .selectFrom('job_vms')
-        .select('vm_id')
-        .where('job_id', '=', id)
-        .where('vm_set', '=', 'OUTDATED')
-        .executeTakeFirst();
-      const failed = (
-        await trx
-          .selectFrom('job_vms')
-          .select('vm_id')
-          .where('job_id', '=', id)
-          .where('vm_set', '=', 'ERROR')
-          .execute()
-      ).map((r) => r.vm_id);
-      await trx
-        .updateTable('job_vms')
-        .set({ vm_set: 'OUTDATED', error: '', changed: now, attempt: 0, not_before: 0 })
-        .where('job_id', '=', id)
-        .where('vm_set', '=', 'ERROR')
-        .execute();
-      const run = await openRun(trx, id);
-      const vms = await hostsOf(trx, failed);
-      if (run) for (const vm of vms) await queueTask(trx, id, run.run_id, vm.vmId, vm.hostId);
-      else if (vms.length > 0) await startRun(trx, id, 'retry', vms, this.deps.clock.now());
-      const template = decodeAttributes(row.template).filter((a) => a.name !== 'ERROR');
-      await trx
-        .updateTable('backup_jobs')
-        .set({ template: encodeAttributes(template), ...(hadOutdated ? {} : { outdated_since: now }) })
-        .where('id', '=', id)
-        .execute();
+      await retryJobErrors(trx, row, this.deps.clock.now());
     });
     this.deps.scheduler.jobChanged(id);
   }
@@ -491,11 +324,7 @@ export class BackupJobService {
   async pause(who: Requester, id: number, paused: boolean): Promise<void> {
     await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
-      await trx
-        .updateTable('backup_jobs')
-        .set({ paused: paused ? 1 : 0 })
-        .where('id', '=', id)
-        .execute();
+      await setJobPaused(trx, id, paused);
     });
     this.deps.scheduler.jobChanged(id);
   }
@@ -504,24 +333,7 @@ export class BackupJobService {
   async exclude(who: Requester, id: number, vmId: number): Promise<void> {
     await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
-      const row = await trx
-        .selectFrom('job_vms')
-        .select('vm_set')
-        .where('job_id', '=', id)
-        .where('vm_id', '=', vmId)
-        .executeTakeFirst();
-      if (row?.vm_set !== 'OUTDATED') {
-        const where = row ? `it is ${row.vm_set}` : 'it is in no set of the job';
-        const fix = row?.vm_set === 'ONGOING' ? `; to stop it, run: onebackupjob cancel ${id}` : '';
-        throw new OneError(
-          ErrorCode.ACTION,
-          `Cannot exclude VM ${vmId} from backup job ${id}: only a VM waiting in OUTDATED can be excluded, ${where}${fix}`,
-        );
-      }
-      const nowMs = this.deps.clock.now();
-      await trx.deleteFrom('job_vms').where('job_id', '=', id).where('vm_id', '=', vmId).execute();
-      await updateTask(trx, id, vmId, { status: 'excluded', error: 'excluded by user', end_ms: nowMs });
-      await closeRunIfFinished(trx, id, nowMs);
+      await excludeJobVm(trx, id, vmId, this.deps.clock.now());
     });
     this.deps.scheduler.jobChanged(id);
   }
@@ -544,12 +356,7 @@ export class BackupJobService {
     const fields = parseSchedAction(vector, this.schedOptions());
     const newId = await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
-      const saId = await nextId(trx, 'sched_actions');
-      await trx
-        .insertInto('sched_actions')
-        .values(schedFieldsToRow(saId, id, fields))
-        .execute();
-      return saId;
+      return insertSchedule(trx, id, fields);
     });
     this.deps.scheduler.schedulesChanged();
     return newId;
@@ -558,15 +365,7 @@ export class BackupJobService {
   async schedDelete(who: Requester, id: number, saId: number): Promise<void> {
     await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
-      const res = await trx
-        .deleteFrom('sched_actions')
-        .where('id', '=', saId)
-        .where('type', '=', SCHED_TYPE_BACKUPJOB)
-        .where('parent_id', '=', id)
-        .executeTakeFirst();
-      if (Number(res.numDeletedRows) === 0) {
-        throw new OneError(ErrorCode.NO_EXISTS, `Error getting scheduled action [${saId}].`);
-      }
+      await deleteSchedule(trx, id, saId);
     });
     this.deps.scheduler.schedulesChanged();
   }
@@ -577,21 +376,9 @@ export class BackupJobService {
       throw new OneError(ErrorCode.ACTION, 'No SCHED_ACTION attribute in template');
     await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
-      const row = await trx
-        .selectFrom('sched_actions')
-        .selectAll()
-        .where('id', '=', saId)
-        .where('type', '=', SCHED_TYPE_BACKUPJOB)
-        .where('parent_id', '=', id)
-        .executeTakeFirst();
+      const row = await findSchedule(trx, id, saId);
       if (!row) throw new OneError(ErrorCode.NO_EXISTS, `SCHED_ACTION with id = ${saId} doesn't exist`);
-      const fields = updateSchedAction(schedRowToFields(row), vector, this.schedOptions());
-      const next = schedFieldsToRow(saId, id, fields);
-      await trx
-        .updateTable('sched_actions')
-        .set({ ...next, done: row.done, message: row.message })
-        .where('id', '=', saId)
-        .execute();
+      await replaceSchedule(trx, row, updateSchedAction(schedRowToFields(row), vector, this.schedOptions()));
     });
     this.deps.scheduler.schedulesChanged();
   }
@@ -606,56 +393,27 @@ export class BackupJobService {
 
   async pool(who: Requester, filter: number, start: number, end: number): Promise<BackupJobView[]> {
     return this.deps.store.tx(async (trx) => {
-      const rows = await trx.selectFrom('backup_jobs').selectAll().orderBy('id', 'desc').execute();
-      return this.views(trx, visibleInPool(rows, who, filter, start, end));
+      return this.views(trx, visibleInPool(await listJobs(trx), who, filter, start, end));
     });
   }
 
   private async views(trx: Tx, rows: readonly BackupJobTable[]): Promise<BackupJobView[]> {
     if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    const users = new Map(
-      (await trx.selectFrom('users').select(['id', 'name']).execute()).map((u) => [u.id, u.name]),
+    const names = await ownerNames(trx, rows);
+    const details = await jobDetails(
+      trx,
+      rows.map((r) => r.id),
     );
-    const groups = new Map(
-      (await trx.selectFrom('groups').select(['id', 'name']).execute()).map((g) => [g.id, g.name]),
-    );
-    const memberships = await trx.selectFrom('job_vms').selectAll().where('job_id', 'in', ids).execute();
-    const sched = await trx
-      .selectFrom('sched_actions')
-      .selectAll()
-      .where('type', '=', SCHED_TYPE_BACKUPJOB)
-      .where('parent_id', 'in', ids)
-      .orderBy('id')
-      .execute();
     return rows.map((job) => {
-      const sets = Object.fromEntries(VM_SETS.map((s) => [s, [] as number[]])) as Record<VmSet, number[]>;
-      for (const m of memberships) if (m.job_id === job.id) sets[m.vm_set as VmSet]?.push(m.vm_id);
-      for (const s of VM_SETS) sets[s].sort((a, b) => a - b);
-      const schedActions = sched.filter((s) => s.parent_id === job.id);
+      const d = details.get(job.id);
       return {
         job,
-        uname: users.get(job.uid) ?? String(job.uid),
-        gname: groups.get(job.gid) ?? String(job.gid),
-        sets,
-        schedActions,
+        uname: names.uname(job.uid),
+        gname: names.gname(job.gid),
+        sets: d?.sets ?? { OUTDATED: [], ONGOING: [], UPDATED: [], ERROR: [] },
+        schedActions: d?.schedActions ?? [],
         template: decodeAttributes(job.template),
       };
     });
   }
-}
-
-export function vmsOf(template: readonly PlainAttribute[]): number[] {
-  const a = template.find((x) => x.name === 'BACKUP_VMS');
-  if (a?.kind !== 'single' || a.value.trim() === '') return [];
-  return a.value.split(',').map((s) => Number(s.trim()));
-}
-
-/** Records an error on the job's TEMPLATE/ERROR, OpenNebula style ("<ctime> : <message>"). */
-export function withJobError(
-  template: readonly PlainAttribute[],
-  ctime: string,
-  message: string,
-): PlainAttribute[] {
-  return setSingle(template, 'ERROR', `${ctime} : ${message}`);
 }

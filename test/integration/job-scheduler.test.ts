@@ -46,9 +46,14 @@ interface Call {
   fail(err: Error): void;
 }
 
-/** An engine whose backups end when the test says; an abort rejects at once, as the real one does. */
+/**
+ * An engine whose backups end when the test says; an abort rejects at once, as the real one does.
+ * A success commits the job's part of the record (options.alsoRecord) in one transaction, as the
+ * real engine does with the image.
+ */
 class HandExecutor implements BackupExecutor {
   readonly calls: Call[] = [];
+  constructor(private readonly store: Store) {}
   backupVm(vmId: number, _ds: number, options: BackupOptions): Promise<BackupResult> {
     return new Promise((resolve, reject) => {
       options.signal?.addEventListener('abort', () => reject(options.signal?.reason));
@@ -59,7 +64,14 @@ class HandExecutor implements BackupExecutor {
           stats: { bytesRead: 1000, bytesStored: 10, bytesDeduplicated: 0, bytesZero: 0, durationMs: 1 },
         },
       } as unknown as BackupResult;
-      this.calls.push({ vmId, options, succeed: () => resolve(result), fail: reject });
+      const succeed = () => {
+        const also = options.alsoRecord;
+        const recorded = also
+          ? this.store.tx((trx) => also(trx, { bytesDone: 1000, bytesTotal: 1000 }))
+          : Promise.resolve();
+        recorded.then(() => resolve(result), reject);
+      };
+      this.calls.push({ vmId, options, succeed, fail: reject });
     });
   }
   progress(): undefined {
@@ -127,11 +139,11 @@ async function world(limits = { maxBackups: 2, maxBackupsHost: 0 }): Promise<Wor
     store,
     clock,
     jobs,
-    exec: new HandExecutor(),
+    exec: new HandExecutor(store),
     scheduler: undefined as unknown as JobScheduler,
     restart: async () => {
       // A crash: the old scheduler is dropped with its backups unfinished, a new one starts.
-      w.exec = new HandExecutor();
+      w.exec = new HandExecutor(store);
       scheduler = make();
       w.scheduler = scheduler;
       await scheduler.start();

@@ -4,11 +4,11 @@
  * never disagrees with the sets, even after a crash.
  */
 import type { RunResult, RunTrigger } from '../model.js';
-import type { Tx } from '../store/db.js';
-import type { JobRunTable, RunTaskTable } from '../store/schema.js';
+import type { Queryable, Tx } from './db.js';
+import type { JobRunTable, RunTaskTable } from './schema.js';
 
 /** The run in progress of a job, if any. */
-export async function openRun(trx: Tx, jobId: number): Promise<JobRunTable | undefined> {
+export async function openRun(trx: Queryable, jobId: number): Promise<JobRunTable | undefined> {
   return trx
     .selectFrom('job_runs')
     .selectAll()
@@ -152,7 +152,7 @@ export interface RunRecord {
 }
 
 /** Runs of a job, newest first (or one run), each with its tasks in dispatch order. */
-export async function listRuns(trx: Tx, jobId: number, runId?: number): Promise<RunRecord[]> {
+export async function listRuns(trx: Queryable, jobId: number, runId?: number): Promise<RunRecord[]> {
   let q = trx.selectFrom('job_runs').selectAll().where('job_id', '=', jobId);
   if (runId !== undefined) q = q.where('run_id', '=', runId);
   const runs = await q.orderBy('run_id', 'desc').execute();
@@ -176,4 +176,50 @@ export async function listRuns(trx: Tx, jobId: number, runId?: number): Promise<
           (a.seq || Number.MAX_SAFE_INTEGER) - (b.seq || Number.MAX_SAFE_INTEGER) || a.vm_id - b.vm_id,
       ),
   }));
+}
+
+/** Saves the bytes done and total of executing tasks (progress for `runs`), in one transaction. */
+export async function saveTaskProgress(
+  trx: Tx,
+  progress: readonly { jobId: number; vmId: number; bytesDone: number; bytesTotal: number }[],
+): Promise<void> {
+  for (const p of progress) {
+    await trx
+      .updateTable('run_tasks')
+      .set({ bytes_done: p.bytesDone, bytes_total: p.bytesTotal })
+      .where('job_id', '=', p.jobId)
+      .where('vm_id', '=', p.vmId)
+      .where('status', '=', 'executing')
+      .execute();
+  }
+}
+
+/** The start time of the job's newest run, if any. */
+async function newestRunStart(trx: Queryable, jobId: number): Promise<number | undefined> {
+  const run = await trx
+    .selectFrom('job_runs')
+    .select('start_ms')
+    .where('job_id', '=', jobId)
+    .orderBy('run_id', 'desc')
+    .executeTakeFirst();
+  return run?.start_ms;
+}
+
+/** Ends the open run if no VM is pending, and then records LAST_BACKUP_DURATION. True if it ended. */
+export async function endRunIfFinished(
+  trx: Tx,
+  jobId: number,
+  nowMs: number,
+  cancelled = false,
+): Promise<boolean> {
+  if (!(await closeRunIfFinished(trx, jobId, nowMs, cancelled))) return false;
+  const start = await newestRunStart(trx, jobId);
+  if (start !== undefined) {
+    await trx
+      .updateTable('backup_jobs')
+      .set({ last_backup_duration: Math.round((nowMs - start) / 1000) })
+      .where('id', '=', jobId)
+      .execute();
+  }
+  return true;
 }

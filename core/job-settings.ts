@@ -1,0 +1,44 @@
+/** What one VM backup of a job needs from the job's template, read when it starts. */
+import type { BackupMode } from './model.js';
+import { isBackupMode } from './model.js';
+import type { PlainAttribute } from './store/attributes.js';
+
+export interface JobBackupSettings {
+  readonly datastoreId: number | undefined;
+  readonly reset: boolean;
+  readonly mode: BackupMode | undefined;
+  readonly keepLast: number | undefined;
+  readonly maxRetries: number;
+  readonly retryIntervalS: number;
+}
+
+export const DEFAULT_MAX_RETRIES = 2;
+export const DEFAULT_RETRY_INTERVAL_S = 300;
+
+export function singleValue(template: readonly PlainAttribute[], name: string): string | undefined {
+  const a = template.find((x) => x.name === name);
+  return a?.kind === 'single' ? a.value : undefined;
+}
+
+/** The VM IDs of BACKUP_VMS, in order. */
+export function vmsOf(template: readonly PlainAttribute[]): number[] {
+  const v = singleValue(template, 'BACKUP_VMS');
+  if (v === undefined || v.trim() === '') return [];
+  return v.split(',').map((s) => Number(s.trim()));
+}
+
+export function jobBackupSettings(template: readonly PlainAttribute[]): JobBackupSettings {
+  const num = (name: string) => {
+    const v = singleValue(template, name);
+    return v === undefined || v.trim() === '' ? undefined : Number(v);
+  };
+  const mode = singleValue(template, 'MODE')?.toUpperCase();
+  return {
+    datastoreId: num('DATASTORE_ID'),
+    reset: (singleValue(template, 'RESET') ?? '').toUpperCase() === 'YES',
+    mode: mode !== undefined && isBackupMode(mode) ? mode : undefined,
+    keepLast: num('KEEP_LAST'),
+    maxRetries: num('MAX_RETRIES') ?? DEFAULT_MAX_RETRIES,
+    retryIntervalS: num('RETRY_INTERVAL') ?? DEFAULT_RETRY_INTERVAL_S,
+  };
+}

@@ -1,0 +1,313 @@
+/**
+ * Recorded backups: what a VM backup reads before it starts, and the one transaction that makes a
+ * finished backup exist (image or increment, KEEP_LAST, the VM's chain pointers; for a job's VM
+ * also its set, task and run, through the caller's `also`).
+ * Crash story: until recordBackup's transaction commits, the backup does not exist; its manifest
+ * is unreferenced and a later GC removes it. After the commit, everything about it is there.
+ */
+import { type BackupConfig, backupConfigFromJson, backupConfigToJson } from '../backup-config.js';
+import { ErrorCode, OneError } from '../errors.js';
+import type { BackupMode, DiskFormat, VmState } from '../model.js';
+import { DEFAULT_PERMISSION_BITS } from '../permissions.js';
+import { nextId, type Queryable, type Tx } from './db.js';
+import type { DatastoreTable, ImageIncrementTable, ImageTable, OwnedColumns } from './schema.js';
+
+/** Everything a VM backup reads before it starts. */
+export interface BackupSource {
+  readonly vm: {
+    readonly id: number;
+    readonly hostId: number;
+    readonly state: VmState;
+    readonly uid: number;
+    readonly gid: number;
+  };
+  readonly backupConfig: BackupConfig;
+  /** VM_MAD of the VM's host; undefined when the host is gone. */
+  readonly hypervisor: string | undefined;
+  readonly disks: readonly { diskId: number; source: string; format: DiskFormat; virtualSize: number }[];
+  readonly datastore: DatastoreTable;
+}
+
+export async function readBackupSource(
+  db: Queryable,
+  vmId: number,
+  datastoreId: number,
+): Promise<BackupSource> {
+  const vm = await db.selectFrom('vms').selectAll().where('id', '=', vmId).executeTakeFirst();
+  if (!vm) throw new OneError(ErrorCode.NO_EXISTS, `VM ${vmId} no longer exists`);
+  const datastore = await db
+    .selectFrom('datastores')
+    .selectAll()
+    .where('id', '=', datastoreId)
+    .executeTakeFirst();
+  if (!datastore) throw new OneError(ErrorCode.NO_EXISTS, `datastore ${datastoreId} does not exist`);
+  if (datastore.type !== 'BACKUP_DS')
+    throw new OneError(ErrorCode.ACTION, 'Datastore needs to be of type BACKUP');
+  const host = await db.selectFrom('hosts').select('vm_mad').where('id', '=', vm.host_id).executeTakeFirst();
+  const disks = await db
+    .selectFrom('vm_disks')
+    .selectAll()
+    .where('vm_id', '=', vmId)
+    .orderBy('disk_id')
+    .execute();
+  return {
+    vm: { id: vm.id, hostId: vm.host_id, state: vm.state, uid: vm.uid, gid: vm.gid },
+    backupConfig: backupConfigFromJson(vm.backup_config),
+    hypervisor: host?.vm_mad,
+    disks: disks.map((d) => ({
+      diskId: d.disk_id,
+      source: d.source,
+      format: d.format,
+      virtualSize: d.size_bytes,
+    })),
+    datastore,
+  };
+}
+
+/** The manifest path of the newest recorded backup of a VM in a datastore. */
+export async function newestManifestPath(
+  db: Queryable,
+  vmId: number,
+  datastoreId: number,
+): Promise<string | undefined> {
+  const inc = await db
+    .selectFrom('image_increments')
+    .innerJoin('images', 'images.id', 'image_increments.image_id')
+    .select('image_increments.source')
+    .where('images.vm_id', '=', vmId)
+    .where('images.datastore_id', '=', datastoreId)
+    .orderBy('image_increments.date', 'desc')
+    .orderBy('image_increments.image_id', 'desc')
+    .orderBy('image_increments.inc_id', 'desc')
+    .executeTakeFirst();
+  return inc?.source;
+}
+
+/** A finished VM backup, as the engine returned it. */
+export interface FinishedBackup {
+  readonly vmId: number;
+  readonly datastoreId: number;
+  /** Manifest path in the datastore. */
+  readonly source: string;
+  readonly sizeBytes: number;
+  readonly format: DiskFormat;
+  /** JSON of the increment's statistics. */
+  readonly stats: string;
+  /** The new image's NAME, if a new image is made. */
+  readonly imageName: string;
+  readonly nowS: number;
+  readonly reset: boolean;
+  /** From a backup job: its MODE/KEEP_LAST override the VM's own BACKUP_CONFIG. */
+  readonly mode?: BackupMode | undefined;
+  readonly keepLast?: number | undefined;
+  readonly jobId?: number | undefined;
+}
+
+export interface RecordedBackup {
+  readonly imageId: number;
+  readonly incrementId: number;
+  /** Manifest paths of the backups retention dropped: delete them after the commit. */
+  readonly dropped: readonly string[];
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * One transaction: image or increment, KEEP_LAST, the VM's chain pointers, then `also` (a job's
+ * set, task and run) in the same transaction.
+ */
+export async function recordBackup(
+  trx: Tx,
+  b: FinishedBackup,
+  also?: (trx: Tx) => Promise<void>,
+): Promise<RecordedBackup> {
+  const vm = await trx
+    .selectFrom('vms')
+    .select(['id', 'uid', 'gid', 'backup_config'])
+    .where('id', '=', b.vmId)
+    .executeTakeFirst();
+  if (!vm) throw new OneError(ErrorCode.NO_EXISTS, `VM ${b.vmId} no longer exists`);
+  const cfg = backupConfigFromJson(vm.backup_config);
+  const mode: BackupMode = b.mode ?? cfg.mode ?? 'FULL';
+  const keepLast = b.keepLast ?? cfg.keepLast ?? 0;
+  const sizeMb = Math.ceil(b.sizeBytes / MB);
+  let imageId = cfg.incrementalBackupId ?? -1;
+  let chain = mode === 'INCREMENT' && !b.reset && imageId >= 0;
+  if (chain) {
+    const img = await trx
+      .selectFrom('images')
+      .select('datastore_id')
+      .where('id', '=', imageId)
+      .executeTakeFirst();
+    chain = img !== undefined && img.datastore_id === b.datastoreId;
+  }
+  let incrementId = 0;
+  const increment = (inc: number, type: BackupMode): ImageIncrementTable => ({
+    image_id: imageId,
+    inc_id: inc,
+    type,
+    parent_id: inc - 1,
+    source: b.source,
+    size_mb: sizeMb,
+    date: b.nowS,
+    stats: b.stats,
+  });
+  if (chain) {
+    const last = await trx
+      .selectFrom('image_increments')
+      .select('inc_id')
+      .where('image_id', '=', imageId)
+      .orderBy('inc_id', 'desc')
+      .executeTakeFirst();
+    incrementId = (last?.inc_id ?? -1) + 1;
+    await trx.insertInto('image_increments').values(increment(incrementId, 'INCREMENT')).execute();
+    await trx.updateTable('images').set({ size_mb: sizeMb }).where('id', '=', imageId).execute();
+  } else {
+    imageId = await nextId(trx, 'images');
+    await trx
+      .insertInto('images')
+      .values(newImage(imageId, vm, b, sizeMb))
+      .execute();
+    await trx.insertInto('image_increments').values(increment(0, 'FULL')).execute();
+  }
+  const dropped = keepLast > 0 ? await applyRetention(trx, b.vmId, imageId, mode, keepLast) : [];
+  const next: BackupConfig = {
+    ...cfg,
+    lastDatastoreId: b.datastoreId,
+    lastIncrementId: mode === 'INCREMENT' ? incrementId : -1,
+    incrementalBackupId: mode === 'INCREMENT' ? imageId : -1,
+    lastBackupTime: b.nowS,
+  };
+  await trx
+    .updateTable('vms')
+    .set({ backup_config: backupConfigToJson(next) })
+    .where('id', '=', b.vmId)
+    .execute();
+  if (also) await also(trx);
+  return { imageId, incrementId, dropped };
+}
+
+function newImage(
+  id: number,
+  owner: Pick<OwnedColumns, 'uid' | 'gid'>,
+  b: FinishedBackup,
+  sizeMb: number,
+): ImageTable {
+  return {
+    id,
+    name: b.imageName,
+    uid: owner.uid,
+    gid: owner.gid,
+    permissions: DEFAULT_PERMISSION_BITS,
+    lock_level: 0,
+    lock_owner: -1,
+    lock_time: 0,
+    lock_req_id: -1,
+    template: '[]',
+    type: 'BACKUP',
+    datastore_id: b.datastoreId,
+    vm_id: b.vmId,
+    backup_job_id: b.jobId ?? -1,
+    source: `${b.vmId}/`,
+    size_mb: sizeMb,
+    format: b.format,
+    regtime: b.nowS,
+    state: 1,
+  };
+}
+
+/** KEEP_LAST: the oldest increments of the chain, or the oldest images of the VM, are dropped. */
+async function applyRetention(
+  trx: Tx,
+  vmId: number,
+  imageId: number,
+  mode: BackupMode,
+  keepLast: number,
+): Promise<string[]> {
+  const dropped: string[] = [];
+  if (mode === 'INCREMENT') {
+    const incs = await trx
+      .selectFrom('image_increments')
+      .selectAll()
+      .where('image_id', '=', imageId)
+      .orderBy('inc_id')
+      .execute();
+    const drop = incs.slice(0, Math.max(0, incs.length - keepLast));
+    for (const inc of drop) {
+      dropped.push(inc.source);
+      await trx
+        .deleteFrom('image_increments')
+        .where('image_id', '=', imageId)
+        .where('inc_id', '=', inc.inc_id)
+        .execute();
+    }
+    const oldest = incs[drop.length];
+    if (drop.length > 0 && oldest) {
+      await trx
+        .updateTable('image_increments')
+        .set({ type: 'FULL', parent_id: -1 })
+        .where('image_id', '=', imageId)
+        .where('inc_id', '=', oldest.inc_id)
+        .execute();
+    }
+    return dropped;
+  }
+  const images = await trx
+    .selectFrom('images')
+    .select('id')
+    .where('vm_id', '=', vmId)
+    .where('type', '=', 'BACKUP')
+    .orderBy('id')
+    .execute();
+  for (const img of images.slice(0, Math.max(0, images.length - keepLast))) {
+    const incs = await trx
+      .selectFrom('image_increments')
+      .select('source')
+      .where('image_id', '=', img.id)
+      .execute();
+    dropped.push(...incs.map((i) => i.source));
+    await trx.deleteFrom('image_increments').where('image_id', '=', img.id).execute();
+    await trx.deleteFrom('images').where('id', '=', img.id).execute();
+  }
+  return dropped;
+}
+
+/** What a restore of an image increment reads. */
+export interface RestoreSource {
+  readonly image: ImageTable;
+  readonly increment: ImageIncrementTable;
+  /** VM_MAD of the host of the image's VM, if both still exist. */
+  readonly hypervisor: string | undefined;
+}
+
+/** The increment to restore (the newest when none is named). */
+export async function readRestoreSource(
+  db: Queryable,
+  imageId: number,
+  incrementId: number | undefined,
+): Promise<RestoreSource> {
+  const image = await db.selectFrom('images').selectAll().where('id', '=', imageId).executeTakeFirst();
+  if (!image) throw new OneError(ErrorCode.NO_EXISTS, `Error getting image [${imageId}].`);
+  let q = db.selectFrom('image_increments').selectAll().where('image_id', '=', imageId);
+  q = incrementId === undefined ? q.orderBy('inc_id', 'desc') : q.where('inc_id', '=', incrementId);
+  const increment = await q.executeTakeFirst();
+  if (!increment)
+    throw new OneError(
+      ErrorCode.ACTION,
+      `image ${imageId} has no increment ${incrementId ?? '(none)'}; see oneimage show ${imageId}`,
+    );
+  const host = await db
+    .selectFrom('vms')
+    .innerJoin('hosts', 'hosts.id', 'vms.host_id')
+    .select('hosts.vm_mad')
+    .where('vms.id', '=', image.vm_id)
+    .executeTakeFirst();
+  return { image, increment, hypervisor: host?.vm_mad };
+}
+
+/** A datastore row by ID, NO_EXISTS when it is gone. */
+export async function datastoreRow(db: Queryable, datastoreId: number): Promise<DatastoreTable> {
+  const row = await db.selectFrom('datastores').selectAll().where('id', '=', datastoreId).executeTakeFirst();
+  if (!row) throw new OneError(ErrorCode.NO_EXISTS, `Error getting datastore [${datastoreId}].`);
+  return row;
+}
