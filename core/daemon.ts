@@ -34,6 +34,7 @@ import { UserService } from './services/users.js';
 import { VmBackupService } from './services/vm-backups.js';
 import { VmService } from './services/vms.js';
 import { decodeAttributes } from './store/attributes.js';
+import { listDatastores } from './store/datastores.js';
 import { openSqliteStore, type Store } from './store/db.js';
 import { ctimeIn } from './time-format.js';
 import { VERSION } from './version.js';
@@ -251,7 +252,7 @@ export class Daemon {
 
   /** Removes temp files a crash left in every datastore. */
   private async cleanDatastores(store: Store): Promise<void> {
-    const rows = await store.db.selectFrom('datastores').selectAll().execute();
+    const rows = await listDatastores(store.db);
     for (const row of rows) {
       const factory = this.deps.datastores.get(row.ds_mad);
       const base = decodeAttributes(row.template).find((a) => a.name === 'BASE_PATH');

@@ -11,6 +11,7 @@ import type { DatastoreService } from '../services/datastores.js';
 import type { HostService } from '../services/hosts.js';
 import type { ImageService } from '../services/images.js';
 import type { OwnedTable } from '../services/objects.js';
+import type { OwnedCalls } from '../services/owned-calls.js';
 import type { UserService } from '../services/users.js';
 import type { VmBackupService } from '../services/vm-backups.js';
 import type { VmService } from '../services/vms.js';
@@ -39,14 +40,6 @@ export interface Services {
     runId: number,
     vmId: number,
   ) => Promise<readonly { timeMs: number; line: string }[]>;
-}
-
-export interface OwnedCalls {
-  chmod(who: Requester, table: OwnedTable, id: number, args: ChmodArgs): Promise<void>;
-  chown(who: Requester, table: OwnedTable, id: number, uid: number, gid: number): Promise<void>;
-  rename(who: Requester, table: OwnedTable, id: number, name: string): Promise<void>;
-  lock(who: Requester, table: OwnedTable, id: number, level: number, test: boolean): Promise<void>;
-  unlock(who: Requester, table: OwnedTable, id: number): Promise<void>;
 }
 
 export type MethodResult = number | string | boolean;

@@ -7,11 +7,21 @@ import { ErrorCode, OneError } from '../errors.js';
 import { COMPRESSIONS, type Compression } from '../model.js';
 import type { Requester } from '../permissions.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute, single } from '../store/attributes.js';
-import { nextId, type Tx } from '../store/db.js';
+import {
+  deleteDatastore,
+  findDatastoreIdByName,
+  imageIdsByDatastore,
+  imageIdsInDatastore,
+  insertDatastore,
+  jobIdsUsingDatastore,
+  listDatastores,
+  takeDatastoreId,
+} from '../store/datastores.js';
+import type { Tx } from '../store/db.js';
 import type { DatastoreTable } from '../store/schema.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
-import { checkName, loadAuthorized, newObjectOwnership, requireAdmin, visibleInPool } from './objects.js';
+import { checkName, loadAuthorized, requireAdmin, visibleInPool } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 import { TemplateReader } from './template-reader.js';
 
@@ -50,13 +60,10 @@ export class DatastoreService {
     }
     r.throwIfProblems();
     return this.deps.store.tx(async (trx) => {
-      const clash = await trx
-        .selectFrom('datastores')
-        .select('id')
-        .where('name', '=', name as string)
-        .executeTakeFirst();
-      if (clash) throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by DATASTORE ${clash.id}.`);
-      const id = await nextId(trx, 'datastores', 100);
+      const clash = await findDatastoreIdByName(trx, name as string);
+      if (clash !== undefined)
+        throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by DATASTORE ${clash}.`);
+      const id = await takeDatastoreId(trx);
       if (encryption === 'YES') await this.deps.createDatastoreKey(id);
       const attributes: PlainAttribute[] = [
         single('BASE_PATH', basePath ?? join(this.deps.defaultDatastoreBase, String(id))),
@@ -67,17 +74,14 @@ export class DatastoreService {
         single('TYPE', type),
         ...r.others(),
       ];
-      await trx
-        .insertInto('datastores')
-        .values({
-          id,
-          name: name as string,
-          ...newObjectOwnership(who),
-          template: encodeAttributes(attributes),
-          type,
-          ds_mad: dsMad,
-        })
-        .execute();
+      await insertDatastore(trx, {
+        id,
+        name: name as string,
+        owner: who,
+        template: encodeAttributes(attributes),
+        type,
+        dsMad,
+      });
       return id;
     });
   }
@@ -85,26 +89,21 @@ export class DatastoreService {
   async delete(who: Requester, id: number): Promise<void> {
     await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'datastores', id, 'ADMIN');
-      const images = await trx.selectFrom('images').select('id').where('datastore_id', '=', id).execute();
+      const images = await imageIdsInDatastore(trx, id);
       if (images.length > 0) {
         throw new OneError(
           ErrorCode.ACTION,
-          `datastore ${id} still holds backup images ${images.map((i) => i.id).join(',')}; delete them (oneimage delete) first`,
+          `datastore ${id} still holds backup images ${images.join(',')}; delete them (oneimage delete) first`,
         );
       }
-      const jobs = await trx.selectFrom('backup_jobs').select(['id', 'template']).execute();
-      const users = jobs.filter((j) =>
-        decodeAttributes(j.template).some(
-          (a) => a.kind === 'single' && a.name === 'DATASTORE_ID' && a.value === String(id),
-        ),
-      );
-      if (users.length > 0) {
+      const jobs = await jobIdsUsingDatastore(trx, id);
+      if (jobs.length > 0) {
         throw new OneError(
           ErrorCode.ACTION,
-          `datastore ${id} is the DATASTORE_ID of backup jobs ${users.map((j) => j.id).join(',')}; change those jobs first`,
+          `datastore ${id} is the DATASTORE_ID of backup jobs ${jobs.join(',')}; change those jobs first`,
         );
       }
-      await trx.deleteFrom('datastores').where('id', '=', id).execute();
+      await deleteDatastore(trx, id);
     });
   }
 
@@ -118,18 +117,18 @@ export class DatastoreService {
 
   async pool(who: Requester): Promise<DatastoreView[]> {
     return this.deps.store.tx(async (trx) => {
-      const rows = await trx.selectFrom('datastores').selectAll().orderBy('id').execute();
+      const rows = await listDatastores(trx);
       return this.views(trx, visibleInPool(rows, who, -2, -1, -1));
     });
   }
 
   private async views(trx: Tx, rows: readonly DatastoreTable[]): Promise<DatastoreView[]> {
     const named = await withNames(trx, rows);
-    const images = await trx.selectFrom('images').select(['id', 'datastore_id']).orderBy('id').execute();
+    const images = await imageIdsByDatastore(trx);
     return named.map((n) => ({
       ...n,
       template: decodeAttributes(n.row.template),
-      imageIds: images.filter((i) => i.datastore_id === n.row.id).map((i) => i.id),
+      imageIds: images.get(n.row.id) ?? [],
     }));
   }
 }

@@ -2,11 +2,19 @@
 import { ErrorCode, OneError } from '../errors.js';
 import type { Requester } from '../permissions.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../store/attributes.js';
-import { nextId } from '../store/db.js';
+import type { Tx } from '../store/db.js';
+import {
+  deleteHost,
+  findHostIdByName,
+  insertHost,
+  listHosts,
+  vmIdsByHost,
+  vmIdsOnHost,
+} from '../store/hosts.js';
 import type { HostTable } from '../store/schema.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
-import { checkName, loadAuthorized, newObjectOwnership, requireAdmin, visibleInPool } from './objects.js';
+import { checkName, loadAuthorized, requireAdmin, visibleInPool } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 import { TemplateReader } from './template-reader.js';
 
@@ -29,38 +37,29 @@ export class HostService {
     const vmMad = r.oneOf('VM_MAD', this.deps.hypervisorDrivers, 'fs', { lower: true });
     r.throwIfProblems();
     return this.deps.store.tx(async (trx) => {
-      const clash = await trx
-        .selectFrom('hosts')
-        .select('id')
-        .where('name', '=', name as string)
-        .executeTakeFirst();
-      if (clash) throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by HOST ${clash.id}.`);
-      const id = await nextId(trx, 'hosts');
-      await trx
-        .insertInto('hosts')
-        .values({
-          id,
-          name: name as string,
-          ...newObjectOwnership(who),
-          template: encodeAttributes([...r.others()]),
-          vm_mad: vmMad,
-        })
-        .execute();
-      return id;
+      const clash = await findHostIdByName(trx, name as string);
+      if (clash !== undefined)
+        throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by HOST ${clash}.`);
+      return insertHost(trx, {
+        name: name as string,
+        owner: who,
+        template: encodeAttributes([...r.others()]),
+        vmMad,
+      });
     });
   }
 
   async delete(who: Requester, id: number): Promise<void> {
     await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'hosts', id, 'ADMIN');
-      const vms = await trx.selectFrom('vms').select('id').where('host_id', '=', id).orderBy('id').execute();
+      const vms = await vmIdsOnHost(trx, id);
       if (vms.length > 0) {
         throw new OneError(
           ErrorCode.ACTION,
-          `host ${id} still has VMs ${vms.map((v) => v.id).join(',')}; delete them (onevm delete) before the host`,
+          `host ${id} still has VMs ${vms.join(',')}; delete them (onevm delete) before the host`,
         );
       }
-      await trx.deleteFrom('hosts').where('id', '=', id).execute();
+      await deleteHost(trx, id);
     });
   }
 
@@ -74,18 +73,18 @@ export class HostService {
 
   async pool(who: Requester): Promise<HostView[]> {
     return this.deps.store.tx(async (trx) => {
-      const rows = await trx.selectFrom('hosts').selectAll().orderBy('id').execute();
+      const rows = await listHosts(trx);
       return this.views(trx, visibleInPool(rows, who, -2, -1, -1));
     });
   }
 
-  private async views(trx: Parameters<typeof withNames>[0], rows: readonly HostTable[]): Promise<HostView[]> {
+  private async views(trx: Tx, rows: readonly HostTable[]): Promise<HostView[]> {
     const named = await withNames(trx, rows);
-    const vms = await trx.selectFrom('vms').select(['id', 'host_id']).orderBy('id').execute();
+    const vms = await vmIdsByHost(trx);
     return named.map((n) => ({
       ...n,
       template: decodeAttributes(n.row.template),
-      vmIds: vms.filter((v) => v.host_id === n.row.id).map((v) => v.id),
+      vmIds: vms.get(n.row.id) ?? [],
     }));
   }
 }

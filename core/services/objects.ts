@@ -7,7 +7,6 @@ import type { ObjectKind, Operation } from '../model.js';
 import {
   applyChmod,
   type ChmodArgs,
-  DEFAULT_PERMISSION_BITS,
   isAuthorized,
   isBlockedByLock,
   type Permissions,
@@ -16,22 +15,20 @@ import {
   type Requester,
 } from '../permissions.js';
 import type { Tx } from '../store/db.js';
+import { findGroup } from '../store/groups.js';
+import {
+  clearOwnedLock,
+  findOwned,
+  type OwnedTable,
+  setOwnedLock,
+  setOwnedName,
+  setOwnedOwner,
+  setOwnedPermissions,
+} from '../store/owned.js';
 import type { OwnedColumns } from '../store/schema.js';
+import { findUser } from '../store/users.js';
 
-export type OwnedTable = 'hosts' | 'datastores' | 'vms' | 'images' | 'backup_jobs';
-
-/** Owner, default permissions (umask 177) and no lock: the columns every new object starts with. */
-export function newObjectOwnership(owner: { readonly uid: number; readonly gid: number }) {
-  return {
-    uid: owner.uid,
-    gid: owner.gid,
-    permissions: DEFAULT_PERMISSION_BITS,
-    lock_level: 0,
-    lock_owner: -1,
-    lock_time: 0,
-    lock_req_id: -1,
-  };
-}
+export { newObjectOwnership, type OwnedTable } from '../store/owned.js';
 
 export const KIND_OF_TABLE: Readonly<Record<OwnedTable, ObjectKind>> = {
   hosts: 'HOST',
@@ -79,11 +76,7 @@ export function ownedView(row: OwnedColumns): { uid: number; gid: number; permis
 }
 
 export async function loadOwned(trx: Tx, table: OwnedTable, id: number): Promise<OwnedColumns> {
-  const row = await trx
-    .selectFrom(table as 'hosts')
-    .selectAll()
-    .where('id', '=', id)
-    .executeTakeFirst();
+  const row = await findOwned(trx, table, id);
   if (!row) throw notFound(KIND_OF_TABLE[table], id);
   return row;
 }
@@ -134,11 +127,7 @@ export async function chmodObject(
   const touchesAdmin = args[2] !== -1 || args[5] !== -1 || args[8] !== -1;
   const row = await loadAuthorized(trx, who, table, id, touchesAdmin ? 'ADMIN' : 'MANAGE');
   const next = applyChmod(permissionsFromBits(row.permissions), args);
-  await trx
-    .updateTable(table as 'hosts')
-    .set({ permissions: permissionsToBits(next) })
-    .where('id', '=', id)
-    .execute();
+  await setOwnedPermissions(trx, table, id, permissionsToBits(next));
 }
 
 /** chown: ADMIN; -1 keeps the current user or group. Non-admins may only give to a group they are in. */
@@ -160,20 +149,16 @@ export async function chownObject(
   let newGid = gid === -1 ? row.gid : gid;
   const newUid = uid === -1 ? row.uid : uid;
   if (uid !== -1) {
-    const user = await trx.selectFrom('users').select(['id', 'gid']).where('id', '=', uid).executeTakeFirst();
+    const user = await findUser(trx, uid);
     if (!user) throw notFound('USER', uid);
     if (gid === -1) newGid = user.gid;
   }
   if (gid !== -1) {
-    const group = await trx.selectFrom('groups').select('id').where('id', '=', gid).executeTakeFirst();
+    const group = await findGroup(trx, gid);
     if (!group) throw notFound('GROUP', gid);
     if (!who.isAdmin && gid !== who.gid) throw notAuthorized(who, 'MANAGE', 'GROUP', gid);
   }
-  await trx
-    .updateTable(table as 'hosts')
-    .set({ uid: newUid, gid: newGid })
-    .where('id', '=', id)
-    .execute();
+  await setOwnedOwner(trx, table, id, newUid, newGid);
 }
 
 export async function lockObject(
@@ -200,11 +185,7 @@ export async function lockObject(
       `${kind} [${id}] is already locked (level ${row.lock_level}) by user ${row.lock_owner}`,
     );
   }
-  await trx
-    .updateTable(table as 'hosts')
-    .set({ lock_level: level, lock_owner: who.uid, lock_time: now, lock_req_id: row.lock_req_id + 1 })
-    .where('id', '=', id)
-    .execute();
+  await setOwnedLock(trx, table, id, { level, owner: who.uid, time: now, reqId: row.lock_req_id + 1 });
 }
 
 export async function unlockObject(trx: Tx, who: Requester, table: OwnedTable, id: number): Promise<void> {
@@ -217,11 +198,7 @@ export async function unlockObject(trx: Tx, who: Requester, table: OwnedTable, i
       `Cannot unlock: Lock is owned by another user (user ${row.lock_owner})`,
     );
   }
-  await trx
-    .updateTable(table as 'hosts')
-    .set({ lock_level: 0, lock_owner: -1, lock_time: 0 })
-    .where('id', '=', id)
-    .execute();
+  await clearOwnedLock(trx, table, id);
 }
 
 /** Names: OpenNebula's rules (PoolObjectSQL::name_is_valid). */
@@ -290,11 +267,7 @@ export async function renameObject(
       `${label} cannot be renamed to ${name} because it collides with ${label} ${other}`,
     );
   }
-  await trx
-    .updateTable(table as 'hosts')
-    .set({ name })
-    .where('id', '=', id)
-    .execute();
+  await setOwnedName(trx, table, id, name);
 }
 
 /**

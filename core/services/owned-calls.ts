@@ -1,5 +1,6 @@
-import type { OwnedCalls } from '../api/methods.js';
 import { epochSeconds } from '../clock.js';
+import type { ChmodArgs, Requester } from '../permissions.js';
+import { findOwnedNameClash } from '../store/owned.js';
 import type { ServiceDeps } from './context.js';
 import {
   chmodObject,
@@ -9,6 +10,15 @@ import {
   renameObject,
   unlockObject,
 } from './objects.js';
+
+/** The generic owned-object calls (chmod, chown, rename, lock, unlock), for any owned table. */
+export interface OwnedCalls {
+  chmod(who: Requester, table: OwnedTable, id: number, args: ChmodArgs): Promise<void>;
+  chown(who: Requester, table: OwnedTable, id: number, uid: number, gid: number): Promise<void>;
+  rename(who: Requester, table: OwnedTable, id: number, name: string): Promise<void>;
+  lock(who: Requester, table: OwnedTable, id: number, level: number, test: boolean): Promise<void>;
+  unlock(who: Requester, table: OwnedTable, id: number): Promise<void>;
+}
 
 /** chmod, chown, rename, lock and unlock for every owned object kind, each one transaction. */
 export function ownedCalls(deps: ServiceDeps): OwnedCalls {
@@ -20,17 +30,16 @@ export function ownedCalls(deps: ServiceDeps): OwnedCalls {
     unlock: (who, table, id) => deps.store.tx((trx) => unlockObject(trx, who, table, id)),
     rename: (who, table: OwnedTable, id, name) =>
       deps.store.tx((trx) =>
-        renameObject(trx, who, table, id, name, async (t, row, newName) => {
-          // Backup job and VM names are unique per owner; host and datastore names everywhere.
-          let q = t
-            .selectFrom(table as 'hosts')
-            .select('id')
-            .where('name', '=', newName)
-            .where('id', '!=', row.id);
-          if (table === 'backup_jobs' || table === 'vms' || table === 'images')
-            q = q.where('uid', '=', row.uid);
-          return (await q.executeTakeFirst())?.id;
-        }),
+        renameObject(trx, who, table, id, name, (t, row, newName) =>
+          // Backup job, VM and image names are unique per owner; host and datastore names everywhere.
+          findOwnedNameClash(
+            t,
+            table,
+            newName,
+            row.id,
+            table === 'backup_jobs' || table === 'vms' || table === 'images' ? row.uid : undefined,
+          ),
+        ),
       ),
   };
 }

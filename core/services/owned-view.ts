@@ -1,4 +1,5 @@
 import type { Tx } from '../store/db.js';
+import { ownerNameMaps } from '../store/owned.js';
 import type { OwnedColumns } from '../store/schema.js';
 
 /** User and group names for a set of owned rows, for the UNAME/GNAME of documents. */
@@ -7,12 +8,7 @@ export async function ownerNames(
   rows: readonly OwnedColumns[],
 ): Promise<{ uname: (uid: number) => string; gname: (gid: number) => string }> {
   if (rows.length === 0) return { uname: String, gname: String };
-  const users = new Map(
-    (await trx.selectFrom('users').select(['id', 'name']).execute()).map((u) => [u.id, u.name]),
-  );
-  const groups = new Map(
-    (await trx.selectFrom('groups').select(['id', 'name']).execute()).map((g) => [g.id, g.name]),
-  );
+  const { users, groups } = await ownerNameMaps(trx);
   return {
     uname: (uid) => users.get(uid) ?? String(uid),
     gname: (gid) => groups.get(gid) ?? String(gid),

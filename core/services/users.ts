@@ -8,8 +8,18 @@ import { createHash } from 'node:crypto';
 import { ErrorCode, OneError } from '../errors.js';
 import { ONEADMIN_GID, ONEADMIN_UID, USERS_GID } from '../model.js';
 import type { Requester } from '../permissions.js';
-import { nextId } from '../store/db.js';
+import { findGroup, findGroupByName, insertGroup, listGroups } from '../store/groups.js';
 import type { GroupTable, UserTable } from '../store/schema.js';
+import {
+  deleteUser,
+  findUser,
+  findUserByName,
+  groupMemberIds,
+  insertBootstrapAccounts,
+  insertUser,
+  listUsers,
+  setUserPasswordHash,
+} from '../store/users.js';
 import type { ServiceDeps } from './context.js';
 import { checkName, notAuthorized, notFound } from './objects.js';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
@@ -39,27 +49,8 @@ export class UserService {
     const password = generatePassword();
     const hash = await hashPassword(password);
     return this.deps.store.tx(async (trx) => {
-      const existing = await trx
-        .selectFrom('users')
-        .select('id')
-        .where('id', '=', ONEADMIN_UID)
-        .executeTakeFirst();
-      if (existing) return undefined;
-      await trx.insertInto('groups').values({ id: ONEADMIN_GID, name: 'oneadmin', template: '[]' }).execute();
-      await trx.insertInto('groups').values({ id: USERS_GID, name: 'users', template: '[]' }).execute();
-      await trx.insertInto('pool_ids').values({ pool: 'groups', last_id: 99 }).execute();
-      await trx
-        .insertInto('users')
-        .values({
-          id: ONEADMIN_UID,
-          name: 'oneadmin',
-          gid: ONEADMIN_GID,
-          password_hash: hash,
-          enabled: 1,
-          template: '[]',
-        })
-        .execute();
-      await trx.insertInto('pool_ids').values({ pool: 'users', last_id: 1 }).execute();
+      if (await findUser(trx, ONEADMIN_UID)) return undefined;
+      await insertBootstrapAccounts(trx, hash);
       return password;
     });
   }
@@ -71,11 +62,7 @@ export class UserService {
     const name = session.slice(0, colon);
     const password = session.slice(colon + 1);
     const key = createHash('sha256').update(session).digest('hex');
-    const row = await this.deps.store.db
-      .selectFrom('users')
-      .selectAll()
-      .where('name', '=', name)
-      .executeTakeFirst();
+    const row = await findUserByName(this.deps.store.db, name);
     if (row?.enabled !== 1) throw new OneError(ErrorCode.AUTHENTICATION, AUTH_FAILED);
     const cached = this.#sessions.get(key);
     if (!cached || cached.uid !== row.id) {
@@ -85,11 +72,7 @@ export class UserService {
       if (this.#sessions.size > 10_000) this.#sessions.clear();
       this.#sessions.set(key, { uid: row.id });
     }
-    const group = await this.deps.store.db
-      .selectFrom('groups')
-      .select('name')
-      .where('id', '=', row.gid)
-      .executeTakeFirst();
+    const group = await findGroup(this.deps.store.db, row.gid);
     return Object.freeze({
       uid: row.id,
       gid: row.gid,
@@ -112,17 +95,11 @@ export class UserService {
       throw new OneError(ErrorCode.ALLOCATE, 'Invalid password, it cannot contain spaces');
     const hash = await hashPassword(password);
     return this.deps.store.tx(async (trx) => {
-      const clash = await trx.selectFrom('users').select('id').where('name', '=', name).executeTakeFirst();
+      const clash = await findUserByName(trx, name);
       if (clash) throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by USER ${clash.id}.`);
       const gid = gids[0] ?? USERS_GID;
-      const group = await trx.selectFrom('groups').select('id').where('id', '=', gid).executeTakeFirst();
-      if (!group) throw notFound('GROUP', gid);
-      const id = await nextId(trx, 'users');
-      await trx
-        .insertInto('users')
-        .values({ id, name, gid, password_hash: hash, enabled: 1, template: '[]' })
-        .execute();
-      return id;
+      if (!(await findGroup(trx, gid))) throw notFound('GROUP', gid);
+      return insertUser(trx, name, gid, hash);
     });
   }
 
@@ -133,12 +110,7 @@ export class UserService {
       throw new OneError(ErrorCode.ACTION, 'Invalid password, it cannot contain spaces');
     const hash = await hashPassword(password);
     await this.deps.store.tx(async (trx) => {
-      const res = await trx
-        .updateTable('users')
-        .set({ password_hash: hash })
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) throw notFound('USER', id);
+      if (!(await setUserPasswordHash(trx, id, hash))) throw notFound('USER', id);
     });
     this.forget(id);
   }
@@ -147,8 +119,7 @@ export class UserService {
     if (!who.isAdmin) throw notAuthorized(who, 'ADMIN', 'USER', id);
     if (id === ONEADMIN_UID) throw new OneError(ErrorCode.ACTION, 'oneadmin cannot be deleted');
     await this.deps.store.tx(async (trx) => {
-      const res = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-      if (Number(res.numDeletedRows) === 0) throw notFound('USER', id);
+      if (!(await deleteUser(trx, id))) throw notFound('USER', id);
     });
     this.forget(id);
   }
@@ -156,28 +127,18 @@ export class UserService {
   async info(who: Requester, id: number): Promise<UserView> {
     const target = id === -1 ? who.uid : id;
     if (!who.isAdmin && who.uid !== target) throw notAuthorized(who, 'USE', 'USER', target);
-    const row = await this.deps.store.db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', '=', target)
-      .executeTakeFirst();
+    const row = await findUser(this.deps.store.db, target);
     if (!row) throw notFound('USER', target);
     return this.view(row);
   }
 
   async pool(who: Requester): Promise<UserView[]> {
-    let q = this.deps.store.db.selectFrom('users').selectAll().orderBy('id');
-    if (!who.isAdmin) q = q.where('id', '=', who.uid);
-    const rows = await q.execute();
+    const rows = await listUsers(this.deps.store.db, who.isAdmin ? undefined : who.uid);
     return Promise.all(rows.map((r) => this.view(r)));
   }
 
   private async view(user: UserTable): Promise<UserView> {
-    const g = await this.deps.store.db
-      .selectFrom('groups')
-      .select('name')
-      .where('id', '=', user.gid)
-      .executeTakeFirst();
+    const g = await findGroup(this.deps.store.db, user.gid);
     return { user, gname: g?.name ?? String(user.gid) };
   }
 
@@ -186,39 +147,26 @@ export class UserService {
     const problem = checkName(name);
     if (problem) throw new OneError(ErrorCode.ALLOCATE, problem);
     return this.deps.store.tx(async (trx) => {
-      const clash = await trx.selectFrom('groups').select('id').where('name', '=', name).executeTakeFirst();
+      const clash = await findGroupByName(trx, name);
       if (clash) throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by GROUP ${clash.id}.`);
-      const id = await nextId(trx, 'groups', 100);
-      await trx.insertInto('groups').values({ id, name, template: '[]' }).execute();
-      return id;
+      return insertGroup(trx, name);
     });
   }
 
   async groupInfo(who: Requester, id: number): Promise<GroupView> {
     const target = id === -1 ? who.gid : id;
     if (!who.isAdmin && who.gid !== target) throw notAuthorized(who, 'USE', 'GROUP', target);
-    const group = await this.deps.store.db
-      .selectFrom('groups')
-      .selectAll()
-      .where('id', '=', target)
-      .executeTakeFirst();
+    const group = await findGroup(this.deps.store.db, target);
     if (!group) throw notFound('GROUP', target);
     return this.groupView(group);
   }
 
   async groupPool(who: Requester): Promise<GroupView[]> {
-    let q = this.deps.store.db.selectFrom('groups').selectAll().orderBy('id');
-    if (!who.isAdmin) q = q.where('id', '=', who.gid);
-    return Promise.all((await q.execute()).map((g) => this.groupView(g)));
+    const groups = await listGroups(this.deps.store.db, who.isAdmin ? undefined : who.gid);
+    return Promise.all(groups.map((g) => this.groupView(g)));
   }
 
   private async groupView(group: GroupTable): Promise<GroupView> {
-    const members = await this.deps.store.db
-      .selectFrom('users')
-      .select('id')
-      .where('gid', '=', group.id)
-      .orderBy('id')
-      .execute();
-    return { group, members: members.map((m) => m.id) };
+    return { group, members: await groupMemberIds(this.deps.store.db, group.id) };
   }
 }
