@@ -18,6 +18,7 @@ import { type BackupMode, type Compression, type DiskFormat, isBackupMode } from
 import { newObjectOwnership } from '../services/objects.js';
 import { decodeAttributes, getSingle } from '../store/attributes.js';
 import { nextId, type Store, type Tx } from '../store/db.js';
+import { incrementsOnDatastore } from '../store/images.js';
 import type { DatastoreTable, VmTable } from '../store/schema.js';
 import { runBackup } from './backup.js';
 import type { ChunkKeys } from './chunk-codec.js';
@@ -101,7 +102,7 @@ export class BackupRunner {
     }
     const run = (async () => {
       const { driver } = await this.datastoreDriver(datastoreId);
-      return collectGarbage(this.deps.store, datastoreId, driver);
+      return collectGarbage(await incrementsOnDatastore(this.deps.store.db, datastoreId), driver);
     })();
     this.#exclusive.set(datastoreId, run);
     try {
@@ -122,7 +123,8 @@ export class BackupRunner {
     scope: { imageId?: number; incrementId?: number } = {},
   ): Promise<VerifyResult> {
     const { driver, keys } = await this.datastoreDriver(datastoreId);
-    const result = await verifyBackups(this.deps.store, datastoreId, driver, this.deps.pool, keys, scope);
+    const incs = await incrementsOnDatastore(this.deps.store.db, datastoreId, scope);
+    const result = await verifyBackups(incs, driver, this.deps.pool, keys);
     this.deps.log.info('verify done', {
       datastore: datastoreId,
       ...scope,
