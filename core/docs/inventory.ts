@@ -2,6 +2,7 @@
  * Documents of the inventory objects (VM, host, datastore, image, user, group), shaped like
  * OpenNebula's with the elements onebackup has. Secrets (password hashes, keys) are never written.
  */
+import { backupConfigAttributes } from '../backup-config.js';
 import type { DatastoreView } from '../services/datastores.js';
 import type { HostView } from '../services/hosts.js';
 import type { ImageView } from '../services/images.js';
@@ -30,7 +31,7 @@ function vmEl(v: VmView, progress?: BackupProgressView): XmlNode {
   const [state, idleLcm] = VM_STATE_CODES[r.state] ?? [3, 3];
   // LCM_STATE 69 BACKUP (running VM) or 70 BACKUP_POWEROFF while a backup runs, as OpenNebula.
   const lcm = progress ? (r.state === 'POWEROFF' ? 70 : 69) : idleLcm;
-  const cfg = JSON.parse(r.backup_config) as Record<string, string>;
+  const cfg = Object.fromEntries(backupConfigAttributes(r.backupConfig));
   const disks: PlainAttribute[] = v.disks.map((d) => ({
     kind: 'vector',
     name: 'DISK',

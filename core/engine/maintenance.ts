@@ -4,9 +4,10 @@
  * with the manifests nothing references. It runs only while no backup writes to that datastore
  * (the runner's per-datastore gate), so it never removes a chunk a running backup may reference.
  * Verify reads every chunk, checks its GCM tag and digest, and names every backup it breaks.
+ * Both take the increments the store references on the datastore from their caller: GC's list
+ * must be read inside that gate, after the last backup writing to the datastore recorded its own.
  */
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
-import type { Store } from '../store/db.js';
 import type { ChunkKeys } from './chunk-codec.js';
 import { decodeManifest } from './manifest.js';
 import type { ChunkPool } from './pool.js';
@@ -30,28 +31,19 @@ export interface VerifyResult {
   readonly problems: readonly VerifyProblem[];
 }
 
-async function referencedIncrements(
-  store: Store,
-  datastoreId: number,
-  imageId?: number,
-  incrementId?: number,
-) {
-  let q = store.db
-    .selectFrom('image_increments')
-    .innerJoin('images', 'images.id', 'image_increments.image_id')
-    .select(['image_increments.image_id', 'image_increments.inc_id', 'image_increments.source'])
-    .where('images.datastore_id', '=', datastoreId);
-  if (imageId !== undefined) q = q.where('images.id', '=', imageId);
-  if (incrementId !== undefined) q = q.where('image_increments.inc_id', '=', incrementId);
-  return q.orderBy('image_increments.image_id').orderBy('image_increments.inc_id').execute();
+/** An increment the store references on the datastore: where its manifest is. */
+export interface ReferencedIncrement {
+  readonly imageId: number;
+  readonly incrementId: number;
+  /** Manifest path in the datastore. */
+  readonly source: string;
 }
 
+/** Keeps every manifest in `incs` and the chunks they name; removes the rest. */
 export async function collectGarbage(
-  store: Store,
-  datastoreId: number,
+  incs: readonly ReferencedIncrement[],
   driver: DatastoreDriver,
 ): Promise<GcResult> {
-  const incs = await referencedIncrements(store, datastoreId);
   const keepManifests = new Set(incs.map((i) => i.source));
   const live = new Set<string>();
   for (const inc of incs) {
@@ -78,15 +70,13 @@ export async function collectGarbage(
   return { chunksKept, chunksRemoved, manifestsRemoved };
 }
 
+/** Reads and checks every chunk the manifests of `incs` name. */
 export async function verifyBackups(
-  store: Store,
-  datastoreId: number,
+  incs: readonly ReferencedIncrement[],
   driver: DatastoreDriver,
   pool: ChunkPool,
   keys: ChunkKeys | undefined,
-  scope: { imageId?: number; incrementId?: number } = {},
 ): Promise<VerifyResult> {
-  const incs = await referencedIncrements(store, datastoreId, scope.imageId, scope.incrementId);
   const verdict = new Map<string, string | null>();
   const problems: VerifyProblem[] = [];
   for (const inc of incs) {
@@ -95,8 +85,8 @@ export async function verifyBackups(
       manifest = decodeManifest(await driver.getManifest(inc.source), inc.source);
     } catch (err) {
       problems.push({
-        imageId: inc.image_id,
-        incrementId: inc.inc_id,
+        imageId: inc.imageId,
+        incrementId: inc.incrementId,
         diskId: -1,
         chunk: '-',
         message: `manifest ${inc.source}: ${(err as Error).message}`,
@@ -118,8 +108,8 @@ export async function verifyBackups(
         }
         if (bad !== null)
           problems.push({
-            imageId: inc.image_id,
-            incrementId: inc.inc_id,
+            imageId: inc.imageId,
+            incrementId: inc.incrementId,
             diskId: disk.diskId,
             chunk: id,
             message: bad,

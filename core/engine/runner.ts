@@ -25,6 +25,7 @@ import {
   recordBackup,
 } from '../store/backups.js';
 import type { Store, Tx } from '../store/db.js';
+import { incrementsOnDatastore } from '../store/images.js';
 import type { DatastoreTable } from '../store/schema.js';
 import { runBackup } from './backup.js';
 import type { ChunkKeys } from './chunk-codec.js';
@@ -111,7 +112,7 @@ export class BackupRunner {
     }
     const run = (async () => {
       const { driver } = await this.datastoreDriver(datastoreId);
-      return collectGarbage(this.deps.store, datastoreId, driver);
+      return collectGarbage(await incrementsOnDatastore(this.deps.store.db, datastoreId), driver);
     })();
     this.#exclusive.set(datastoreId, run);
     try {
@@ -132,7 +133,8 @@ export class BackupRunner {
     scope: { imageId?: number; incrementId?: number } = {},
   ): Promise<VerifyResult> {
     const { driver, keys } = await this.datastoreDriver(datastoreId);
-    const result = await verifyBackups(this.deps.store, datastoreId, driver, this.deps.pool, keys, scope);
+    const incs = await incrementsOnDatastore(this.deps.store.db, datastoreId, scope);
+    const result = await verifyBackups(incs, driver, this.deps.pool, keys);
     this.deps.log.info('verify done', {
       datastore: datastoreId,
       ...scope,

@@ -6,6 +6,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/db.js';
+import { writeHealthProbe } from '../store/outcomes.js';
 
 export interface SchedulerLiveness {
   /** Epoch ms of the scheduler's last timer tick (0 before it started or after it stopped). */
@@ -41,11 +42,7 @@ class RollBack extends Error {}
 async function storeWritable(deps: HealthDeps): Promise<{ writable: boolean; error?: string }> {
   const probe = deps.store
     .tx(async (trx) => {
-      await trx
-        .insertInto('last_outcomes')
-        .values({ kind: 'health_probe', object_id: -1, ok: 1, time_ms: deps.clock.now(), last_ok_ms: 0 })
-        .onConflict((oc) => oc.columns(['kind', 'object_id']).doNothing())
-        .execute();
+      await writeHealthProbe(trx, deps.clock.now());
       throw new RollBack('health probe');
     })
     .then(

@@ -6,6 +6,7 @@
 import type { Logger } from '../log.js';
 import type { OutcomeKind } from '../model.js';
 import type { Store } from '../store/db.js';
+import { recordOutcome } from '../store/outcomes.js';
 import type { BackupObserver } from './observer.js';
 
 export interface OutcomeRecorder extends BackupObserver {
@@ -19,17 +20,7 @@ export function outcomeRecorder(store: Store, now: () => number, log: Logger): O
     const timeMs = now();
     chain = chain.then(async () => {
       try {
-        await store.db
-          .insertInto('last_outcomes')
-          .values({ kind, object_id: objectId, ok: ok ? 1 : 0, time_ms: timeMs, last_ok_ms: ok ? timeMs : 0 })
-          .onConflict((oc) =>
-            oc.columns(['kind', 'object_id']).doUpdateSet((eb) => ({
-              ok: eb.ref('excluded.ok'),
-              time_ms: eb.ref('excluded.time_ms'),
-              last_ok_ms: ok ? eb.ref('excluded.last_ok_ms') : eb.ref('last_outcomes.last_ok_ms'),
-            })),
-          )
-          .execute();
+        await store.tx((trx) => recordOutcome(trx, kind, objectId, ok, timeMs));
       } catch (err) {
         log.warn('cannot record the outcome for metrics', {
           kind,

@@ -12,7 +12,19 @@ import { explainWaiting } from '../scheduler/pick.js';
 import type { DispatchState, SlotLimits } from '../scheduler/types.js';
 import { decodeAttributes, getSingle } from '../store/attributes.js';
 import type { Store } from '../store/db.js';
+import { lastOutcomes } from '../store/outcomes.js';
 import { schedRowToFields } from '../store/schedules.js';
+import {
+  backupDatastoreIds,
+  backupJobSchedules,
+  endedRuns,
+  executingTasks,
+  hostIds,
+  jobTemplates,
+  jobVmSets,
+  recentDoneTasks,
+  vmBackupSummaries,
+} from '../store/state-reads.js';
 import { parseRpo, type RpoVmState, rpoBreachPredicted } from './rpo.js';
 
 export interface StateSources {
@@ -34,6 +46,8 @@ const SET_LABEL: Readonly<Record<string, string>> = {
 /** Recent successful tasks looked at for durations: per VM, and over all VMs. */
 const DURATIONS_PER_VM = 5;
 const DURATIONS_ALL = 50;
+/** Successful tasks read for those durations, newest first. */
+const RECENT_TASKS = 1000;
 
 const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 
@@ -156,33 +170,16 @@ export class StateMetrics {
     const db = store.db;
     const [jobVms, jobs, vms, hosts, datastores, runs, outcomes, tasks, durations, scheds] =
       await Promise.all([
-        db.selectFrom('job_vms').select(['job_id', 'vm_id', 'vm_set', 'not_before']).execute(),
-        db.selectFrom('backup_jobs').select(['id', 'template']).execute(),
-        db.selectFrom('vms').select(['id', 'name', 'backup_job_id', 'backup_config']).execute(),
-        db.selectFrom('hosts').select('id').execute(),
-        db.selectFrom('datastores').select('id').where('type', '=', 'BACKUP_DS').execute(),
-        db
-          .selectFrom('job_runs')
-          .select(['job_id', 'run_id', 'end_ms', 'result'])
-          .where('end_ms', '>', 0)
-          .orderBy('job_id')
-          .orderBy('run_id')
-          .execute(),
-        db.selectFrom('last_outcomes').selectAll().execute(),
-        db
-          .selectFrom('run_tasks')
-          .select(['job_id', 'vm_id', 'start_ms'])
-          .where('status', '=', 'executing')
-          .execute(),
-        db
-          .selectFrom('run_tasks')
-          .select(['vm_id', 'start_ms', 'end_ms'])
-          .where('status', '=', 'done')
-          .where('start_ms', '>', 0)
-          .orderBy('end_ms', 'desc')
-          .limit(1000)
-          .execute(),
-        db.selectFrom('sched_actions').selectAll().where('type', '=', 'BACKUPJOB').execute(),
+        jobVmSets(db),
+        jobTemplates(db),
+        vmBackupSummaries(db),
+        hostIds(db),
+        backupDatastoreIds(db),
+        endedRuns(db),
+        lastOutcomes(db),
+        executingTasks(db),
+        recentDoneTasks(db, RECENT_TASKS),
+        backupJobSchedules(db),
       ]);
 
     this.#jobVms.reset();
@@ -214,7 +211,7 @@ export class StateMetrics {
     this.#vmLastSuccess.reset();
     const lastSuccessS = new Map<number, number>();
     for (const v of vms) {
-      const t = Number((JSON.parse(v.backup_config) as Record<string, string>)['LAST_BACKUP_TIME'] ?? '0');
+      const t = v.backupConfig.lastBackupTime ?? 0;
       if (!(t > 0)) continue;
       lastSuccessS.set(v.id, t);
       this.#vmLastSuccess.set(

@@ -8,16 +8,10 @@
 import type { LogFormat } from '../config.js';
 import { createLogger, type LogFields, type Logger } from '../log.js';
 import type { Store } from '../store/db.js';
+import { appendTaskLogLines, type TaskLogLine, taskLogLines } from '../store/task-logs.js';
 
 /** Runs of a job whose task logs are kept; older ones are deleted as new lines come. */
 export const KEEP_RUNS = 100;
-
-interface Pending {
-  readonly vmId: number;
-  readonly jobId: number | undefined;
-  readonly timeMs: number;
-  readonly line: string;
-}
 
 export interface TaskLog {
   /** The logger to give the daemon's parts. */
@@ -30,7 +24,7 @@ export function taskLogger(
   inner: Logger,
   options: { readonly store: Store; readonly now: () => number; readonly format: LogFormat },
 ): TaskLog {
-  let pending: Pending[] = [];
+  let pending: TaskLogLine[] = [];
   let chain: Promise<void> = Promise.resolve();
   let scheduled = false;
   let captured = '';
@@ -43,39 +37,8 @@ export function taskLogger(
     },
   });
 
-  const write = async (batch: readonly Pending[]): Promise<void> => {
-    await options.store.tx(async (trx) => {
-      for (const p of batch) {
-        let jobId = p.jobId;
-        if (jobId === undefined) {
-          const vm = await trx
-            .selectFrom('vms')
-            .select('backup_job_id')
-            .where('id', '=', p.vmId)
-            .executeTakeFirst();
-          jobId = vm?.backup_job_id;
-        }
-        if (jobId === undefined || jobId < 0) continue;
-        const task = await trx
-          .selectFrom('run_tasks')
-          .select('run_id')
-          .where('job_id', '=', jobId)
-          .where('vm_id', '=', p.vmId)
-          .orderBy('run_id', 'desc')
-          .executeTakeFirst();
-        if (!task) continue;
-        await trx
-          .insertInto('task_logs')
-          .values({ job_id: jobId, run_id: task.run_id, vm_id: p.vmId, time_ms: p.timeMs, line: p.line })
-          .execute();
-        // Retention: the logs of the job's last KEEP_RUNS runs.
-        await trx
-          .deleteFrom('task_logs')
-          .where('job_id', '=', jobId)
-          .where('run_id', '<=', task.run_id - KEEP_RUNS)
-          .execute();
-      }
-    });
+  const write = async (batch: readonly TaskLogLine[]): Promise<void> => {
+    await options.store.tx((trx) => appendTaskLogLines(trx, batch, KEEP_RUNS));
   };
 
   const schedule = () => {
@@ -138,13 +101,5 @@ export async function readTaskLog(
   runId: number,
   vmId: number,
 ): Promise<readonly { timeMs: number; line: string }[]> {
-  const rows = await store.db
-    .selectFrom('task_logs')
-    .select(['time_ms', 'line'])
-    .where('job_id', '=', jobId)
-    .where('run_id', '=', runId)
-    .where('vm_id', '=', vmId)
-    .orderBy('seq')
-    .execute();
-  return rows.map((r) => ({ timeMs: r.time_ms, line: r.line }));
+  return taskLogLines(store.db, jobId, runId, vmId);
 }

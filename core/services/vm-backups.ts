@@ -12,11 +12,11 @@ import type { Logger } from '../log.js';
 import type { BackupObserver } from '../metrics/observer.js';
 import { isAuthorized, type Requester } from '../permissions.js';
 import { classifyFailure } from '../scheduler/failure.js';
-import { decodeAttributes, encodeAttributes, setSingle } from '../store/attributes.js';
-import { nextId } from '../store/db.js';
+import { findImage, isBackupDatastore } from '../store/images.js';
+import { disksOfVm, findVm, firstHostId, insertVm, type NewVmDisk, setVmError } from '../store/vms.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
-import { loadAuthorized, newObjectOwnership, notAuthorized, ownedView } from './objects.js';
+import { loadAuthorized, newObjectOwnership, notAuthorized, notFound, ownedView } from './objects.js';
 import { TemplateReader } from './template-reader.js';
 
 export interface VmBackupDeps {
@@ -42,11 +42,8 @@ export class VmBackupService {
   async backup(who: Requester, vmId: number, datastoreId: number, reset: boolean): Promise<number> {
     const hostId = await this.deps.store.tx(async (trx) => {
       const vm = await loadAuthorized(trx, who, 'vms', vmId, 'MANAGE');
-      const row = await trx
-        .selectFrom('vms')
-        .select(['backup_job_id', 'host_id'])
-        .where('id', '=', vm.id)
-        .executeTakeFirstOrThrow();
+      const row = await findVm(trx, vm.id);
+      if (!row) throw notFound('VM', vm.id);
       if (row.backup_job_id >= 0) {
         throw new OneError(
           ErrorCode.ACTION,
@@ -54,12 +51,7 @@ export class VmBackupService {
         );
       }
       const ds = await loadAuthorized(trx, who, 'datastores', datastoreId, 'USE');
-      const dsRow = await trx
-        .selectFrom('datastores')
-        .select('type')
-        .where('id', '=', ds.id)
-        .executeTakeFirstOrThrow();
-      if (dsRow.type !== 'BACKUP_DS')
+      if (!(await isBackupDatastore(trx, ds.id)))
         throw new OneError(ErrorCode.ACTION, 'Datastore needs to be of type BACKUP');
       return row.host_id;
     });
@@ -90,22 +82,11 @@ export class VmBackupService {
   }
 
   private async setError(vmId: number, message: string | undefined): Promise<void> {
-    await this.deps.store.tx(async (trx) => {
-      const row = await trx.selectFrom('vms').select('template').where('id', '=', vmId).executeTakeFirst();
-      if (!row) return;
-      let t = decodeAttributes(row.template).filter((a) => a.name !== 'ERROR');
-      if (message !== undefined)
-        t = setSingle(
-          t,
-          'ERROR',
-          `${this.backups.ctime(epochSeconds(this.deps.clock))} : [backup] ${message}`,
-        );
-      await trx
-        .updateTable('vms')
-        .set({ template: encodeAttributes(t) })
-        .where('id', '=', vmId)
-        .execute();
-    });
+    const text =
+      message === undefined
+        ? undefined
+        : `${this.backups.ctime(epochSeconds(this.deps.clock))} : [backup] ${message}`;
+    await this.deps.store.tx((trx) => setVmError(trx, vmId, text));
   }
 
   /** `onedatastore gc`: MANAGE on the datastore. Returns a one-line summary. */
@@ -128,11 +109,9 @@ export class VmBackupService {
     if ('imageId' in target) {
       const image = await this.deps.store.tx(async (trx) => {
         await loadAuthorized(trx, who, 'images', target.imageId, 'USE');
-        return trx
-          .selectFrom('images')
-          .select('datastore_id')
-          .where('id', '=', target.imageId)
-          .executeTakeFirstOrThrow();
+        const row = await findImage(trx, target.imageId);
+        if (!row) throw notFound('IMAGE', target.imageId);
+        return row;
       });
       datastoreId = image.datastore_id;
       scope = {
@@ -180,7 +159,9 @@ export class VmBackupService {
     r.throwIfProblems();
     const image = await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'images', imageId, 'USE');
-      return trx.selectFrom('images').selectAll().where('id', '=', imageId).executeTakeFirstOrThrow();
+      const row = await findImage(trx, imageId);
+      if (!row) throw notFound('IMAGE', imageId);
+      return row;
     });
     if (!who.isAdmin && to !== undefined) {
       throw new OneError(
@@ -197,44 +178,30 @@ export class VmBackupService {
     const lines = [...files.entries()].map(([d, f]) => `DISK ${d}: ${f}`);
     if (diskId !== undefined) return lines.join('\n');
     const vmId = await this.deps.store.tx(async (trx) => {
-      const original = await trx
-        .selectFrom('vms')
-        .selectAll()
-        .where('id', '=', image.vm_id)
-        .executeTakeFirst();
-      const host = original
-        ? original.host_id
-        : (await trx.selectFrom('hosts').select('id').orderBy('id').executeTakeFirst())?.id;
+      const original = await findVm(trx, image.vm_id);
+      const host = original ? original.host_id : await firstHostId(trx);
       if (host === undefined)
         throw new OneError(
           ErrorCode.ACTION,
           'no host to register the restored VM on; create one with onehost create',
         );
-      const id = await nextId(trx, 'vms');
       const name = r.get('NAME') ?? `${original?.name ?? `vm-${image.vm_id}`}-restore-${imageId}`;
-      await trx
-        .insertInto('vms')
-        .values({
-          id,
-          name,
-          ...newObjectOwnership(who),
-          template: '[]',
-          host_id: host,
-          state: 'POWEROFF',
-          backup_job_id: -1,
-          stime: stamp,
-          backup_config: '{}',
-        })
-        .execute();
+      const disks: NewVmDisk[] = [];
       for (const d of manifest.disks) {
         const source = files.get(d.diskId);
-        if (source === undefined) continue;
-        await trx
-          .insertInto('vm_disks')
-          .values({ vm_id: id, disk_id: d.diskId, source, format: d.format, size_bytes: d.virtualSize })
-          .execute();
+        if (source !== undefined)
+          disks.push({ diskId: d.diskId, source, format: d.format, sizeBytes: d.virtualSize });
       }
-      return id;
+      return insertVm(trx, {
+        name,
+        ownership: newObjectOwnership(who),
+        template: [],
+        hostId: host,
+        state: 'POWEROFF',
+        stime: stamp,
+        backupConfig: {},
+        disks,
+      });
     });
     return [`VM: ${vmId}`, ...lines].join('\n');
   }
@@ -249,7 +216,7 @@ export class VmBackupService {
   ): Promise<number> {
     const { vm, disks } = await this.deps.store.tx(async (trx) => {
       const owned = await loadAuthorized(trx, who, 'vms', vmId, 'ADMIN');
-      const image = await trx.selectFrom('images').selectAll().where('id', '=', imageId).executeTakeFirst();
+      const image = await findImage(trx, imageId);
       if (!image) throw new OneError(ErrorCode.NO_EXISTS, `Error getting image [${imageId}].`);
       if (!isAuthorized(who, ownedView(image), 'USE')) throw notAuthorized(who, 'USE', 'IMAGE', imageId);
       if (image.vm_id !== vmId) {
@@ -258,15 +225,9 @@ export class VmBackupService {
           `image ${imageId} is a backup of VM ${image.vm_id}, not of VM ${vmId}`,
         );
       }
-      const row = await trx
-        .selectFrom('vms')
-        .selectAll()
-        .where('id', '=', owned.id)
-        .executeTakeFirstOrThrow();
-      return {
-        vm: row,
-        disks: await trx.selectFrom('vm_disks').selectAll().where('vm_id', '=', vmId).execute(),
-      };
+      const row = await findVm(trx, owned.id);
+      if (!row) throw notFound('VM', owned.id);
+      return { vm: row, disks: await disksOfVm(trx, vmId) };
     });
     if (vm.state !== 'POWEROFF') {
       throw new OneError(

@@ -1,17 +1,33 @@
+/** VMs in the inventory (`onevm create`, `delete`, `show`, `list`): template checks, then store transitions. */
+import type { BackupConfig } from '../backup-config.js';
 import {
   BACKUP_MODES,
+  type BackupMode,
   DISK_FORMATS,
   type DiskFormat,
   FS_FREEZE_MODES,
+  type FsFreeze,
   isBackupMode,
   isDiskFormat,
   isFsFreeze,
   VM_STATES,
 } from '../model.js';
 import { isAuthorized, type Requester } from '../permissions.js';
-import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../store/attributes.js';
-import { nextId, type Tx } from '../store/db.js';
-import type { VmDiskTable, VmTable } from '../store/schema.js';
+import { decodeAttributes, type PlainAttribute } from '../store/attributes.js';
+import type { Tx } from '../store/db.js';
+import {
+  backupIdsOfVms,
+  deleteVm,
+  disksOfVms,
+  findVm,
+  findVmHostByRef,
+  hostNamesById,
+  insertVm,
+  listVms,
+  type NewVmDisk,
+  type VmDiskRow,
+  type VmRow,
+} from '../store/vms.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
 import type { DiskFacts } from './disk-inspector.js';
@@ -27,9 +43,9 @@ import {
 import { type Named, withNames } from './owned-view.js';
 import { TemplateReader } from './template-reader.js';
 
-export interface VmView extends Named<VmTable> {
+export interface VmView extends Named<VmRow> {
   readonly template: readonly PlainAttribute[];
-  readonly disks: readonly VmDiskTable[];
+  readonly disks: readonly VmDiskRow[];
   readonly hostName: string;
   readonly backupIds: readonly number[];
 }
@@ -97,7 +113,7 @@ export class VmService {
     r.throwIfProblems();
     const now = Math.floor(this.deps.clock.now() / 1000);
     return this.deps.store.tx(async (trx) => {
-      const host = await findHost(trx, hostRef as string);
+      const host = await findVmHostByRef(trx, hostRef as string);
       if (!host) {
         r.fail(r.at('HOST'), 'HOST', `host "${hostRef}" does not exist; see onehost list`);
         r.throwIfProblems();
@@ -107,45 +123,36 @@ export class VmService {
         r.fail(r.at('HOST'), 'HOST', `user ${who.uname} may not USE host ${host.id} (${host.name})`);
         r.throwIfProblems();
       }
-      const id = await nextId(trx, 'vms');
-      await trx
-        .insertInto('vms')
-        .values({
-          id,
-          name: name as string,
-          ...newObjectOwnership(who),
-          template: encodeAttributes([...r.others()]),
-          host_id: host.id,
-          state,
-          backup_job_id: -1,
-          stime: now,
-          backup_config: JSON.stringify(backupConfig),
-        })
-        .execute();
+      const newDisks: NewVmDisk[] = [];
       for (const [i, d] of disks.entries()) {
         const f = facts[i];
-        if (!f) continue;
-        await trx
-          .insertInto('vm_disks')
-          .values({ vm_id: id, disk_id: i, source: d.source, format: f.format, size_bytes: f.virtualSize })
-          .execute();
+        if (f) newDisks.push({ diskId: i, source: d.source, format: f.format, sizeBytes: f.virtualSize });
       }
-      return id;
+      return insertVm(trx, {
+        name: name as string,
+        ownership: newObjectOwnership(who),
+        template: [...r.others()],
+        hostId: host.id,
+        state,
+        stime: now,
+        backupConfig,
+        disks: newDisks,
+      });
     });
   }
 
   async delete(who: Requester, id: number): Promise<void> {
     await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'vms', id, 'MANAGE');
-      await trx.deleteFrom('vm_disks').where('vm_id', '=', id).execute();
-      await trx.deleteFrom('vms').where('id', '=', id).execute();
+      await deleteVm(trx, id);
     });
   }
 
   async info(who: Requester, id: number): Promise<VmView> {
     return this.deps.store.tx(async (trx) => {
-      const row = (await loadAuthorized(trx, who, 'vms', id, 'INFO')) as VmTable;
-      const [view] = await this.views(trx, [row]);
+      await loadAuthorized(trx, who, 'vms', id, 'INFO');
+      const row = await findVm(trx, id);
+      const [view] = row ? await this.views(trx, [row]) : [];
       if (!view) throw notFound('VM', id);
       return view;
     });
@@ -153,28 +160,17 @@ export class VmService {
 
   async pool(who: Requester, filter: number, start: number, end: number): Promise<VmView[]> {
     return this.deps.store.tx(async (trx) => {
-      const rows = await trx.selectFrom('vms').selectAll().orderBy('id', 'desc').execute();
+      const rows = await listVms(trx);
       return this.views(trx, visibleInPool(rows, who, filter, start, end));
     });
   }
 
-  private async views(trx: Tx, rows: readonly VmTable[]): Promise<VmView[]> {
+  private async views(trx: Tx, rows: readonly VmRow[]): Promise<VmView[]> {
     const named = await withNames(trx, rows);
     const ids = rows.map((r) => r.id);
-    const disks = ids.length
-      ? await trx.selectFrom('vm_disks').selectAll().where('vm_id', 'in', ids).orderBy('disk_id').execute()
-      : [];
-    const hosts = new Map(
-      (await trx.selectFrom('hosts').select(['id', 'name']).execute()).map((h) => [h.id, h.name]),
-    );
-    const images = ids.length
-      ? await trx
-          .selectFrom('images')
-          .select(['id', 'vm_id'])
-          .where('vm_id', 'in', ids)
-          .orderBy('id')
-          .execute()
-      : [];
+    const disks = await disksOfVms(trx, ids);
+    const hosts = await hostNamesById(trx);
+    const images = await backupIdsOfVms(trx, ids);
     return named.map((n) => ({
       ...n,
       template: decodeAttributes(n.row.template),
@@ -186,19 +182,19 @@ export class VmService {
 }
 
 /** BACKUP_CONFIG = [ MODE, KEEP_LAST, FS_FREEZE ]: how `onevm backup` backs this VM up. */
-function readBackupConfig(r: TemplateReader): Record<string, string> {
+function readBackupConfig(r: TemplateReader): BackupConfig {
   const [vector, ...more] = r.vectors('BACKUP_CONFIG');
   for (const extra of more) r.fail(extra, 'BACKUP_CONFIG', 'BACKUP_CONFIG is given twice; keep one');
   if (!vector) return {};
-  const out: Record<string, string> = {};
+  const out: { mode?: BackupMode; keepLast?: number; fsFreeze?: FsFreeze } = {};
   const at = (k: string) => vector.positions.get(k) ?? vector;
   for (const [key, raw] of vector.values) {
     const v = raw.toUpperCase();
     if (key === 'MODE') {
-      if (isBackupMode(v)) out[key] = v;
+      if (isBackupMode(v)) out.mode = v;
       else r.fail(at(key), 'BACKUP_CONFIG/MODE', `MODE="${raw}" is not one of ${BACKUP_MODES.join(', ')}`);
     } else if (key === 'FS_FREEZE') {
-      if (isFsFreeze(v)) out[key] = v;
+      if (isFsFreeze(v)) out.fsFreeze = v;
       else
         r.fail(
           at(key),
@@ -206,7 +202,7 @@ function readBackupConfig(r: TemplateReader): Record<string, string> {
           `FS_FREEZE="${raw}" is not one of ${FS_FREEZE_MODES.join(', ')}`,
         );
     } else if (key === 'KEEP_LAST') {
-      if (/^\d+$/.test(raw)) out[key] = String(Number(raw));
+      if (/^\d+$/.test(raw)) out.keepLast = Number(raw);
       else
         r.fail(
           at(key),
@@ -221,15 +217,4 @@ function readBackupConfig(r: TemplateReader): Record<string, string> {
       );
   }
   return out;
-}
-
-async function findHost(trx: Tx, ref: string) {
-  const q = trx.selectFrom('hosts').selectAll();
-  return /^\d+$/.test(ref)
-    ? q.where('id', '=', Number(ref)).executeTakeFirst()
-    : q.where('name', '=', ref).executeTakeFirst();
-}
-
-export function backupConfigOf(row: VmTable): Record<string, string> {
-  return JSON.parse(row.backup_config) as Record<string, string>;
 }

@@ -1,0 +1,148 @@
+/**
+ * VMs and their disks: the inventory rows `onevm` shows, registers and deletes. A VM's
+ * BACKUP_CONFIG is read and written here only, as a typed BackupConfig (core/backup-config.ts).
+ * The lookups of the host a VM is registered on live here too (by ID or name, the first host).
+ */
+import { type BackupConfig, backupConfigFromJson, backupConfigToJson } from '../backup-config.js';
+import type { DiskFormat, VmState } from '../model.js';
+import { decodeAttributes, encodeAttributes, type PlainAttribute, setSingle } from './attributes.js';
+import { nextId, type Queryable, type Tx } from './db.js';
+import type { HostTable, OwnedColumns, VmDiskTable, VmTable } from './schema.js';
+
+/** A VM as the store gives it: its columns, with BACKUP_CONFIG typed instead of JSON. */
+export interface VmRow extends Omit<VmTable, 'backup_config'> {
+  readonly backupConfig: BackupConfig;
+}
+
+export type VmDiskRow = VmDiskTable;
+
+function toVmRow(row: VmTable): VmRow {
+  const { backup_config, ...rest } = row;
+  return { ...rest, backupConfig: backupConfigFromJson(backup_config) };
+}
+
+export async function findVm(db: Queryable, id: number): Promise<VmRow | undefined> {
+  const row = await db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toVmRow(row) : undefined;
+}
+
+/** Every VM, newest first (the order of `onevm list`). */
+export async function listVms(db: Queryable): Promise<VmRow[]> {
+  const rows = await db.selectFrom('vms').selectAll().orderBy('id', 'desc').execute();
+  return rows.map(toVmRow);
+}
+
+/** The disks of these VMs, by disk ID. */
+export async function disksOfVms(db: Queryable, vmIds: readonly number[]): Promise<VmDiskRow[]> {
+  if (vmIds.length === 0) return [];
+  return db.selectFrom('vm_disks').selectAll().where('vm_id', 'in', vmIds).orderBy('disk_id').execute();
+}
+
+/** The disks of one VM, in the order the store keeps them. */
+export async function disksOfVm(db: Queryable, vmId: number): Promise<VmDiskRow[]> {
+  return db.selectFrom('vm_disks').selectAll().where('vm_id', '=', vmId).execute();
+}
+
+/** The IDs of the backup images of these VMs, by image ID. */
+export async function backupIdsOfVms(
+  db: Queryable,
+  vmIds: readonly number[],
+): Promise<{ id: number; vm_id: number }[]> {
+  if (vmIds.length === 0) return [];
+  return db.selectFrom('images').select(['id', 'vm_id']).where('vm_id', 'in', vmIds).orderBy('id').execute();
+}
+
+export interface NewVmDisk {
+  readonly diskId: number;
+  readonly source: string;
+  readonly format: DiskFormat;
+  readonly sizeBytes: number;
+}
+
+export interface NewVm {
+  readonly name: string;
+  /** Owner, permissions and lock columns of a new object. */
+  readonly ownership: Omit<OwnedColumns, 'id' | 'name' | 'template'>;
+  readonly template: readonly PlainAttribute[];
+  readonly hostId: number;
+  readonly state: VmState;
+  /** Epoch seconds. */
+  readonly stime: number;
+  readonly backupConfig: BackupConfig;
+  readonly disks: readonly NewVmDisk[];
+}
+
+/** Registers a VM (in no backup job) and its disks; returns its ID. */
+export async function insertVm(trx: Tx, vm: NewVm): Promise<number> {
+  const id = await nextId(trx, 'vms');
+  await trx
+    .insertInto('vms')
+    .values({
+      id,
+      name: vm.name,
+      ...vm.ownership,
+      template: encodeAttributes(vm.template),
+      host_id: vm.hostId,
+      state: vm.state,
+      backup_job_id: -1,
+      stime: vm.stime,
+      backup_config: backupConfigToJson(vm.backupConfig),
+    })
+    .execute();
+  for (const d of vm.disks) {
+    await trx
+      .insertInto('vm_disks')
+      .values({ vm_id: id, disk_id: d.diskId, source: d.source, format: d.format, size_bytes: d.sizeBytes })
+      .execute();
+  }
+  return id;
+}
+
+/** Removes a VM and its disks from the inventory (its backup images stay). */
+export async function deleteVm(trx: Tx, id: number): Promise<void> {
+  await trx.deleteFrom('vm_disks').where('vm_id', '=', id).execute();
+  await trx.deleteFrom('vms').where('id', '=', id).execute();
+}
+
+export async function setVmBackupConfig(trx: Tx, id: number, cfg: BackupConfig): Promise<void> {
+  await trx
+    .updateTable('vms')
+    .set({ backup_config: backupConfigToJson(cfg) })
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * Sets the VM's ERROR attribute to `text`, or removes it when `text` is undefined (a backup that
+ * succeeded). A VM that no longer exists is left alone.
+ */
+export async function setVmError(trx: Tx, id: number, text: string | undefined): Promise<void> {
+  const row = await trx.selectFrom('vms').select('template').where('id', '=', id).executeTakeFirst();
+  if (!row) return;
+  let t = decodeAttributes(row.template).filter((a) => a.name !== 'ERROR');
+  if (text !== undefined) t = setSingle(t, 'ERROR', text);
+  await trx
+    .updateTable('vms')
+    .set({ template: encodeAttributes(t) })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The host a VM names: by ID when `ref` is a number, else by name. */
+export async function findVmHostByRef(db: Queryable, ref: string): Promise<HostTable | undefined> {
+  const q = db.selectFrom('hosts').selectAll();
+  return /^\d+$/.test(ref)
+    ? q.where('id', '=', Number(ref)).executeTakeFirst()
+    : q.where('name', '=', ref).executeTakeFirst();
+}
+
+/** Host names by ID, for the HOSTNAME of VM documents. */
+export async function hostNamesById(db: Queryable): Promise<Map<number, string>> {
+  const rows = await db.selectFrom('hosts').select(['id', 'name']).execute();
+  return new Map(rows.map((h) => [h.id, h.name]));
+}
+
+/** The host with the lowest ID: where a restored VM goes when its original is gone. */
+export async function firstHostId(db: Queryable): Promise<number | undefined> {
+  return (await db.selectFrom('hosts').select('id').orderBy('id').executeTakeFirst())?.id;
+}
