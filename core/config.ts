@@ -24,6 +24,10 @@ export interface DaemonConfig {
   readonly logFormat: LogFormat;
   readonly maxBackups: number;
   readonly maxBackupsHost: number;
+  /** Restores running at once (0 = unlimited). */
+  readonly maxRestores: number;
+  /** Verify and garbage collection runs at once (0 = unlimited). */
+  readonly maxMaintenance: number;
   /** Worker threads for the backup pipeline; 0 = one per core. */
   readonly workers: number;
   /** Largest XML-RPC request body accepted, in bytes. */
@@ -49,6 +53,8 @@ const KNOWN = [
   'LOG_FORMAT',
   'MAX_BACKUPS',
   'MAX_BACKUPS_HOST',
+  'MAX_RESTORES',
+  'MAX_MAINTENANCE',
   'WORKERS',
   'MAX_REQUEST_BYTES',
   'SHUTDOWN_GRACE',
@@ -189,6 +195,8 @@ export function loadConfig(
     logFormat: oneOf('LOG_FORMAT', LOG_FORMATS, 'logfmt'),
     maxBackups: int('MAX_BACKUPS', 0, 10_000, 5),
     maxBackupsHost: int('MAX_BACKUPS_HOST', 0, 10_000, 2),
+    maxRestores: int('MAX_RESTORES', 0, 10_000, 2),
+    maxMaintenance: int('MAX_MAINTENANCE', 0, 10_000, 1),
     workers: int('WORKERS', 0, 256, 0),
     maxRequestBytes: int('MAX_REQUEST_BYTES', 1024, 1024 * 1024 * 1024, 1024 * 1024),
     shutdownGraceSeconds: int('SHUTDOWN_GRACE', 0, 86_400, 30),

@@ -23,8 +23,9 @@ import { fanOut } from './metrics/observer.js';
 import { type OutcomeRecorder, outcomeRecorder } from './metrics/outcomes.js';
 import { readTaskLog, type TaskLog, taskLogger } from './metrics/task-log.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
+import { forwardingScheduler } from './scheduler-port.js';
 import { BackupJobService } from './services/backupjobs.js';
-import { forwardingScheduler, type ServiceDeps } from './services/context.js';
+import type { ServiceDeps } from './services/context.js';
 import { DatastoreService } from './services/datastores.js';
 import type { DiskInspector } from './services/disk-inspector.js';
 import { HostService } from './services/hosts.js';
@@ -148,13 +149,7 @@ export class Daemon {
         }
       },
     };
-    this.#vmBackups = new VmBackupService(serviceDeps, {
-      runner,
-      log,
-      restoreDir: join(config.stateDir, 'restores'),
-      ctime: (s) => ctimeIn(s, config.timeZone),
-      observer,
-    });
+    this.#vmBackups = new VmBackupService(serviceDeps, { restoreDir: join(config.stateDir, 'restores') });
     const users = new UserService(serviceDeps);
     const password = await users.bootstrap();
     if (password !== undefined) {
@@ -170,8 +165,13 @@ export class Daemon {
       executor: {
         backupVm: (vm, ds, options) => runner.backupVm(vm, ds, options),
         progress: (vm) => runner.running.get(vm),
+        restore: (r) =>
+          runner.restoreImage(r.imageId, r.incrementId, r.diskId, r.dir, r.targetFor ?? undefined),
+        verify: (ds, scope) => runner.verify(ds, scope),
+        gc: (ds) => runner.gc(ds),
       },
       limits: { maxBackups: config.maxBackups, maxBackupsHost: config.maxBackupsHost },
+      gates: { maxRestores: config.maxRestores, maxMaintenance: config.maxMaintenance },
       timeZone: config.timeZone,
       ctime: (s) => ctimeIn(s, config.timeZone),
       execute: (trx, row, trigger) => jobs.execute(trx, row, trigger),
@@ -188,7 +188,12 @@ export class Daemon {
       jobs,
       owned: ownedCalls(serviceDeps),
       vmBackups: this.#vmBackups,
-      backupProgress: (vmId) => runner.running.get(vmId),
+      backupProgress: (vmId) => {
+        const running = runner.running.get(vmId);
+        if (running) return running;
+        const queued = port.backupQueuedReason(vmId);
+        return queued === undefined ? undefined : { startedAt: 0, bytesDone: 0, bytesTotal: 0, queued };
+      },
       version: VERSION.opennebula,
       now: () => this.deps.clock.now(),
       taskLog: (jobId, runId, vmId) => readTaskLog(store, jobId, runId, vmId),
@@ -283,7 +288,6 @@ export class Daemon {
     this.#metricsServer = undefined;
     await this.#scheduler?.stop(this.deps.config.shutdownGraceSeconds * 1000);
     this.#scheduler = undefined;
-    await this.#vmBackups?.drain();
     await this.#outcomes?.flush();
     await this.#taskLog?.flush();
     await pool?.close();

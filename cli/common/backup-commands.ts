@@ -25,33 +25,66 @@ export const vmBackupCommand: CommandSpec = {
     const client = clientFor(argv);
     const vm = await resolveId(client, POOLS.vm, s(argv['vmid']));
     const ds = await resolveId(client, POOLS.datastore, s(argv['datastore']));
-    const before = parseStringSync(await client.callString('one.vm.info', vm, false));
-    const known = new Set(
-      (before.child('BACKUPS')?.child('BACKUP_IDS')?.children('ID') ?? []).map((e) => e.text()),
-    );
+    const before = backupState(parseStringSync(await client.callString('one.vm.info', vm, false)));
     await client.call('one.vm.backup', vm, ds, argv['reset'] === true);
-    if (argv.verbose) stdio.out(`VM ${vm}: backup started\n`);
+    if (argv.verbose) stdio.out(`VM ${vm}: backup queued\n`);
     if (!argv['wait']) return;
-    for (;;) {
+    let said = '';
+    const say = (line: string) => {
+      if (line === said) return;
+      said = line;
+      if (process.stderr.isTTY) process.stderr.write(`\r${line.padEnd(60)}`);
+      else if (line.includes('queued')) process.stderr.write(`${line}\n`);
+    };
+    for (let idle = 0; ; ) {
       await sleep(300);
       const doc = parseStringSync(await client.callString('one.vm.info', vm, false));
+      const now = backupState(doc);
       const progress = doc.child('BACKUPS')?.child('BACKUP_PROGRESS');
       if (progress) {
+        idle = 0;
+        const queued = progress.text('QUEUED');
         const total = progress.num('BYTES_TOTAL');
         const pct = total > 0 ? Math.floor((100 * progress.num('BYTES_DONE')) / total) : 0;
-        if (process.stderr.isTTY) process.stderr.write(`\rVM ${vm}: backing up ${pct}%   `);
+        say(queued !== '' ? `VM ${vm}: queued: ${queued}` : `VM ${vm}: backing up ${pct}%`);
         continue;
       }
-      if (process.stderr.isTTY) process.stderr.write('\n');
-      const error = doc.child('USER_TEMPLATE')?.text('ERROR') ?? '';
-      if (error !== '') throw new CliError(`VM ${vm}: ${error}`);
-      const ids = (doc.child('BACKUPS')?.child('BACKUP_IDS')?.children('ID') ?? []).map((e) => e.text());
-      const image = ids.find((i) => !known.has(i)) ?? ids.at(-1) ?? '-';
-      stdio.out(`VM ${vm}: backup done, image ${image}\n`);
-      return;
+      if (process.stderr.isTTY && said !== '') process.stderr.write('\n');
+      // Done only on evidence: a new backup recorded, or a new error. Neither yet: keep
+      // looking for a while (the backup may be between queue and start), then say so.
+      if (now.error !== before.error && now.error !== '') throw new CliError(`VM ${vm}: ${now.error}`);
+      if (now.recorded !== before.recorded) {
+        const image =
+          now.ids.find((i) => !before.ids.includes(i)) ?? now.incrementalImage ?? now.ids.at(-1) ?? '-';
+        stdio.out(`VM ${vm}: backup done, image ${image}\n`);
+        return;
+      }
+      idle += 1;
+      if (idle >= 20)
+        throw new CliError(
+          `VM ${vm}: the backup ended without recording a backup or an error (was onebackupd restarted?); see onevm show ${vm}`,
+        );
     }
   },
 };
+
+/** What tells one backup of a VM from the next: its backup IDs, chain position and last time. */
+function backupState(doc: ReturnType<typeof parseStringSync>) {
+  const backups = doc.child('BACKUPS');
+  const config = backups?.child('BACKUP_CONFIG');
+  const ids = (backups?.child('BACKUP_IDS')?.children('ID') ?? []).map((e) => e.text());
+  const incremental = config?.text('INCREMENTAL_BACKUP_ID') ?? '';
+  return {
+    ids,
+    incrementalImage: incremental !== '' && incremental !== '-1' ? incremental : undefined,
+    recorded: [
+      ids.join(','),
+      config?.text('LAST_INCREMENT_ID') ?? '',
+      config?.text('LAST_BACKUP_TIME') ?? '',
+    ].join('/'),
+    error: doc.child('USER_TEMPLATE')?.text('ERROR') ?? '',
+  };
+}
 
 export const vmRestoreCommand: CommandSpec = {
   command: 'restore <vmid> <imageid>',

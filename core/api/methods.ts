@@ -4,6 +4,7 @@
  * checked by the server before a handler runs.
  */
 import * as docs from '../docs/index.js';
+import type { BackupProgressView } from '../docs/inventory.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { ChmodArgs, Requester } from '../permissions.js';
 import type { BackupJobService } from '../services/backupjobs.js';
@@ -27,10 +28,8 @@ export interface Services {
   /** Generic owned-object calls (chmod, chown, rename, lock, unlock) for any table. */
   readonly owned: OwnedCalls;
   readonly vmBackups: VmBackupService;
-  /** Progress of a running backup of a VM, if any. */
-  readonly backupProgress: (
-    vmId: number,
-  ) => { bytesDone: number; bytesTotal: number; startedAt: number } | undefined;
+  /** Progress of a running backup of a VM, or why a queued one waits, if any. */
+  readonly backupProgress: (vmId: number) => BackupProgressView | undefined;
   readonly version: string;
   /** Epoch milliseconds, from the daemon's clock (progress and speed in documents). */
   readonly now: () => number;

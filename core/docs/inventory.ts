@@ -24,13 +24,15 @@ export interface BackupProgressView {
   readonly bytesDone: number;
   readonly bytesTotal: number;
   readonly startedAt: number;
+  /** Set while the backup waits for a slot: why (e.g. `global slots 5/5`). */
+  readonly queued?: string | undefined;
 }
 
 function vmEl(v: VmView, progress?: BackupProgressView): XmlNode {
   const r = v.row;
   const [state, idleLcm] = VM_STATE_CODES[r.state] ?? [3, 3];
   // LCM_STATE 69 BACKUP (running VM) or 70 BACKUP_POWEROFF while a backup runs, as OpenNebula.
-  const lcm = progress ? (r.state === 'POWEROFF' ? 70 : 69) : idleLcm;
+  const lcm = progress && progress.queued === undefined ? (r.state === 'POWEROFF' ? 70 : 69) : idleLcm;
   const cfg = Object.fromEntries(backupConfigAttributes(r.backupConfig));
   const disks: PlainAttribute[] = v.disks.map((d) => ({
     kind: 'vector',
@@ -89,6 +91,7 @@ function vmEl(v: VmView, progress?: BackupProgressView): XmlNode {
               num('START', progress.startedAt),
               num('BYTES_DONE', progress.bytesDone),
               num('BYTES_TOTAL', progress.bytesTotal),
+              ...(progress.queued === undefined ? [] : [el('QUEUED', cdata(progress.queued))]),
             ),
           ]
         : []),

@@ -114,13 +114,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
           .add(async () => {
             try {
               const previousId = previous?.chunks[i] ?? undefined;
-              const { id, length: stored } = await req.pool.encodeSlot(
-                slot,
-                length,
-                options,
-                req.signal,
-                previousId,
-              );
+              const { id, length: stored } = await req.pool.encodeSlot(slot, length, options, previousId);
               ids[i] = id;
               if (stored === 0 && (await req.datastore.hasChunk(id))) {
                 stats.bytesDeduplicated += length;

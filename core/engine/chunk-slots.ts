@@ -8,8 +8,7 @@
  * SharedArrayBuffer comes from malloc, 16 bytes into a page. Page alignment also lets the
  * slots be written with O_DIRECT (drivers/direct-io.ts). Workers read and write the slots in
  * place, so a chunk is neither copied nor transferred between threads, and memory stays at
- * `count` slots whatever the disk size. A slot set belongs to one backup or restore: a
- * cancelled run's workers can never scribble on the buffers of the next one.
+ * `count` slots whatever the disk size. One slot set serves the whole daemon (ChunkPool.slots).
  */
 import { CHUNK_SIZE } from './manifest.js';
 import { zstd } from './zstd-binding.js';

@@ -10,8 +10,20 @@ import { ChunkCorruptError, type CodecOptions } from './chunk-codec.js';
 import { type ChunkSlot, ChunkSlots } from './chunk-slots.js';
 import type { DecodeSlotTask, DecodeTask, EncodeSlotResult, EncodeSlotTask } from './chunk-worker.js';
 
+/** Chunk buffers shared by every operation beyond what one operation keeps in flight. */
+const SHARED_EXTRA = 4;
+
+/** Where an operation takes its chunk buffers: acquire waits while all are in use. */
+export interface ChunkSlotSource {
+  /** Chunks one operation keeps in flight. */
+  readonly count: number;
+  acquire(): Promise<ChunkSlot>;
+  release(slot: ChunkSlot): void;
+}
+
 export class ChunkPool {
   readonly #pool: Piscina;
+  #shared: ChunkSlots | undefined;
   readonly #threads: number;
   #active = 0;
   #busyMs = 0;
@@ -35,11 +47,27 @@ export class ChunkPool {
   }
 
   /**
-   * Slots for one backup or restore: two per thread keep every worker busy while the main
-   * thread reads or writes the next chunk, one more is that next chunk.
+   * Slots for one backup or restore. Every operation of the daemon draws from one set of chunk
+   * buffers, so memory is bounded per daemon, not per operation: two slots per thread keep every
+   * worker busy while the main thread reads or writes the next chunk, one more is that next
+   * chunk, and SHARED_EXTRA more let several operations read while the workers are busy.
+   * `count` is how many one operation keeps in flight. Slot tasks are never aborted in a worker
+   * (a cancelled run waits for its chunks in flight, a few milliseconds each), so a slot is free
+   * only once no thread writes to it: a cancelled run can never scribble on another's buffers.
    */
-  slots(): ChunkSlots {
-    return new ChunkSlots(this.#threads * 2 + 1);
+  slots(): ChunkSlotSource {
+    this.#shared ??= new ChunkSlots(this.#threads * 2 + 1 + SHARED_EXTRA);
+    const shared = this.#shared;
+    return {
+      count: this.#threads * 2 + 1,
+      acquire: () => shared.acquire(),
+      release: (slot) => shared.release(slot),
+    };
+  }
+
+  /** Chunk buffers the daemon holds (allocated at the first backup or restore). */
+  get slotCount(): number {
+    return this.#shared?.count ?? 0;
   }
 
   get utilization(): number {
@@ -79,31 +107,27 @@ export class ChunkPool {
     }
   }
 
-  /** Hashes, compresses and encrypts the slot's plaintext into its payload region, in place. */
+  /**
+   * Hashes, compresses and encrypts the slot's plaintext into its payload region, in place.
+   * Not abortable: the slot is reused as soon as this settles (see slots()).
+   */
   async encodeSlot(
     slot: ChunkSlot,
     length: number,
     options: CodecOptions,
-    signal?: AbortSignal,
     previousId?: string,
   ): Promise<EncodeSlotResult> {
     const task: EncodeSlotTask = { op: 'encode-slot', slot: slot.ref, length, options, previousId };
-    return (await this.#run(task, signal ? { signal } : {})) as EncodeSlotResult;
+    return (await this.#run(task, {})) as EncodeSlotResult;
   }
 
   /**
    * Checks and decodes the slot's payload (`length` bytes) into its plain region, in place;
-   * returns the plaintext length. Throws ChunkCorruptError.
+   * returns the plaintext length. Throws ChunkCorruptError. Not abortable, as encodeSlot.
    */
-  async decodeSlot(
-    slot: ChunkSlot,
-    id: string,
-    length: number,
-    keys: CodecOptions['keys'],
-    signal?: AbortSignal,
-  ): Promise<number> {
+  async decodeSlot(slot: ChunkSlot, id: string, length: number, keys: CodecOptions['keys']): Promise<number> {
     const task: DecodeSlotTask = { op: 'decode-slot', slot: slot.ref, id, length, keys };
-    return this.#typed(id, () => this.#run(task, signal ? { signal } : {}) as Promise<number>);
+    return this.#typed(id, () => this.#run(task, {}) as Promise<number>);
   }
 
   /** Errors cross the thread boundary as plain Errors; give corruption back its type. */

@@ -53,7 +53,7 @@ export async function restoreDisk(req: RestoreRequest): Promise<void> {
         .add(async () => {
           try {
             const stored = await readChunk(req.datastore, id, slot.payload, req.signal);
-            const length = await req.pool.decodeSlot(slot, id, stored, req.keys, req.signal);
+            const length = await req.pool.decodeSlot(slot, id, stored, req.keys);
             await writer.write(i * manifest.chunkSize, slot.plain.subarray(0, length));
           } finally {
             slots.release(slot);

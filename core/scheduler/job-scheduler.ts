@@ -16,7 +16,14 @@ import type { Logger } from '../log.js';
 import type { BackupObserver } from '../metrics/observer.js';
 import type { RunTrigger } from '../model.js';
 import { afterRun, isDue, isFinished } from '../schedule/next-time.js';
-import type { SchedulerPort } from '../services/context.js';
+import type {
+  GcOutcome,
+  RestoreOutcome,
+  RestoreRequest,
+  SchedulerPort,
+  VerifyOutcome,
+  VmBackupRequest,
+} from '../scheduler-port.js';
 import type { Store, Tx } from '../store/db.js';
 import {
   completeJobVm,
@@ -34,9 +41,11 @@ import {
   setScheduleMessage,
 } from '../store/schedules.js';
 import type { BackupJobTable } from '../store/schema.js';
+import { setVmError } from '../store/vms.js';
 import { DispatchIndex } from './dispatch-index.js';
 import { classifyFailure, failureMessage } from './failure.js';
 import { candidateJob } from './load-state.js';
+import { type GateLimits, OperationGates } from './operation-gates.js';
 import type { Dispatch, DispatchPolicy, DispatchState, SlotLimits } from './types.js';
 
 /** The backup engine as the scheduler uses it. */
@@ -44,6 +53,9 @@ export interface BackupExecutor {
   backupVm(vmId: number, datastoreId: number, options: BackupOptions): Promise<BackupResult>;
   /** Bytes done and total of a running backup, for the task's progress. */
   progress(vmId: number): { bytesDone: number; bytesTotal: number } | undefined;
+  restore(request: RestoreRequest): Promise<RestoreOutcome>;
+  verify(datastoreId: number, scope: { imageId?: number; incrementId?: number }): Promise<VerifyOutcome>;
+  gc(datastoreId: number): Promise<GcOutcome>;
 }
 
 export interface JobSchedulerDeps {
@@ -52,15 +64,30 @@ export interface JobSchedulerDeps {
   readonly log: Logger;
   readonly executor: BackupExecutor;
   readonly limits: SlotLimits;
+  /** MAX_RESTORES and MAX_MAINTENANCE (restores; verify and GC). */
+  readonly gates: GateLimits;
   readonly policy?: DispatchPolicy;
   readonly timeZone: string;
   /** ctime()-style time for ERROR attributes and schedule messages. */
   readonly ctime: (epochS: number) => string;
   /** Starts a run of the job (BackupJobService.execute); throws when a run is pending. */
   readonly execute: (trx: Tx, job: BackupJobTable, trigger: RunTrigger) => Promise<void>;
-  /** Told of failed and retried backups (metrics); successes are reported by the runner. */
+  /** Told of failed and retried backups and of restores (metrics); successes are reported by the runner. */
   readonly observer?: BackupObserver;
 }
+
+/** A `onevm backup` queued or running: a one-VM pseudo-job of the dispatch index (negative ID). */
+interface ManualBackup {
+  readonly queueId: number;
+  readonly request: VmBackupRequest;
+  readonly controller: AbortController;
+}
+
+/**
+ * Queued `onevm backup` requests rank above every job (PRIORITY is at most 99): an operator asked
+ * for them now, as OpenNebula starts them at once; they still wait for MAX_BACKUPS(_HOST) slots.
+ */
+const MANUAL_PRIORITY = 100;
 
 interface Started {
   readonly dispatch: Dispatch;
@@ -80,6 +107,10 @@ export class JobScheduler implements SchedulerPort {
   readonly #index: DispatchIndex;
   readonly #dirty = new Set<number>();
   readonly #running = new Map<number, Started>();
+  readonly #manual = new Map<number, ManualBackup>();
+  readonly #manualByVm = new Map<number, ManualBackup>();
+  #manualSeq = 0;
+  readonly #gates: OperationGates;
   readonly #settled = new Map<number, Promise<void>>();
   #pass: Promise<void> | undefined;
   #again = false;
@@ -99,6 +130,7 @@ export class JobScheduler implements SchedulerPort {
   constructor(deps: JobSchedulerDeps) {
     this.#deps = deps;
     this.#index = new DispatchIndex(deps.limits, deps.policy ?? 'backfill');
+    this.#gates = new OperationGates(deps.gates);
   }
 
   /** Reconciles what a crash left, loads every job with pending VMs, fires due schedules. */
@@ -136,11 +168,14 @@ export class JobScheduler implements SchedulerPort {
       await Promise.race([all(), grace]);
       cancelGrace?.();
       for (const s of this.#running.values()) s.controller.abort(new Error('onebackupd is stopping'));
+      for (const m of this.#manual.values()) m.controller.abort(new Error('onebackupd is stopping'));
       await all();
     }
+    await this.#gates.idle();
   }
 
   jobChanged(jobId: number): void {
+    if (jobId < 0) return;
     this.#dirty.add(jobId);
     this.kick();
   }
@@ -156,14 +191,82 @@ export class JobScheduler implements SchedulerPort {
       .map((w) => ({ vmId: w.vmId, rank: w.rank, reason: w.reason }));
   }
 
-  /** A backup started outside any job (`onevm backup`) holds slots too. */
-  backupStarted(vmId: number, hostId: number): void {
-    this.#index.started({ vmId, hostId });
+  requestVmBackup(request: VmBackupRequest): void {
+    if (this.#stopping)
+      throw new OneError(ErrorCode.ACTION, 'onebackupd is stopping; try again once it is back');
+    if (this.hasBackup(request.vmId)) {
+      throw new OneError(
+        ErrorCode.ACTION,
+        `Could not create a new backup for VM ${request.vmId}, a backup is already running`,
+      );
+    }
+    this.#manualSeq += 1;
+    const m: ManualBackup = { queueId: -this.#manualSeq, request, controller: new AbortController() };
+    this.#manual.set(m.queueId, m);
+    this.#manualByVm.set(request.vmId, m);
+    this.#index.upsertJob({
+      id: m.queueId,
+      priority: MANUAL_PRIORITY,
+      outdatedSince: this.#nowS(),
+      execution: 'SEQUENTIAL',
+      paused: false,
+      vms: [{ vmId: request.vmId, hostId: request.hostId, hostName: request.hostName, set: 'OUTDATED' }],
+    });
+    this.kick();
+    const reason = this.backupQueuedReason(request.vmId);
+    if (reason !== undefined)
+      this.#deps.log.info('backup queued', { vm: request.vmId, datastore: request.datastoreId, reason });
   }
 
-  backupFinished(vmId: number): void {
-    this.#index.finished(vmId);
-    this.kick();
+  hasBackup(vmId: number): boolean {
+    return (
+      this.#manualByVm.has(vmId) ||
+      this.#running.has(vmId) ||
+      this.#deps.executor.progress(vmId) !== undefined
+    );
+  }
+
+  backupQueuedReason(vmId: number): string | undefined {
+    const m = this.#manualByVm.get(vmId);
+    if (m === undefined || this.#settled.has(vmId)) return undefined;
+    return this.#index.explain(this.#nowS()).find((w) => w.jobId === m.queueId)?.reason ?? 'queued';
+  }
+
+  restore(request: RestoreRequest): Promise<RestoreOutcome> {
+    const { log, observer, executor } = this.#deps;
+    const vm = request.vmId;
+    return this.#gates.run(
+      'restore',
+      async () => {
+        try {
+          const result = await executor.restore(request);
+          log.info('restore done', { vm, image: request.imageId });
+          observer?.restoreFinished({ vmId: vm, ok: true });
+          return result;
+        } catch (err) {
+          log.error('restore failed', { vm, image: request.imageId, error: failureMessage(err) });
+          observer?.restoreFinished({ vmId: vm, ok: false });
+          throw err;
+        }
+      },
+      (reason) => log.info('restore queued', { vm, image: request.imageId, reason }),
+    );
+  }
+
+  verify(datastoreId: number, scope: { imageId?: number; incrementId?: number }): Promise<VerifyOutcome> {
+    return this.#gates.run(
+      'maintenance',
+      () => this.#deps.executor.verify(datastoreId, scope),
+      (reason) => this.#deps.log.info('verify queued', { datastore: datastoreId, reason }),
+    );
+  }
+
+  gc(datastoreId: number): Promise<GcOutcome> {
+    return this.#gates.run(
+      'maintenance',
+      () => this.#deps.executor.gc(datastoreId),
+      (reason) => this.#deps.log.info('garbage collection queued', { datastore: datastoreId, reason }),
+    );
   }
 
   /** The dispatch index as plain data (running backups, waiting VMs), for metrics. */
@@ -201,7 +304,10 @@ export class JobScheduler implements SchedulerPort {
       this.lastPassAt = this.#deps.clock.now();
       await this.#refreshDirty();
       if (this.#stopping) return;
-      for (const d of this.#index.pick(this.#nowS())) await this.#launch(d);
+      for (const d of this.#index.pick(this.#nowS())) {
+        if (d.jobId < 0) this.#launchManual(d);
+        else await this.#launch(d);
+      }
     } while (this.#again && !this.#stopping);
     this.#armRetryTimer();
   }
@@ -292,6 +398,51 @@ export class JobScheduler implements SchedulerPort {
         this.kick();
       });
     this.#settled.set(d.vmId, settled);
+  }
+
+  /** Starts a queued `onevm backup`; its outcome clears or sets the VM's ERROR with the record. */
+  #launchManual(d: Dispatch): void {
+    const m = this.#manual.get(d.jobId);
+    if (m === undefined) {
+      this.#index.finished(d.vmId);
+      this.#index.removeJob(d.jobId);
+      return;
+    }
+    const { vmId, datastoreId, reset } = m.request;
+    const { store, clock, log, observer } = this.#deps;
+    const ctimeNow = () => this.#deps.ctime(epochSeconds(clock));
+    log.info('backup started', { vm: vmId, host: d.hostId });
+    const settled = this.#deps.executor
+      .backupVm(vmId, datastoreId, {
+        reset,
+        signal: m.controller.signal,
+        alsoRecord: (trx) => setVmError(trx, vmId, undefined),
+      })
+      .then(
+        () => undefined,
+        async (err: unknown) => {
+          const message = failureMessage(err);
+          log.error('backup failed', { vm: vmId, error: message });
+          observer?.backupFailed({
+            vmId,
+            jobId: -1,
+            reason: classifyFailure(err, m.controller.signal.aborted),
+          });
+          await store.tx((trx) => setVmError(trx, vmId, `${ctimeNow()} : [backup] ${message}`));
+        },
+      )
+      .catch((err: unknown) =>
+        log.error('cannot record the end of a backup', { vm: vmId, error: failureMessage(err) }),
+      )
+      .finally(() => {
+        this.#settled.delete(vmId);
+        this.#manual.delete(m.queueId);
+        this.#manualByVm.delete(vmId);
+        this.#index.finished(vmId);
+        this.#index.removeJob(m.queueId);
+        this.kick();
+      });
+    this.#settled.set(vmId, settled);
   }
 
   async #finish(started: Started, result: BackupResult | undefined, err: unknown): Promise<void> {

@@ -1,46 +1,38 @@
 /**
  * Backups of single VMs (`one.vm.backup`, OpenNebula's `onevm backup`) and restores
  * (`one.image.restore` to new disks and a new VM; `one.vm.restore` in place). Backups run in the
- * background, as in OpenNebula: the call returns once the backup has started; the VM shows its
- * progress and, on failure, an ERROR attribute "<ctime> : <message>".
+ * background, as in OpenNebula: the call returns once the backup is queued; the VM shows why it
+ * waits, then its progress and, on failure, an ERROR attribute "<ctime> : <message>". Every
+ * data-moving call goes through the scheduler port and waits for a slot of its kind.
  */
 import { join } from 'node:path';
 import { epochSeconds } from '../clock.js';
-import type { BackupRunner } from '../engine/runner.js';
 import { ErrorCode, OneError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { BackupObserver } from '../metrics/observer.js';
 import { isAuthorized, type Requester } from '../permissions.js';
-import { classifyFailure } from '../scheduler/failure.js';
 import { findImage, isBackupDatastore } from '../store/images.js';
-import { disksOfVm, findVm, firstHostId, insertVm, type NewVmDisk, setVmError } from '../store/vms.js';
+import { disksOfVm, findVm, firstHostId, hostNamesById, insertVm, type NewVmDisk } from '../store/vms.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
 import { loadAuthorized, newObjectOwnership, notAuthorized, notFound, ownedView } from './objects.js';
 import { TemplateReader } from './template-reader.js';
 
 export interface VmBackupDeps {
-  readonly runner: BackupRunner;
-  readonly log: Logger;
   /** Where restores go when the caller names no directory. */
   readonly restoreDir: string;
-  /** ctime()-style time for ERROR attributes. */
-  readonly ctime: (epochS: number) => string;
-  /** Told of failed backups and of restores (metrics). */
-  readonly observer?: BackupObserver;
 }
 
 export class VmBackupService {
-  readonly #inFlight = new Set<Promise<unknown>>();
-
   constructor(
     private readonly deps: ServiceDeps,
     private readonly backups: VmBackupDeps,
   ) {}
 
-  /** Starts a backup of a VM that belongs to no job. Resolves when it has started. */
+  /**
+   * Queues a backup of a VM that belongs to no job; it starts when a slot is free (the VM shows
+   * why it waits). Resolves once queued.
+   */
   async backup(who: Requester, vmId: number, datastoreId: number, reset: boolean): Promise<number> {
-    const hostId = await this.deps.store.tx(async (trx) => {
+    const request = await this.deps.store.tx(async (trx) => {
       const vm = await loadAuthorized(trx, who, 'vms', vmId, 'MANAGE');
       const row = await findVm(trx, vm.id);
       if (!row) throw notFound('VM', vm.id);
@@ -53,46 +45,17 @@ export class VmBackupService {
       const ds = await loadAuthorized(trx, who, 'datastores', datastoreId, 'USE');
       if (!(await isBackupDatastore(trx, ds.id)))
         throw new OneError(ErrorCode.ACTION, 'Datastore needs to be of type BACKUP');
-      return row.host_id;
+      const hostName = (await hostNamesById(trx)).get(row.host_id) ?? String(row.host_id);
+      return { vmId, hostId: row.host_id, hostName, datastoreId, reset };
     });
-    if (this.backups.runner.running.has(vmId)) {
-      throw new OneError(
-        ErrorCode.ACTION,
-        `Could not create a new backup for VM ${vmId}, a backup is already running`,
-      );
-    }
-    this.deps.scheduler.backupStarted(vmId, hostId);
-    const task = this.backups.runner
-      .backupVm(vmId, datastoreId, { reset })
-      .then(
-        async () => this.setError(vmId, undefined),
-        async (err: unknown) => {
-          const message = err instanceof Error ? err.message : String(err);
-          this.backups.log.error('backup failed', { vm: vmId, error: message });
-          this.backups.observer?.backupFailed({ vmId, jobId: -1, reason: classifyFailure(err, false) });
-          await this.setError(vmId, message);
-        },
-      )
-      .finally(() => {
-        this.#inFlight.delete(task);
-        this.deps.scheduler.backupFinished(vmId);
-      });
-    this.#inFlight.add(task);
+    this.deps.scheduler.requestVmBackup(request);
     return vmId;
-  }
-
-  private async setError(vmId: number, message: string | undefined): Promise<void> {
-    const text =
-      message === undefined
-        ? undefined
-        : `${this.backups.ctime(epochSeconds(this.deps.clock))} : [backup] ${message}`;
-    await this.deps.store.tx((trx) => setVmError(trx, vmId, text));
   }
 
   /** `onedatastore gc`: MANAGE on the datastore. Returns a one-line summary. */
   async gc(who: Requester, datastoreId: number): Promise<string> {
     await this.deps.store.tx((trx) => loadAuthorized(trx, who, 'datastores', datastoreId, 'MANAGE'));
-    const r = await this.backups.runner.gc(datastoreId);
+    const r = await this.deps.scheduler.gc(datastoreId);
     return `chunks kept: ${r.chunksKept}, chunks removed: ${r.chunksRemoved}, manifests removed: ${r.manifestsRemoved}`;
   }
 
@@ -122,7 +85,7 @@ export class VmBackupService {
       await this.deps.store.tx((trx) => loadAuthorized(trx, who, 'datastores', target.datastoreId, 'MANAGE'));
       datastoreId = target.datastoreId;
     }
-    const r = await this.backups.runner.verify(datastoreId, scope);
+    const r = await this.deps.scheduler.verify(datastoreId, scope);
     const head =
       r.problems.length === 0
         ? `OK: ${r.chunksChecked} chunks verified`
@@ -133,11 +96,6 @@ export class VmBackupService {
         (p) => `image ${p.imageId} increment ${p.incrementId} disk ${p.diskId}: ${p.message}`,
       ),
     ].join('\n');
-  }
-
-  /** Waits for the backups started here (daemon shutdown, tests). */
-  async drain(): Promise<void> {
-    await Promise.allSettled([...this.#inFlight]);
   }
 
   /**
@@ -171,10 +129,13 @@ export class VmBackupService {
     }
     const stamp = epochSeconds(this.deps.clock);
     const dir = to ?? join(this.backups.restoreDir, `image-${imageId}-${stamp}`);
-    const { manifest, files } = await this.observeRestore(
-      image.vm_id,
-      this.backups.runner.restoreImage(imageId, incrementId, diskId, dir),
-    );
+    const { manifest, files } = await this.deps.scheduler.restore({
+      imageId,
+      vmId: image.vm_id,
+      incrementId,
+      diskId,
+      dir,
+    });
     const lines = [...files.entries()].map(([d, f]) => `DISK ${d}: ${f}`);
     if (diskId !== undefined) return lines.join('\n');
     const vmId = await this.deps.store.tx(async (trx) => {
@@ -235,39 +196,22 @@ export class VmBackupService {
         `VM ${vmId} must be POWEROFF for an in-place restore (it is ${vm.state})`,
       );
     }
-    if (this.backups.runner.running.has(vmId))
+    if (this.deps.scheduler.hasBackup(vmId))
       throw new OneError(ErrorCode.ACTION, `VM ${vmId}: a backup is running`);
     const byId = new Map(disks.map((d) => [d.disk_id, d.source]));
-    const restoring = this.backups.runner.restoreImage(
+    await this.deps.scheduler.restore({
       imageId,
-      incrementId < 0 ? undefined : incrementId,
-      diskId < 0 ? undefined : diskId,
-      '/',
-      (d) => {
+      vmId,
+      incrementId: incrementId < 0 ? undefined : incrementId,
+      diskId: diskId < 0 ? undefined : diskId,
+      dir: '/',
+      targetFor: (d) => {
         const source = byId.get(d);
         if (source === undefined)
           throw new OneError(ErrorCode.ACTION, `VM ${vmId} has no disk ${d} to restore into`);
         return source;
       },
-    );
-    await this.observeRestore(vmId, restoring);
+    });
     return vmId;
-  }
-
-  /** Logs the end of a restore and tells the observer, then passes the outcome on. */
-  private async observeRestore<T>(vmId: number, restoring: Promise<T>): Promise<T> {
-    try {
-      const result = await restoring;
-      this.backups.log.info('restore done', { vm: vmId });
-      this.backups.observer?.restoreFinished({ vmId, ok: true });
-      return result;
-    } catch (err) {
-      this.backups.log.error('restore failed', {
-        vm: vmId,
-        error: err instanceof Error ? err.message : String(err),
-      });
-      this.backups.observer?.restoreFinished({ vmId, ok: false });
-      throw err;
-    }
   }
 }

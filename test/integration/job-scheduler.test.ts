@@ -13,8 +13,9 @@ import type { Logger } from '../../core/log.js';
 import { ONEADMIN_GID, ONEADMIN_UID } from '../../core/model.js';
 import type { Requester } from '../../core/permissions.js';
 import { type BackupExecutor, JobScheduler } from '../../core/scheduler/job-scheduler.js';
+import { forwardingScheduler } from '../../core/scheduler-port.js';
 import { BackupJobService } from '../../core/services/backupjobs.js';
-import { forwardingScheduler, type ServiceDeps } from '../../core/services/context.js';
+import type { ServiceDeps } from '../../core/services/context.js';
 import { DatastoreService } from '../../core/services/datastores.js';
 import { HostService } from '../../core/services/hosts.js';
 import { UserService } from '../../core/services/users.js';
@@ -76,6 +77,15 @@ class HandExecutor implements BackupExecutor {
   }
   progress(): undefined {
     return undefined;
+  }
+  restore(): never {
+    throw new Error('no restores in this test');
+  }
+  verify(): never {
+    throw new Error('no verify in this test');
+  }
+  gc(): never {
+    throw new Error('no gc in this test');
   }
   running(): number[] {
     return this.calls.map((c) => c.vmId);
@@ -157,8 +167,12 @@ async function world(limits = { maxBackups: 2, maxBackupsHost: 0 }): Promise<Wor
       executor: {
         backupVm: (vm, ds, o) => w.exec.backupVm(vm, ds, o),
         progress: () => undefined,
+        restore: () => w.exec.restore(),
+        verify: () => w.exec.verify(),
+        gc: () => w.exec.gc(),
       },
       limits,
+      gates: { maxRestores: 1, maxMaintenance: 1 },
       timeZone: 'UTC',
       ctime: (s) => new Date(s * 1000).toUTCString(),
       execute: (trx, row, trigger) => jobs.execute(trx, row, trigger),

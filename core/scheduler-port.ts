@@ -1,0 +1,118 @@
+/**
+ * What the services tell the scheduler, and ask it, after their transactions commit (a leaf
+ * module: services and the scheduler both import it, neither imports the other). Every
+ * data-moving operation goes through it, so backups, restores, verify and GC all wait for a slot
+ * of their kind instead of running at once.
+ */
+import type { DiskFormat } from './model.js';
+
+/** A backup of a VM in no job (`onevm backup`). */
+export interface VmBackupRequest {
+  readonly vmId: number;
+  readonly hostId: number;
+  readonly hostName: string;
+  readonly datastoreId: number;
+  readonly reset: boolean;
+}
+
+/** A restore of an image increment: into `dir`, or into the files `targetFor` names. */
+export interface RestoreRequest {
+  readonly imageId: number;
+  /** The VM the image is a backup of (for logs and metrics). */
+  readonly vmId: number;
+  readonly incrementId: number | undefined;
+  readonly diskId: number | undefined;
+  readonly dir: string;
+  readonly targetFor?: (diskId: number, format: DiskFormat) => string;
+}
+
+export interface RestoreOutcome {
+  readonly manifest: {
+    readonly disks: readonly {
+      readonly diskId: number;
+      readonly format: DiskFormat;
+      readonly virtualSize: number;
+    }[];
+  };
+  /** The files written, by disk ID. */
+  readonly files: ReadonlyMap<number, string>;
+}
+
+export interface VerifyOutcome {
+  readonly chunksChecked: number;
+  readonly problems: readonly {
+    readonly imageId: number;
+    readonly incrementId: number;
+    readonly diskId: number;
+    readonly message: string;
+  }[];
+}
+
+export interface GcOutcome {
+  readonly chunksKept: number;
+  readonly chunksRemoved: number;
+  readonly manifestsRemoved: number;
+}
+
+export interface SchedulerPort {
+  /** The job's sets, VMs, priority, mode or pause changed (or it was deleted). */
+  jobChanged(jobId: number): void;
+  /** A schedule was added, changed or deleted. */
+  schedulesChanged(): void;
+  /** Abort the running backups of these VMs (cancel); they end as the store already says. */
+  abort(vmIds: readonly number[]): void;
+  /** For every OUTDATED VM of the job that is not running: its rank and why it waits. */
+  waiting(jobId: number): readonly { vmId: number; rank: number; reason: string }[];
+  /**
+   * Queues a backup of a VM in no job behind the same slots as job backups (MAX_BACKUPS,
+   * MAX_BACKUPS_HOST). Throws when the VM already has a backup queued or running.
+   */
+  requestVmBackup(request: VmBackupRequest): void;
+  /** Whether the VM has a backup queued or running (job or not). */
+  hasBackup(vmId: number): boolean;
+  /** Why the VM's queued backup waits; undefined when none is queued. */
+  backupQueuedReason(vmId: number): string | undefined;
+  /** Runs when a restore slot is free (MAX_RESTORES). */
+  restore(request: RestoreRequest): Promise<RestoreOutcome>;
+  /** Run when a verify/GC slot is free (MAX_MAINTENANCE). */
+  verify(datastoreId: number, scope: { imageId?: number; incrementId?: number }): Promise<VerifyOutcome>;
+  gc(datastoreId: number): Promise<GcOutcome>;
+}
+
+function notRunning(): never {
+  throw new Error('onebackupd is not running its scheduler');
+}
+
+/** A scheduler that does nothing: for tools that open the store without running backups. */
+const idleScheduler: SchedulerPort = Object.freeze({
+  jobChanged: () => undefined,
+  schedulesChanged: () => undefined,
+  abort: () => undefined,
+  waiting: () => [],
+  requestVmBackup: notRunning,
+  hasBackup: () => false,
+  backupQueuedReason: () => undefined,
+  restore: notRunning,
+  verify: notRunning,
+  gc: notRunning,
+});
+
+/**
+ * A port that forwards to the scheduler `current()` returns: the job service and the scheduler
+ * need each other, so the service gets this before the scheduler exists.
+ */
+export function forwardingScheduler(current: () => SchedulerPort | undefined): SchedulerPort {
+  const now = () => current() ?? idleScheduler;
+  return {
+    jobChanged: (id) => current()?.jobChanged(id),
+    schedulesChanged: () => current()?.schedulesChanged(),
+    abort: (vms) => current()?.abort(vms),
+    waiting: (id) => current()?.waiting(id) ?? [],
+    requestVmBackup: (r) => now().requestVmBackup(r),
+    hasBackup: (vm) => current()?.hasBackup(vm) ?? false,
+    backupQueuedReason: (vm) => current()?.backupQueuedReason(vm),
+    restore: (r) => now().restore(r),
+    verify: (ds, scope) => now().verify(ds, scope),
+    gc: (ds) => now().gc(ds),
+  };
+}
