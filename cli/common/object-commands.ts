@@ -106,7 +106,7 @@ export function listCommand(kind: ObjectKind): CommandSpec {
   };
 }
 
-export function formatShow(kind: ObjectKind, xml: string): string {
+function formatShow(kind: ObjectKind, xml: string): string {
   const doc = parseStringSync(xml);
   let out = `${`${kind.label} ${doc.text('ID')} INFORMATION`.padEnd(80)}\n`;
   for (const [k, v] of kind.showFields(doc)) out += field(k, v);
