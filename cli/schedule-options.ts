@@ -32,7 +32,7 @@ export interface ScheduleOptions {
   readonly end?: string | undefined;
 }
 
-export type ScheduleOptionName = keyof ScheduleOptions;
+type ScheduleOptionName = keyof ScheduleOptions;
 
 /** The help text of each option (`onebackupjob create|backup --help`). */
 export const SCHEDULE_OPTION_HELP: Readonly<Record<ScheduleOptionName, string>> = {
@@ -71,7 +71,7 @@ export interface ScheduleContext {
   readonly timeZone: string;
 }
 
-export interface ScheduleTemplate {
+interface ScheduleTemplate {
   /** `SCHED_ACTION = [TIME    = 1795348414, REPEAT = 3, DAYS = "6", END_TYPE = 0]` */
   readonly template: string;
   readonly time: number;
@@ -79,7 +79,7 @@ export interface ScheduleTemplate {
   readonly description: string;
 }
 
-export type EndSpec =
+type EndSpec =
   | { readonly endType: 1; readonly endValue: number }
   | { readonly endType: 2; readonly endValue: number };
 
@@ -154,7 +154,7 @@ export function parseEndSpec(spec: string, ctx: ScheduleContext): EndSpec {
 }
 
 /** strftime `%Y-%m-%d %H:%M:%S %z` in `timeZone`. */
-export function formatScheduleTime(epochS: number, timeZone: string): string {
+function formatScheduleTime(epochS: number, timeZone: string): string {
   const w = epochToWallClock(epochS, timeZone);
   const two = (n: number) => String(n).padStart(2, '0');
   return `${w.year}-${two(w.month)}-${two(w.day)} ${two(w.hour)}:${two(w.minute)}:${two(w.second)} ${offsetString(epochS, timeZone)}`;

@@ -4,7 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import { decodeMethodResponse, encodeMethodCall, type XmlRpcValue } from '../../core/api/xmlrpc.js';
 import { CliError, type Connection, resolveConnection } from './credentials.js';
 
-export class ApiError extends CliError {
+class ApiError extends CliError {
   constructor(
     message: string,
     readonly code: number,

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_ENDPOINT, defaultStateDir } from '../../core/paths.js';
 
-export interface ConnectionOptions {
+interface ConnectionOptions {
   readonly endpoint?: string | undefined;
   readonly user?: string | undefined;
   readonly password?: string | undefined;

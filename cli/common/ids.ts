@@ -10,7 +10,7 @@ export interface NamedObject {
 }
 
 /** Splits `1,8..15,web` into IDs and names, expanding ranges. */
-export function expandList(arg: string): (number | string)[] {
+function expandList(arg: string): (number | string)[] {
   const out: (number | string)[] = [];
   for (const piece of arg.split(',')) {
     const p = piece.trim();
@@ -30,7 +30,7 @@ export function expandList(arg: string): (number | string)[] {
 }
 
 /** Resolves one name (or ID) against a pool listing. kind is e.g. BACKUPJOB. */
-export function resolveName(ref: number | string, pool: readonly NamedObject[], kind: string): number {
+function resolveName(ref: number | string, pool: readonly NamedObject[], kind: string): number {
   if (typeof ref === 'number') return ref;
   const matches = pool.filter((o) => o.name === ref);
   if (matches.length === 0) throw new CliError(`${kind} named ${ref} not found.`);

@@ -15,7 +15,8 @@ import { POOLS, type PoolRef, resolveId, resolveIds } from './resolve.js';
 import { readStdinIfPiped, readTemplateFile } from './template-input.js';
 import { parseStringSync, type XmlElement } from './xml-read.js';
 
-export interface ObjectKind {
+/** What the commands on existing objects (delete, chown, rename, lock...) need of a kind. */
+export interface ObjectRef {
   /** Method prefix: one.vm, one.host, ... */
   readonly prefix: string;
   readonly pool: PoolRef;
@@ -23,6 +24,15 @@ export interface ObjectKind {
   readonly label: string;
   /** Human name for help texts. */
   readonly noun: string;
+  /** Help of `<range>`; `<noun> IDs or names: 1,8..15 or a,b` when not given. */
+  readonly rangeHelp?: string;
+  /** Help of rename's `<id>`; none when not given. */
+  readonly idHelp?: string;
+  /** The -v line of chown given no group; `Owner/Group changed` when not given. */
+  readonly ownerChangedVerb?: string;
+}
+
+export interface ObjectKind extends ObjectRef {
   readonly columns: readonly Column<XmlElement>[];
   /** Extra arguments of pool.info after the session (filter, start, end...). */
   readonly poolArgs: readonly number[];
@@ -35,12 +45,15 @@ export interface ObjectKind {
 const s = (v: unknown) => String(v);
 const field = (name: string, value: string) => `${name.padEnd(15)}: ${value.padEnd(20)}\n`;
 
-function verbose(argv: GlobalArgs, kind: ObjectKind, id: number, verb: string): void {
+function verbose(argv: GlobalArgs, kind: ObjectRef, id: number, verb: string): void {
   if (argv.verbose) stdio.out(`${kind.label} ${id}: ${verb}\n`);
 }
 
-const range = (noun: string) => (y: Argv<GlobalArgs>) =>
-  y.positional('range', { type: 'string', describe: `${noun} IDs or names: 1,8..15 or a,b` });
+const range = (kind: ObjectRef) => (y: Argv<GlobalArgs>) =>
+  y.positional('range', {
+    type: 'string',
+    describe: kind.rangeHelp ?? `${kind.noun} IDs or names: 1,8..15 or a,b`,
+  });
 
 export function createCommand(kind: ObjectKind): CommandSpec {
   return {
@@ -56,11 +69,11 @@ export function createCommand(kind: ObjectKind): CommandSpec {
   };
 }
 
-export function deleteCommand(kind: ObjectKind, method = `${kind.prefix}.delete`): CommandSpec {
+export function deleteCommand(kind: ObjectRef, method = `${kind.prefix}.delete`): CommandSpec {
   return {
     command: 'delete <range>',
     describe: `Deletes the given ${kind.noun}s`,
-    builder: range(kind.noun),
+    builder: range(kind),
     run: async (argv, status) => {
       const client = clientFor(argv);
       await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
@@ -93,7 +106,7 @@ export function listCommand(kind: ObjectKind): CommandSpec {
   };
 }
 
-export function formatShow(kind: ObjectKind, xml: string): string {
+function formatShow(kind: ObjectKind, xml: string): string {
   const doc = parseStringSync(xml);
   let out = `${`${kind.label} ${doc.text('ID')} INFORMATION`.padEnd(80)}\n`;
   for (const [k, v] of kind.showFields(doc)) out += field(k, v);
@@ -137,61 +150,75 @@ export function showCommand(
   };
 }
 
-export function ownershipCommands(kind: ObjectKind): CommandSpec[] {
-  return [
-    {
-      command: 'chown <range> <userid> [groupid]',
-      describe: `Changes the ${kind.noun} owner and group`,
-      builder: (y) =>
-        range(kind.noun)(y)
-          .positional('userid', { type: 'string', describe: 'User ID or name' })
-          .positional('groupid', { type: 'string', describe: 'Group ID or name' }),
-      run: async (argv, status) => {
-        const client = clientFor(argv);
-        const uid = await resolveId(client, POOLS.user, s(argv['userid']));
-        const gid =
-          argv['groupid'] === undefined ? -1 : await resolveId(client, POOLS.group, s(argv['groupid']));
-        await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
-          await client.call(`${kind.prefix}.chown`, id, uid, gid);
-          verbose(argv, kind, id, 'Owner/Group changed');
-        });
-      },
-    },
-    {
-      command: 'chgrp <range> <groupid>',
-      describe: `Changes the ${kind.noun} group`,
-      builder: (y) =>
-        range(kind.noun)(y).positional('groupid', { type: 'string', describe: 'Group ID or name' }),
-      run: async (argv, status) => {
-        const client = clientFor(argv);
-        const gid = await resolveId(client, POOLS.group, s(argv['groupid']));
-        await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
-          await client.call(`${kind.prefix}.chown`, id, -1, gid);
-          verbose(argv, kind, id, 'Group changed');
-        });
-      },
-    },
-    {
-      command: 'chmod <range> <octet>',
-      describe: `Changes the ${kind.noun} permissions (octal 640, or u=rw,g=r: r use, w manage, x admin)`,
-      builder: (y) => range(kind.noun)(y).positional('octet', { type: 'string', describe: 'Permissions' }),
-      run: async (argv, status) => {
-        const bits = parseOctet(s(argv['octet']));
-        const client = clientFor(argv);
-        await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
-          await client.call(`${kind.prefix}.chmod`, id, ...bits);
-          verbose(argv, kind, id, 'Permissions changed');
-        });
-      },
-    },
-  ];
+export function ownershipCommands(kind: ObjectRef): CommandSpec[] {
+  return [chownCommand(kind), chgrpCommand(kind), chmodCommand(kind)];
 }
 
-export function renameCommand(kind: ObjectKind): CommandSpec {
+export function chownCommand(kind: ObjectRef): CommandSpec {
+  return {
+    command: 'chown <range> <userid> [groupid]',
+    describe: `Changes the ${kind.noun} owner and group`,
+    builder: (y) =>
+      range(kind)(y)
+        .positional('userid', { type: 'string', describe: 'User ID or name' })
+        .positional('groupid', { type: 'string', describe: 'Group ID or name' }),
+    run: async (argv, status) => {
+      const client = clientFor(argv);
+      const uid = await resolveId(client, POOLS.user, s(argv['userid']));
+      const gid =
+        argv['groupid'] === undefined ? -1 : await resolveId(client, POOLS.group, s(argv['groupid']));
+      const changed = gid === -1 ? (kind.ownerChangedVerb ?? 'Owner/Group changed') : 'Owner/Group changed';
+      await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
+        await client.call(`${kind.prefix}.chown`, id, uid, gid);
+        verbose(argv, kind, id, changed);
+      });
+    },
+  };
+}
+
+export function chgrpCommand(kind: ObjectRef): CommandSpec {
+  return {
+    command: 'chgrp <range> <groupid>',
+    describe: `Changes the ${kind.noun} group`,
+    builder: (y) => range(kind)(y).positional('groupid', { type: 'string', describe: 'Group ID or name' }),
+    run: async (argv, status) => {
+      const client = clientFor(argv);
+      const gid = await resolveId(client, POOLS.group, s(argv['groupid']));
+      await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
+        await client.call(`${kind.prefix}.chown`, id, -1, gid);
+        verbose(argv, kind, id, 'Group changed');
+      });
+    },
+  };
+}
+
+export function chmodCommand(kind: ObjectRef): CommandSpec {
+  return {
+    command: 'chmod <range> <octet>',
+    describe: `Changes the ${kind.noun} permissions (octal 640, or u=rw,g=r: r use, w manage, x admin)`,
+    builder: (y) => range(kind)(y).positional('octet', { type: 'string', describe: 'Permissions' }),
+    run: async (argv, status) => {
+      const bits = parseOctet(s(argv['octet']));
+      const client = clientFor(argv);
+      await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
+        await client.call(`${kind.prefix}.chmod`, id, ...bits);
+        verbose(argv, kind, id, 'Permissions changed');
+      });
+    },
+  };
+}
+
+export function renameCommand(kind: ObjectRef): CommandSpec {
   return {
     command: 'rename <id> <name>',
     describe: `Renames the ${kind.noun}`,
-    builder: (y) => y.positional('id', { type: 'string' }).positional('name', { type: 'string' }),
+    builder: (y) =>
+      y
+        .positional(
+          'id',
+          kind.idHelp === undefined ? { type: 'string' } : { type: 'string', describe: kind.idHelp },
+        )
+        .positional('name', { type: 'string' }),
     run: async (argv) => {
       const client = clientFor(argv);
       const id = await resolveId(client, kind.pool, s(argv['id']));
@@ -201,37 +228,42 @@ export function renameCommand(kind: ObjectKind): CommandSpec {
   };
 }
 
-export function lockCommands(kind: ObjectKind): CommandSpec[] {
-  return [
-    {
-      command: 'lock <range>',
-      describe: `Locks a ${kind.noun} to prevent actions (--use, the default; --manage; --admin; --all)`,
-      builder: (y) =>
-        range(kind.noun)(y)
-          .option('use', { type: 'boolean', describe: 'Lock use, manage and admin actions (default)' })
-          .option('manage', { type: 'boolean', describe: 'Lock manage and admin actions' })
-          .option('admin', { type: 'boolean', describe: 'Lock admin actions' })
-          .option('all', { type: 'boolean', describe: 'Lock all actions' }),
-      run: async (argv, status) => {
-        const level = argv['all'] ? 4 : argv['admin'] ? 3 : argv['manage'] ? 2 : 1;
-        const client = clientFor(argv);
-        await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
-          await client.call(`${kind.prefix}.lock`, id, level, false);
-          verbose(argv, kind, id, `${kind.noun} locked`);
-        });
-      },
+export function lockCommands(kind: ObjectRef): CommandSpec[] {
+  return [lockCommand(kind), unlockCommand(kind)];
+}
+
+export function lockCommand(kind: ObjectRef): CommandSpec {
+  return {
+    command: 'lock <range>',
+    describe: `Locks a ${kind.noun} to prevent actions (--use, the default; --manage; --admin; --all)`,
+    builder: (y) =>
+      range(kind)(y)
+        .option('use', { type: 'boolean', describe: 'Lock use, manage and admin actions (default)' })
+        .option('manage', { type: 'boolean', describe: 'Lock manage and admin actions' })
+        .option('admin', { type: 'boolean', describe: 'Lock admin actions' })
+        .option('all', { type: 'boolean', describe: 'Lock all actions' }),
+    run: async (argv, status) => {
+      const level = argv['all'] ? 4 : argv['admin'] ? 3 : argv['manage'] ? 2 : 1;
+      const client = clientFor(argv);
+      await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
+        await client.call(`${kind.prefix}.lock`, id, level, false);
+        verbose(argv, kind, id, `${kind.noun} locked`);
+      });
     },
-    {
-      command: 'unlock <range>',
-      describe: `Unlocks a ${kind.noun}`,
-      builder: range(kind.noun),
-      run: async (argv, status) => {
-        const client = clientFor(argv);
-        await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
-          await client.call(`${kind.prefix}.unlock`, id);
-          verbose(argv, kind, id, `${kind.noun} unlocked`);
-        });
-      },
+  };
+}
+
+export function unlockCommand(kind: ObjectRef): CommandSpec {
+  return {
+    command: 'unlock <range>',
+    describe: `Unlocks a ${kind.noun}`,
+    builder: range(kind),
+    run: async (argv, status) => {
+      const client = clientFor(argv);
+      await forEachId(await resolveIds(client, kind.pool, s(argv['range'])), status, async (id) => {
+        await client.call(`${kind.prefix}.unlock`, id);
+        verbose(argv, kind, id, `${kind.noun} unlocked`);
+      });
     },
-  ];
+  };
 }

@@ -15,7 +15,7 @@ export interface GlobalArgs {
   readonly endpoint?: string | undefined;
 }
 
-export interface Io {
+interface Io {
   out(text: string): void;
   err(text: string): void;
 }
@@ -26,7 +26,7 @@ export const stdio: Io = {
 };
 
 /** Exit status the command wants; 255 after any failure, as OpenNebula's CLIs. */
-export class ExitStatus {
+class ExitStatus {
   code = 0;
   fail(io: Io, err: unknown): void {
     this.code = 255;
@@ -34,7 +34,7 @@ export class ExitStatus {
   }
 }
 
-export function errorText(err: unknown): string {
+function errorText(err: unknown): string {
   if (err instanceof CliError) return err.message;
   if (err instanceof Error) return err.stack ?? err.message;
   return String(err);

@@ -28,7 +28,7 @@ export const POOLS = {
   group: { kind: 'GROUP', method: 'one.grouppool.info', params: [], element: 'GROUP' },
 } as const satisfies Record<string, PoolRef>;
 
-export async function poolNames(client: OneClient, pool: PoolRef): Promise<NamedObject[]> {
+async function poolNames(client: OneClient, pool: PoolRef): Promise<NamedObject[]> {
   const xml = await client.callString(pool.method, ...pool.params);
   const root = parseStringSync(xml);
   return root.children(pool.element).map((o) => ({ id: Number(o.text('ID')), name: o.text('NAME') }));

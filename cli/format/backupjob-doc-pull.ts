@@ -1,343 +1,152 @@
 /**
- * A pull reader that builds BackupJobDoc objects straight from the document text, with no
- * generic tree in between: `list` of 1,000 jobs spent most of its reading time allocating (and
- * collecting) the tree's nodes.
+ * The reader of BackupJob documents: BackupJobDoc objects straight from the document text, with
+ * no generic tree in between (`list` of 1,000 jobs spent most of its reading time allocating and
+ * collecting a tree's nodes).
  *
- * It reads only the documents it can read exactly as the tree-based reader in backupjob-doc.ts
- * does (same objects), and gives up on anything else by returning undefined: malformed XML,
- * comments, carriage returns, a missing or non-integer element, anything unusual. The caller then
- * runs the tree-based reader, which gives the answer or the exact error (with its line and
- * column). So this module decides nothing the tree-based reader would decide differently; it is
- * only faster on the documents the daemon actually writes.
+ * It reads what core/xml/tree.ts reads (line ends as LF, a leading BOM dropped, comments and
+ * processing instructions around the root, comments anywhere), with its rules: an element's text
+ * is its text and CDATA children joined (blank when it also has child elements and the text is
+ * only blanks), the first element of a name is the one read, unknown elements are skipped (but
+ * must be well formed), nesting deeper than MAX_XML_DEPTH is refused.
  *
- * As the tree reader: an element's text is its text and CDATA children joined (blank when it also
- * has child elements and the text is only blanks), the first element of a name is the one read,
- * unknown elements are skipped (but must be well formed), nesting deeper than MAX_XML_DEPTH is
- * refused.
+ * Errors: a document that is not well formed is reported with parseXmlTree's message (its line
+ * and column), whatever else is wrong with it; otherwise the first problem of the first broken
+ * job, the elements checked in a fixed order (ID, UID, GID, UNAME, GNAME, NAME, LOCK,
+ * PERMISSIONS, PRIORITY, LAST_BACKUP_TIME, LAST_BACKUP_DURATION, the ID sets, the schedules),
+ * not in document order. So values are kept as text while a job is read and checked at its end.
  */
 
-import { PERMISSION_ELEMENTS } from '../../core/permissions.js';
-import { isXmlChar, MAX_XML_DEPTH } from '../../core/xml/tree.js';
-import type {
-  BackupJobDoc,
-  BackupJobLock,
-  BackupJobPermissions,
-  SchedAction,
-  TemplateAttribute,
-} from './backupjob-doc.js';
+import { PERMISSION_ELEMENTS, type Permissions } from '../../core/permissions.js';
+import { parseXmlTree } from '../../core/xml/tree.js';
+import type { BackupJobDoc, BackupJobLock, SchedAction, TemplateAttribute } from './backupjob-doc.js';
+import { NotWellFormed, Pull } from './xml-pull.js';
 
-/** Thrown inside this module when the document is not one it reads; never escapes it. */
-class NotForThisReader extends Error {}
+/** What a reader gives: the objects, or the sentence that says what is wrong with the document. */
+type ReadResult<T> = { readonly ok: T } | { readonly error: string };
 
-function giveUp(): never {
-  throw new NotForThisReader();
-}
+/** The document is XML but not the expected one; the message names the job and the element. */
+class NotABackupJob extends Error {}
 
-const TAB = 0x09;
-const LF = 0x0a;
-const SPACE = 0x20;
-const BANG = 0x21;
-const SLASH = 0x2f;
-const LT = 0x3c;
-const GT = 0x3e;
-const QUESTION = 0x3f;
-
-/** core/xml/tree.ts decodes references in text longer than this another way. */
-const LONG_TEXT = 4096;
 const INTEGER = /^[-+]?\d+$/;
 const ID = /^\d+$/;
-const REFERENCE = /&(?:#(\d{1,7})|#x([0-9A-Fa-f]{1,6})|(amp|lt|gt|quot|apos));/g;
-const PREDEFINED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
-function isSpace(c: number): boolean {
-  return c === SPACE || c === LF || c === TAB;
-}
+/** Checks a job's values, read as text, in the fixed order; names the job in its errors. */
+class Check {
+  constructor(private readonly where: string) {}
 
-/** core/xml/tree.ts's NAME_AT, first character: `[A-Za-z_:\u0080-\uFFFF]`. */
-function isNameStart(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a || c >= 0x80;
-}
+  fail(problem: string): never {
+    throw new NotABackupJob(`${this.where}: ${problem}`);
+  }
 
-/** NAME_AT, later characters: `[\w.:\u0080-\uFFFF-]`. */
-function isNameChar(c: number): boolean {
-  return isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d;
-}
-
-/** Character data with its references replaced, as the tree reader decodes it. */
-function decodeText(raw: string): string {
-  let out = '';
-  let last = 0;
-  REFERENCE.lastIndex = 0;
-  for (let m = REFERENCE.exec(raw); m; m = REFERENCE.exec(raw)) {
-    if (raw.indexOf('&', last) < m.index) giveUp();
-    let ch: string;
-    if (m[3] !== undefined) ch = PREDEFINED[m[3]] as string;
-    else {
-      const cp = m[1] !== undefined ? Number(m[1]) : Number.parseInt(m[2] as string, 16);
-      if (!isXmlChar(cp)) giveUp();
-      ch = String.fromCodePoint(cp);
+  /** An integer element of `parent`: its text, or the fallback when it is absent. */
+  int(parent: string, name: string, text: string | undefined, fallback?: number): number {
+    if (text === undefined) {
+      if (fallback === undefined) this.fail(`<${parent}> has no <${name}>`);
+      return fallback;
     }
-    out += raw.slice(last, m.index) + ch;
-    last = m.index + m[0].length;
-  }
-  if (raw.indexOf('&', last) !== -1) giveUp();
-  return out + raw.slice(last);
-}
-
-/** A cursor over the document: elements are pulled one at a time by their parent's reader. */
-class Pull {
-  pos = 0;
-  /** Elements open around the cursor (the tree reader's stack). */
-  depth = 0;
-  /** Whether the start tag `next` just read was `<X/>`. */
-  empty = false;
-  /** Text and CDATA gathered by `next` when asked to keep it. */
-  text = '';
-
-  constructor(readonly src: string) {}
-
-  /** Whitespace and processing instructions before or after the root; anything else gives up. */
-  misc(): void {
-    const s = this.src;
-    for (;;) {
-      while (isSpace(s.charCodeAt(this.pos))) this.pos++;
-      if (s.charCodeAt(this.pos) !== LT || s.charCodeAt(this.pos + 1) !== QUESTION) return;
-      // As the tree reader: the end is searched from the `<` (so `<?>` is a whole instruction).
-      const end = s.indexOf('?>', this.pos);
-      if (end === -1) giveUp();
-      this.pos = end + 2;
-    }
-  }
-
-  /** The root's start tag; returns its name. */
-  root(): string {
-    const s = this.src;
-    if (s.charCodeAt(0) === 0xfeff) this.pos = 1;
-    this.misc();
-    if (s.charCodeAt(this.pos) !== LT) giveUp();
-    this.pos++;
-    return this.startTag();
-  }
-
-  /** After the root's end tag: only whitespace and processing instructions may follow. */
-  end(): void {
-    this.misc();
-    if (this.pos !== this.src.length) giveUp();
-  }
-
-  /** Just past `<`: the element name, up to and including `>` or `/>`. */
-  startTag(): string {
-    const s = this.src;
-    const start = this.pos;
-    if (!isNameStart(s.charCodeAt(start))) giveUp();
-    let p = start + 1;
-    while (isNameChar(s.charCodeAt(p))) p++;
-    const name = s.slice(start, p);
-    while (isSpace(s.charCodeAt(p))) p++;
-    const c = s.charCodeAt(p);
-    if (c === GT) {
-      if (this.depth >= MAX_XML_DEPTH) giveUp();
-      this.depth++;
-      this.empty = false;
-      this.pos = p + 1;
-    } else if (c === SLASH && s.charCodeAt(p + 1) === GT) {
-      this.empty = true;
-      this.pos = p + 2;
-    } else giveUp();
-    return name;
-  }
-
-  /**
-   * Inside `parent` (whose start tag was `<parent>`): the name of its next child element, its
-   * start tag read (`empty` set), or undefined once `</parent>` is read. Text and CDATA on the way
-   * are added to `text` when `keep`, and checked either way.
-   */
-  next(parent: string, keep: boolean): string | undefined {
-    const s = this.src;
-    for (;;) {
-      const lt = s.indexOf('<', this.pos);
-      if (lt === -1) giveUp();
-      if (lt > this.pos) {
-        const raw = s.slice(this.pos, lt);
-        let text = raw;
-        if (raw.indexOf('&') !== -1) {
-          // Long text the tree reader decodes through UTF-8 bytes (which would replace a lone
-          // surrogate): left to it.
-          if (raw.length > LONG_TEXT) giveUp();
-          text = decodeText(raw);
-        }
-        if (keep) this.text += text;
-      }
-      const c = s.charCodeAt(lt + 1);
-      if (c === SLASH) {
-        this.endTag(lt, parent);
-        return undefined;
-      }
-      if (c === BANG) {
-        if (!s.startsWith('<![CDATA[', lt)) giveUp();
-        const end = s.indexOf(']]>', lt + 9);
-        if (end === -1) giveUp();
-        if (keep) this.text += s.slice(lt + 9, end);
-        this.pos = end + 3;
-        continue;
-      }
-      this.pos = lt + 1;
-      return this.startTag();
-    }
-  }
-
-  /** `</name>` at `lt`: reads past it, closing the element. */
-  endTag(lt: number, name: string): void {
-    const s = this.src;
-    if (!s.startsWith(name, lt + 2)) giveUp();
-    let p = lt + 2 + name.length;
-    if (isNameChar(s.charCodeAt(p))) giveUp();
-    while (isSpace(s.charCodeAt(p))) p++;
-    if (s.charCodeAt(p) !== GT) giveUp();
-    this.pos = p + 1;
-    this.depth--;
-  }
-
-  /** Reads past the element `next` just started, checking it. */
-  skip(name: string): void {
-    if (this.empty) return;
-    for (let c = this.next(name, false); c !== undefined; c = this.next(name, false)) this.skip(c);
-  }
-
-  /** The text of the element `next` just started (the tree reader's textOf). */
-  textOf(name: string): string {
-    if (this.empty) return '';
-    // The daemon's leaves: plain text or one CDATA section, then the end tag.
-    const s = this.src;
-    const lt = s.indexOf('<', this.pos);
-    if (lt !== -1 && s.charCodeAt(lt + 1) === SLASH) {
-      const raw = s.slice(this.pos, lt);
-      if (raw.indexOf('&') === -1) {
-        this.endTag(lt, name);
-        return raw;
-      }
-    } else if (lt === this.pos && s.startsWith('<![CDATA[', lt)) {
-      const end = s.indexOf(']]>', lt + 9);
-      if (end !== -1 && s.charCodeAt(end + 3) === LT && s.charCodeAt(end + 4) === SLASH) {
-        const value = s.slice(lt + 9, end);
-        this.endTag(end + 3, name);
-        return value;
-      }
-    }
-    const outer = this.text;
-    this.text = '';
-    let hasElements = false;
-    for (let c = this.next(name, true); c !== undefined; c = this.next(name, true)) {
-      hasElements = true;
-      this.skip(c);
-    }
-    const text = this.text;
-    this.text = outer;
-    return hasElements && text.trim() === '' ? '' : text;
-  }
-
-  /** An integer element, as the tree reader's Reader.int. */
-  int(name: string): number {
-    const t = this.textOf(name).trim();
-    if (!INTEGER.test(t)) giveUp();
+    const t = text.trim();
+    if (!INTEGER.test(t)) this.fail(`<${name}> is "${text}", not an integer`);
     return Number(t);
   }
+
+  text(parent: string, name: string, text: string | undefined): string {
+    return text ?? this.fail(`<${parent}> has no <${name}>`);
+  }
+
+  ids(name: string, set: IdSet | undefined): number[] {
+    if (set === undefined) return [];
+    if (set.bad !== undefined) this.fail(`<${name}> holds the ID "${set.bad}", not an integer`);
+    return set.ids;
+  }
 }
 
-/** The ID children of a VM set or SCHED_ACTIONS. */
-function ids(p: Pull, name: string): number[] {
-  const out: number[] = [];
-  if (p.empty) return out;
-  for (let c = p.next(name, false); c !== undefined; c = p.next(name, false)) {
-    if (c !== 'ID') {
-      p.skip(c);
-      continue;
+/** A VM set or SCHED_ACTIONS: its IDs, and the text of the first one that is not an integer. */
+interface IdSet {
+  readonly ids: number[];
+  readonly bad: string | undefined;
+}
+
+function idSet(p: Pull, name: string): IdSet {
+  const ids: number[] = [];
+  let bad: string | undefined;
+  if (!p.empty) {
+    for (let c = p.next(name, false); c !== undefined; c = p.next(name, false)) {
+      if (c !== 'ID') {
+        p.skip(c);
+        continue;
+      }
+      const text = p.textOf(c);
+      const t = text.trim();
+      if (ID.test(t)) ids.push(Number(t));
+      else bad ??= text;
     }
-    const t = p.textOf(c).trim();
-    if (!ID.test(t)) giveUp();
-    out.push(Number(t));
+  }
+  return { ids, bad };
+}
+
+/** The elements of a LOCK, PERMISSIONS or SCHED_ACTION as text, the first of each name. */
+type Fields = { [name: string]: string | undefined };
+
+/** The texts of the children of the element just started whose names are in `names`. */
+function fields(p: Pull, parent: string, names: ReadonlySet<string>): Fields {
+  const out: Fields = {};
+  if (p.empty) return out;
+  for (let c = p.next(parent, false); c !== undefined; c = p.next(parent, false)) {
+    if (names.has(c) && out[c] === undefined) out[c] = p.textOf(c);
+    else p.skip(c);
   }
   return out;
 }
 
-function lockOf(p: Pull): BackupJobLock {
-  let locked: number | undefined;
-  let owner: number | undefined;
-  let time: number | undefined;
-  let reqId: number | undefined;
-  if (!p.empty) {
-    for (let c = p.next('LOCK', false); c !== undefined; c = p.next('LOCK', false)) {
-      if (c === 'LOCKED' && locked === undefined) locked = p.int(c);
-      else if (c === 'OWNER' && owner === undefined) owner = p.int(c);
-      else if (c === 'TIME' && time === undefined) time = p.int(c);
-      else if (c === 'REQ_ID' && reqId === undefined) reqId = p.int(c);
-      else p.skip(c);
-    }
-  }
-  if (locked === undefined) giveUp();
-  return { locked, owner: owner ?? -1, time: time ?? 0, reqId: reqId ?? -1 };
-}
+const LOCK_FIELDS = new Set(['LOCKED', 'OWNER', 'TIME', 'REQ_ID']);
+const PERMISSION_FIELDS = new Set<string>(PERMISSION_ELEMENTS);
+const SCHED_FIELDS = new Set([
+  ...['ID', 'PARENT_ID', 'TYPE', 'ACTION', 'ARGS', 'TIME', 'REPEAT', 'DAYS', 'END_TYPE'],
+  ...['END_VALUE', 'DONE', 'MESSAGE', 'WARNING', 'INTERVAL', 'CRON'],
+]);
 
-const PERMISSION_FLAGS = PERMISSION_ELEMENTS;
-
-function permissionsOf(p: Pull): BackupJobPermissions {
-  const flags: (boolean | undefined)[] = [];
-  if (!p.empty) {
-    for (let c = p.next('PERMISSIONS', false); c !== undefined; c = p.next('PERMISSIONS', false)) {
-      const i = PERMISSION_FLAGS.indexOf(c as (typeof PERMISSION_FLAGS)[number]);
-      if (i !== -1 && flags[i] === undefined) flags[i] = p.int(c) === 1;
-      else p.skip(c);
-    }
-  }
-  const flag = (i: number): boolean => flags[i] ?? giveUp();
+function lockOf(k: Check, f: Fields): BackupJobLock {
   return {
-    ownerU: flag(0),
-    ownerM: flag(1),
-    ownerA: flag(2),
-    groupU: flag(3),
-    groupM: flag(4),
-    groupA: flag(5),
-    otherU: flag(6),
-    otherM: flag(7),
-    otherA: flag(8),
+    locked: k.int('LOCK', 'LOCKED', f['LOCKED']),
+    owner: k.int('LOCK', 'OWNER', f['OWNER'], -1),
+    time: k.int('LOCK', 'TIME', f['TIME'], 0),
+    reqId: k.int('LOCK', 'REQ_ID', f['REQ_ID'], -1),
   };
 }
 
-/** The elements of a SCHED_ACTION, the first of each name. */
-interface SchedFields {
-  [name: string]: string | undefined;
+function permissionsOf(k: Check, f: Fields): Permissions {
+  const flag = (el: (typeof PERMISSION_ELEMENTS)[number]) => k.int('PERMISSIONS', el, f[el]) === 1;
+  return {
+    ownerU: flag('OWNER_U'),
+    ownerM: flag('OWNER_M'),
+    ownerA: flag('OWNER_A'),
+    groupU: flag('GROUP_U'),
+    groupM: flag('GROUP_M'),
+    groupA: flag('GROUP_A'),
+    otherU: flag('OTHER_U'),
+    otherM: flag('OTHER_M'),
+    otherA: flag('OTHER_A'),
+  };
 }
 
-const SCHED_INTS = new Set(['ID', 'PARENT_ID', 'TIME', 'REPEAT', 'END_TYPE', 'END_VALUE', 'DONE', 'WARNING']);
-const SCHED_TEXTS = new Set(['TYPE', 'ACTION', 'ARGS', 'DAYS', 'MESSAGE', 'INTERVAL', 'CRON']);
-
-function schedActionOf(p: Pull): SchedAction {
-  const text: SchedFields = {};
-  const ints: { [name: string]: number | undefined } = {};
-  if (!p.empty) {
-    for (let c = p.next('SCHED_ACTION', false); c !== undefined; c = p.next('SCHED_ACTION', false)) {
-      if (SCHED_INTS.has(c) && ints[c] === undefined) ints[c] = p.int(c);
-      else if (SCHED_TEXTS.has(c) && text[c] === undefined) text[c] = p.textOf(c);
-      else p.skip(c);
-    }
-  }
-  const required = (name: string): number => ints[name] ?? giveUp();
+function schedActionOf(k: Check, f: Fields): SchedAction {
+  const int = (name: string, fallback?: number) => k.int('SCHED_ACTION', name, f[name], fallback);
   return {
-    id: required('ID'),
-    parentId: ints['PARENT_ID'] ?? -1,
-    type: text['TYPE'] ?? '',
-    action: text['ACTION'] ?? '',
-    args: text['ARGS'] ?? '',
-    time: required('TIME'),
-    repeat: ints['REPEAT'] ?? -1,
-    days: text['DAYS'] ?? '',
-    endType: ints['END_TYPE'] ?? -1,
-    endValue: ints['END_VALUE'] ?? -1,
-    done: ints['DONE'] ?? -1,
-    message: text['MESSAGE'] ?? '',
-    warning: ints['WARNING'] ?? 0,
-    interval: text['INTERVAL'] ?? '',
-    cron: text['CRON'] ?? '',
+    id: int('ID'),
+    parentId: int('PARENT_ID', -1),
+    type: f['TYPE'] ?? '',
+    action: f['ACTION'] ?? '',
+    args: f['ARGS'] ?? '',
+    time: int('TIME'),
+    repeat: int('REPEAT', -1),
+    days: f['DAYS'] ?? '',
+    endType: int('END_TYPE', -1),
+    endValue: int('END_VALUE', -1),
+    done: int('DONE', -1),
+    message: f['MESSAGE'] ?? '',
+    warning: int('WARNING', 0),
+    interval: f['INTERVAL'] ?? '',
+    cron: f['CRON'] ?? '',
   };
 }
 
@@ -357,130 +166,163 @@ function attributeOf(p: Pull, name: string): TemplateAttribute {
   return values ? { kind: 'vector', name, values } : { kind: 'single', name, value };
 }
 
-function templateOf(p: Pull, template: TemplateAttribute[], schedActions: SchedAction[]): void {
+function templateOf(p: Pull, template: TemplateAttribute[], schedActions: Fields[]): void {
   if (p.empty) return;
   for (let c = p.next('TEMPLATE', false); c !== undefined; c = p.next('TEMPLATE', false)) {
-    if (c === 'SCHED_ACTION') schedActions.push(schedActionOf(p));
+    if (c === 'SCHED_ACTION') schedActions.push(fields(p, c, SCHED_FIELDS));
     else template.push(attributeOf(p, c));
   }
 }
 
-/** A `<BACKUPJOB>` whose start tag was just read. Plain locals: this runs once per listed job. */
-function backupJobOf(p: Pull): BackupJobDoc {
-  let id: number | undefined;
-  let uid: number | undefined;
-  let gid: number | undefined;
+/**
+ * A `<BACKUPJOB>` whose start tag was just read; `where` names it in errors when it has no ID.
+ * Plain locals: this runs once per listed job.
+ */
+function backupJobOf(p: Pull, where: string): BackupJobDoc {
+  let id: string | undefined;
+  let uid: string | undefined;
+  let gid: string | undefined;
   let uname: string | undefined;
   let gname: string | undefined;
   let name: string | undefined;
-  let lock: BackupJobLock | undefined;
-  let permissions: BackupJobPermissions | undefined;
-  let priority: number | undefined;
-  let lastBackupTime: number | undefined;
-  let lastBackupDuration: number | undefined;
-  let schedActionIds: number[] | undefined;
-  let updatedVms: number[] | undefined;
-  let outdatedVms: number[] | undefined;
-  let backingUpVms: number[] | undefined;
-  let errorVms: number[] | undefined;
+  let lock: Fields | undefined;
+  let permissions: Fields | undefined;
+  let priority: string | undefined;
+  let lastBackupTime: string | undefined;
+  let lastBackupDuration: string | undefined;
+  let schedActionIds: IdSet | undefined;
+  let updatedVms: IdSet | undefined;
+  let outdatedVms: IdSet | undefined;
+  let backingUpVms: IdSet | undefined;
+  let errorVms: IdSet | undefined;
   let template: TemplateAttribute[] | undefined;
-  const schedActions: SchedAction[] = [];
+  const schedActions: Fields[] = [];
   if (!p.empty) {
     for (let c = p.next('BACKUPJOB', false); c !== undefined; c = p.next('BACKUPJOB', false)) {
       // The first element of a name is the one read; later ones are only checked.
-      if (c === 'ID' && id === undefined) id = p.int(c);
-      else if (c === 'UID' && uid === undefined) uid = p.int(c);
-      else if (c === 'GID' && gid === undefined) gid = p.int(c);
+      if (c === 'ID' && id === undefined) id = p.textOf(c);
+      else if (c === 'UID' && uid === undefined) uid = p.textOf(c);
+      else if (c === 'GID' && gid === undefined) gid = p.textOf(c);
       else if (c === 'UNAME' && uname === undefined) uname = p.textOf(c);
       else if (c === 'GNAME' && gname === undefined) gname = p.textOf(c);
       else if (c === 'NAME' && name === undefined) name = p.textOf(c);
-      else if (c === 'LOCK' && lock === undefined) lock = lockOf(p);
-      else if (c === 'PERMISSIONS' && permissions === undefined) permissions = permissionsOf(p);
-      else if (c === 'PRIORITY' && priority === undefined) priority = p.int(c);
-      else if (c === 'LAST_BACKUP_TIME' && lastBackupTime === undefined) lastBackupTime = p.int(c);
+      else if (c === 'LOCK' && lock === undefined) lock = fields(p, c, LOCK_FIELDS);
+      else if (c === 'PERMISSIONS' && permissions === undefined)
+        permissions = fields(p, c, PERMISSION_FIELDS);
+      else if (c === 'PRIORITY' && priority === undefined) priority = p.textOf(c);
+      else if (c === 'LAST_BACKUP_TIME' && lastBackupTime === undefined) lastBackupTime = p.textOf(c);
       else if (c === 'LAST_BACKUP_DURATION' && lastBackupDuration === undefined)
-        lastBackupDuration = p.int(c);
-      else if (c === 'SCHED_ACTIONS' && schedActionIds === undefined) schedActionIds = ids(p, c);
-      else if (c === 'UPDATED_VMS' && updatedVms === undefined) updatedVms = ids(p, c);
-      else if (c === 'OUTDATED_VMS' && outdatedVms === undefined) outdatedVms = ids(p, c);
-      else if (c === 'BACKING_UP_VMS' && backingUpVms === undefined) backingUpVms = ids(p, c);
-      else if (c === 'ERROR_VMS' && errorVms === undefined) errorVms = ids(p, c);
+        lastBackupDuration = p.textOf(c);
+      else if (c === 'SCHED_ACTIONS' && schedActionIds === undefined) schedActionIds = idSet(p, c);
+      else if (c === 'UPDATED_VMS' && updatedVms === undefined) updatedVms = idSet(p, c);
+      else if (c === 'OUTDATED_VMS' && outdatedVms === undefined) outdatedVms = idSet(p, c);
+      else if (c === 'BACKING_UP_VMS' && backingUpVms === undefined) backingUpVms = idSet(p, c);
+      else if (c === 'ERROR_VMS' && errorVms === undefined) errorVms = idSet(p, c);
       else if (c === 'TEMPLATE' && template === undefined) {
         template = [];
         templateOf(p, template, schedActions);
       } else p.skip(c);
     }
   }
-  if (
-    id === undefined ||
-    uid === undefined ||
-    gid === undefined ||
-    uname === undefined ||
-    gname === undefined ||
-    name === undefined ||
-    permissions === undefined ||
-    priority === undefined ||
-    lastBackupTime === undefined ||
-    lastBackupDuration === undefined
-  )
-    giveUp();
+  const idText = id?.trim();
+  const k = new Check(idText ? `backup job ${idText}` : where);
+  const B = 'BACKUPJOB';
+  const jobId = k.int(B, 'ID', id);
+  const jobUid = k.int(B, 'UID', uid);
+  const jobGid = k.int(B, 'GID', gid);
+  const jobUname = k.text(B, 'UNAME', uname);
+  const jobGname = k.text(B, 'GNAME', gname);
+  const jobName = k.text(B, 'NAME', name);
+  const jobLock = lock && lockOf(k, lock);
+  const jobPermissions = permissionsOf(k, permissions ?? k.fail('<BACKUPJOB> has no <PERMISSIONS>'));
   // The tree reader's key order: `lock` (only when there is one) between name and permissions.
   return {
-    id,
-    uid,
-    gid,
-    uname,
-    gname,
-    name,
-    ...(lock ? { lock } : {}),
-    permissions,
-    priority,
-    lastBackupTime,
-    lastBackupDuration,
-    schedActionIds: schedActionIds ?? [],
-    updatedVms: updatedVms ?? [],
-    outdatedVms: outdatedVms ?? [],
-    backingUpVms: backingUpVms ?? [],
-    errorVms: errorVms ?? [],
+    id: jobId,
+    uid: jobUid,
+    gid: jobGid,
+    uname: jobUname,
+    gname: jobGname,
+    name: jobName,
+    ...(jobLock ? { lock: jobLock } : {}),
+    permissions: jobPermissions,
+    priority: k.int(B, 'PRIORITY', priority),
+    lastBackupTime: k.int(B, 'LAST_BACKUP_TIME', lastBackupTime),
+    lastBackupDuration: k.int(B, 'LAST_BACKUP_DURATION', lastBackupDuration),
+    schedActionIds: k.ids('SCHED_ACTIONS', schedActionIds),
+    updatedVms: k.ids('UPDATED_VMS', updatedVms),
+    outdatedVms: k.ids('OUTDATED_VMS', outdatedVms),
+    backingUpVms: k.ids('BACKING_UP_VMS', backingUpVms),
+    errorVms: k.ids('ERROR_VMS', errorVms),
     template: template ?? [],
-    schedActions,
+    schedActions: schedActions.map((f) => schedActionOf(k, f)),
   };
 }
 
-/** Runs read, or undefined when the document is one to leave to the tree-based reader. */
-function attempt<T>(xml: string, read: (p: Pull) => T): T | undefined {
-  // The tree reader reads CR and CRLF as LF first; such documents are left to it.
-  if (xml.indexOf('\r') !== -1) return undefined;
+/** core/xml/tree.ts's message for a document that is not well formed, if it is not. */
+function syntaxError(xml: string, what: string): string | undefined {
   try {
-    return read(new Pull(xml));
+    parseXmlTree(xml);
+    return undefined;
   } catch (err) {
-    if (err instanceof NotForThisReader) return undefined;
-    throw err;
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return `${what}: the daemon's answer is not XML (${reason})`;
   }
 }
 
-/** `one.backupjob.info`'s `<BACKUPJOB>`, or undefined to leave it to the tree-based reader. */
-export function pullBackupJob(xml: string): BackupJobDoc | undefined {
-  return attempt(xml, (p) => {
-    if (p.root() !== 'BACKUPJOB') giveUp();
-    const job = backupJobOf(p);
+/** Runs read over the document, line ends read as LF and a leading BOM dropped, as parseXmlTree does. */
+function readDocument<T>(xml: string, what: string, read: (p: Pull) => T): ReadResult<T> {
+  let src = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
+  if (src.indexOf('\r') !== -1) src = src.replace(/\r\n?/g, '\n');
+  try {
+    return { ok: read(new Pull(src)) };
+  } catch (err) {
+    if (!(err instanceof NotWellFormed || err instanceof NotABackupJob)) throw err;
+    // Not being XML is what a document is reported for, whatever else is wrong in it.
+    const syntax = syntaxError(xml, what);
+    if (syntax !== undefined) return { error: syntax };
+    if (err instanceof NotABackupJob) return { error: err.message };
+    throw new Error(`${what}: the reader refused a document core/xml/tree.ts reads`);
+  }
+}
+
+/** `one.backupjob.info`: one `<BACKUPJOB>`. */
+export function readBackupJob(xml: string): ReadResult<BackupJobDoc> {
+  return readDocument(xml, 'backup job', (p) => {
+    const root = p.root();
+    if (root !== 'BACKUPJOB') throw new NotABackupJob(`backup job: expected <BACKUPJOB>, got <${root}>`);
+    const job = backupJobOf(p, 'backup job');
     p.end();
     return job;
   });
 }
 
-/** `one.backupjobpool.info`'s `<BACKUPJOB_POOL>`, or undefined to leave it to the tree-based reader. */
-export function pullBackupJobPool(xml: string): BackupJobDoc[] | undefined {
-  return attempt(xml, (p) => {
-    if (p.root() !== 'BACKUPJOB_POOL') giveUp();
+/** `one.backupjobpool.info`: `<BACKUPJOB_POOL>`, its jobs in document order. */
+export function readBackupJobPool(xml: string): ReadResult<BackupJobDoc[]> {
+  return readDocument(xml, 'backup job pool', (p) => {
+    const root = p.root();
+    if (root !== 'BACKUPJOB_POOL')
+      throw new NotABackupJob(`backup job pool: expected <BACKUPJOB_POOL>, got <${root}>`);
     const jobs: BackupJobDoc[] = [];
     if (!p.empty) {
-      for (let c = p.next('BACKUPJOB_POOL', false); c !== undefined; c = p.next('BACKUPJOB_POOL', false)) {
-        if (c !== 'BACKUPJOB') giveUp();
-        jobs.push(backupJobOf(p));
+      for (let c = p.next(root, false); c !== undefined; c = p.next(root, false)) {
+        const where = `backup job pool, entry ${jobs.length + 1}`;
+        if (c !== 'BACKUPJOB') throw new NotABackupJob(`${where}: expected <BACKUPJOB>, got <${c}>`);
+        jobs.push(backupJobOf(p, where));
       }
     }
     p.end();
     return jobs;
   });
+}
+
+/** readBackupJob's job, or undefined when the document is refused. */
+export function pullBackupJob(xml: string): BackupJobDoc | undefined {
+  const r = readBackupJob(xml);
+  return 'ok' in r ? r.ok : undefined;
+}
+
+/** readBackupJobPool's jobs, or undefined when the document is refused. */
+export function pullBackupJobPool(xml: string): BackupJobDoc[] | undefined {
+  const r = readBackupJobPool(xml);
+  return 'ok' in r ? r.ok : undefined;
 }

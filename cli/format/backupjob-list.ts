@@ -8,7 +8,7 @@ import { templateValue } from './backupjob-doc.js';
 import { TIME_PATTERNS, timeToStr } from './strftime.js';
 import { type ColumnDef, describeTable, formatTable, type TableOptions } from './table.js';
 
-export interface BackupJobListOptions {
+interface BackupJobListOptions {
   /** IANA zone for LAST (the CLI's local zone). */
   readonly timeZone: string;
   /** `-n`: UID and GID instead of the names. */

@@ -8,7 +8,7 @@ import type { BackupJobDoc, SchedAction } from './backupjob-doc.js';
 import { periodToStr, TIME_PATTERNS, timeToStr } from './strftime.js';
 import { type ColumnDef, formatTable } from './table.js';
 
-export interface BackupJobShowOptions {
+interface BackupJobShowOptions {
   /** Epoch seconds, fractions allowed (ONE compares with Time.now). */
   readonly now: number;
   /** IANA zone for every date (the CLI's local zone). */
@@ -114,7 +114,7 @@ export function endLabel(sa: SchedAction, timeZone: string): string {
  * except STATUS, left-aligned and cut at 50. ID gets `*` once WARNING has passed on an action
  * not yet done.
  */
-export function schedActionColumns(options: {
+function schedActionColumns(options: {
   readonly now: number;
   readonly timeZone: string;
 }): ColumnDef<SchedAction>[] {

@@ -24,7 +24,7 @@ export function templateAttributes(template: XmlElement | undefined): PrintableA
     });
 }
 
-export interface ShowContext {
+interface ShowContext {
   /** Epoch seconds. */
   readonly now: number;
   readonly timeZone: string;
@@ -36,7 +36,7 @@ export function formatBackupJobShow(xml: string, ctx: ShowContext): string {
   return formatBackupJob(parseBackupJobXml(xml), ctx);
 }
 
-export interface ListContext {
+interface ListContext {
   readonly timeZone: string;
   readonly numeric?: boolean;
 }

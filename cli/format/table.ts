@@ -19,7 +19,7 @@
  */
 import { CliError } from '../common/credentials.js';
 
-export type Align = 'left' | 'right';
+type Align = 'left' | 'right';
 
 export interface ColumnDef<T> {
   /** Upper case; what `-l`, `-f`, `-s`, `--adjust` and `--expand` name. */
@@ -342,7 +342,7 @@ export interface Column<T> {
   readonly value: (row: T) => string;
 }
 
-export function fromColumn<T>(c: Column<T>): ColumnDef<T> {
+function fromColumn<T>(c: Column<T>): ColumnDef<T> {
   return {
     name: c.name,
     description: c.describe,

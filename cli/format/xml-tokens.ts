@@ -1,12 +1,12 @@
 /** Tokens of the daemon's compact XML (elements, text, CDATA; no attributes), for -x and -j. */
-export type XmlToken =
+type XmlToken =
   | { readonly kind: 'open'; readonly name: string }
   | { readonly kind: 'close'; readonly name: string }
   | { readonly kind: 'empty'; readonly name: string }
   | { readonly kind: 'text'; readonly raw: string }
   | { readonly kind: 'cdata'; readonly raw: string };
 
-export function tokenize(xml: string): XmlToken[] {
+function tokenize(xml: string): XmlToken[] {
   const tokens: XmlToken[] = [];
   let i = 0;
   const body = xml.replace(/^\s*<\?xml[^?]*\?>\s*/, '');
@@ -34,14 +34,14 @@ export function tokenize(xml: string): XmlToken[] {
   return tokens;
 }
 
-export interface XmlTree {
+interface XmlTree {
   readonly name: string;
   /** Text and CDATA pieces, raw (escaped / wrapped) as in the source. */
   readonly content: readonly { readonly kind: 'text' | 'cdata'; readonly raw: string }[];
   readonly children: readonly XmlTree[];
 }
 
-export function buildTree(xml: string): XmlTree {
+function buildTree(xml: string): XmlTree {
   const tokens = tokenize(xml);
   const stack: { name: string; content: XmlTree['content'][number][]; children: XmlTree[] }[] = [];
   let root: XmlTree | undefined;
@@ -99,7 +99,7 @@ export function prettyXml(xml: string): string {
   return lines.join('\n');
 }
 
-export type OneJson = string | { [key: string]: OneJson } | OneJson[];
+type OneJson = string | { [key: string]: OneJson } | OneJson[];
 
 /**
  * XML to OpenNebula's `-j` shape: every value a string, a lone child element an object,

@@ -4,7 +4,16 @@
  */
 import type { Argv } from 'yargs';
 import { CliError } from '../common/credentials.js';
-import { parseOctet } from '../common/octet.js';
+import {
+  chgrpCommand,
+  chmodCommand,
+  chownCommand,
+  deleteCommand,
+  lockCommand,
+  type ObjectRef,
+  renameCommand,
+  unlockCommand,
+} from '../common/object-commands.js';
 import { type CommandSpec, clientFor, forEachId, type GlobalArgs, stdio } from '../common/program.js';
 import { POOLS, resolveId, resolveIds } from '../common/resolve.js';
 import { editText, readStdinIfPiped, readTemplateFile } from '../common/template-input.js';
@@ -49,8 +58,20 @@ function createFromOptions(argv: Args): string | undefined {
   return lines.length > 0 ? `${lines.join('\n')}\n` : undefined;
 }
 
+/** Backup jobs for the commands every object CLI shares (cli/common/object-commands.ts). */
+const BACKUPJOB: ObjectRef = {
+  prefix: 'one.backupjob',
+  pool: POOLS.backupjob,
+  label: 'BACKUPJOB',
+  noun: 'Backup Job',
+  rangeHelp: 'Backup job IDs or names: 1,8..15 or nightly,weekly',
+  idHelp: 'Backup job ID or name',
+  // OpenNebula's onebackupjob says so when only the owner changes (onevm and the others do not).
+  ownerChangedVerb: 'Owner changed',
+};
+
 const range = (y: Argv<GlobalArgs>) =>
-  y.positional('range', { type: 'string', describe: 'Backup job IDs or names: 1,8..15 or nightly,weekly' });
+  y.positional('range', { type: 'string', describe: BACKUPJOB.rangeHelp });
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
@@ -83,18 +104,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       }
     },
   },
-  {
-    command: 'delete <range>',
-    describe: 'Deletes the given Backup Jobs',
-    builder: range,
-    run: async (argv, status) => {
-      const client = clientFor(argv);
-      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
-        verbose(argv, id, 'deleting');
-        await client.call('one.backupjob.delete', id);
-      });
-    },
-  },
+  deleteCommand(BACKUPJOB),
   {
     command: 'update <id> [file]',
     describe: 'Updates the template of a Backup Job (replaces it; -a merges). Without a file opens $EDITOR',
@@ -120,85 +130,14 @@ export const COMMANDS: readonly CommandSpec[] = [
       verbose(argv, id, 'modified');
     },
   },
-  {
-    command: 'chgrp <range> <groupid>',
-    describe: 'Changes the Backup Job group',
-    builder: (y) => range(y).positional('groupid', { type: 'string', describe: 'Group ID or name' }),
-    run: async (argv, status) => {
-      const client = clientFor(argv);
-      const gid = await resolveId(client, POOLS.group, s(argv['groupid']));
-      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
-        await client.call('one.backupjob.chown', id, -1, gid);
-        verbose(argv, id, 'Group changed');
-      });
-    },
-  },
-  {
-    command: 'chown <range> <userid> [groupid]',
-    describe: 'Changes the Backup Job owner and group',
-    builder: (y) =>
-      range(y)
-        .positional('userid', { type: 'string', describe: 'User ID or name' })
-        .positional('groupid', { type: 'string', describe: 'Group ID or name' }),
-    run: async (argv, status) => {
-      const client = clientFor(argv);
-      const uid = await resolveId(client, POOLS.user, s(argv['userid']));
-      const gid =
-        argv['groupid'] === undefined ? -1 : await resolveId(client, POOLS.group, s(argv['groupid']));
-      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
-        await client.call('one.backupjob.chown', id, uid, gid);
-        verbose(argv, id, gid === -1 ? 'Owner changed' : 'Owner/Group changed');
-      });
-    },
-  },
-  {
-    command: 'chmod <range> <octet>',
-    describe: 'Changes the Backup Job permissions (octal 640, or u=rw,g=r: r use, w manage, x admin)',
-    builder: (y) => range(y).positional('octet', { type: 'string', describe: 'Permissions' }),
-    run: async (argv, status) => {
-      const bits = parseOctet(s(argv['octet']));
-      const client = clientFor(argv);
-      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
-        await client.call('one.backupjob.chmod', id, ...bits);
-        verbose(argv, id, 'Permissions changed');
-      });
-    },
-  },
-  {
-    command: 'rename <id> <name>',
-    describe: 'Renames the Backup Job',
-    builder: (y) =>
-      y
-        .positional('id', { type: 'string', describe: 'Backup job ID or name' })
-        .positional('name', { type: 'string' }),
-    run: async (argv) => {
-      const client = clientFor(argv);
-      const id = await resolveId(client, POOLS.backupjob, s(argv['id']));
-      await client.call('one.backupjob.rename', id, s(argv['name']));
-      verbose(argv, id, 'renamed');
-    },
-  },
+  chgrpCommand(BACKUPJOB),
+  chownCommand(BACKUPJOB),
+  chmodCommand(BACKUPJOB),
+  renameCommand(BACKUPJOB),
   listCommand,
   showCommand,
-  {
-    command: 'lock <range>',
-    describe: 'Locks a Backup Job to prevent actions (--use, the default; --manage; --admin; --all)',
-    builder: (y) =>
-      range(y)
-        .option('use', { type: 'boolean', describe: 'Lock use, manage and admin actions (default)' })
-        .option('manage', { type: 'boolean', describe: 'Lock manage and admin actions' })
-        .option('admin', { type: 'boolean', describe: 'Lock admin actions' })
-        .option('all', { type: 'boolean', describe: 'Lock all actions' }),
-    run: async (argv, status) => {
-      const level = argv['all'] ? 4 : argv['admin'] ? 3 : argv['manage'] ? 2 : 1;
-      const client = clientFor(argv);
-      await forEachId(await resolveIds(client, POOLS.backupjob, s(argv['range'])), status, async (id) => {
-        await client.call('one.backupjob.lock', id, level, false);
-        verbose(argv, id, 'Backup Job locked');
-      });
-    },
-  },
-  simple('unlock', 'Unlocks a Backup Job', 'one.backupjob.unlock', 'Backup Job unlocked'),
+  lockCommand(BACKUPJOB),
+  unlockCommand(BACKUPJOB),
   {
     command: 'backup <range>',
     describe: 'Starts the backups of the Backup Jobs now, or schedules them with --schedule',

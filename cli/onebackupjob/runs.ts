@@ -30,7 +30,7 @@ const TASK_FIELDS = [
 ] as const;
 
 /** `{"RUNS": [{"ID", "TRIGGER", "START", "END", "RESULT", "TASKS": [{...}]}]}`, values as strings. */
-export function runsJson(doc: XmlElement): { RUNS: Record<string, unknown>[] } {
+function runsJson(doc: XmlElement): { RUNS: Record<string, unknown>[] } {
   return {
     RUNS: doc.children('RUN').map((run) => ({
       ID: run.text('ID'),
@@ -64,7 +64,7 @@ function clock(seconds: number): string {
 }
 
 /** The human form: a header per run, then one line per task. */
-export function formatRuns(doc: XmlElement, timeZone: string): string {
+function formatRuns(doc: XmlElement, timeZone: string): string {
   const when = (s: number) => (s > 0 ? strftime(s, '%m/%d %H:%M:%S', timeZone) : '-');
   const out: string[] = [];
   if (doc.num('PAUSED') === 1) out.push('JOB PAUSED: queued VMs are on hold (onebackupjob resume)\n');

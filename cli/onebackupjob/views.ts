@@ -6,7 +6,7 @@ import { listOptions, tableOptions } from '../common/list-options.js';
 import { type CommandSpec, clientFor, stdio } from '../common/program.js';
 import { POOLS, resolveId } from '../common/resolve.js';
 import { parseStringSync } from '../common/xml-read.js';
-import { backupJobColumns, backupJobPoolRows, templateAttributes } from '../format/backupjob.js';
+import { backupJobColumns, backupJobPoolRows } from '../format/backupjob.js';
 import { parseBackupJobXml } from '../format/backupjob-doc.js';
 import { formatBackupJob } from '../format/backupjob-show.js';
 import { describeColumns, renderTable } from '../format/table.js';
@@ -92,16 +92,13 @@ export const showCommand: CommandSpec = {
 /** The job's template as `update` opens it in the editor (no SCHED_ACTION). */
 export async function currentTemplateText(client: OneClient, id: number): Promise<string> {
   const xml = await client.callString('one.backupjob.info', id, false);
-  return templateToString(templateAttributes(parseStringSync(xml).child('TEMPLATE')));
+  return templateToString(parseBackupJobXml(xml).template);
 }
 
 /** One schedule as `KEY="value"` lines, for sched-update; fails if the job lacks it. */
 export async function schedActionText(client: OneClient, id: number, saId: number): Promise<string> {
   const xml = await client.callString('one.backupjob.info', id, false);
-  const sa = parseStringSync(xml)
-    .child('TEMPLATE')
-    ?.children('SCHED_ACTION')
-    .find((s) => s.num('ID') === saId);
+  const sa = parseBackupJobXml(xml).schedActions.find((s) => s.id === saId);
   if (!sa) throw new CliError(`Sched action ${saId} not found`);
-  return ['TIME', 'REPEAT', 'DAYS', 'END_TYPE', 'END_VALUE'].map((k) => `${k}="${sa.text(k)}"\n`).join('');
+  return `TIME="${sa.time}"\nREPEAT="${sa.repeat}"\nDAYS="${sa.days}"\nEND_TYPE="${sa.endType}"\nEND_VALUE="${sa.endValue}"\n`;
 }

@@ -3,7 +3,7 @@
  * not touch time zones: "7 days after", "the weekday of", "the 31st clamped to this month". The
  * zone only comes in when a date and a time of day become an instant (`firstInstantFrom`).
  */
-export interface CivilDate {
+interface CivilDate {
   readonly year: number;
   /** 1-12 */
   readonly month: number;

@@ -17,7 +17,7 @@ import { civilDate, dayNumber, weekdayOf } from './civil-days.js';
 import { ScheduleSyntaxError } from './syntax-error.js';
 import { epochToWallClock, firstInstantFrom } from './zoned-time.js';
 
-export interface CronSpec {
+interface CronSpec {
   /** Sorted, de-duplicated allowed values of each field. */
   readonly minutes: readonly number[];
   readonly hours: readonly number[];

@@ -5,7 +5,7 @@
  */
 import { ScheduleSyntaxError } from './syntax-error.js';
 
-export type IntervalUnit = 'minutes' | 'hours' | 'days' | 'weeks';
+type IntervalUnit = 'minutes' | 'hours' | 'days' | 'weeks';
 
 export interface Interval {
   readonly count: number;

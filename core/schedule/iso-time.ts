@@ -10,7 +10,7 @@ import { daysInMonth, type WallClock, wallClockToEpoch } from './zoned-time.js';
 export const MAX_EPOCH = 253402300799;
 
 /** A date and time of day as written, before any zone is applied. */
-export type DateFields = WallClock;
+type DateFields = WallClock;
 
 // 2026-12-01 | 2026-12-01T02:00 | 2026-12-01 02:00:00.5 | ...T02:00Z | ... 02:00:00 +01:00 / +0100 / +01
 const ISO =

@@ -52,7 +52,7 @@ import {
 import { epochToWallClock, firstInstantFrom } from './zoned-time.js';
 
 /** What to store after a successful run. */
-export interface RunOutcome {
+interface RunOutcome {
   /** TIME = the next due time (unchanged when finished), END_VALUE = runs left, ANCHOR kept. */
   readonly fields: SchedActionFields;
   /** DONE: the run's instant, `now`. */
@@ -116,7 +116,7 @@ export function afterRun(fields: SchedActionFields, now: number, timeZone: strin
  * The first occurrence of the schedule strictly after `after`, following its anchor (see the
  * header); undefined for a one-shot schedule.
  */
-export function nextTime(fields: SchedActionFields, after: number, timeZone: string): number | undefined {
+function nextTime(fields: SchedActionFields, after: number, timeZone: string): number | undefined {
   if (fields.cron !== undefined && fields.cron !== '') {
     return nextCronMatch(parseCron(fields.cron), after, timeZone);
   }

@@ -36,13 +36,13 @@ export const REPEAT_MONTHLY = 1;
 export const REPEAT_YEARLY = 2;
 export const REPEAT_HOURLY = 3;
 
-export const END_NONE = -1;
-export const END_NEVER = 0;
+// END_TYPE: -1 none, 0 never, 1 after END_VALUE runs, 2 at the END_VALUE epoch.
+const END_NONE = -1;
 export const END_TIMES = 1;
 export const END_DATE = 2;
 
 export type Repeat = -1 | 0 | 1 | 2 | 3;
-export type EndType = -1 | 0 | 1 | 2;
+type EndType = -1 | 0 | 1 | 2;
 
 /** A validated schedule as stored (for a backup job ACTION is `backup` and ARGS empty). */
 export interface SchedActionFields {
@@ -97,7 +97,7 @@ export interface SchedActionOptions {
 }
 
 /** The VM actions OpenNebula schedules (`ScheduledAction::VM_ACTIONS`). */
-export const VM_ACTIONS: readonly string[] = [
+const VM_ACTIONS: readonly string[] = [
   'terminate',
   'terminate-hard',
   'undeploy',
@@ -156,7 +156,7 @@ const DAY_RANGES: Record<0 | 1 | 2, { min: number; max: number; message: string 
  * What is wrong with DAYS for a repeating schedule, or undefined. Empty pieces ("1,4,") are
  * skipped, as OpenNebula does; anything else that is not an integer is refused.
  */
-export function daysProblem(repeat: Exclude<Repeat, -1>, days: string): string | undefined {
+function daysProblem(repeat: Exclude<Repeat, -1>, days: string): string | undefined {
   const pieces = days
     .split(',')
     .map((d) => d.trim())

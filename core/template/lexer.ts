@@ -29,7 +29,7 @@ export interface ValueToken {
   readonly quoted: boolean;
 }
 
-export interface LexError {
+interface LexError {
   readonly kind: 'error';
   readonly at: Position;
   readonly message: string;

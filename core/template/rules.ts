@@ -28,7 +28,7 @@ export function trimValue(value: string): string {
 }
 
 /** A reason a value cannot be stored, and where in the value it is. */
-export interface ValueProblem {
+interface ValueProblem {
   readonly index: number;
   readonly message: string;
 }

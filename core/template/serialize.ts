@@ -19,7 +19,7 @@ export type PrintableAttribute =
   | { readonly kind: 'single'; readonly name: string; readonly value: string }
   | { readonly kind: 'vector'; readonly name: string; readonly values: ReadonlyMap<string, string> };
 
-export interface SerializeOptions {
+interface SerializeOptions {
   /** Names left out, e.g. `SCHED_ACTION` in `show` and `update`. */
   readonly omit?: readonly string[] | undefined;
 }
@@ -42,7 +42,7 @@ function quote(value: string): string {
 }
 
 /** One attribute in `to_str` form, without the line end. */
-export function attributeToString(a: PrintableAttribute): string {
+function attributeToString(a: PrintableAttribute): string {
   if (a.kind === 'single') return `${a.name}=${quote(a.value)}`;
   const entries = sortedEntries(a.values);
   if (entries.length === 0) return `${a.name}=[ ]`;

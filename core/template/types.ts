@@ -9,7 +9,7 @@ export interface Position {
   readonly column: number;
 }
 
-export interface SingleAttribute extends Position {
+interface SingleAttribute extends Position {
   readonly kind: 'single';
   readonly name: string;
   readonly value: string;

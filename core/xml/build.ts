@@ -19,7 +19,7 @@ export interface XmlNode {
 }
 
 /** A child: a node, or text (escaped when rendered); numbers are written in decimal. */
-export type XmlChild = XmlNode | string | number;
+type XmlChild = XmlNode | string | number;
 
 const node = (markup: string): XmlNode => ({ [MARKUP]: markup });
 

@@ -11,7 +11,7 @@
  * are safe.
  */
 
-export type XmlTreeNode = XmlElement | XmlText | XmlCData | XmlComment;
+type XmlTreeNode = XmlElement | XmlText | XmlCData | XmlComment;
 
 export interface XmlElement {
   readonly kind: 'element';
@@ -20,18 +20,18 @@ export interface XmlElement {
 }
 
 /** Character data with references decoded. */
-export interface XmlText {
+interface XmlText {
   readonly kind: 'text';
   readonly value: string;
 }
 
 /** The content of a CDATA section, as written between `<![CDATA[` and `]]>`. */
-export interface XmlCData {
+interface XmlCData {
   readonly kind: 'cdata';
   readonly value: string;
 }
 
-export interface XmlComment {
+interface XmlComment {
   readonly kind: 'comment';
   readonly value: string;
 }
@@ -54,7 +54,7 @@ const BANG = 0x21;
 const QUESTION = 0x3f;
 
 /** XML 1.0 `Char`. */
-export function isXmlChar(cp: number): boolean {
+function isXmlChar(cp: number): boolean {
   return (
     cp === 0x9 ||
     cp === 0xa ||
@@ -197,34 +197,61 @@ class Reader {
 
   /** Character data between start and end with its references replaced. */
   decode(start: number, end: number): string {
-    const raw = this.src.slice(start, end);
-    if (!raw.includes('&')) return raw;
-    // The common case, escaped markup (an XML document inside an XML-RPC string): only the
-    // predefined entities, decoded in one pass over bytes (several times less garbage than
-    // string replaces on a megabyte of text); anything else takes the general loop below.
-    if (raw.length > 4096 && !raw.includes('&#')) {
-      const fast = decodePredefined(raw);
-      if (fast !== undefined) return fast;
-    }
-    let out = '';
-    let last = 0;
-    REFERENCE.lastIndex = 0;
-    for (let m = REFERENCE.exec(raw); m; m = REFERENCE.exec(raw)) {
-      const stray = raw.indexOf('&', last);
-      if (stray < m.index) this.fail('& that starts no entity or character reference', start + stray);
-      let ch: string;
-      if (m[3] !== undefined) ch = PREDEFINED[m[3]] as string;
-      else {
-        const cp = m[1] !== undefined ? Number(m[1]) : Number.parseInt(m[2] as string, 16);
-        if (!isXmlChar(cp)) this.fail(`${m[0]} is not a character XML allows`, start + m.index);
-        ch = String.fromCodePoint(cp);
-      }
-      out += raw.slice(last, m.index) + ch;
-      last = m.index + m[0].length;
-    }
+    return decodeReferences(this.src.slice(start, end), (message, offset) =>
+      this.fail(message, start + offset),
+    );
+  }
+}
+
+/**
+ * Character data with its references replaced; `fail` is called with the offset of the first
+ * reference XML refuses (a stray `&`, a character XML does not allow).
+ */
+function decodeReferences(raw: string, fail: (message: string, offset: number) => never): string {
+  if (!raw.includes('&')) return raw;
+  // The common case, escaped markup (an XML document inside an XML-RPC string): only the
+  // predefined entities, decoded in one pass over bytes (several times less garbage than
+  // string replaces on a megabyte of text); anything else takes the general loop below.
+  if (raw.length > 4096 && !raw.includes('&#')) {
+    const fast = decodePredefined(raw);
+    if (fast !== undefined) return fast;
+  }
+  let out = '';
+  let last = 0;
+  REFERENCE.lastIndex = 0;
+  for (let m = REFERENCE.exec(raw); m; m = REFERENCE.exec(raw)) {
     const stray = raw.indexOf('&', last);
-    if (stray !== -1) this.fail('& that starts no entity or character reference', start + stray);
-    return out + raw.slice(last);
+    if (stray < m.index) fail('& that starts no entity or character reference', stray);
+    let ch: string;
+    if (m[3] !== undefined) ch = PREDEFINED[m[3]] as string;
+    else {
+      const cp = m[1] !== undefined ? Number(m[1]) : Number.parseInt(m[2] as string, 16);
+      if (!isXmlChar(cp)) fail(`${m[0]} is not a character XML allows`, m.index);
+      ch = String.fromCodePoint(cp);
+    }
+    out += raw.slice(last, m.index) + ch;
+    last = m.index + m[0].length;
+  }
+  const stray = raw.indexOf('&', last);
+  if (stray !== -1) fail('& that starts no entity or character reference', stray);
+  return out + raw.slice(last);
+}
+
+const REFUSED = new XmlSyntaxError('refused');
+const refuse = (): never => {
+  throw REFUSED;
+};
+
+/**
+ * Character data (between tags, LF line ends) with its references replaced as parseXmlTree
+ * replaces them, or undefined where parseXmlTree would refuse the document.
+ */
+export function decodeCharData(raw: string): string | undefined {
+  try {
+    return decodeReferences(raw, refuse);
+  } catch (err) {
+    if (err === REFUSED) return undefined;
+    throw err;
   }
 }
 

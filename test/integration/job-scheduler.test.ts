@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, afterEach, describe, it } from 'node:test';
 import { runsXml } from '../../core/docs/runs.js';
 import type { BackupOptions, BackupResult } from '../../core/engine/runner.js';
 import type { Logger } from '../../core/log.js';
@@ -101,6 +101,22 @@ async function until(what: string, cond: () => boolean | Promise<boolean>): Prom
   assert.fail(`timed out (5 s) waiting for: ${what}`);
 }
 
+/**
+ * Resolves once a dispatch pass that started after this call has run to its end, so whatever the
+ * scheduler would start by now is started: what a test waits for before asserting that something
+ * did not start. The scheduler marks the start of each pass in lastPassAt (the manual clock stands
+ * still, so the test marks it -1 first), and a pass asked for while one runs starts when it ends:
+ * the second round sees the end of a pass the first round saw start.
+ */
+async function passed(s: JobScheduler): Promise<void> {
+  for (let round = 0; round < 2; round++) {
+    s.kick();
+    s.kick();
+    s.lastPassAt = -1;
+    await until('a dispatch pass', () => s.lastPassAt !== -1);
+  }
+}
+
 interface World {
   store: Store;
   clock: ManualClock;
@@ -113,6 +129,19 @@ interface World {
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) cleanup(d);
+});
+
+/** The world of the test that runs; its scheduler and store are closed after it, pass or fail. */
+let current: World | undefined;
+afterEach(async () => {
+  const w = current;
+  current = undefined;
+  if (!w) return;
+  try {
+    await w.scheduler.stop(0);
+  } finally {
+    await w.store.close();
+  }
 });
 
 /** Hosts node1..3, VMs 0..5 (VM i on host i % 3), datastore 100; the scheduler started. */
@@ -177,6 +206,7 @@ async function world(limits = { maxBackups: 2, maxBackupsHost: 0 }): Promise<Wor
       ctime: (s) => new Date(s * 1000).toUTCString(),
       execute: (trx, row, trigger) => jobs.execute(trx, row, trigger),
     });
+  current = w;
   scheduler = make();
   w.scheduler = scheduler;
   await scheduler.start();
@@ -231,7 +261,7 @@ describe('the job scheduler on a real store', () => {
       ['retry at 2026-01-05T09:01:00Z'],
     );
     w.clock.advance(59_000);
-    await new Promise((r) => setTimeout(r, 20));
+    await passed(w.scheduler);
     assert.equal(w.exec.calls.length, 1, 'not retried before RETRY_INTERVAL');
     w.clock.advance(1_100);
     await until('VM 0 retried', () => w.exec.calls.length === 2);
@@ -272,8 +302,6 @@ describe('the job scheduler on a real store', () => {
       const left = await w.store.db.selectFrom(table).select('job_id').where('job_id', '=', job).execute();
       assert.deepEqual(left, [], table);
     }
-    await w.scheduler.stop(0);
-    await w.store.close();
   });
 
   it('a permanent failure goes to ERROR at once, without a retry', async () => {
@@ -285,10 +313,8 @@ describe('the job scheduler on a real store', () => {
     await until('VM 1 in ERROR', async () => (await sets(w, job)).ERROR.includes(1));
     assert.equal((await vmRow(w, job, 1)).error, 'disk /d/1 does not exist');
     w.clock.advance(3600_000);
-    await new Promise((r) => setTimeout(r, 20));
+    await passed(w.scheduler);
     assert.equal(w.exec.calls.length, 1);
-    await w.scheduler.stop(0);
-    await w.store.close();
   });
 
   it('cancel aborts the running backups: ONGOING to ERROR, OUTDATED dropped, the run cancelled', async () => {
@@ -311,8 +337,6 @@ describe('the job scheduler on a real store', () => {
       ],
     );
     assert.equal(w.exec.calls.length, 1, 'VM 1 never started');
-    await w.scheduler.stop(0);
-    await w.store.close();
   });
 
   it('pause holds queued VMs (onhold), exclude leaves one out, resume releases the rest', async () => {
@@ -326,7 +350,7 @@ describe('the job scheduler on a real store', () => {
     await w.jobs.pause(admin, job, true);
     call(w, 0).succeed();
     await until('VM 0 UPDATED', async () => (await sets(w, job)).UPDATED.includes(0));
-    await new Promise((r) => setTimeout(r, 20));
+    await passed(w.scheduler);
     assert.equal(w.exec.calls.length, 1, 'a paused job starts nothing');
     const xml = runsXml(job, await w.jobs.runs(admin, job), w.clock.now());
     assert.match(xml, /<VM_ID>1<\/VM_ID><HOST>\d+<\/HOST><STATUS>onhold<\/STATUS>/);
@@ -350,8 +374,6 @@ describe('the job scheduler on a real store', () => {
         [1, 'excluded'],
       ],
     );
-    await w.scheduler.stop(0);
-    await w.store.close();
   });
 
   it('after a crash, ONGOING VMs are requeued (an attempt counted) or ERROR "interrupted" when out of retries', async () => {
@@ -372,8 +394,6 @@ describe('the job scheduler on a real store', () => {
     assert.equal((await w.jobs.runs(admin, b)).runs[0]?.run.result, 'failed');
     call(w, 0).succeed();
     await until('VM 0 UPDATED', async () => (await sets(w, a)).UPDATED.includes(0));
-    await w.scheduler.stop(0);
-    await w.store.close();
   });
 
   it('a job deleted while its backup runs: the backup ends unowned, the slot is freed for other jobs', async () => {
@@ -392,15 +412,13 @@ describe('the job scheduler on a real store', () => {
       ['global slots 1/1'],
     );
     await w.jobs.delete(admin, gone);
-    await new Promise((r) => setTimeout(r, 20));
+    await passed(w.scheduler);
     assert.equal(w.exec.calls.length, 1, 'the running backup still holds the only slot');
     call(w, 0).succeed();
     await until('VM 2 started', () => w.exec.running().includes(2));
     assert.ok(!w.exec.running().includes(1), 'nothing of the deleted job starts');
     call(w, 2).succeed();
     await until('VM 2 UPDATED', async () => (await sets(w, other)).UPDATED.includes(2));
-    await w.scheduler.stop(0);
-    await w.store.close();
   });
 
   it('a schedule due on a busy job records why and fires once when the run ends; the next TIME moves on', async () => {
@@ -433,11 +451,11 @@ describe('the job scheduler on a real store', () => {
     w.clock.advance(3 * 3600_000 + 1000);
     await until('catch-up run', () => w.exec.calls.length === 3);
     call(w, 0).succeed();
-    await new Promise((r) => setTimeout(r, 30));
+    // The run's end fires due schedules (none is due), and their pass asks for a dispatch pass.
+    await until('run 3 ended', async () => (await w.jobs.runs(admin, job)).runs[0]?.run.result === 'done');
+    await passed(w.scheduler);
     assert.equal(w.exec.calls.length, 3);
     const next = await w.store.db.selectFrom('sched_actions').selectAll().executeTakeFirstOrThrow();
     assert.ok(next.time > w.clock.now() / 1000, 'the next TIME is in the future');
-    await w.scheduler.stop(0);
-    await w.store.close();
   });
 });

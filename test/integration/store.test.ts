@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { openSqliteStore } from '../../core/store/db.js';
+import { openSqliteStore, type Store } from '../../core/store/db.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 
 describe('the SQLite store', () => {
   it('opens with WAL, synchronous=FULL and foreign keys, and migrates', async () => {
     const dir = tempDir();
+    let again: Store | undefined;
     try {
       const store = await openSqliteStore(join(dir, 'state.db'));
       await store.close();
@@ -18,11 +19,11 @@ describe('the SQLite store', () => {
       }[];
       assert.ok(tables.some((t) => t.name === 'backup_jobs'));
       raw.close();
-      const again = await openSqliteStore(join(dir, 'state.db'));
+      again = await openSqliteStore(join(dir, 'state.db'));
       const sync = await again.db.selectFrom('pool_ids').selectAll().execute();
       assert.deepEqual(sync, []);
-      await again.close();
     } finally {
+      await again?.close();
       cleanup(dir);
     }
   });
@@ -45,8 +46,9 @@ describe('the SQLite store', () => {
 
   it('a failed transaction leaves nothing behind', async () => {
     const dir = tempDir();
+    let store: Store | undefined;
     try {
-      const store = await openSqliteStore(join(dir, 'state.db'));
+      store = await openSqliteStore(join(dir, 'state.db'));
       await assert.rejects(
         store.tx(async (trx) => {
           await trx.insertInto('groups').values({ id: 5, name: 'g', template: '[]' }).execute();
@@ -55,8 +57,8 @@ describe('the SQLite store', () => {
         /boom/,
       );
       assert.equal((await store.db.selectFrom('groups').selectAll().execute()).length, 0);
-      await store.close();
     } finally {
+      await store?.close();
       cleanup(dir);
     }
   });

@@ -8,13 +8,12 @@ import { describe, it } from 'node:test';
 import {
   type BackupJobDoc,
   parseBackupJobPoolXml,
-  parseBackupJobPoolXmlTree,
   parseBackupJobXml,
-  parseBackupJobXmlTree,
 } from '../../../cli/format/backupjob-doc.js';
 import { pullBackupJob, pullBackupJobPool } from '../../../cli/format/backupjob-doc-pull.js';
 import { PERMISSION_ELEMENTS } from '../../../core/permissions.js';
 import { cdata, escapeXml, render } from '../../../core/xml/build.js';
+import { parseBackupJobPoolXmlTree, parseBackupJobXmlTree } from './backupjob-doc-tree.js';
 import { job2Xml, POOL_XML, SCHED3, SCHED4 } from './fixtures.js';
 
 /** Deterministic PRNG (mulberry32), so a failure names a seed that reproduces it. */
