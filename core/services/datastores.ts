@@ -106,6 +106,7 @@ export class DatastoreService {
       }
       await trx.deleteFrom('datastores').where('id', '=', id).execute();
     });
+    await this.deps.closeDatastore?.(id);
   }
 
   async info(who: Requester, id: number): Promise<DatastoreView> {

@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import type { DiskFormat, FsFreeze } from '../../core/model.js';
 import { DirectFile } from '../direct-io.js';
 import { inspectDiskFile } from './disk-info.js';
+import { isPermanentFsError } from './fs-errors.js';
 import { NbdClient } from './nbd-client.js';
 import { Qcow2Writer } from './qcow2-writer.js';
 import {
@@ -298,6 +299,7 @@ export const fsDriver: HypervisorDriver = {
   capabilities: { freeze: ['NONE'], dirtyBitmaps: false },
 
   inspect: inspectDiskFile,
+  isPermanent: isPermanentFsError,
 
   async prepare(vm: VmSpec, options: { freeze: FsFreeze; scratchDir: string; signal?: AbortSignal }) {
     if (options.freeze !== 'NONE') {
