@@ -5,12 +5,13 @@
  */
 import * as docs from '../docs/index.js';
 import { ErrorCode, OneError } from '../errors.js';
-import type { ChmodArgs, Requester } from '../permissions.js';
+import type { Requester } from '../permissions.js';
 import type { BackupJobService } from '../services/backupjobs.js';
 import type { DatastoreService } from '../services/datastores.js';
 import type { HostService } from '../services/hosts.js';
 import type { ImageService } from '../services/images.js';
 import type { OwnedTable } from '../services/objects.js';
+import type { OwnedCalls } from '../services/owned-calls.js';
 import type { UserService } from '../services/users.js';
 import type { VmBackupService } from '../services/vm-backups.js';
 import type { VmService } from '../services/vms.js';
@@ -48,14 +49,6 @@ export interface Services {
     runId: number,
     vmId: number,
   ) => Promise<readonly { timeMs: number; line: string }[]>;
-}
-
-export interface OwnedCalls {
-  chmod(who: Requester, table: OwnedTable, id: number, args: ChmodArgs): Promise<void>;
-  chown(who: Requester, table: OwnedTable, id: number, uid: number, gid: number): Promise<void>;
-  rename(who: Requester, table: OwnedTable, id: number, name: string): Promise<void>;
-  lock(who: Requester, table: OwnedTable, id: number, level: number, test: boolean): Promise<void>;
-  unlock(who: Requester, table: OwnedTable, id: number): Promise<void>;
 }
 
 export type MethodResult = number | string | boolean;

@@ -1,5 +1,5 @@
-import type { OwnedCalls } from '../api/methods.js';
 import { epochSeconds } from '../clock.js';
+import type { ChmodArgs, Requester } from '../permissions.js';
 import type { ServiceDeps } from './context.js';
 import {
   chmodObject,
@@ -9,6 +9,14 @@ import {
   renameObject,
   unlockObject,
 } from './objects.js';
+
+export interface OwnedCalls {
+  chmod(who: Requester, table: OwnedTable, id: number, args: ChmodArgs): Promise<void>;
+  chown(who: Requester, table: OwnedTable, id: number, uid: number, gid: number): Promise<void>;
+  rename(who: Requester, table: OwnedTable, id: number, name: string): Promise<void>;
+  lock(who: Requester, table: OwnedTable, id: number, level: number, test: boolean): Promise<void>;
+  unlock(who: Requester, table: OwnedTable, id: number): Promise<void>;
+}
 
 /** chmod, chown, rename, lock and unlock for every owned object kind, each one transaction. */
 export function ownedCalls(deps: ServiceDeps): OwnedCalls {
