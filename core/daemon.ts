@@ -13,6 +13,9 @@ import type { Services } from './api/methods.js';
 import { ApiServer } from './api/server.js';
 import type { Clock } from './clock.js';
 import type { DaemonConfig } from './config.js';
+import type { DiskInspector } from './disk-facts.js';
+import { classifiedDriver } from './engine/classified-driver.js';
+import { OpenDatastores } from './engine/open-datastores.js';
 import { ChunkPool } from './engine/pool.js';
 import { BackupRunner } from './engine/runner.js';
 import type { Logger } from './log.js';
@@ -27,7 +30,6 @@ import { forwardingScheduler } from './scheduler-port.js';
 import { BackupJobService } from './services/backupjobs.js';
 import type { ServiceDeps } from './services/context.js';
 import { DatastoreService } from './services/datastores.js';
-import type { DiskInspector } from './services/disk-inspector.js';
 import { HostService } from './services/hosts.js';
 import { ImageService } from './services/images.js';
 import { ownedCalls } from './services/owned-calls.js';
@@ -57,6 +59,7 @@ export class Daemon {
   #store: Store | undefined;
   #server: ApiServer | undefined;
   #pool: ChunkPool | undefined;
+  #datastores: OpenDatastores | undefined;
   #vmBackups: VmBackupService | undefined;
   #scheduler: JobScheduler | undefined;
   #url: string | undefined;
@@ -96,7 +99,9 @@ export class Daemon {
     const scratchDir = join(config.stateDir, 'scratch');
     // Anything in scratch is left from a crash: point-in-time copies of a backup that never finished.
     await rm(scratchDir, { recursive: true, force: true });
-    await this.cleanDatastores(this.#store);
+    this.#datastores = new OpenDatastores(this.deps.datastores);
+    const openDatastores = this.#datastores;
+    await this.cleanDatastores(this.#store, openDatastores);
     this.#pool = new ChunkPool(config.workers);
     const pool = this.#pool;
     let scheduler: JobScheduler | undefined;
@@ -118,8 +123,9 @@ export class Daemon {
       clock: this.deps.clock,
       log,
       pool: this.#pool,
-      hypervisors: this.deps.hypervisors,
-      datastores: this.deps.datastores,
+      // Each driver's errors pass through its own isPermanent() on their way to the scheduler.
+      hypervisors: new Map([...this.deps.hypervisors].map(([name, h]) => [name, classifiedDriver(h)])),
+      openDatastores,
       loadKeys: (id) => keys.load(id),
       scratchDir,
       timeZone: config.timeZone,
@@ -137,6 +143,7 @@ export class Daemon {
       datastoreDrivers: [...this.deps.datastores.keys()],
       defaultDatastoreBase: join(config.stateDir, 'datastores'),
       createDatastoreKey: (id) => keys.create(id),
+      closeDatastore: (id) => openDatastores.close(id),
       dropManifests: async (datastoreId, paths) => {
         try {
           const { driver } = await runner.datastoreDriver(datastoreId);
@@ -256,14 +263,15 @@ export class Daemon {
   }
 
   /** Removes temp files a crash left in every datastore. */
-  private async cleanDatastores(store: Store): Promise<void> {
+  private async cleanDatastores(store: Store, open: OpenDatastores): Promise<void> {
     const rows = await listDatastores(store.db);
     for (const row of rows) {
-      const factory = this.deps.datastores.get(row.ds_mad);
-      const base = decodeAttributes(row.template).find((a) => a.name === 'BASE_PATH');
-      if (!factory || !base || base.kind !== 'single') continue;
+      if (!this.deps.datastores.has(row.ds_mad)) continue;
+      const attributes = new Map<string, string>();
+      for (const a of decodeAttributes(row.template))
+        if (a.kind === 'single' && !attributes.has(a.name)) attributes.set(a.name, a.value);
       try {
-        const removed = await (await factory.open({ id: row.id, basePath: base.value })).cleanup();
+        const removed = await (await open.get({ id: row.id, dsMad: row.ds_mad, attributes })).cleanup();
         if (removed > 0)
           this.deps.log.info('removed temp files left by a crash', { datastore: row.id, files: removed });
       } catch (err) {
@@ -291,6 +299,12 @@ export class Daemon {
     await this.#outcomes?.flush();
     await this.#taskLog?.flush();
     await pool?.close();
+    await this.#datastores?.closeAll().catch((err: unknown) =>
+      this.deps.log.warn('cannot close datastore drivers', {
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    );
+    this.#datastores = undefined;
     await store?.close();
   }
 }

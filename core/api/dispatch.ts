@@ -6,7 +6,6 @@
 import { ErrorCode, isOneError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { METHODS, type Services } from './methods.js';
-import { checkArgs } from './signature.js';
 import type { XmlRpcValue } from './xmlrpc.js';
 
 export type OneResponse = [boolean, number | string | boolean, number];
@@ -30,10 +29,10 @@ export async function dispatch(
   }
   let user = '';
   try {
-    const args = checkArgs(methodName, def.params, rest);
+    const call = def.prepare(methodName, rest);
     const who = await services.users.authenticate(session);
     user = who.uname;
-    const body = await def.handler(services, who, args);
+    const body = await call(services, who);
     log.debug('call', { method: methodName, user, ok: true });
     return [true, body, 0];
   } catch (err) {

@@ -6,7 +6,7 @@
 import * as docs from '../docs/index.js';
 import type { BackupProgressView } from '../docs/inventory.js';
 import { ErrorCode, OneError } from '../errors.js';
-import type { ChmodArgs, Requester } from '../permissions.js';
+import type { Requester } from '../permissions.js';
 import type { BackupJobService } from '../services/backupjobs.js';
 import type { DatastoreService } from '../services/datastores.js';
 import type { HostService } from '../services/hosts.js';
@@ -16,7 +16,16 @@ import type { OwnedCalls } from '../services/owned-calls.js';
 import type { UserService } from '../services/users.js';
 import type { VmBackupService } from '../services/vm-backups.js';
 import type { VmService } from '../services/vms.js';
-import type { ArgValue, ParamSpec } from './signature.js';
+import {
+  type ArgsOf,
+  boolParam,
+  checkArgs,
+  intArrayParam,
+  intParam,
+  type ParamSpec,
+  stringParam,
+} from './signature.js';
+import type { XmlRpcValue } from './xmlrpc.js';
 
 export interface Services {
   readonly users: UserService;
@@ -43,140 +52,104 @@ export interface Services {
 
 export type MethodResult = number | string | boolean;
 
+/** A call whose arguments are checked, waiting for its authenticated caller. */
+export type PreparedCall = (s: Services, who: Requester) => Promise<MethodResult>;
+
 export interface MethodDef {
   readonly params: readonly ParamSpec[];
-  readonly handler: (s: Services, who: Requester, args: readonly ArgValue[]) => Promise<MethodResult>;
+  /** Checks the arguments after the session (RPC_API naming the bad one) and returns the call. */
+  prepare(method: string, args: readonly XmlRpcValue[]): PreparedCall;
 }
 
-const id: ParamSpec = { name: 'id', type: 'int' };
-const tmpl: ParamSpec = { name: 'template', type: 'string' };
-const decrypt: ParamSpec = { name: 'decrypt', type: 'bool', default: false };
-const filter: ParamSpec[] = [
-  { name: 'filter', type: 'int', default: -2 },
-  { name: 'start', type: 'int', default: -1 },
-  { name: 'end', type: 'int', default: -1 },
-];
-const chmodParams: ParamSpec[] = [
-  'owner_u',
-  'owner_m',
-  'owner_a',
-  'group_u',
-  'group_m',
-  'group_a',
-  'other_u',
-  'other_m',
-  'other_a',
-].map((name) => ({ name, type: 'int' }) as const);
+/** A method whose handler takes the arguments its parameter list declares, typed by it. */
+function method<const P extends readonly ParamSpec[]>(
+  params: P,
+  handler: (s: Services, who: Requester, ...args: ArgsOf<P>) => Promise<MethodResult>,
+): MethodDef {
+  return {
+    params,
+    prepare(name, raw) {
+      const args = checkArgs(name, params, raw);
+      return (s, who) => handler(s, who, ...args);
+    },
+  };
+}
 
-const n = (v: ArgValue | undefined): number => v as number;
-const str = (v: ArgValue | undefined): string => v as string;
-const bool = (v: ArgValue | undefined): boolean => v as boolean;
+/** A method on one object that answers with the object's ID once `action` is done. */
+function onId<const P extends readonly ParamSpec[]>(
+  params: readonly [ParamSpec<'int'>, ...P],
+  action: (s: Services, who: Requester, id: number, ...args: ArgsOf<P>) => Promise<unknown>,
+): MethodDef {
+  return method(params, async (s, who, id, ...args) => {
+    await action(s, who, id, ...args);
+    return id;
+  });
+}
+
+const id = intParam('id');
+const tmpl = stringParam('template');
+const decrypt = boolParam('decrypt', false);
+const filter = [intParam('filter', -2), intParam('start', -1), intParam('end', -1)] as const;
+const chmodParams = [
+  intParam('owner_u'),
+  intParam('owner_m'),
+  intParam('owner_a'),
+  intParam('group_u'),
+  intParam('group_m'),
+  intParam('group_a'),
+  intParam('other_u'),
+  intParam('other_m'),
+  intParam('other_a'),
+] as const;
+
+const renameMethod = (table: OwnedTable): MethodDef =>
+  onId([id, stringParam('name')], (s, who, objectId, name) => s.owned.rename(who, table, objectId, name));
 
 /** chmod/chown/rename/lock/unlock for one object kind. */
 function ownedMethods(prefix: string, table: OwnedTable): Record<string, MethodDef> {
   return {
-    [`${prefix}.chmod`]: {
-      params: [id, ...chmodParams],
-      handler: async (s, who, a) => {
-        await s.owned.chmod(who, table, n(a[0]), a.slice(1).map(n) as unknown as ChmodArgs);
-        return n(a[0]);
-      },
-    },
-    [`${prefix}.chown`]: {
-      params: [id, { name: 'uid', type: 'int' }, { name: 'gid', type: 'int' }],
-      handler: async (s, who, a) => {
-        await s.owned.chown(who, table, n(a[0]), n(a[1]), n(a[2]));
-        return n(a[0]);
-      },
-    },
-    [`${prefix}.rename`]: {
-      params: [id, { name: 'name', type: 'string' }],
-      handler: async (s, who, a) => {
-        await s.owned.rename(who, table, n(a[0]), str(a[1]));
-        return n(a[0]);
-      },
-    },
-    [`${prefix}.lock`]: {
-      params: [
-        id,
-        { name: 'level', type: 'int', default: 1 },
-        { name: 'test', type: 'bool', default: false },
-      ],
-      handler: async (s, who, a) => {
-        await s.owned.lock(who, table, n(a[0]), n(a[1]), bool(a[2]));
-        return n(a[0]);
-      },
-    },
-    [`${prefix}.unlock`]: {
-      params: [id],
-      handler: async (s, who, a) => {
-        await s.owned.unlock(who, table, n(a[0]));
-        return n(a[0]);
-      },
-    },
+    [`${prefix}.chmod`]: onId([id, ...chmodParams], (s, who, objectId, ...bits) =>
+      s.owned.chmod(who, table, objectId, bits),
+    ),
+    [`${prefix}.chown`]: onId([id, intParam('uid'), intParam('gid')], (s, who, objectId, uid, gid) =>
+      s.owned.chown(who, table, objectId, uid, gid),
+    ),
+    [`${prefix}.rename`]: renameMethod(table),
+    [`${prefix}.lock`]: onId(
+      [id, intParam('level', 1), boolParam('test', false)],
+      (s, who, objectId, level, test) => s.owned.lock(who, table, objectId, level, test),
+    ),
+    [`${prefix}.unlock`]: onId([id], (s, who, objectId) => s.owned.unlock(who, table, objectId)),
   };
 }
 
-function jobAction(action: 'delete' | 'backup' | 'cancel' | 'retry'): MethodDef {
-  return {
-    params: [id],
-    handler: async (s, who, a) => {
-      await s.jobs[action](who, n(a[0]));
-      return n(a[0]);
-    },
-  };
-}
+const jobAction = (action: 'delete' | 'backup' | 'cancel' | 'retry'): MethodDef =>
+  onId([id], (s, who, jobId) => s.jobs[action](who, jobId));
 
 export const METHODS: Readonly<Record<string, MethodDef>> = {
   // Backup jobs (SPEC.md 2.7)
-  'one.backupjob.allocate': { params: [tmpl], handler: (s, who, a) => s.jobs.allocate(who, str(a[0])) },
+  'one.backupjob.allocate': method([tmpl], (s, who, text) => s.jobs.allocate(who, text)),
   'one.backupjob.delete': jobAction('delete'),
-  'one.backupjob.update': {
-    params: [id, tmpl, { name: 'type', type: 'int', default: 0 }],
-    handler: async (s, who, a) => {
-      await s.jobs.update(who, n(a[0]), str(a[1]), n(a[2]));
-      return n(a[0]);
-    },
-  },
+  'one.backupjob.update': onId([id, tmpl, intParam('type', 0)], (s, who, jobId, text, type) =>
+    s.jobs.update(who, jobId, text, type),
+  ),
   ...ownedMethods('one.backupjob', 'backup_jobs'),
   'one.backupjob.backup': jobAction('backup'),
   'one.backupjob.cancel': jobAction('cancel'),
   'one.backupjob.retry': jobAction('retry'),
-  'one.backupjob.pause': {
-    params: [id],
-    handler: async (s, who, a) => {
-      await s.jobs.pause(who, n(a[0]), true);
-      return n(a[0]);
-    },
-  },
-  'one.backupjob.resume': {
-    params: [id],
-    handler: async (s, who, a) => {
-      await s.jobs.pause(who, n(a[0]), false);
-      return n(a[0]);
-    },
-  },
-  'one.backupjob.exclude': {
-    params: [id, { name: 'vm_id', type: 'int' }],
-    handler: async (s, who, a) => {
-      await s.jobs.exclude(who, n(a[0]), n(a[1]));
-      return n(a[0]);
-    },
-  },
-  'one.backupjob.runs': {
-    params: [id, { name: 'run_id', type: 'int', default: -1 }],
-    handler: async (s, who, a) => {
-      const runId = n(a[1]);
-      const runs = await s.jobs.runs(who, n(a[0]), runId >= 0 ? runId : undefined);
-      return docs.runsXml(n(a[0]), runs, s.now());
-    },
-  },
-  'one.backupjob.runlog': {
-    params: [id, { name: 'run_id', type: 'int' }, { name: 'vm_id', type: 'int' }],
-    handler: async (s, who, a) => {
-      const jobId = n(a[0]);
-      const vmId = n(a[2]);
-      const runId = n(a[1]) >= 0 ? n(a[1]) : undefined;
+  'one.backupjob.pause': onId([id], (s, who, jobId) => s.jobs.pause(who, jobId, true)),
+  'one.backupjob.resume': onId([id], (s, who, jobId) => s.jobs.pause(who, jobId, false)),
+  'one.backupjob.exclude': onId([id, intParam('vm_id')], (s, who, jobId, vmId) =>
+    s.jobs.exclude(who, jobId, vmId),
+  ),
+  'one.backupjob.runs': method([id, intParam('run_id', -1)], async (s, who, jobId, runId) => {
+    const runs = await s.jobs.runs(who, jobId, runId >= 0 ? runId : undefined);
+    return docs.runsXml(jobId, runs, s.now());
+  }),
+  'one.backupjob.runlog': method(
+    [id, intParam('run_id'), intParam('vm_id')],
+    async (s, who, jobId, runArg, vmId) => {
+      const runId = runArg >= 0 ? runArg : undefined;
       // INFO on the job, and the run must exist; -1 is the newest run with a task for the VM.
       const { runs } = await s.jobs.runs(who, jobId, runId);
       const run = runs.find((r) => r.tasks.some((t) => t.vm_id === vmId));
@@ -189,206 +162,123 @@ export const METHODS: Readonly<Record<string, MethodDef>> = {
       const lines = await s.taskLog(jobId, run.run.run_id, vmId);
       return lines.map((l) => `${l.line}\n`).join('');
     },
-  },
-  'one.backupjob.priority': {
-    params: [id, { name: 'priority', type: 'int' }],
-    handler: async (s, who, a) => {
-      await s.jobs.priority(who, n(a[0]), n(a[1]));
-      return n(a[0]);
-    },
-  },
-  'one.backupjob.schedadd': {
-    params: [id, tmpl],
-    handler: (s, who, a) => s.jobs.schedAdd(who, n(a[0]), str(a[1])),
-  },
-  'one.backupjob.scheddelete': {
-    params: [id, { name: 'sched_id', type: 'int' }],
-    handler: async (s, who, a) => {
-      await s.jobs.schedDelete(who, n(a[0]), n(a[1]));
-      return n(a[0]);
-    },
-  },
-  'one.backupjob.schedupdate': {
-    params: [id, { name: 'sched_id', type: 'int' }, tmpl],
-    handler: async (s, who, a) => {
-      await s.jobs.schedUpdate(who, n(a[0]), n(a[1]), str(a[2]));
-      return n(a[0]);
-    },
-  },
-  'one.backupjob.info': {
-    params: [id, decrypt],
-    handler: async (s, who, a) =>
-      docs.backupJobXml(await s.jobs.info(who, n(a[0])), { withSchedActions: true }),
-  },
-  'one.backupjobpool.info': {
-    params: filter,
-    handler: async (s, who, a) => docs.backupJobPoolXml(await s.jobs.pool(who, n(a[0]), n(a[1]), n(a[2]))),
-  },
+  ),
+  'one.backupjob.priority': onId([id, intParam('priority')], (s, who, jobId, priority) =>
+    s.jobs.priority(who, jobId, priority),
+  ),
+  'one.backupjob.schedadd': method([id, tmpl], (s, who, jobId, text) => s.jobs.schedAdd(who, jobId, text)),
+  'one.backupjob.scheddelete': onId([id, intParam('sched_id')], (s, who, jobId, schedId) =>
+    s.jobs.schedDelete(who, jobId, schedId),
+  ),
+  'one.backupjob.schedupdate': onId([id, intParam('sched_id'), tmpl], (s, who, jobId, schedId, text) =>
+    s.jobs.schedUpdate(who, jobId, schedId, text),
+  ),
+  'one.backupjob.info': method([id, decrypt], async (s, who, jobId) =>
+    docs.backupJobXml(await s.jobs.info(who, jobId), { withSchedActions: true }),
+  ),
+  'one.backupjobpool.info': method(filter, async (s, who, f, start, end) =>
+    docs.backupJobPoolXml(await s.jobs.pool(who, f, start, end)),
+  ),
 
   // VMs
-  'one.vm.allocate': {
-    params: [tmpl, { name: 'hold', type: 'bool', default: false }],
-    handler: (s, who, a) => s.vms.allocate(who, str(a[0])),
-  },
-  'one.vm.info': {
-    params: [id, decrypt],
-    handler: async (s, who, a) => docs.vmXml(await s.vms.info(who, n(a[0])), s.backupProgress(n(a[0]))),
-  },
-  'one.vm.backup': {
-    params: [id, { name: 'datastore_id', type: 'int' }, { name: 'reset', type: 'bool', default: false }],
-    handler: (s, who, a) => s.vmBackups.backup(who, n(a[0]), n(a[1]), bool(a[2])),
-  },
-  'one.vm.restore': {
-    params: [
-      id,
-      { name: 'image_id', type: 'int' },
-      { name: 'increment_id', type: 'int', default: -1 },
-      { name: 'disk_id', type: 'int', default: -1 },
-    ],
-    handler: (s, who, a) => s.vmBackups.restoreInPlace(who, n(a[0]), n(a[1]), n(a[2]), n(a[3])),
-  },
-  'one.vm.delete': {
-    params: [id],
-    handler: async (s, who, a) => {
-      await s.vms.delete(who, n(a[0]));
-      return n(a[0]);
-    },
-  },
+  'one.vm.allocate': method([tmpl, boolParam('hold', false)], (s, who, text) => s.vms.allocate(who, text)),
+  'one.vm.info': method([id, decrypt], async (s, who, vmId) =>
+    docs.vmXml(await s.vms.info(who, vmId), s.backupProgress(vmId)),
+  ),
+  'one.vm.backup': method(
+    [id, intParam('datastore_id'), boolParam('reset', false)],
+    (s, who, vmId, datastoreId, reset) => s.vmBackups.backup(who, vmId, datastoreId, reset),
+  ),
+  'one.vm.restore': method(
+    [id, intParam('image_id'), intParam('increment_id', -1), intParam('disk_id', -1)],
+    (s, who, vmId, imageId, incrementId, diskId) =>
+      s.vmBackups.restoreInPlace(who, vmId, imageId, incrementId, diskId),
+  ),
+  'one.vm.delete': onId([id], (s, who, vmId) => s.vms.delete(who, vmId)),
   ...ownedMethods('one.vm', 'vms'),
-  'one.vmpool.info': {
-    params: [...filter, { name: 'state', type: 'int', default: -1 }],
-    handler: async (s, who, a) => docs.vmPoolXml(await s.vms.pool(who, n(a[0]), n(a[1]), n(a[2]))),
-  },
+  'one.vmpool.info': method([...filter, intParam('state', -1)], async (s, who, f, start, end) =>
+    docs.vmPoolXml(await s.vms.pool(who, f, start, end)),
+  ),
 
   // Hosts
-  'one.host.allocate': {
-    params: [
-      { name: 'name_or_template', type: 'string' },
-      { name: 'im_mad', type: 'string', default: '' },
-      { name: 'vmm_mad', type: 'string', default: '' },
-      { name: 'cluster_id', type: 'int', default: -1 },
+  'one.host.allocate': method(
+    [
+      stringParam('name_or_template'),
+      stringParam('im_mad', ''),
+      stringParam('vmm_mad', ''),
+      intParam('cluster_id', -1),
     ],
-    handler: (s, who, a) => {
+    (s, who, nameOrTemplate, _imMad, vmmMad) => {
       // OpenNebula's form is (name, im_mad, vmm_mad, cluster); ours passes a template alone.
       const text =
-        str(a[2]) !== ''
-          ? `NAME = ${JSON.stringify(str(a[0]))}\nVM_MAD = ${JSON.stringify(str(a[2]))}\n`
-          : str(a[0]);
+        vmmMad !== ''
+          ? `NAME = ${JSON.stringify(nameOrTemplate)}\nVM_MAD = ${JSON.stringify(vmmMad)}\n`
+          : nameOrTemplate;
       return s.hosts.allocate(who, text);
     },
-  },
-  'one.host.delete': {
-    params: [id],
-    handler: async (s, who, a) => {
-      await s.hosts.delete(who, n(a[0]));
-      return n(a[0]);
-    },
-  },
-  'one.host.info': {
-    params: [id, decrypt],
-    handler: async (s, who, a) => docs.hostXml(await s.hosts.info(who, n(a[0]))),
-  },
-  'one.host.rename': ownedMethods('one.host', 'hosts')['one.host.rename'] as MethodDef,
-  'one.hostpool.info': { params: [], handler: async (s, who) => docs.hostPoolXml(await s.hosts.pool(who)) },
+  ),
+  'one.host.delete': onId([id], (s, who, hostId) => s.hosts.delete(who, hostId)),
+  'one.host.info': method([id, decrypt], async (s, who, hostId) =>
+    docs.hostXml(await s.hosts.info(who, hostId)),
+  ),
+  'one.host.rename': renameMethod('hosts'),
+  'one.hostpool.info': method([], async (s, who) => docs.hostPoolXml(await s.hosts.pool(who))),
 
   // Datastores
-  'one.datastore.allocate': {
-    params: [tmpl, { name: 'cluster_id', type: 'int', default: -1 }],
-    handler: (s, who, a) => s.datastores.allocate(who, str(a[0])),
-  },
-  'one.datastore.delete': {
-    params: [id],
-    handler: async (s, who, a) => {
-      await s.datastores.delete(who, n(a[0]));
-      return n(a[0]);
-    },
-  },
-  'one.datastore.info': {
-    params: [id, decrypt],
-    handler: async (s, who, a) => docs.datastoreXml(await s.datastores.info(who, n(a[0]))),
-  },
+  'one.datastore.allocate': method([tmpl, intParam('cluster_id', -1)], (s, who, text) =>
+    s.datastores.allocate(who, text),
+  ),
+  'one.datastore.delete': onId([id], (s, who, dsId) => s.datastores.delete(who, dsId)),
+  'one.datastore.info': method([id, decrypt], async (s, who, dsId) =>
+    docs.datastoreXml(await s.datastores.info(who, dsId)),
+  ),
   ...ownedMethods('one.datastore', 'datastores'),
-  'one.datastorepool.info': {
-    params: [],
-    handler: async (s, who) => docs.datastorePoolXml(await s.datastores.pool(who)),
-  },
+  'one.datastorepool.info': method([], async (s, who) => docs.datastorePoolXml(await s.datastores.pool(who))),
 
   // Images
-  'one.image.info': {
-    params: [id, decrypt],
-    handler: async (s, who, a) => docs.imageXml(await s.images.info(who, n(a[0]))),
-  },
-  'one.image.verify': {
-    params: [id, { name: 'increment_id', type: 'int', default: -1 }],
-    handler: (s, who, a) => s.vmBackups.verify(who, { imageId: n(a[0]), incrementId: n(a[1]) }),
-  },
-  'one.datastore.verify': {
-    params: [id],
-    handler: (s, who, a) => s.vmBackups.verify(who, { datastoreId: n(a[0]) }),
-  },
-  'one.datastore.gc': { params: [id], handler: (s, who, a) => s.vmBackups.gc(who, n(a[0])) },
-  'one.image.restore': {
-    params: [
-      id,
-      { name: 'datastore_id', type: 'int', default: -1 },
-      { name: 'template', type: 'string', default: '' },
-    ],
-    handler: (s, who, a) => s.vmBackups.restore(who, n(a[0]), str(a[2])),
-  },
-  'one.image.delete': {
-    params: [id, { name: 'force', type: 'bool', default: false }],
-    handler: async (s, who, a) => {
-      await s.images.delete(who, n(a[0]));
-      return n(a[0]);
-    },
-  },
+  'one.image.info': method([id, decrypt], async (s, who, imageId) =>
+    docs.imageXml(await s.images.info(who, imageId)),
+  ),
+  'one.image.verify': method([id, intParam('increment_id', -1)], (s, who, imageId, incrementId) =>
+    s.vmBackups.verify(who, { imageId, incrementId }),
+  ),
+  'one.datastore.verify': method([id], (s, who, datastoreId) => s.vmBackups.verify(who, { datastoreId })),
+  'one.datastore.gc': method([id], (s, who, datastoreId) => s.vmBackups.gc(who, datastoreId)),
+  'one.image.restore': method(
+    [id, intParam('datastore_id', -1), stringParam('template', '')],
+    (s, who, imageId, _datastoreId, text) => s.vmBackups.restore(who, imageId, text),
+  ),
+  'one.image.delete': onId([id, boolParam('force', false)], (s, who, imageId) =>
+    s.images.delete(who, imageId),
+  ),
   ...ownedMethods('one.image', 'images'),
-  'one.imagepool.info': {
-    params: filter,
-    handler: async (s, who, a) => docs.imagePoolXml(await s.images.pool(who, n(a[0]), n(a[1]), n(a[2]))),
-  },
+  'one.imagepool.info': method(filter, async (s, who, f, start, end) =>
+    docs.imagePoolXml(await s.images.pool(who, f, start, end)),
+  ),
 
   // Users and groups
-  'one.user.allocate': {
-    params: [
-      { name: 'username', type: 'string' },
-      { name: 'password', type: 'string' },
-      { name: 'driver', type: 'string', default: 'core' },
-      { name: 'group_ids', type: 'intArray', default: [] },
+  'one.user.allocate': method(
+    [
+      stringParam('username'),
+      stringParam('password'),
+      stringParam('driver', 'core'),
+      intArrayParam('group_ids', []),
     ],
-    handler: (s, who, a) => s.users.allocate(who, str(a[0]), str(a[1]), a[3] as readonly number[]),
-  },
-  'one.user.info': {
-    params: [{ name: 'id', type: 'int', default: -1 }, decrypt],
-    handler: async (s, who, a) => docs.userXml(await s.users.info(who, n(a[0]))),
-  },
-  'one.user.passwd': {
-    params: [id, { name: 'password', type: 'string' }],
-    handler: async (s, who, a) => {
-      await s.users.passwd(who, n(a[0]), str(a[1]));
-      return n(a[0]);
-    },
-  },
-  'one.user.delete': {
-    params: [id],
-    handler: async (s, who, a) => {
-      await s.users.delete(who, n(a[0]));
-      return n(a[0]);
-    },
-  },
-  'one.userpool.info': { params: [], handler: async (s, who) => docs.userPoolXml(await s.users.pool(who)) },
-  'one.group.allocate': {
-    params: [{ name: 'name', type: 'string' }],
-    handler: (s, who, a) => s.users.allocateGroup(who, str(a[0])),
-  },
-  'one.group.info': {
-    params: [{ name: 'id', type: 'int', default: -1 }, decrypt],
-    handler: async (s, who, a) => docs.groupXml(await s.users.groupInfo(who, n(a[0]))),
-  },
-  'one.grouppool.info': {
-    params: [],
-    handler: async (s, who) => docs.groupPoolXml(await s.users.groupPool(who)),
-  },
+    (s, who, username, password, _driver, groupIds) => s.users.allocate(who, username, password, groupIds),
+  ),
+  'one.user.info': method([intParam('id', -1), decrypt], async (s, who, userId) =>
+    docs.userXml(await s.users.info(who, userId)),
+  ),
+  'one.user.passwd': onId([id, stringParam('password')], (s, who, userId, password) =>
+    s.users.passwd(who, userId, password),
+  ),
+  'one.user.delete': onId([id], (s, who, userId) => s.users.delete(who, userId)),
+  'one.userpool.info': method([], async (s, who) => docs.userPoolXml(await s.users.pool(who))),
+  'one.group.allocate': method([stringParam('name')], (s, who, name) => s.users.allocateGroup(who, name)),
+  'one.group.info': method([intParam('id', -1), decrypt], async (s, who, groupId) =>
+    docs.groupXml(await s.users.groupInfo(who, groupId)),
+  ),
+  'one.grouppool.info': method([], async (s, who) => docs.groupPoolXml(await s.users.groupPool(who))),
 
-  'one.system.version': { params: [], handler: async (s) => s.version },
+  'one.system.version': method([], async (s) => s.version),
 };

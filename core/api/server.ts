@@ -6,9 +6,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode } from '../errors.js';
+import { closeServer, listenOn } from '../http-listen.js';
 import type { Logger } from '../log.js';
 import { dispatch } from './dispatch.js';
-import { closeServer, listenOn } from './http-listen.js';
 import type { Services } from './methods.js';
 import { decodeMethodCall, encodeFault, encodeMethodResponse } from './xmlrpc.js';
 

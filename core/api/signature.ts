@@ -1,16 +1,42 @@
-/** Argument checking for XML-RPC methods: each method declares its parameter types. */
+/**
+ * Argument checking for XML-RPC methods: each method declares its parameters as a tuple of
+ * ParamSpecs, and ArgsOf maps that tuple to the handler's parameter types, so a handler's
+ * arguments are typed by its own parameter list.
+ */
 import { ErrorCode, OneError } from '../errors.js';
 import type { XmlRpcValue } from './xmlrpc.js';
 
-export type ParamType = 'int' | 'string' | 'bool' | 'intArray';
-export interface ParamSpec {
+/** The TypeScript type an XML-RPC parameter type checks to. */
+export interface ArgTypes {
+  int: number;
+  string: string;
+  bool: boolean;
+  intArray: readonly number[];
+}
+export type ParamType = keyof ArgTypes;
+
+export interface ParamSpec<T extends ParamType = ParamType> {
   readonly name: string;
-  readonly type: ParamType;
+  readonly type: T;
   /** Value used when an optional trailing argument is missing. */
-  readonly default?: number | string | boolean | readonly number[];
+  readonly default?: ArgTypes[T];
 }
 
-export type ArgValue = number | string | boolean | readonly number[];
+export type ArgValue = ArgTypes[ParamType];
+
+/** The handler's argument types for a parameter tuple: `[ParamSpec<'int'>, ParamSpec<'string'>]` → `[number, string]`. */
+export type ArgsOf<P extends readonly ParamSpec[]> = {
+  -readonly [K in keyof P]: P[K] extends ParamSpec<infer T> ? ArgTypes[T] : never;
+};
+
+function spec<T extends ParamType>(type: T, name: string, dflt: ArgTypes[T] | undefined): ParamSpec<T> {
+  return dflt === undefined ? { name, type } : { name, type, default: dflt };
+}
+export const intParam = (name: string, dflt?: number): ParamSpec<'int'> => spec('int', name, dflt);
+export const stringParam = (name: string, dflt?: string): ParamSpec<'string'> => spec('string', name, dflt);
+export const boolParam = (name: string, dflt?: boolean): ParamSpec<'bool'> => spec('bool', name, dflt);
+export const intArrayParam = (name: string, dflt?: readonly number[]): ParamSpec<'intArray'> =>
+  spec('intArray', name, dflt);
 
 const TYPE_WORD: Readonly<Record<ParamType, string>> = {
   int: 'an int',
@@ -36,12 +62,16 @@ function convert(value: XmlRpcValue, type: ParamType): ArgValue | undefined {
   }
 }
 
-/** Checks the arguments after the session string; throws RPC_API naming the argument. */
-export function checkArgs(
+/**
+ * Checks the arguments after the session string against `specs`; throws RPC_API naming the
+ * argument. Each value returned has the type its spec names (convert() checks it), which is
+ * what lets `ArgsOf<P>` describe the result.
+ */
+export function checkArgs<P extends readonly ParamSpec[]>(
   method: string,
-  specs: readonly ParamSpec[],
+  specs: P,
   args: readonly XmlRpcValue[],
-): ArgValue[] {
+): ArgsOf<P> {
   if (args.length > specs.length) {
     throw new OneError(
       ErrorCode.RPC_API,
@@ -65,7 +95,7 @@ export function checkArgs(
       );
     }
     return value;
-  });
+  }) as ArgsOf<P>;
 }
 
 function describe(v: XmlRpcValue): string {

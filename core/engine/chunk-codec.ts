@@ -11,17 +11,13 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import type { ChunkKeys } from '../chunk-keys.js';
 import type { Compression } from '../model.js';
 import { PAYLOAD_CAPACITY } from './chunk-slots.js';
 import { CHUNK_SIZE } from './manifest.js';
 import { type CCtx, type DCtx, zstd } from './zstd-binding.js';
 
-export interface ChunkKeys {
-  /** 32 bytes: HMAC key for chunk IDs. */
-  readonly mac: Uint8Array;
-  /** 32 bytes: AES-256-GCM key. */
-  readonly enc: Uint8Array;
-}
+export type { ChunkKeys };
 
 export interface CodecOptions {
   readonly compression: Compression;

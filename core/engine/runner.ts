@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { DatastoreDriver, DatastoreDriverFactory } from '../../drivers/datastore/types.js';
+import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { DiskSpec, HypervisorDriver } from '../../drivers/hypervisor/types.js';
 import { type Clock, epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
@@ -32,6 +32,7 @@ import type { ChunkKeys } from './chunk-codec.js';
 import { backupImageName } from './image-names.js';
 import { collectGarbage, type GcResult, type VerifyResult, verifyBackups } from './maintenance.js';
 import { decodeManifest, type Manifest } from './manifest.js';
+import type { OpenDatastores } from './open-datastores.js';
 import type { ChunkPool } from './pool.js';
 import { restoreDisk } from './restore.js';
 
@@ -41,7 +42,8 @@ export interface EngineDeps {
   readonly log: Logger;
   readonly pool: ChunkPool;
   readonly hypervisors: ReadonlyMap<string, HypervisorDriver>;
-  readonly datastores: ReadonlyMap<string, DatastoreDriverFactory>;
+  /** Each datastore's driver, opened once and shared (closed on delete and at stop). */
+  readonly openDatastores: OpenDatastores;
   readonly loadKeys: (datastoreId: number) => Promise<ChunkKeys>;
   readonly scratchDir: string;
   readonly timeZone: string;
@@ -147,11 +149,9 @@ export class BackupRunner {
 
   private async openDatastore(row: DatastoreTable): Promise<DatastoreSetup> {
     const t = decodeAttributes(row.template);
-    const factory = this.deps.datastores.get(row.ds_mad);
-    if (!factory)
-      throw new OneError(ErrorCode.INTERNAL, `datastore ${row.id}: driver ${row.ds_mad} is not available`);
-    const basePath = getSingle(t, 'BASE_PATH') as string;
-    const driver = await factory.open({ id: row.id, basePath });
+    const attributes = new Map<string, string>();
+    for (const a of t) if (a.kind === 'single' && !attributes.has(a.name)) attributes.set(a.name, a.value);
+    const driver = await this.deps.openDatastores.get({ id: row.id, dsMad: row.ds_mad, attributes });
     const encrypted = getSingle(t, 'ENCRYPTION') === 'YES';
     return {
       row,

@@ -1,31 +1,19 @@
 /**
- * Whether a failed VM backup is worth retrying (issue 4: MAX_RETRIES / RETRY_INTERVAL). Drivers
- * say it, the scheduler does not parse messages: a PermanentDriverError, an errno that retrying
- * cannot fix (no space, no permission, read-only) or an OneError (a missing VM or datastore, a
- * refused configuration) is permanent; anything else (I/O hiccups, a crashed worker, qemu-nbd
- * dying) is retried.
+ * Whether a failed VM backup is worth retrying (issue 4: MAX_RETRIES / RETRY_INTERVAL). The
+ * drivers say it, the scheduler does not parse messages or error codes: an error the driver that
+ * raised it classified as permanent (its `isPermanent(err)`, applied by the engine's wrapper,
+ * core/engine/classified-driver.ts; or a PermanentDriverError) and a OneError (a missing VM or
+ * datastore, a refused configuration) are permanent; anything else (I/O hiccups, a crashed
+ * worker, qemu-nbd dying, a datastore path missing for a moment) is retried.
  */
-import { PermanentDriverError } from '../../drivers/hypervisor/types.js';
 import { isOneError } from '../errors.js';
-
-const PERMANENT_ERRNO = new Set([
-  'ENOSPC',
-  'EDQUOT',
-  'EACCES',
-  'EPERM',
-  'EROFS',
-  'ENOENT',
-  'ENOTDIR',
-  'EISDIR',
-]);
+import { isPermanentFailure } from '../permanent-failure.js';
 
 export type FailureKind = 'permanent' | 'retryable' | 'aborted';
 
 export function classifyFailure(err: unknown, aborted: boolean): FailureKind {
   if (aborted) return 'aborted';
-  if (err instanceof PermanentDriverError || isOneError(err)) return 'permanent';
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code === 'string' && PERMANENT_ERRNO.has(code)) return 'permanent';
+  if (isOneError(err) || isPermanentFailure(err)) return 'permanent';
   return 'retryable';
 }
 

@@ -18,6 +18,8 @@ export interface ServiceDeps {
   readonly defaultDatastoreBase: string;
   /** Makes the encryption key of a new encrypted datastore (kept outside the database). */
   readonly createDatastoreKey: (datastoreId: number) => Promise<void>;
+  /** Closes a deleted datastore's driver if it is open (the daemon keeps one per datastore). */
+  readonly closeDatastore?: (datastoreId: number) => Promise<void>;
   /** Deletes manifests from a datastore after their records are gone (best effort, logged). */
   readonly dropManifests: (datastoreId: number, paths: readonly string[]) => Promise<void>;
   /** The configured time zone (schedules, ctime strings). */

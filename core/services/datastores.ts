@@ -105,6 +105,7 @@ export class DatastoreService {
       }
       await deleteDatastore(trx, id);
     });
+    await this.deps.closeDatastore?.(id);
   }
 
   async info(who: Requester, id: number): Promise<DatastoreView> {

@@ -1,10 +1,2 @@
-import type { DiskFormat } from '../model.js';
-
-export interface DiskFacts {
-  readonly format: DiskFormat;
-  /** Guest-visible size in bytes. */
-  readonly virtualSize: number;
-}
-
-/** Inspects a disk at create time; throws OneError naming the file when it cannot. */
-export type DiskInspector = (source: string, declaredFormat: DiskFormat | undefined) => Promise<DiskFacts>;
+// The types live in the leaf core/disk-facts.ts (drivers use them too); kept here for the services' imports.
+export type { DiskFacts, DiskInspector } from '../disk-facts.js';

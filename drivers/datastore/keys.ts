@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChunkKeys } from '../../core/engine/chunk-codec.js';
+import type { ChunkKeys } from '../../core/chunk-keys.js';
 
 export interface KeyStore {
   create(datastoreId: number): Promise<void>;

@@ -7,11 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, statfs, unlink } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { ErrorCode, OneError } from '../../core/errors.js';
 import { DirectFile } from '../direct-io.js';
-import type { CallOptions, DatastoreConfig, DatastoreDriver, DatastoreDriverFactory } from './types.js';
+import type { CallOptions, DatastoreAttributes, DatastoreDriver, DatastoreDriverFactory } from './types.js';
 
 const ID = /^[0-9a-f]{64}$/;
+/** See DatastoreDriver.isPermanent: ENOENT is left out on purpose. */
 const PERMANENT = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR']);
 
 function checkId(id: string): void {
@@ -97,17 +99,29 @@ async function* walk(dir: string): AsyncGenerator<string> {
   }
 }
 
+/** The configuration of a `local` datastore: where its directory is. */
+export interface LocalConfig {
+  readonly id: number;
+  readonly basePath: string;
+}
+
 class LocalDatastore implements DatastoreDriver {
   readonly name = 'local';
   private readonly chunks: string;
   private readonly backups: string;
+  #closed = false;
 
   constructor(private readonly base: string) {
     this.chunks = join(base, 'chunks');
     this.backups = join(base, 'backups');
   }
 
+  private checkOpen(): void {
+    if (this.#closed) throw new Error(`datastore ${this.base} is closed`);
+  }
+
   private chunkPath(id: string): string {
+    this.checkOpen();
     checkId(id);
     return join(this.chunks, id.slice(0, 2), id);
   }
@@ -159,6 +173,7 @@ class LocalDatastore implements DatastoreDriver {
   }
 
   async *listChunks(): AsyncIterable<string> {
+    this.checkOpen();
     for await (const path of walk(this.chunks)) {
       const name = path.slice(path.lastIndexOf(sep) + 1);
       if (ID.test(name)) yield name;
@@ -166,16 +181,19 @@ class LocalDatastore implements DatastoreDriver {
   }
 
   async putManifest(path: string, doc: Uint8Array, o?: CallOptions): Promise<void> {
+    this.checkOpen();
     checkPath(path);
     return writeAtomic(join(this.backups, ...path.split('/')), doc, o);
   }
 
   async getManifest(path: string): Promise<Buffer> {
+    this.checkOpen();
     checkPath(path);
     return readFile(join(this.backups, ...path.split('/')));
   }
 
   async listManifests(prefix: string): Promise<string[]> {
+    this.checkOpen();
     const out: string[] = [];
     for await (const path of walk(this.backups)) {
       const rel = relative(this.backups, path).split(sep).join('/');
@@ -185,6 +203,7 @@ class LocalDatastore implements DatastoreDriver {
   }
 
   async deleteManifest(path: string): Promise<void> {
+    this.checkOpen();
     checkPath(path);
     await unlink(join(this.backups, ...path.split('/'))).catch((err: unknown) => {
       if (!this.isNotFound(err)) throw err;
@@ -192,6 +211,7 @@ class LocalDatastore implements DatastoreDriver {
   }
 
   async stat() {
+    this.checkOpen();
     await mkdir(this.base, { recursive: true });
     const s = await statfs(this.base);
     let used = 0;
@@ -201,6 +221,7 @@ class LocalDatastore implements DatastoreDriver {
   }
 
   async cleanup(): Promise<number> {
+    this.checkOpen();
     let removed = 0;
     for await (const path of walk(this.base)) {
       if (path.slice(path.lastIndexOf(sep) + 1).startsWith('.tmp-')) {
@@ -218,12 +239,33 @@ class LocalDatastore implements DatastoreDriver {
   isPermanent(err: unknown): boolean {
     return PERMANENT.has((err as NodeJS.ErrnoException | undefined)?.code ?? '');
   }
+
+  async close(): Promise<void> {
+    // Nothing is held between calls: every call opens and closes its own files.
+    this.#closed = true;
+  }
 }
 
 export const localDatastore = {
   name: 'local',
-  open: async (config: DatastoreConfig) => {
+  requiredAttributes: ['BASE_PATH'],
+  parseConfig(ds: DatastoreAttributes): LocalConfig {
+    const basePath = ds.attributes.get('BASE_PATH');
+    if (basePath === undefined || basePath === '')
+      throw new OneError(
+        ErrorCode.ACTION,
+        `datastore ${ds.id} (local): BASE_PATH is missing; the local driver needs the directory that holds the backups`,
+      );
+    if (!isAbsolute(basePath))
+      throw new OneError(
+        ErrorCode.ACTION,
+        `datastore ${ds.id} (local): BASE_PATH="${basePath}" must be an absolute path`,
+      );
+    return Object.freeze({ id: ds.id, basePath });
+  },
+  redact: (config: LocalConfig) => config,
+  open: async (config: LocalConfig) => {
     await mkdir(config.basePath, { recursive: true, mode: 0o700 });
     return new LocalDatastore(config.basePath);
   },
-} satisfies DatastoreDriverFactory;
+} satisfies DatastoreDriverFactory<LocalConfig>;

@@ -40,16 +40,41 @@ export interface DatastoreDriver {
   /** Removes temp files a crash left behind; returns how many. */
   cleanup(): Promise<number>;
   isNotFound(err: unknown): boolean;
-  /** A failure that retrying will not fix (no space, permission, bad config). */
+  /**
+   * A failure that retrying will not fix: the scheduler marks the VM's backup failed for good
+   * instead of retrying it after RETRY_INTERVAL (core/scheduler/failure.ts asks this, through the
+   * engine's wrapper, and never parses messages or error codes itself). For a directory on this
+   * host: no space or quota, no permission, a read-only filesystem, a path that is not a
+   * directory. Not found is NOT permanent here: a chunk or directory missing during a write means
+   * a concurrent removal or a base path not mounted yet, which a later attempt can get past, and
+   * where a missing object is final the engine asks isNotFound() and decides.
+   */
   isPermanent(err: unknown): boolean;
+  /**
+   * Releases what open() took (handles, connections). Idempotent; once it has resolved every
+   * other call rejects. The daemon opens a datastore's driver once and closes it when the
+   * datastore is deleted and when the daemon stops (core/engine/open-datastores.ts).
+   */
+  close(): Promise<void>;
 }
 
-export interface DatastoreConfig {
+/** A datastore as its driver sees it: the ID and the single-valued attributes of its template. */
+export interface DatastoreAttributes {
   readonly id: number;
-  readonly basePath: string;
+  readonly attributes: ReadonlyMap<string, string>;
 }
 
-export interface DatastoreDriverFactory {
+/**
+ * A datastore driver by DS_MAD name. `C` is its parsed configuration: parseConfig() reads the
+ * datastore's attributes once and throws a OneError naming the datastore and the attribute;
+ * open() trusts what it gets.
+ */
+export interface DatastoreDriverFactory<C = unknown> {
   readonly name: string;
-  open(config: DatastoreConfig): Promise<DatastoreDriver>;
+  /** Attributes parseConfig() refuses to do without (as DS_MAD_CONF REQUIRED_ATTRS). */
+  readonly requiredAttributes: readonly string[];
+  parseConfig(ds: DatastoreAttributes): C;
+  /** The configuration as logs and documents may print it (secrets replaced). */
+  redact(config: C): C;
+  open(config: C): Promise<DatastoreDriver>;
 }

@@ -5,9 +5,9 @@
 import { execFile } from 'node:child_process';
 import { open, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import type { DiskFacts } from '../../core/disk-facts.js';
 import { ErrorCode, OneError } from '../../core/errors.js';
 import type { DiskFormat } from '../../core/model.js';
-import type { DiskFacts } from '../../core/services/disk-inspector.js';
 
 const run = promisify(execFile);
 const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);

@@ -2,8 +2,9 @@
  * The hypervisor driver contract: how the engine gets a point-in-time view of a VM's disks,
  * which parts of each disk hold data, the bytes themselves, and how restored disks are written.
  */
+
+import type { DiskFacts } from '../../core/disk-facts.js';
 import type { DiskFormat, FsFreeze } from '../../core/model.js';
-import type { DiskFacts } from '../../core/services/disk-inspector.js';
 
 export interface DiskSpec {
   readonly diskId: number;
@@ -59,9 +60,16 @@ export interface HypervisorDriver {
   release(pit: PointInTime): Promise<void>;
   /** A new disk file at `target` in `format`, `virtualSize` bytes, sparse where not written. */
   createDisk(target: string, format: DiskFormat, virtualSize: number): Promise<DiskWriter>;
+  /**
+   * A failure that retrying will not fix: the scheduler marks the VM's backup failed for good
+   * instead of retrying it (core/scheduler/failure.ts asks this, through the engine's wrapper).
+   * Every PermanentDriverError and OneError the driver raises is permanent. For disk files on
+   * this host, so is an errno that names the disk or the host rather than a moment: not found
+   * (the VM's disk file is gone: retrying will not bring it back; the user must fix the VM),
+   * no permission, read-only, not a directory, is a directory, no space or quota.
+   */
+  isPermanent(err: unknown): boolean;
 }
 
-/** Failures the scheduler should not retry; the driver raises them, it does not parse messages. */
-export class PermanentDriverError extends Error {
-  override name = 'PermanentDriverError';
-}
+/** Failures the scheduler should not retry; a driver raises them already classified. */
+export { PermanentDriverError } from '../../core/permanent-failure.js';

@@ -1,7 +1,10 @@
 /** The conformance suite every hypervisor driver passes, on real disk images it is given. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { classifiedDriver } from '../../core/engine/classified-driver.js';
+import { classifyFailure } from '../../core/scheduler/failure.js';
 import type { DiskSpec, HypervisorDriver } from '../../drivers/hypervisor/types.js';
 
 export interface HypervisorFixture {
@@ -77,6 +80,30 @@ export function hypervisorSuite(name: string, make: () => Promise<HypervisorFixt
         }
       });
     }
+
+    it('classifies its own failures: a VM whose disk is gone fails for good, other failures are retried', async () => {
+      const f = await make();
+      try {
+        const driver = classifiedDriver(f.driver);
+        const gone = join(f.targetDir, 'no-such-disk.raw');
+        const err = await driver
+          .prepare(
+            { id: 4, state: 'POWEROFF', disks: [{ diskId: 0, source: gone, format: 'raw', virtualSize: 1 }] },
+            { freeze: 'NONE', scratchDir: f.scratchDir },
+          )
+          .then(
+            () => assert.fail('prepare of a missing disk resolved'),
+            (e: unknown) => e,
+          );
+        assert.equal(f.driver.isPermanent(err), true, String(err));
+        assert.equal(classifyFailure(err, false), 'permanent');
+        const hiccup = Object.assign(new Error('qemu-nbd exited'), { code: 'EPIPE' });
+        assert.equal(f.driver.isPermanent(hiccup), false);
+        assert.equal(classifyFailure(hiccup, false), 'retryable');
+      } finally {
+        await f.done();
+      }
+    });
 
     it('refuses a freeze mode it does not have, naming it', async () => {
       const f = await make();

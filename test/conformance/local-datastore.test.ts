@@ -1,14 +1,58 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { localDatastore } from '../../drivers/datastore/local.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { datastoreSuite } from './datastore.js';
+import { datastoreLifecycleSuite } from './datastore-lifecycle.js';
 
 datastoreSuite('local', async () => {
   const dir = tempDir();
   return { driver: await localDatastore.open({ id: 100, basePath: dir }), done: async () => cleanup(dir) };
+});
+
+datastoreLifecycleSuite('local', async () => {
+  const dir = tempDir();
+  const base = join(dir, 'ds');
+  return {
+    factory: localDatastore,
+    ds: { id: 100, attributes: new Map([['BASE_PATH', base]]) },
+    // A file where the chunk directory should be: ENOTDIR on every chunk, whoever runs the test
+    // (permissions would not stop root).
+    async breakForGood() {
+      rmSync(join(base, 'chunks'), { recursive: true, force: true });
+      writeFileSync(join(base, 'chunks'), 'not a directory');
+    },
+    done: async () => cleanup(dir),
+  };
+});
+
+it('local: BASE_PATH must be an absolute path', () => {
+  assert.throws(
+    () => localDatastore.parseConfig({ id: 101, attributes: new Map([['BASE_PATH', 'srv/bk']]) }),
+    { message: 'datastore 101 (local): BASE_PATH="srv/bk" must be an absolute path' },
+  );
+  assert.deepEqual(localDatastore.parseConfig({ id: 101, attributes: new Map([['BASE_PATH', '/srv/bk']]) }), {
+    id: 101,
+    basePath: '/srv/bk',
+  });
+});
+
+it('local: no space, quota, permission, read-only and not-a-directory are permanent; not found and I/O errors are retried', async () => {
+  const dir = tempDir();
+  try {
+    const driver = await localDatastore.open({ id: 100, basePath: dir });
+    const errno = (code: string) => Object.assign(new Error(code), { code });
+    for (const code of ['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR'])
+      assert.equal(driver.isPermanent(errno(code)), true, code);
+    // A missing path while writing is a concurrent removal or a base not mounted yet.
+    for (const code of ['ENOENT', 'EIO', 'EAGAIN', 'EBUSY', 'ETIMEDOUT'])
+      assert.equal(driver.isPermanent(errno(code)), false, code);
+    await driver.close();
+  } finally {
+    cleanup(dir);
+  }
 });
 
 it('local: cleanup removes temp files a crash left behind', async () => {
