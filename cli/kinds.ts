@@ -3,10 +3,10 @@
 import { templateToString } from '../core/template/serialize.js';
 import type { ObjectKind } from './common/object-commands.js';
 import { POOLS } from './common/resolve.js';
-import type { XmlElement } from './common/xml-read.js';
 import { templateAttributes } from './format/backupjob.js';
 import { renderTable } from './format/table.js';
 import { strftime } from './format/time.js';
+import type { XmlElement } from './format/xml-read.js';
 
 const owner = (numeric = false) => [
   {

@@ -16,7 +16,7 @@ import { describeSchedule } from '../core/schedule/describe.js';
 import { fieldsToEpoch, isoTime, MAX_EPOCH } from '../core/schedule/iso-time.js';
 import { parseSchedAction, type Repeat } from '../core/schedule/sched-action.js';
 import { epochToWallClock, isTimeZone, offsetString } from '../core/schedule/zoned-time.js';
-import { CliError } from './common/credentials.js';
+import { CliError } from './cli-error.js';
 
 export interface ScheduleOptions {
   /** The first run; optional with --interval (default now) and --cron (default its first match). */

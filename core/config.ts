@@ -5,14 +5,10 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { TemplateError, type TemplateProblem } from './errors.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
 import { DEFAULT_PORT, defaultStateDir } from './paths.js';
 import { parseTemplate } from './template/parser.js';
 import type { Attribute } from './template/types.js';
-
-export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export const LOG_FORMATS = ['logfmt', 'json'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface DaemonConfig {
   readonly listenAddress: string;

@@ -18,14 +18,17 @@ import { classifiedDriver } from './engine/classified-driver.js';
 import { OpenDatastores } from './engine/open-datastores.js';
 import { ChunkPool } from './engine/pool.js';
 import { BackupRunner } from './engine/runner.js';
+import { fanOut } from './events.js';
 import type { Logger } from './log.js';
 import { checkHealth } from './metrics/health.js';
 import { type GetRoute, MetricsHttpServer } from './metrics/http.js';
 import { DaemonMetrics } from './metrics/metrics.js';
-import { fanOut } from './metrics/observer.js';
 import { type OutcomeRecorder, outcomeRecorder } from './metrics/outcomes.js';
 import { readTaskLog, type TaskLog, taskLogger } from './metrics/task-log.js';
+import { ctimeIn } from './schedule/time-format.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
+import { explainWaiting } from './scheduler/pick.js';
+import { VmOperations } from './scheduler/vm-operations.js';
 import { forwardingScheduler } from './scheduler-port.js';
 import { BackupJobService } from './services/backupjobs.js';
 import type { ServiceDeps } from './services/context.js';
@@ -36,10 +39,10 @@ import { ownedCalls } from './services/owned-calls.js';
 import { UserService } from './services/users.js';
 import { VmBackupService } from './services/vm-backups.js';
 import { VmService } from './services/vms.js';
-import { decodeAttributes } from './store/attributes.js';
-import { listDatastores } from './store/datastores.js';
+import { datastoreRow } from './store/backups.js';
+import { datastoreToOpen, listDatastores } from './store/datastores.js';
 import { openSqliteStore, type Store } from './store/db.js';
-import { ctimeIn } from './time-format.js';
+import { decodeAttributes } from './template/attributes.js';
 import { VERSION } from './version.js';
 
 /** /health: the scheduler's timer ticks every 2 s; 30 s without one means it is stuck or stopped. */
@@ -109,8 +112,11 @@ export class Daemon {
       store,
       clock,
       limits: { maxBackups: config.maxBackups, maxBackupsHost: config.maxBackupsHost },
-      dispatchState: () => scheduler?.dispatchState(),
-      datastoreStat: async (id) => (await runner.datastoreDriver(id)).driver.stat(),
+      dispatch: () => {
+        const state = scheduler?.dispatchState();
+        return state && { running: state.running, waiting: explainWaiting(state) };
+      },
+      datastoreStat: async (id) => (await datastoreSetup(id)).driver.stat(),
       version: VERSION.onebackup,
       poolUtilization: () => pool.busyShareSinceLastCall(),
     });
@@ -119,7 +125,6 @@ export class Daemon {
     );
     const runner = new BackupRunner({
       observer,
-      store: this.#store,
       clock: this.deps.clock,
       log,
       pool: this.#pool,
@@ -128,7 +133,16 @@ export class Daemon {
       openDatastores,
       loadKeys: (id) => keys.load(id),
       scratchDir,
+    });
+    const datastoreSetup = async (id: number) =>
+      runner.datastore(datastoreToOpen(await datastoreRow(store.db, id)));
+    const operations = new VmOperations({
+      store,
+      clock: this.deps.clock,
+      log,
+      engine: runner,
       timeZone: config.timeZone,
+      observer,
     });
     // The scheduler and the job service need each other: the port forwards to the scheduler
     // once it exists (it is created below, before anything can call the port).
@@ -146,7 +160,7 @@ export class Daemon {
       closeDatastore: (id) => openDatastores.close(id),
       dropManifests: async (datastoreId, paths) => {
         try {
-          const { driver } = await runner.datastoreDriver(datastoreId);
+          const { driver } = await datastoreSetup(datastoreId);
           for (const p of paths) await driver.deleteManifest(p);
         } catch (err) {
           log.warn('cannot delete manifests; garbage collection will', {
@@ -169,14 +183,7 @@ export class Daemon {
       store: this.#store,
       clock: this.deps.clock,
       log,
-      executor: {
-        backupVm: (vm, ds, options) => runner.backupVm(vm, ds, options),
-        progress: (vm) => runner.running.get(vm),
-        restore: (r) =>
-          runner.restoreImage(r.imageId, r.incrementId, r.diskId, r.dir, r.targetFor ?? undefined),
-        verify: (ds, scope) => runner.verify(ds, scope),
-        gc: (ds) => runner.gc(ds),
-      },
+      executor: operations,
       limits: { maxBackups: config.maxBackups, maxBackupsHost: config.maxBackupsHost },
       gates: { maxRestores: config.maxRestores, maxMaintenance: config.maxMaintenance },
       timeZone: config.timeZone,
@@ -267,11 +274,8 @@ export class Daemon {
     const rows = await listDatastores(store.db);
     for (const row of rows) {
       if (!this.deps.datastores.has(row.ds_mad)) continue;
-      const attributes = new Map<string, string>();
-      for (const a of decodeAttributes(row.template))
-        if (a.kind === 'single' && !attributes.has(a.name)) attributes.set(a.name, a.value);
       try {
-        const removed = await (await open.get({ id: row.id, dsMad: row.ds_mad, attributes })).cleanup();
+        const removed = await (await open.get(datastoreToOpen(row))).cleanup();
         if (removed > 0)
           this.deps.log.info('removed temp files left by a crash', { datastore: row.id, files: removed });
       } catch (err) {

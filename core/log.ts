@@ -2,8 +2,12 @@
  * One structured line per event, logfmt or JSON. Values that are `Secret`s print as
  * **redacted**; so do fields whose name says they hold a secret (password, session, key, token).
  */
-import type { LogFormat, LogLevel } from './config.js';
 import { Secret } from './secret.js';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['logfmt', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export type LogFields = Readonly<Record<string, unknown>>;
 

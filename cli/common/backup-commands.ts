@@ -1,8 +1,8 @@
 /** onevm backup / restore and oneimage restore: thin over one.vm.backup, one.vm.restore, one.image.restore. */
-import { CliError } from './credentials.js';
+import { CliError } from '../cli-error.js';
+import { parseStringSync } from '../format/xml-read.js';
 import { type CommandSpec, clientFor, stdio } from './program.js';
 import { POOLS, resolveId } from './resolve.js';
-import { parseStringSync } from './xml-read.js';
 
 const s = (v: unknown) => String(v);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,7 +2,8 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { decodeMethodResponse, encodeMethodCall, type XmlRpcValue } from '../../core/api/xmlrpc.js';
-import { CliError, type Connection, resolveConnection } from './credentials.js';
+import { CliError } from '../cli-error.js';
+import { type Connection, resolveConnection } from './credentials.js';
 
 class ApiError extends CliError {
   constructor(

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_ENDPOINT, defaultStateDir } from '../../core/paths.js';
+import { CliError } from '../cli-error.js';
 
 interface ConnectionOptions {
   readonly endpoint?: string | undefined;
@@ -18,8 +19,6 @@ export interface Connection {
   readonly endpoint: string;
   readonly session: string;
 }
-
-export class CliError extends Error {}
 
 export function resolveConnection(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Connection {
   const endpoint = opts.endpoint ?? env['ONE_XMLRPC'] ?? DEFAULT_ENDPOINT;

@@ -2,7 +2,7 @@
  * Object arguments as OpenNebula's CLI takes them: an ID, a name, or a list/range
  * (`1,8..15`, `web,db`). Names are looked up in the pool.
  */
-import { CliError } from './credentials.js';
+import { CliError } from '../cli-error.js';
 
 export interface NamedObject {
   readonly id: number;

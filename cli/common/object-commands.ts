@@ -4,16 +4,16 @@
  */
 import type { Argv } from 'yargs';
 import { templateToString } from '../../core/template/serialize.js';
+import { CliError } from '../cli-error.js';
 import { templateAttributes } from '../format/backupjob.js';
 import { type Column, describeColumns, renderTable } from '../format/table.js';
+import { parseStringSync, type XmlElement } from '../format/xml-read.js';
 import { prettyXml, xmlToOneJson } from '../format/xml-tokens.js';
-import { CliError } from './credentials.js';
 import { listOptions, tableOptions } from './list-options.js';
 import { parseOctet } from './octet.js';
 import { type CommandSpec, clientFor, forEachId, type GlobalArgs, stdio } from './program.js';
 import { POOLS, type PoolRef, resolveId, resolveIds } from './resolve.js';
 import { readStdinIfPiped, readTemplateFile } from './template-input.js';
-import { parseStringSync, type XmlElement } from './xml-read.js';
 
 /** What the commands on existing objects (delete, chown, rename, lock...) need of a kind. */
 export interface ObjectRef {

@@ -2,7 +2,7 @@
  * chmod arguments as OpenNebula's CLI takes them: octal `640`, or `u=rw,g=r,o=` where r, w, x
  * stand for the use, manage and admin bits (4, 2, 1). Returns the API's nine 0/1 values.
  */
-import { CliError } from './credentials.js';
+import { CliError } from '../cli-error.js';
 
 export function parseOctet(arg: string): number[] {
   let octal: string;

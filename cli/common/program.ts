@@ -5,8 +5,9 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { VERSION } from '../../core/version.js';
+import { CliError } from '../cli-error.js';
 import { OneClient } from './client.js';
-import { CliError, resolveConnection } from './credentials.js';
+import { resolveConnection } from './credentials.js';
 
 export interface GlobalArgs {
   readonly verbose?: boolean | undefined;

@@ -1,8 +1,8 @@
 /** Name-or-ID arguments resolved against the daemon's pools. */
 
+import { parseStringSync } from '../format/xml-read.js';
 import type { OneClient } from './client.js';
 import { type NamedObject, resolveList, resolveOne } from './ids.js';
-import { parseStringSync } from './xml-read.js';
 
 export interface PoolRef {
   /** Kind as OpenNebula names it in messages: BACKUPJOB, VM, HOST, ... */

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CliError } from './credentials.js';
+import { CliError } from '../cli-error.js';
 
 export function readTemplateFile(path: string): string {
   try {

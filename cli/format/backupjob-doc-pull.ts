@@ -18,6 +18,7 @@
 
 import { PERMISSION_ELEMENTS, type Permissions } from '../../core/permissions.js';
 import { parseXmlTree } from '../../core/xml/tree.js';
+import { CliError } from '../cli-error.js';
 import type { BackupJobDoc, BackupJobLock, SchedAction, TemplateAttribute } from './backupjob-doc.js';
 import { NotWellFormed, Pull } from './xml-pull.js';
 
@@ -325,4 +326,21 @@ export function pullBackupJob(xml: string): BackupJobDoc | undefined {
 export function pullBackupJobPool(xml: string): BackupJobDoc[] | undefined {
   const r = readBackupJobPool(xml);
   return 'ok' in r ? r.ok : undefined;
+}
+
+/** The daemon sent something that is not the document described above. */
+export class BackupJobXmlError extends CliError {}
+
+/** `one.backupjob.info`: one `<BACKUPJOB>`. */
+export function parseBackupJobXml(xml: string): BackupJobDoc {
+  const r = readBackupJob(xml);
+  if ('error' in r) throw new BackupJobXmlError(r.error);
+  return r.ok;
+}
+
+/** `one.backupjobpool.info`: `<BACKUPJOB_POOL>`, its jobs in document order (newest first). */
+export function parseBackupJobPoolXml(xml: string): BackupJobDoc[] {
+  const r = readBackupJobPool(xml);
+  if ('error' in r) throw new BackupJobXmlError(r.error);
+  return r.ok;
 }

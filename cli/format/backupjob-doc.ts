@@ -6,12 +6,10 @@
  * Integers must be integers and the elements every document has must be there: a document
  * that breaks this is a daemon bug, reported naming the element, never read as 0. The four VM
  * sets, SCHED_ACTIONS, LOCK and TEMPLATE may be absent (empty). Text is CDATA or escaped text,
- * decoded, blanks kept. The reader is backupjob-doc-pull.ts.
+ * decoded, blanks kept. The reader and its parse functions are in backupjob-doc-pull.ts.
  */
 import type { Permissions } from '../../core/permissions.js';
 import type { PrintableAttribute } from '../../core/template/serialize.js';
-import { CliError } from '../common/credentials.js';
-import { readBackupJob, readBackupJobPool } from './backupjob-doc-pull.js';
 
 export interface BackupJobLock {
   /** 1 use, 2 manage, 3 admin, 4 all. */
@@ -78,23 +76,6 @@ export interface BackupJobDoc {
   /** TEMPLATE children in document order, SCHED_ACTION left out (it is in schedActions). */
   readonly template: readonly TemplateAttribute[];
   readonly schedActions: readonly SchedAction[];
-}
-
-/** The daemon sent something that is not the document described above. */
-export class BackupJobXmlError extends CliError {}
-
-/** `one.backupjob.info`: one `<BACKUPJOB>`. */
-export function parseBackupJobXml(xml: string): BackupJobDoc {
-  const r = readBackupJob(xml);
-  if ('error' in r) throw new BackupJobXmlError(r.error);
-  return r.ok;
-}
-
-/** `one.backupjobpool.info`: `<BACKUPJOB_POOL>`, its jobs in document order (newest first). */
-export function parseBackupJobPoolXml(xml: string): BackupJobDoc[] {
-  const r = readBackupJobPool(xml);
-  if ('error' in r) throw new BackupJobXmlError(r.error);
-  return r.ok;
 }
 
 /** The value of a single TEMPLATE attribute (the first of that name), if there is one. */

@@ -4,11 +4,12 @@
  * delegates to those. `templateAttributes` serves every CLI's TEMPLATE CONTENTS.
  */
 import type { PrintableAttribute } from '../../core/template/serialize.js';
-import type { XmlElement } from '../common/xml-read.js';
-import { type BackupJobDoc, parseBackupJobPoolXml, parseBackupJobXml } from './backupjob-doc.js';
+import type { BackupJobDoc } from './backupjob-doc.js';
+import { parseBackupJobPoolXml, parseBackupJobXml } from './backupjob-doc-pull.js';
 import { backupJobListColumns } from './backupjob-list.js';
 import { formatBackupJob } from './backupjob-show.js';
 import type { Column } from './table.js';
+import type { XmlElement } from './xml-read.js';
 
 /** Attributes of a TEMPLATE-like element (SCHED_ACTION left out), for templateToString. */
 export function templateAttributes(template: XmlElement | undefined): PrintableAttribute[] {

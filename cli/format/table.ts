@@ -17,7 +17,7 @@
  * (ONE treats the first as AND and the second as width 0); `--adjust` measures the column it
  * names (ONE measures the column at that position of the default list once `-l` reorders).
  */
-import { CliError } from '../common/credentials.js';
+import { CliError } from '../cli-error.js';
 
 type Align = 'left' | 'right';
 

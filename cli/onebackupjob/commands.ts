@@ -3,7 +3,7 @@
  * Multi-ID commands keep going after a failure; each error goes to stderr; exit 255 if any failed.
  */
 import type { Argv } from 'yargs';
-import { CliError } from '../common/credentials.js';
+import { CliError } from '../cli-error.js';
 import {
   chgrpCommand,
   chmodCommand,

@@ -3,11 +3,11 @@
  * with one line per VM task (status, attempt, progress, speed, time left, and why a queued VM
  * waits); `-x` prints the daemon's XML, `-j` the JSON shape OpenNebula's `-j` uses (strings).
  */
-import { CliError } from '../common/credentials.js';
+import { CliError } from '../cli-error.js';
 import { type CommandSpec, clientFor, forEachId, type GlobalArgs, stdio } from '../common/program.js';
 import { POOLS, resolveId, resolveIds } from '../common/resolve.js';
-import { parseStringSync, type XmlElement } from '../common/xml-read.js';
 import { localTimeZone, strftime } from '../format/time.js';
+import { parseStringSync, type XmlElement } from '../format/xml-read.js';
 import { prettyXml } from '../format/xml-tokens.js';
 
 type Args = Record<string, unknown> & GlobalArgs;

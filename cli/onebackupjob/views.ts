@@ -1,16 +1,16 @@
 /** onebackupjob list / show, and the text the editor starts from in update and sched-update. */
 import { templateToString } from '../../core/template/serialize.js';
+import { CliError } from '../cli-error.js';
 import type { OneClient } from '../common/client.js';
-import { CliError } from '../common/credentials.js';
 import { listOptions, tableOptions } from '../common/list-options.js';
 import { type CommandSpec, clientFor, stdio } from '../common/program.js';
 import { POOLS, resolveId } from '../common/resolve.js';
-import { parseStringSync } from '../common/xml-read.js';
 import { backupJobColumns, backupJobPoolRows } from '../format/backupjob.js';
-import { parseBackupJobXml } from '../format/backupjob-doc.js';
+import { parseBackupJobXml } from '../format/backupjob-doc-pull.js';
 import { formatBackupJob } from '../format/backupjob-show.js';
 import { describeColumns, renderTable } from '../format/table.js';
 import { localTimeZone } from '../format/time.js';
+import { parseStringSync } from '../format/xml-read.js';
 import { prettyXml, xmlToOneJson } from '../format/xml-tokens.js';
 import { currentRunSection } from './runs.js';
 

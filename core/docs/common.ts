@@ -1,7 +1,7 @@
 /** Pieces shared by every object document: owner block, permissions, lock, TEMPLATE. */
 import { PERMISSION_ELEMENTS, PERMISSION_KEYS, permissionsFromBits } from '../permissions.js';
-import type { PlainAttribute } from '../store/attributes.js';
 import type { OwnedColumns } from '../store/schema.js';
+import type { PlainAttribute } from '../template/attributes.js';
 import { cdata, el, type XmlNode } from '../xml/build.js';
 
 export function num(name: string, value: number): XmlNode {

@@ -8,7 +8,7 @@ import type { HostView } from '../services/hosts.js';
 import type { ImageView } from '../services/images.js';
 import type { GroupView, UserView } from '../services/users.js';
 import type { VmView } from '../services/vms.js';
-import type { PlainAttribute } from '../store/attributes.js';
+import type { PlainAttribute } from '../template/attributes.js';
 import { cdata, el, render, type XmlNode } from '../xml/build.js';
 import { num, ownedHead, templateEl } from './common.js';
 

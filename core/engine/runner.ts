@@ -1,43 +1,38 @@
 /**
- * Runs VM backups and restores against the store: reads what to back up, takes the point in
- * time, runs the engine, and records the result in one transaction (image, increment, KEEP_LAST,
- * the VM's chain pointers). Manifests dropped by KEEP_LAST are deleted after that commit; their
- * chunks go at the next garbage collection.
- * Crash story: until the record transaction commits, a backup does not exist; a manifest written
- * just before a crash is unreferenced and removed by GC; temp files go at the next start.
+ * The engine's entry: one VM backup, restore, verify or garbage collection at a time per call,
+ * moving bytes between the hypervisor and datastore drivers. It reads no state and records
+ * nothing: the caller (core/scheduler/vm-operations.ts) reads what to do from the store, and
+ * records a backup through `commit`, which runs while this backup still holds its datastore
+ * against garbage collection.
+ * Invariants: a VM has at most one backup here; GC of a datastore never runs while a backup
+ * writes to it (writers and the exclusive GC are counted per datastore).
+ * Crash story: until `commit` resolves, a backup does not exist; a manifest written just before
+ * a crash is unreferenced and removed by GC; temp files go at the next start.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { DiskSpec, HypervisorDriver } from '../../drivers/hypervisor/types.js';
+import type { ChunkKeys } from '../chunk-keys.js';
 import { type Clock, epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
+import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
-import type { BackupObserver } from '../metrics/observer.js';
-import type { BackupMode, Compression, DiskFormat } from '../model.js';
-import { decodeAttributes, getSingle } from '../store/attributes.js';
-import {
-  datastoreRow,
-  type FinishedBackup,
-  newestManifestPath,
-  readBackupSource,
-  readRestoreSource,
-  recordBackup,
-} from '../store/backups.js';
-import type { Store, Tx } from '../store/db.js';
-import { incrementsOnDatastore } from '../store/images.js';
-import type { DatastoreTable } from '../store/schema.js';
+import type { Compression, DiskFormat, FsFreeze, VmState } from '../model.js';
 import { runBackup } from './backup.js';
-import type { ChunkKeys } from './chunk-codec.js';
-import { backupImageName } from './image-names.js';
-import { collectGarbage, type GcResult, type VerifyResult, verifyBackups } from './maintenance.js';
+import {
+  collectGarbage,
+  type GcResult,
+  type ReferencedIncrement,
+  type VerifyResult,
+  verifyBackups,
+} from './maintenance.js';
 import { decodeManifest, type Manifest } from './manifest.js';
-import type { OpenDatastores } from './open-datastores.js';
+import type { DatastoreToOpen, OpenDatastores } from './open-datastores.js';
 import type { ChunkPool } from './pool.js';
 import { restoreDisk } from './restore.js';
 
 export interface EngineDeps {
-  readonly store: Store;
   readonly clock: Clock;
   readonly log: Logger;
   readonly pool: ChunkPool;
@@ -46,24 +41,9 @@ export interface EngineDeps {
   readonly openDatastores: OpenDatastores;
   readonly loadKeys: (datastoreId: number) => Promise<ChunkKeys>;
   readonly scratchDir: string;
-  readonly timeZone: string;
-  /** Told of each recorded backup and each GC and verify (metrics). */
+  /** Told of each GC and verify (metrics). */
   readonly observer?: BackupObserver;
 }
-
-export interface BackupOptions {
-  readonly reset: boolean;
-  /** From a backup job: its MODE/KEEP_LAST override the VM's own BACKUP_CONFIG. */
-  readonly mode?: BackupMode | undefined;
-  readonly keepLast?: number | undefined;
-  readonly jobId?: number | undefined;
-  readonly signal?: AbortSignal | undefined;
-  /** Store changes that commit in the same transaction as the backup's record (a job's VM set). */
-  readonly alsoRecord?: AlsoRecord | undefined;
-}
-
-/** Told the backup's final byte counts, inside the record transaction. */
-export type AlsoRecord = (trx: Tx, bytes: { bytesDone: number; bytesTotal: number }) => Promise<void>;
 
 export interface BackupProgressInfo {
   readonly vmId: number;
@@ -72,14 +52,41 @@ export interface BackupProgressInfo {
   bytesTotal: number;
 }
 
-export interface BackupResult {
-  readonly imageId: number;
-  readonly incrementId: number;
-  readonly manifest: Manifest;
+/** One VM backup as the engine takes it: the VM's disks and where they go. */
+export interface VmBackupJob {
+  readonly vmId: number;
+  readonly hostId: number;
+  readonly vmState: VmState;
+  /** VM_MAD of the VM's host (undefined: the host is gone; `fs` is used). */
+  readonly hypervisor: string | undefined;
+  readonly disks: readonly DiskSpec[];
+  readonly fsFreeze: FsFreeze;
+  readonly datastore: DatastoreToOpen;
+  /** The newest recorded backup of the VM in that datastore: unchanged chunks are not re-encoded. */
+  readonly previousManifestPath: string | undefined;
+  /** Every recorded increment in the datastore, for a GC after retention dropped backups. */
+  readonly listIncrements: () => Promise<readonly ReferencedIncrement[]>;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** What the caller's commit recorded; `dropped` manifests are deleted after it, their chunks by a GC. */
+export interface Committed {
+  readonly dropped: readonly string[];
+}
+
+export interface RestoreJob {
+  readonly datastore: DatastoreToOpen;
+  /** The increment's manifest path in the datastore. */
+  readonly manifestPath: string;
+  /** VM_MAD of the host of the image's VM, if any. */
+  readonly hypervisor: string | undefined;
+  readonly diskId: number | undefined;
+  readonly dir: string;
+  readonly targetFor?: ((diskId: number, format: DiskFormat) => string) | undefined;
 }
 
 interface DatastoreSetup {
-  readonly row: DatastoreTable;
+  readonly id: number;
   readonly driver: DatastoreDriver;
   readonly compression: Compression;
   readonly level: number;
@@ -94,18 +101,22 @@ export class BackupRunner {
 
   constructor(private readonly deps: EngineDeps) {}
 
-  private async enterWriter(datastoreId: number): Promise<void> {
+  async #enterWriter(datastoreId: number): Promise<void> {
     for (let gc = this.#exclusive.get(datastoreId); gc; gc = this.#exclusive.get(datastoreId))
       await gc.catch(() => undefined);
     this.#writers.set(datastoreId, (this.#writers.get(datastoreId) ?? 0) + 1);
   }
 
-  private leaveWriter(datastoreId: number): void {
+  #leaveWriter(datastoreId: number): void {
     this.#writers.set(datastoreId, (this.#writers.get(datastoreId) ?? 1) - 1);
   }
 
   /** Garbage collection of one datastore; refused while backups write to it. */
-  async gc(datastoreId: number): Promise<GcResult> {
+  async gc(
+    datastore: DatastoreToOpen,
+    listIncrements: () => Promise<readonly ReferencedIncrement[]>,
+  ): Promise<GcResult> {
+    const datastoreId = datastore.id;
     if ((this.#writers.get(datastoreId) ?? 0) > 0 || this.#exclusive.has(datastoreId)) {
       throw new OneError(
         ErrorCode.ACTION,
@@ -113,8 +124,9 @@ export class BackupRunner {
       );
     }
     const run = (async () => {
-      const { driver } = await this.datastoreDriver(datastoreId);
-      return collectGarbage(await incrementsOnDatastore(this.deps.store.db, datastoreId), driver);
+      const { driver } = await this.datastore(datastore);
+      // Listed inside the exclusive hold: a backup recorded after this list cannot exist yet.
+      return collectGarbage([...(await listIncrements())], driver);
     })();
     this.#exclusive.set(datastoreId, run);
     try {
@@ -131,56 +143,59 @@ export class BackupRunner {
   }
 
   async verify(
-    datastoreId: number,
+    datastore: DatastoreToOpen,
+    increments: readonly ReferencedIncrement[],
     scope: { imageId?: number; incrementId?: number } = {},
   ): Promise<VerifyResult> {
-    const { driver, keys } = await this.datastoreDriver(datastoreId);
-    const incs = await incrementsOnDatastore(this.deps.store.db, datastoreId, scope);
-    const result = await verifyBackups(incs, driver, this.deps.pool, keys);
+    const { driver, keys } = await this.datastore(datastore);
+    const result = await verifyBackups([...increments], driver, this.deps.pool, keys);
     this.deps.log.info('verify done', {
-      datastore: datastoreId,
+      datastore: datastore.id,
       ...scope,
       chunks: result.chunksChecked,
       problems: result.problems.length,
     });
-    this.deps.observer?.verifyFinished({ datastoreId, ok: result.problems.length === 0 });
+    this.deps.observer?.verifyFinished({ datastoreId: datastore.id, ok: result.problems.length === 0 });
     return result;
   }
 
-  private async openDatastore(row: DatastoreTable): Promise<DatastoreSetup> {
-    const t = decodeAttributes(row.template);
-    const attributes = new Map<string, string>();
-    for (const a of t) if (a.kind === 'single' && !attributes.has(a.name)) attributes.set(a.name, a.value);
-    const driver = await this.deps.openDatastores.get({ id: row.id, dsMad: row.ds_mad, attributes });
-    const encrypted = getSingle(t, 'ENCRYPTION') === 'YES';
+  /** The datastore's open driver with its compression and keys. */
+  async datastore(ds: DatastoreToOpen): Promise<DatastoreSetup> {
+    const driver = await this.deps.openDatastores.get(ds);
+    const encrypted = ds.attributes.get('ENCRYPTION') === 'YES';
     return {
-      row,
+      id: ds.id,
       driver,
-      compression: (getSingle(t, 'COMPRESSION') ?? 'zstd') as Compression,
-      level: Number(getSingle(t, 'COMPRESSION_LEVEL') ?? '1'),
-      keys: encrypted ? await this.deps.loadKeys(row.id) : undefined,
+      compression: (ds.attributes.get('COMPRESSION') ?? 'zstd') as Compression,
+      level: Number(ds.attributes.get('COMPRESSION_LEVEL') ?? '1'),
+      keys: encrypted ? await this.deps.loadKeys(ds.id) : undefined,
     };
   }
 
-  async datastoreDriver(datastoreId: number): Promise<DatastoreSetup> {
-    return this.openDatastore(await datastoreRow(this.deps.store.db, datastoreId));
+  #hypervisor(name: string | undefined, hostId: number): HypervisorDriver {
+    const hypervisor = this.deps.hypervisors.get(name ?? 'fs');
+    if (!hypervisor)
+      throw new OneError(ErrorCode.INTERNAL, `host ${hostId}: hypervisor driver ${name} is not available`);
+    return hypervisor;
   }
 
-  /** Backs up one VM into a datastore and records it. Throws with a message naming what failed. */
-  async backupVm(vmId: number, datastoreId: number, options: BackupOptions): Promise<BackupResult> {
+  /**
+   * Backs up one VM, then `commit`s it (the caller's store transaction) while still holding the
+   * datastore against GC; deletes what retention dropped. Throws with a message naming what failed.
+   */
+  async backupVm<C extends Committed>(
+    job: VmBackupJob,
+    commit: (manifest: Manifest, manifestPath: string) => Promise<C>,
+  ): Promise<{ manifest: Manifest; committed: C }> {
+    const { vmId } = job;
     if (this.running.has(vmId))
       throw new OneError(ErrorCode.ACTION, `VM ${vmId}: a backup of this VM is already running`);
-    const { store, clock } = this.deps;
-    const src = await readBackupSource(store.db, vmId, datastoreId);
-    const hypervisor = this.deps.hypervisors.get(src.hypervisor ?? 'fs');
-    if (!hypervisor)
-      throw new OneError(
-        ErrorCode.INTERNAL,
-        `host ${src.vm.hostId}: hypervisor driver ${src.hypervisor} is not available`,
-      );
-    const disks: DiskSpec[] = src.disks.map((d) => ({ ...d }));
-    const ds = await this.openDatastore(src.datastore);
-    await this.enterWriter(datastoreId);
+    const { clock } = this.deps;
+    const hypervisor = this.#hypervisor(job.hypervisor, job.hostId);
+    const disks = [...job.disks];
+    const ds = await this.datastore(job.datastore);
+    const datastoreId = ds.id;
+    await this.#enterWriter(datastoreId);
     const progress: BackupProgressInfo = {
       vmId,
       startedAt: epochSeconds(clock),
@@ -191,14 +206,14 @@ export class BackupRunner {
     let left = false;
     try {
       const pit = await hypervisor.prepare(
-        { id: vmId, state: src.vm.state, disks },
+        { id: vmId, state: job.vmState, disks },
         {
-          freeze: src.backupConfig.fsFreeze ?? 'NONE',
+          freeze: job.fsFreeze,
           scratchDir: this.deps.scratchDir,
-          ...(options.signal ? { signal: options.signal } : {}),
+          ...(job.signal ? { signal: job.signal } : {}),
         },
       );
-      const previous = await this.latestManifest(vmId, ds);
+      const previous = await this.#previousManifest(vmId, ds, job.previousManifestPath);
       let manifest: Manifest;
       const path = `${vmId}/${epochSeconds(clock)}-${randomBytes(4).toString('hex')}.json`;
       try {
@@ -214,7 +229,7 @@ export class BackupRunner {
           parent: null,
           previous,
           now: () => clock.now(),
-          signal: options.signal,
+          signal: job.signal,
           onProgress: (p) => {
             progress.bytesDone = p.bytesDone;
           },
@@ -222,121 +237,66 @@ export class BackupRunner {
       } finally {
         await hypervisor.release(pit);
       }
-      const nowS = epochSeconds(clock);
-      const finished: FinishedBackup = {
-        vmId,
-        datastoreId,
-        source: path,
-        sizeBytes: manifest.disks.reduce((s, d) => s + d.virtualSize, 0),
-        format: manifest.disks.every((d) => d.format === 'raw') ? 'raw' : 'qcow2',
-        stats: JSON.stringify({
-          ...manifest.stats,
-          compression: manifest.compression,
-          compressionLevel: manifest.compressionLevel,
-          encrypted: manifest.encrypted,
-          digests: Object.fromEntries(manifest.disks.map((d) => [d.diskId, d.digest])),
-        }),
-        imageName: backupImageName(vmId, nowS, this.deps.timeZone),
-        nowS,
-        reset: options.reset,
-        mode: options.mode,
-        keepLast: options.keepLast,
-        jobId: options.jobId,
-      };
-      const bytesTotal = Math.max(manifest.stats.bytesRead, progress.bytesTotal);
-      const { imageId, incrementId, dropped } = await store.tx((trx) =>
-        recordBackup(
-          trx,
-          finished,
-          options.alsoRecord
-            ? (t) =>
-                (options.alsoRecord as AlsoRecord)(t, { bytesDone: manifest.stats.bytesRead, bytesTotal })
-            : undefined,
-        ),
-      );
-      for (const p of dropped) {
+      const committed = await commit(manifest, path);
+      for (const p of committed.dropped) {
         await ds.driver
           .deleteManifest(p)
           .catch((err: unknown) =>
             this.deps.log.warn('cannot delete dropped manifest', { path: p, error: err }),
           );
       }
-      this.leaveWriter(datastoreId);
+      this.#leaveWriter(datastoreId);
       left = true;
       if (
-        dropped.length > 0 &&
+        committed.dropped.length > 0 &&
         (this.#writers.get(datastoreId) ?? 0) === 0 &&
         !this.#exclusive.has(datastoreId)
       ) {
         // Retention dropped backups: free their chunks now that no backup writes here.
-        await this.gc(datastoreId).catch((err: unknown) =>
+        await this.gc(job.datastore, job.listIncrements).catch((err: unknown) =>
           this.deps.log.warn('garbage collection after retention failed', {
             datastore: datastoreId,
             error: err,
           }),
         );
       }
-      this.deps.log.info('backup done', {
-        vm: vmId,
-        image: imageId,
-        increment: incrementId,
-        read: manifest.stats.bytesRead,
-        stored: manifest.stats.bytesStored,
-        ms: manifest.stats.durationMs,
-      });
-      this.deps.observer?.backupFinished({
-        vmId,
-        jobId: options.jobId ?? -1,
-        datastoreId,
-        mode: incrementId > 0 ? 'INCREMENT' : 'FULL',
-        bytesRead: manifest.stats.bytesRead,
-        bytesStored: manifest.stats.bytesStored,
-        bytesDeduplicated: manifest.stats.bytesDeduplicated,
-        bytesZero: manifest.stats.bytesZero,
-        durationMs: manifest.stats.durationMs,
-      });
-      return { imageId, incrementId, manifest };
+      return { manifest, committed };
     } finally {
-      if (!left) this.leaveWriter(datastoreId);
+      if (!left) this.#leaveWriter(datastoreId);
       this.running.delete(vmId);
     }
   }
 
   /** The newest recorded backup of a VM in a datastore, to skip re-compressing unchanged chunks. */
-  private async latestManifest(vmId: number, ds: DatastoreSetup): Promise<Manifest | undefined> {
-    const source = await newestManifestPath(this.deps.store.db, vmId, ds.row.id);
-    if (source === undefined) return undefined;
+  async #previousManifest(
+    vmId: number,
+    ds: DatastoreSetup,
+    path: string | undefined,
+  ): Promise<Manifest | undefined> {
+    if (path === undefined) return undefined;
     try {
-      return decodeManifest(await ds.driver.getManifest(source), source);
+      return decodeManifest(await ds.driver.getManifest(path), path);
     } catch (err) {
       this.deps.log.warn('previous manifest unreadable; backing up every chunk', { vm: vmId, error: err });
       return undefined;
     }
   }
 
-  /** Restores disks of an image increment into `dir`; returns the files written, by disk ID. */
-  async restoreImage(
-    imageId: number,
-    incrementId: number | undefined,
-    diskId: number | undefined,
-    dir: string,
-    targetFor: (diskId: number, format: DiskFormat) => string = (d, f) => join(dir, `disk.${d}.${f}`),
-  ): Promise<{ manifest: Manifest; files: Map<number, string> }> {
-    const {
-      image,
-      increment: inc,
-      hypervisor: vmMad,
-    } = await readRestoreSource(this.deps.store.db, imageId, incrementId);
-    const ds = await this.datastoreDriver(image.datastore_id);
+  /** Restores disks of an image increment; returns the files written, by disk ID. */
+  async restore(job: RestoreJob): Promise<{ manifest: Manifest; files: Map<number, string> }> {
+    const ds = await this.datastore(job.datastore);
     const manifest = decodeManifest(
-      await ds.driver.getManifest(inc.source),
-      `${image.datastore_id}:${inc.source}`,
+      await ds.driver.getManifest(job.manifestPath),
+      `${ds.id}:${job.manifestPath}`,
     );
+    const { diskId } = job;
     const disks = diskId === undefined ? manifest.disks : manifest.disks.filter((d) => d.diskId === diskId);
     if (disks.length === 0)
       throw new OneError(ErrorCode.ACTION, `Cannot restore disk ${diskId}, it is not part of the backup`);
     const hypervisor =
-      this.deps.hypervisors.get(vmMad ?? 'fs') ?? (this.deps.hypervisors.get('fs') as HypervisorDriver);
+      this.deps.hypervisors.get(job.hypervisor ?? 'fs') ??
+      (this.deps.hypervisors.get('fs') as HypervisorDriver);
+    const targetFor = job.targetFor ?? ((d: number, f: DiskFormat) => join(job.dir, `disk.${d}.${f}`));
     const files = new Map<number, string>();
     for (const disk of disks) {
       const target = targetFor(disk.diskId, disk.format);

@@ -3,7 +3,7 @@
  * count since the daemon started, as Prometheus counters do; rate() copes with restarts).
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { BackupObserver, FailureReason } from './observer.js';
+import type { BackupObserver, FailureReason } from '../events.js';
 
 const REASONS: readonly FailureReason[] = ['permanent', 'retryable', 'aborted', 'cancelled'];
 

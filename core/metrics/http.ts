@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeServer, listenOn } from '../api/http-listen.js';
+import { closeServer, listenOn } from '../http-listen.js';
 import type { Logger } from '../log.js';
 
 export type GetRoute = () => Promise<readonly [number, string, string]>;

@@ -5,8 +5,8 @@
  * prom-client's process metrics.
  */
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { BackupObserver } from '../events.js';
 import { eventMetrics } from './event-metrics.js';
-import type { BackupObserver } from './observer.js';
 import { StateMetrics, type StateSources } from './state-metrics.js';
 
 const GAUGES_NAMED_TOTAL = [

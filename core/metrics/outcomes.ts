@@ -3,11 +3,12 @@
  * store (table last_outcomes), so `opennebula_vm_backup_last_status` and the GC/verify
  * timestamps survive a restart. An observer: writes are queued and run one after another.
  */
+
+import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { OutcomeKind } from '../model.js';
 import type { Store } from '../store/db.js';
 import { recordOutcome } from '../store/outcomes.js';
-import type { BackupObserver } from './observer.js';
 
 export interface OutcomeRecorder extends BackupObserver {
   /** Resolves when every outcome reported so far is stored. */

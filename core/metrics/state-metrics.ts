@@ -5,12 +5,9 @@
  * or VM leaves no stale series.
  */
 import { Gauge, type Registry } from 'prom-client';
-import type { DatastoreStat } from '../../drivers/datastore/types.js';
 import type { Clock } from '../clock.js';
 import { isFinished } from '../schedule/next-time.js';
-import { explainWaiting } from '../scheduler/pick.js';
-import type { DispatchState, SlotLimits } from '../scheduler/types.js';
-import { decodeAttributes, getSingle } from '../store/attributes.js';
+import { parseRpo, type RpoVmState, rpoBreachPredicted } from '../schedule/rpo.js';
 import type { Store } from '../store/db.js';
 import { lastOutcomes } from '../store/outcomes.js';
 import { schedRowToFields } from '../store/schedules.js';
@@ -25,14 +22,34 @@ import {
   recentDoneTasks,
   vmBackupSummaries,
 } from '../store/state-reads.js';
-import { parseRpo, type RpoVmState, rpoBreachPredicted } from './rpo.js';
+import { decodeAttributes, getSingle } from '../template/attributes.js';
+
+/** MAX_BACKUPS and MAX_BACKUPS_HOST (0 = unlimited). */
+export interface SlotLimits {
+  readonly maxBackups: number;
+  readonly maxBackupsHost: number;
+}
+
+/** What the scheduler is doing, as the metrics read it. */
+export interface DispatchView {
+  readonly running: readonly { readonly hostId: number }[];
+  readonly waiting: readonly { readonly jobId: number; readonly vmId: number; readonly rank: number }[];
+}
+
+/** A datastore's capacity as its driver reports it. */
+export interface DatastoreStat {
+  readonly capacityBytes: number;
+  readonly usedBytes: number;
+  readonly freeBytes: number;
+}
 
 export interface StateSources {
   readonly store: Store;
   readonly clock: Clock;
   readonly limits: SlotLimits;
   /** The scheduler's dispatch state now; undefined before it started. */
-  readonly dispatchState: () => DispatchState | undefined;
+  /** The scheduler's running backups and why each queued VM waits (its rank), if it runs. */
+  readonly dispatch: () => DispatchView | undefined;
   readonly datastoreStat: (datastoreId: number) => Promise<DatastoreStat>;
 }
 
@@ -196,7 +213,7 @@ export class StateMetrics {
       for (const [set, n] of m) this.#jobVms.set({ backup_job: String(job), set }, n);
     this.#queue.set(queued);
 
-    const state = this.#src.dispatchState();
+    const state = this.#src.dispatch();
     const running = state?.running ?? [];
     this.#slotsInUse.reset();
     this.#slotsInUse.set({ scope: 'global', host: '' }, running.length);
@@ -284,7 +301,7 @@ export class StateMetrics {
     }
     const meanDurationS = mean(all);
     const ranks = new Map(
-      (state ? explainWaiting(state) : []).map((w): [string, number] => [`${w.jobId}/${w.vmId}`, w.rank]),
+      (state?.waiting ?? []).map((w): [string, number] => [`${w.jobId}/${w.vmId}`, w.rank]),
     );
     const startedS = new Map(tasks.map((t) => [`${t.job_id}/${t.vm_id}`, Math.floor(t.start_ms / 1000)]));
     const nextSchedule = new Map<number, number>();

@@ -5,8 +5,7 @@
  * task in the job's latest run that has one. Writes are queued and done in one transaction per
  * batch, after the transaction that logged them, so logging never waits on the store.
  */
-import type { LogFormat } from '../config.js';
-import { createLogger, type LogFields, type Logger } from '../log.js';
+import { createLogger, type LogFields, type LogFormat, type Logger } from '../log.js';
 import type { Store } from '../store/db.js';
 import { appendTaskLogLines, type TaskLogLine, taskLogLines } from '../store/task-logs.js';
 

@@ -10,10 +10,9 @@
  * moves any VM left ONGOING by a crash back to OUTDATED (or to ERROR when out of retries).
  */
 import { type Clock, epochSeconds } from '../clock.js';
-import type { BackupOptions, BackupResult } from '../engine/runner.js';
 import { ErrorCode, OneError } from '../errors.js';
+import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
-import type { BackupObserver } from '../metrics/observer.js';
 import type { RunTrigger } from '../model.js';
 import { afterRun, isDue, isFinished } from '../schedule/next-time.js';
 import type {
@@ -47,6 +46,7 @@ import { classifyFailure, failureMessage } from './failure.js';
 import { candidateJob } from './load-state.js';
 import { type GateLimits, OperationGates } from './operation-gates.js';
 import type { Dispatch, DispatchPolicy, DispatchState, SlotLimits } from './types.js';
+import type { BackupOptions, BackupResult } from './vm-operations.js';
 
 /** The backup engine as the scheduler uses it. */
 export interface BackupExecutor {

@@ -2,9 +2,10 @@
  * A job as the dispatch index wants it (types.ts): its priority, mode, pause flag, and the VMs
  * that are in a set, in BACKUP_VMS order, with their host and retry time.
  */
-import { singleValue } from '../job-settings.js';
+
 import { isExecution } from '../model.js';
 import type { JobForDispatch } from '../store/job-vms.js';
+import { singleValue } from '../template/job-settings.js';
 import type { CandidateJob, JobVm } from './types.js';
 
 export function candidateJob(job: JobForDispatch): CandidateJob {

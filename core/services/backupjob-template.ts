@@ -4,7 +4,6 @@
  * touches the store (references are checked by the service).
  */
 import type { TemplateProblem } from '../errors.js';
-import { parseRpo } from '../metrics/rpo.js';
 import {
   BACKUP_MODES,
   EXECUTION_MODES,
@@ -15,7 +14,8 @@ import {
   isFsFreeze,
   isIncrementMode,
 } from '../model.js';
-import type { PlainAttribute } from '../store/attributes.js';
+import { parseRpo } from '../schedule/rpo.js';
+import type { PlainAttribute } from '../template/attributes.js';
 import type { Attribute, Position, VectorAttribute } from '../template/types.js';
 import { checkName } from './objects.js';
 

@@ -6,11 +6,9 @@
  */
 import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError, TemplateError, type TemplateProblem } from '../errors.js';
-import { vmsOf } from '../job-settings.js';
 import type { RunTrigger, VmSet } from '../model.js';
 import { isAuthorized, type Requester } from '../permissions.js';
 import { parseSchedAction, type SchedActionOptions, updateSchedAction } from '../schedule/sched-action.js';
-import { decodeAttributes, type PlainAttribute } from '../store/attributes.js';
 import type { Tx } from '../store/db.js';
 import {
   cancelJobRun,
@@ -39,6 +37,8 @@ import {
 } from '../store/schedules.js';
 import type { BackupJobTable, SchedActionTable } from '../store/schema.js';
 import { replaceMerge } from '../template/access.js';
+import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
+import { vmsOf } from '../template/job-settings.js';
 import { parseTemplate } from '../template/parser.js';
 import type { Attribute, Position } from '../template/types.js';
 import { type NormalisedJobTemplate, normaliseJobTemplate } from './backupjob-template.js';

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { ErrorCode, OneError } from '../errors.js';
 import { COMPRESSIONS, type Compression } from '../model.js';
 import type { Requester } from '../permissions.js';
-import { decodeAttributes, encodeAttributes, type PlainAttribute, single } from '../store/attributes.js';
 import {
   deleteDatastore,
   findDatastoreIdByName,
@@ -19,6 +18,7 @@ import {
 } from '../store/datastores.js';
 import type { Tx } from '../store/db.js';
 import type { DatastoreTable } from '../store/schema.js';
+import { decodeAttributes, encodeAttributes, type PlainAttribute, single } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
 import { checkName, loadAuthorized, requireAdmin, visibleInPool } from './objects.js';

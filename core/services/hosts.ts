@@ -1,7 +1,6 @@
 /** Hosts: where VMs run, and which hypervisor driver reaches their disks. Admins create them. */
 import { ErrorCode, OneError } from '../errors.js';
 import type { Requester } from '../permissions.js';
-import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../store/attributes.js';
 import type { Tx } from '../store/db.js';
 import {
   deleteHost,
@@ -12,6 +11,7 @@ import {
   vmIdsOnHost,
 } from '../store/hosts.js';
 import type { HostTable } from '../store/schema.js';
+import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
 import { checkName, loadAuthorized, requireAdmin, visibleInPool } from './objects.js';

@@ -1,6 +1,5 @@
 /** Backup images: made by backups (a later part); here listed, shown and deleted. */
 import type { Requester } from '../permissions.js';
-import { decodeAttributes, type PlainAttribute } from '../store/attributes.js';
 import type { Tx } from '../store/db.js';
 import {
   datastoreNamesById,
@@ -10,6 +9,7 @@ import {
   incrementsOfImages,
   listImages,
 } from '../store/images.js';
+import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import type { ServiceDeps } from './context.js';
 import { loadAuthorized, visibleInPool } from './objects.js';
 import { type Named, withNames } from './owned-view.js';

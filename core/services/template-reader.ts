@@ -4,7 +4,7 @@
  * and values outside their allowed set are all reported at once, with line and attribute.
  */
 import { TemplateError, type TemplateProblem } from '../errors.js';
-import type { PlainAttribute } from '../store/attributes.js';
+import type { PlainAttribute } from '../template/attributes.js';
 import type { Attribute, Position, VectorAttribute } from '../template/types.js';
 
 export class TemplateReader {

@@ -13,7 +13,6 @@ import {
   VM_STATES,
 } from '../model.js';
 import { isAuthorized, type Requester } from '../permissions.js';
-import { decodeAttributes, type PlainAttribute } from '../store/attributes.js';
 import type { Tx } from '../store/db.js';
 import {
   backupIdsOfVms,
@@ -28,6 +27,7 @@ import {
   type VmDiskRow,
   type VmRow,
 } from '../store/vms.js';
+import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
 import type { DiskFacts } from './disk-inspector.js';

@@ -3,7 +3,7 @@
  * template). A datastore's ID is taken before its row is written, because an encrypted one needs
  * its key made (outside the database) under that ID within the same transaction.
  */
-import { decodeAttributes } from './attributes.js';
+import { decodeAttributes } from '../template/attributes.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import { newObjectOwnership } from './owned.js';
 import type { DatastoreTable } from './schema.js';
@@ -78,4 +78,18 @@ export async function jobIdsUsingDatastore(db: Queryable, id: number): Promise<n
       ),
     )
     .map((j) => j.id);
+}
+
+/** A datastore as a driver opens it: ID, DS_MAD and its single-valued template attributes. */
+export interface DatastoreSettings {
+  readonly id: number;
+  readonly dsMad: string;
+  readonly attributes: ReadonlyMap<string, string>;
+}
+
+export function datastoreToOpen(row: DatastoreTable): DatastoreSettings {
+  const attributes = new Map<string, string>();
+  for (const a of decodeAttributes(row.template))
+    if (a.kind === 'single' && !attributes.has(a.name)) attributes.set(a.name, a.value);
+  return { id: row.id, dsMad: row.ds_mad, attributes };
 }

@@ -10,9 +10,10 @@
  * pending any more, closes the run, all in the caller's one transaction: a kill at any moment
  * leaves the sets and the runs in step.
  */
-import { type JobBackupSettings, jobBackupSettings, vmsOf } from '../job-settings.js';
+
 import type { VmSet } from '../model.js';
-import { decodeAttributes, type PlainAttribute } from './attributes.js';
+import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
+import { type JobBackupSettings, jobBackupSettings, vmsOf } from '../template/job-settings.js';
 import type { Queryable, Tx } from './db.js';
 import { setJobError } from './jobs.js';
 import { endRunIfFinished, nextSeq, openRun, queueTask, updateTask } from './runs.js';

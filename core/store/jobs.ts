@@ -8,9 +8,14 @@
  */
 import { backupConfigFromJson, backupConfigToJson, withoutChain } from '../backup-config.js';
 import { ErrorCode, OneError } from '../errors.js';
-import { vmsOf } from '../job-settings.js';
 import { type RunTrigger, VM_SETS, type VmSet } from '../model.js';
-import { decodeAttributes, encodeAttributes, type PlainAttribute, setSingle } from './attributes.js';
+import {
+  decodeAttributes,
+  encodeAttributes,
+  type PlainAttribute,
+  setSingle,
+} from '../template/attributes.js';
+import { vmsOf } from '../template/job-settings.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import { closeRunIfFinished, openRun, queueTask, startRun, updateTask } from './runs.js';
 import { deleteJobSchedules, schedulesOfJobs } from './schedules.js';

@@ -5,7 +5,12 @@
  */
 import { type BackupConfig, backupConfigFromJson, backupConfigToJson } from '../backup-config.js';
 import type { DiskFormat, VmState } from '../model.js';
-import { decodeAttributes, encodeAttributes, type PlainAttribute, setSingle } from './attributes.js';
+import {
+  decodeAttributes,
+  encodeAttributes,
+  type PlainAttribute,
+  setSingle,
+} from '../template/attributes.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import type { HostTable, OwnedColumns, VmDiskTable, VmTable } from './schema.js';
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { encodeAttributes, single } from '../../core/store/attributes.js';
 import {
   deleteDatastore,
   findDatastoreIdByName,
@@ -43,6 +42,7 @@ import {
   listUsers,
   setUserPasswordHash,
 } from '../../core/store/users.js';
+import { encodeAttributes, single } from '../../core/template/attributes.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 
 const admin = { uid: 0, gid: 0 };

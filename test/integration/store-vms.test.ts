@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decodeAttributes, getSingle } from '../../core/store/attributes.js';
 import { openSqliteStore, type Store } from '../../core/store/db.js';
 import {
   deleteImage,
@@ -29,6 +28,7 @@ import {
   setVmBackupConfig,
   setVmError,
 } from '../../core/store/vms.js';
+import { decodeAttributes, getSingle } from '../../core/template/attributes.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 
 const OWNED = {

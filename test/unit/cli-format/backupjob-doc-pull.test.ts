@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { BackupJobDoc } from '../../../cli/format/backupjob-doc.js';
 import {
-  type BackupJobDoc,
   parseBackupJobPoolXml,
   parseBackupJobXml,
-} from '../../../cli/format/backupjob-doc.js';
-import { pullBackupJob, pullBackupJobPool } from '../../../cli/format/backupjob-doc-pull.js';
+  pullBackupJob,
+  pullBackupJobPool,
+} from '../../../cli/format/backupjob-doc-pull.js';
 import { PERMISSION_ELEMENTS } from '../../../core/permissions.js';
 import { cdata, escapeXml, render } from '../../../core/xml/build.js';
 import { parseBackupJobPoolXmlTree, parseBackupJobXmlTree } from './backupjob-doc-tree.js';

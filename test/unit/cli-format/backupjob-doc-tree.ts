@@ -3,14 +3,14 @@
  * core/xml/tree.ts's generic tree, then the elements read from it. Kept here only as the
  * reference the pull reader is held to (backupjob-doc-pull.test.ts): same objects, same errors.
  */
-import {
-  type BackupJobDoc,
-  type BackupJobLock,
-  type BackupJobPermissions,
-  BackupJobXmlError,
-  type SchedAction,
-  type TemplateAttribute,
+import type {
+  BackupJobDoc,
+  BackupJobLock,
+  BackupJobPermissions,
+  SchedAction,
+  TemplateAttribute,
 } from '../../../cli/format/backupjob-doc.js';
+import { BackupJobXmlError } from '../../../cli/format/backupjob-doc-pull.js';
 import { parseXmlTree, type XmlElement as XmlTreeElement } from '../../../core/xml/tree.js';
 
 /** A parsed element (core/xml/tree.ts), read in place: no second tree is built. */

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { type BackupJobDoc, templateValue } from '../../../cli/format/backupjob-doc.js';
 import {
-  type BackupJobDoc,
   BackupJobXmlError,
   parseBackupJobPoolXml,
   parseBackupJobXml,
-  templateValue,
-} from '../../../cli/format/backupjob-doc.js';
+} from '../../../cli/format/backupjob-doc-pull.js';
 import { job2Xml, POOL_XML, SCHED3_TIME, SCHED4_MESSAGE } from './fixtures.js';
 
 const NO_PERMS = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseBackupJobPoolXml } from '../../../cli/format/backupjob-doc.js';
+import { parseBackupJobPoolXml } from '../../../cli/format/backupjob-doc-pull.js';
 import { describeBackupJobPool, formatBackupJobPool, vmsCell } from '../../../cli/format/backupjob-list.js';
 import { POOL_XML } from './fixtures.js';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseBackupJobXml, type SchedAction } from '../../../cli/format/backupjob-doc.js';
+import type { SchedAction } from '../../../cli/format/backupjob-doc.js';
+import { parseBackupJobXml } from '../../../cli/format/backupjob-doc-pull.js';
 import {
   endLabel,
   formatBackupJob,

@@ -4,18 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseStringSync } from '../../../cli/common/xml-read.js';
 import {
   backupJobColumns,
   backupJobPoolRows,
   formatBackupJobShow,
   templateAttributes,
 } from '../../../cli/format/backupjob.js';
-import { parseBackupJobPoolXml, parseBackupJobXml } from '../../../cli/format/backupjob-doc.js';
+import { parseBackupJobPoolXml, parseBackupJobXml } from '../../../cli/format/backupjob-doc-pull.js';
 import { describeBackupJobPool, formatBackupJobPool } from '../../../cli/format/backupjob-list.js';
 import { formatBackupJob } from '../../../cli/format/backupjob-show.js';
 import { describeColumns, renderTable } from '../../../cli/format/table.js';
 import { strftime } from '../../../cli/format/time.js';
+import { parseStringSync } from '../../../cli/format/xml-read.js';
 import { prettyXml, xmlToOneJson } from '../../../cli/format/xml-tokens.js';
 import { job2Xml, NOW_OVERDUE, POOL_XML } from './fixtures.js';
 

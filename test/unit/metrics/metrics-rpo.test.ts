@@ -7,9 +7,9 @@ import {
   predictedNextSuccessS,
   type RpoInput,
   rpoBreachPredicted,
-} from '../../../core/metrics/rpo.js';
+} from '../../../core/schedule/rpo.js';
 import { normaliseJobTemplate } from '../../../core/services/backupjob-template.js';
-import { getSingle } from '../../../core/store/attributes.js';
+import { getSingle } from '../../../core/template/attributes.js';
 import { parseTemplate } from '../../../core/template/parser.js';
 
 describe('RPO attribute', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CliError } from '../../../cli/common/credentials.js';
+import { CliError } from '../../../cli/cli-error.js';
 import {
   parseEndSpec,
   parseTimeSpec,

@@ -3,7 +3,7 @@
  * and the runner call a BackupObserver; they never see prom-client. Calls are synchronous and
  * must not throw: an observer that needs I/O queues it.
  */
-import type { BackupMode } from '../model.js';
+import type { BackupMode } from './model.js';
 
 /** Why a backup attempt failed: a bounded label (never a message or an ID). */
 export type FailureReason = 'permanent' | 'retryable' | 'aborted' | 'cancelled';

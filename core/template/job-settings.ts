@@ -1,7 +1,7 @@
 /** What one VM backup of a job needs from the job's template, read when it starts. */
-import type { BackupMode } from './model.js';
-import { isBackupMode } from './model.js';
-import type { PlainAttribute } from './store/attributes.js';
+import type { BackupMode } from '../model.js';
+import { isBackupMode } from '../model.js';
+import type { PlainAttribute } from './attributes.js';
 
 export interface JobBackupSettings {
   readonly datastoreId: number | undefined;

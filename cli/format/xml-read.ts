@@ -1,6 +1,6 @@
 /** A small typed view over the daemon's XML documents, for the CLIs (core/xml/tree.ts underneath). */
 import { parseXmlTree, type XmlElement as XmlTreeElement } from '../../core/xml/tree.js';
-import { CliError } from './credentials.js';
+import { CliError } from '../cli-error.js';
 
 export class XmlElement {
   constructor(

@@ -1,0 +1,173 @@
+/**
+ * VM backups, restores, verify and GC as the scheduler runs them: read what to do from the store,
+ * let the engine move the bytes, record the result with one store transition. A VM backup's
+ * record (image or increment, KEEP_LAST, the VM's chain pointers, and the caller's `alsoRecord`:
+ * a job VM's set, task and run, or a manual backup's ERROR) is one transaction, committed while
+ * the engine still holds the datastore against GC.
+ */
+import type { Clock } from '../clock.js';
+import { epochSeconds } from '../clock.js';
+import { backupImageName } from '../engine/image-names.js';
+import type { GcResult, ReferencedIncrement, VerifyResult } from '../engine/maintenance.js';
+import type { Manifest } from '../engine/manifest.js';
+import type { BackupRunner } from '../engine/runner.js';
+import type { BackupObserver } from '../events.js';
+import type { Logger } from '../log.js';
+import type { BackupMode } from '../model.js';
+import type { RestoreOutcome, RestoreRequest } from '../scheduler-port.js';
+import {
+  datastoreRow,
+  type FinishedBackup,
+  newestManifestPath,
+  readBackupSource,
+  readRestoreSource,
+  recordBackup,
+} from '../store/backups.js';
+import { datastoreToOpen } from '../store/datastores.js';
+import type { Store, Tx } from '../store/db.js';
+import { incrementsOnDatastore } from '../store/images.js';
+
+export interface BackupOptions {
+  readonly reset: boolean;
+  /** From a backup job: its MODE/KEEP_LAST override the VM's own BACKUP_CONFIG. */
+  readonly mode?: BackupMode | undefined;
+  readonly keepLast?: number | undefined;
+  readonly jobId?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Store changes that commit in the same transaction as the backup's record (a job's VM set). */
+  readonly alsoRecord?: AlsoRecord | undefined;
+}
+
+/** Told the backup's final byte counts, inside the record transaction. */
+export type AlsoRecord = (trx: Tx, bytes: { bytesDone: number; bytesTotal: number }) => Promise<void>;
+
+export interface BackupResult {
+  readonly imageId: number;
+  readonly incrementId: number;
+  readonly manifest: Manifest;
+}
+
+export interface VmOperationsDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly engine: BackupRunner;
+  readonly timeZone: string;
+  /** Told of each recorded backup (metrics). */
+  readonly observer?: BackupObserver;
+}
+
+export class VmOperations {
+  constructor(private readonly deps: VmOperationsDeps) {}
+
+  /** Bytes done and total of a running backup. */
+  progress(vmId: number): { bytesDone: number; bytesTotal: number; startedAt: number } | undefined {
+    return this.deps.engine.running.get(vmId);
+  }
+
+  /** Backs up one VM into a datastore and records it in one transaction. */
+  async backupVm(vmId: number, datastoreId: number, options: BackupOptions): Promise<BackupResult> {
+    const { store, clock, engine } = this.deps;
+    const src = await readBackupSource(store.db, vmId, datastoreId);
+    const previousManifestPath = await newestManifestPath(store.db, vmId, datastoreId);
+    const totalBefore = src.disks.reduce((s, d) => s + d.virtualSize, 0);
+    const { manifest, committed } = await engine.backupVm(
+      {
+        vmId,
+        hostId: src.vm.hostId,
+        vmState: src.vm.state,
+        hypervisor: src.hypervisor,
+        disks: src.disks,
+        fsFreeze: src.backupConfig.fsFreeze ?? 'NONE',
+        datastore: datastoreToOpen(src.datastore),
+        previousManifestPath,
+        listIncrements: () => this.#increments(datastoreId),
+        signal: options.signal,
+      },
+      (taken, path) => {
+        const nowS = epochSeconds(clock);
+        const finished: FinishedBackup = {
+          vmId,
+          datastoreId,
+          source: path,
+          sizeBytes: taken.disks.reduce((s, d) => s + d.virtualSize, 0),
+          format: taken.disks.every((d) => d.format === 'raw') ? 'raw' : 'qcow2',
+          stats: JSON.stringify({
+            ...taken.stats,
+            compression: taken.compression,
+            compressionLevel: taken.compressionLevel,
+            encrypted: taken.encrypted,
+            digests: Object.fromEntries(taken.disks.map((d) => [d.diskId, d.digest])),
+          }),
+          imageName: backupImageName(vmId, nowS, this.deps.timeZone),
+          nowS,
+          reset: options.reset,
+          mode: options.mode,
+          keepLast: options.keepLast,
+          jobId: options.jobId,
+        };
+        const bytes = {
+          bytesDone: taken.stats.bytesRead,
+          bytesTotal: Math.max(taken.stats.bytesRead, totalBefore),
+        };
+        const also = options.alsoRecord;
+        return store.tx((trx) => recordBackup(trx, finished, also && ((t) => also(t, bytes))));
+      },
+    );
+    const { imageId, incrementId } = committed;
+    this.deps.log.info('backup done', {
+      vm: vmId,
+      image: imageId,
+      increment: incrementId,
+      read: manifest.stats.bytesRead,
+      stored: manifest.stats.bytesStored,
+      ms: manifest.stats.durationMs,
+    });
+    this.deps.observer?.backupFinished({
+      vmId,
+      jobId: options.jobId ?? -1,
+      datastoreId,
+      mode: incrementId > 0 ? 'INCREMENT' : 'FULL',
+      bytesRead: manifest.stats.bytesRead,
+      bytesStored: manifest.stats.bytesStored,
+      bytesDeduplicated: manifest.stats.bytesDeduplicated,
+      bytesZero: manifest.stats.bytesZero,
+      durationMs: manifest.stats.durationMs,
+    });
+    return { imageId, incrementId, manifest };
+  }
+
+  #increments(
+    datastoreId: number,
+    scope: { imageId?: number; incrementId?: number } = {},
+  ): Promise<ReferencedIncrement[]> {
+    return incrementsOnDatastore(this.deps.store.db, datastoreId, scope);
+  }
+
+  async restore(request: RestoreRequest): Promise<RestoreOutcome> {
+    const db = this.deps.store.db;
+    const src = await readRestoreSource(db, request.imageId, request.incrementId);
+    const datastore = datastoreToOpen(await datastoreRow(db, src.image.datastore_id));
+    return this.deps.engine.restore({
+      datastore,
+      manifestPath: src.increment.source,
+      hypervisor: src.hypervisor,
+      diskId: request.diskId,
+      dir: request.dir,
+      targetFor: request.targetFor,
+    });
+  }
+
+  async verify(
+    datastoreId: number,
+    scope: { imageId?: number; incrementId?: number },
+  ): Promise<VerifyResult> {
+    const datastore = datastoreToOpen(await datastoreRow(this.deps.store.db, datastoreId));
+    return this.deps.engine.verify(datastore, await this.#increments(datastoreId, scope), scope);
+  }
+
+  async gc(datastoreId: number): Promise<GcResult> {
+    const datastore = datastoreToOpen(await datastoreRow(this.deps.store.db, datastoreId));
+    return this.deps.engine.gc(datastore, () => this.#increments(datastoreId));
+  }
+}
