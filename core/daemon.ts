@@ -42,7 +42,6 @@ import { VmService } from './services/vms.js';
 import { datastoreRow } from './store/backups.js';
 import { datastoreToOpen, listDatastores } from './store/datastores.js';
 import { openSqliteStore, type Store } from './store/db.js';
-import { decodeAttributes } from './template/attributes.js';
 import { VERSION } from './version.js';
 
 /** /health: the scheduler's timer ticks every 2 s; 30 s without one means it is stuck or stopped. */

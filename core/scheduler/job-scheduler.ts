@@ -14,7 +14,6 @@ import { ErrorCode, OneError } from '../errors.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { RunTrigger } from '../model.js';
-import { afterRun, isDue, isFinished } from '../schedule/next-time.js';
 import type {
   GcOutcome,
   RestoreOutcome,
@@ -31,20 +30,16 @@ import {
   readJobForDispatch,
   requeueInterrupted,
 } from '../store/job-vms.js';
-import { allJobIds, findJob } from '../store/jobs.js';
-import { saveTaskProgress } from '../store/runs.js';
-import {
-  allJobSchedules,
-  markScheduleFired,
-  schedRowToFields,
-  setScheduleMessage,
-} from '../store/schedules.js';
+import { allJobIds } from '../store/jobs.js';
 import type { BackupJobTable } from '../store/schema.js';
-import { setVmError } from '../store/vms.js';
+import { DataOperations } from './data-operations.js';
 import { DispatchIndex } from './dispatch-index.js';
-import { classifyFailure, failureMessage } from './failure.js';
+import { classifyFailure, failureMessage, reportJobFailure } from './failure.js';
 import { candidateJob } from './load-state.js';
-import { type GateLimits, OperationGates } from './operation-gates.js';
+import { ManualBackups } from './manual-backups.js';
+import type { GateLimits } from './operation-gates.js';
+import { ProgressSaver, type TaskProgress } from './progress-saver.js';
+import { ScheduleTimer } from './schedule-timer.js';
 import type { Dispatch, DispatchPolicy, DispatchState, SlotLimits } from './types.js';
 import type { BackupOptions, BackupResult } from './vm-operations.js';
 
@@ -76,19 +71,6 @@ export interface JobSchedulerDeps {
   readonly observer?: BackupObserver;
 }
 
-/** A `onevm backup` queued or running: a one-VM pseudo-job of the dispatch index (negative ID). */
-interface ManualBackup {
-  readonly queueId: number;
-  readonly request: VmBackupRequest;
-  readonly controller: AbortController;
-}
-
-/**
- * Queued `onevm backup` requests rank above every job (PRIORITY is at most 99): an operator asked
- * for them now, as OpenNebula starts them at once; they still wait for MAX_BACKUPS(_HOST) slots.
- */
-const MANUAL_PRIORITY = 100;
-
 interface Started {
   readonly dispatch: Dispatch;
   readonly attempt: number;
@@ -99,29 +81,22 @@ interface Started {
   runEnded?: boolean;
 }
 
-const SCHEDULE_RECHECK_MS = 60 * 60 * 1000;
-const PROGRESS_SAVE_MS = 2000;
-
 export class JobScheduler implements SchedulerPort {
   readonly #deps: JobSchedulerDeps;
   readonly #index: DispatchIndex;
   readonly #dirty = new Set<number>();
   readonly #running = new Map<number, Started>();
-  readonly #manual = new Map<number, ManualBackup>();
-  readonly #manualByVm = new Map<number, ManualBackup>();
-  #manualSeq = 0;
-  readonly #gates: OperationGates;
+  readonly #manual: ManualBackups;
+  readonly #data: DataOperations;
+  readonly #schedules: ScheduleTimer;
   readonly #settled = new Map<number, Promise<void>>();
   #pass: Promise<void> | undefined;
   #again = false;
-  #schedules: Promise<void> | undefined;
-  #schedulesAgain = false;
   #stopping = false;
   #started = false;
-  #cancelScheduleTimer: (() => void) | undefined;
   #cancelRetryTimer: (() => void) | undefined;
   #retryTimerAt = Number.POSITIVE_INFINITY;
-  #cancelProgressTimer: (() => void) | undefined;
+  readonly #progress: ProgressSaver;
   /** Last time a dispatch pass ran (epoch ms), for /health. */
   lastPassAt = 0;
   /** Last tick of the scheduler's timer loop (epoch ms, every few seconds), for /health. */
@@ -130,7 +105,33 @@ export class JobScheduler implements SchedulerPort {
   constructor(deps: JobSchedulerDeps) {
     this.#deps = deps;
     this.#index = new DispatchIndex(deps.limits, deps.policy ?? 'backfill');
-    this.#gates = new OperationGates(deps.gates);
+    this.#progress = new ProgressSaver(
+      deps,
+      () => {
+        const out: TaskProgress[] = [];
+        for (const [vmId, s] of this.#running) {
+          const p = deps.executor.progress(vmId);
+          if (p)
+            out.push({ jobId: s.dispatch.jobId, vmId, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });
+        }
+        return out;
+      },
+      (nowMs) => {
+        this.heartbeatAt = nowMs;
+      },
+    );
+    this.#manual = new ManualBackups({
+      ...deps,
+      index: this.#index,
+      settled: this.#settled,
+      kick: () => this.kick(),
+    });
+    this.#data = new DataOperations(deps.gates, deps.executor, deps.log, deps.observer);
+    this.#schedules = new ScheduleTimer({
+      ...deps,
+      fired: (jobId) => this.#dirty.add(jobId),
+      passed: () => this.kick(),
+    });
   }
 
   /** Reconciles what a crash left, loads every job with pending VMs, fires due schedules. */
@@ -145,7 +146,7 @@ export class JobScheduler implements SchedulerPort {
     for (const id of await allJobIds(store.db)) this.#dirty.add(id);
     this.#started = true;
     this.heartbeatAt = this.#deps.clock.now();
-    this.#saveProgressSoon();
+    this.#progress.start();
     this.kick();
     this.schedulesChanged();
   }
@@ -154,11 +155,10 @@ export class JobScheduler implements SchedulerPort {
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     this.heartbeatAt = 0;
-    this.#cancelScheduleTimer?.();
     this.#cancelRetryTimer?.();
-    this.#cancelProgressTimer?.();
+    this.#progress.stop();
     await this.#pass;
-    await this.#schedules;
+    await this.#schedules.stop();
     const all = () => Promise.all([...this.#settled.values()]);
     if (this.#settled.size > 0) {
       let cancelGrace: (() => void) | undefined;
@@ -168,10 +168,10 @@ export class JobScheduler implements SchedulerPort {
       await Promise.race([all(), grace]);
       cancelGrace?.();
       for (const s of this.#running.values()) s.controller.abort(new Error('onebackupd is stopping'));
-      for (const m of this.#manual.values()) m.controller.abort(new Error('onebackupd is stopping'));
+      this.#manual.abortAll(new Error('onebackupd is stopping'));
       await all();
     }
-    await this.#gates.idle();
+    await this.#data.idle();
   }
 
   jobChanged(jobId: number): void {
@@ -200,18 +200,7 @@ export class JobScheduler implements SchedulerPort {
         `Could not create a new backup for VM ${request.vmId}, a backup is already running`,
       );
     }
-    this.#manualSeq += 1;
-    const m: ManualBackup = { queueId: -this.#manualSeq, request, controller: new AbortController() };
-    this.#manual.set(m.queueId, m);
-    this.#manualByVm.set(request.vmId, m);
-    this.#index.upsertJob({
-      id: m.queueId,
-      priority: MANUAL_PRIORITY,
-      outdatedSince: this.#nowS(),
-      execution: 'SEQUENTIAL',
-      paused: false,
-      vms: [{ vmId: request.vmId, hostId: request.hostId, hostName: request.hostName, set: 'OUTDATED' }],
-    });
+    this.#manual.request(request, this.#nowS());
     this.kick();
     const reason = this.backupQueuedReason(request.vmId);
     if (reason !== undefined)
@@ -220,53 +209,29 @@ export class JobScheduler implements SchedulerPort {
 
   hasBackup(vmId: number): boolean {
     return (
-      this.#manualByVm.has(vmId) ||
-      this.#running.has(vmId) ||
-      this.#deps.executor.progress(vmId) !== undefined
+      this.#manual.has(vmId) || this.#running.has(vmId) || this.#deps.executor.progress(vmId) !== undefined
     );
   }
 
   backupQueuedReason(vmId: number): string | undefined {
-    const m = this.#manualByVm.get(vmId);
-    if (m === undefined || this.#settled.has(vmId)) return undefined;
-    return this.#index.explain(this.#nowS()).find((w) => w.jobId === m.queueId)?.reason ?? 'queued';
+    return this.#manual.queuedReason(vmId, this.#nowS());
   }
 
   restore(request: RestoreRequest): Promise<RestoreOutcome> {
-    const { log, observer, executor } = this.#deps;
-    const vm = request.vmId;
-    return this.#gates.run(
-      'restore',
-      async () => {
-        try {
-          const result = await executor.restore(request);
-          log.info('restore done', { vm, image: request.imageId });
-          observer?.restoreFinished({ vmId: vm, ok: true });
-          return result;
-        } catch (err) {
-          log.error('restore failed', { vm, image: request.imageId, error: failureMessage(err) });
-          observer?.restoreFinished({ vmId: vm, ok: false });
-          throw err;
-        }
-      },
-      (reason) => log.info('restore queued', { vm, image: request.imageId, reason }),
-    );
+    return this.#data.restore(request);
   }
 
   verify(datastoreId: number, scope: { imageId?: number; incrementId?: number }): Promise<VerifyOutcome> {
-    return this.#gates.run(
-      'maintenance',
-      () => this.#deps.executor.verify(datastoreId, scope),
-      (reason) => this.#deps.log.info('verify queued', { datastore: datastoreId, reason }),
-    );
+    return this.#data.verify(datastoreId, scope);
   }
 
   gc(datastoreId: number): Promise<GcOutcome> {
-    return this.#gates.run(
-      'maintenance',
-      () => this.#deps.executor.gc(datastoreId),
-      (reason) => this.#deps.log.info('garbage collection queued', { datastore: datastoreId, reason }),
-    );
+    return this.#data.gc(datastoreId);
+  }
+
+  /** A schedule was added, changed or deleted, or a run ended: fire what is due, rearm the timer. */
+  schedulesChanged(): void {
+    if (this.#started && !this.#stopping) this.#schedules.changed();
   }
 
   /** The dispatch index as plain data (running backups, waiting VMs), for metrics. */
@@ -305,7 +270,7 @@ export class JobScheduler implements SchedulerPort {
       await this.#refreshDirty();
       if (this.#stopping) return;
       for (const d of this.#index.pick(this.#nowS())) {
-        if (d.jobId < 0) this.#launchManual(d);
+        if (d.jobId < 0) this.#manual.launch(d);
         else await this.#launch(d);
       }
     } while (this.#again && !this.#stopping);
@@ -400,51 +365,6 @@ export class JobScheduler implements SchedulerPort {
     this.#settled.set(d.vmId, settled);
   }
 
-  /** Starts a queued `onevm backup`; its outcome clears or sets the VM's ERROR with the record. */
-  #launchManual(d: Dispatch): void {
-    const m = this.#manual.get(d.jobId);
-    if (m === undefined) {
-      this.#index.finished(d.vmId);
-      this.#index.removeJob(d.jobId);
-      return;
-    }
-    const { vmId, datastoreId, reset } = m.request;
-    const { store, clock, log, observer } = this.#deps;
-    const ctimeNow = () => this.#deps.ctime(epochSeconds(clock));
-    log.info('backup started', { vm: vmId, host: d.hostId });
-    const settled = this.#deps.executor
-      .backupVm(vmId, datastoreId, {
-        reset,
-        signal: m.controller.signal,
-        alsoRecord: (trx) => setVmError(trx, vmId, undefined),
-      })
-      .then(
-        () => undefined,
-        async (err: unknown) => {
-          const message = failureMessage(err);
-          log.error('backup failed', { vm: vmId, error: message });
-          observer?.backupFailed({
-            vmId,
-            jobId: -1,
-            reason: classifyFailure(err, m.controller.signal.aborted),
-          });
-          await store.tx((trx) => setVmError(trx, vmId, `${ctimeNow()} : [backup] ${message}`));
-        },
-      )
-      .catch((err: unknown) =>
-        log.error('cannot record the end of a backup', { vm: vmId, error: failureMessage(err) }),
-      )
-      .finally(() => {
-        this.#settled.delete(vmId);
-        this.#manual.delete(m.queueId);
-        this.#manualByVm.delete(vmId);
-        this.#index.finished(vmId);
-        this.#index.removeJob(m.queueId);
-        this.kick();
-      });
-    this.#settled.set(vmId, settled);
-  }
-
   async #finish(started: Started, result: BackupResult | undefined, err: unknown): Promise<void> {
     const { jobId, vmId } = started.dispatch;
     if (result) {
@@ -470,28 +390,12 @@ export class JobScheduler implements SchedulerPort {
         ctime: this.#deps.ctime(Math.floor(nowMs / 1000)),
       }),
     );
-    const observer = this.#deps.observer;
-    if (failed.outcome === 'stopped') {
-      this.#deps.log.info('backup stopped', { job: jobId, vm: vmId, reason: message });
-      observer?.backupFailed({ jobId, vmId, reason: kind === 'aborted' ? 'cancelled' : 'permanent' });
-    } else if (failed.outcome === 'retry') {
-      observer?.backupFailed({ jobId, vmId, reason: kind });
-      observer?.retried({ jobId, vmId });
-      this.#deps.log.warn('backup failed, will retry', {
-        job: jobId,
-        vm: vmId,
-        attempt: started.attempt,
-        error: message,
-      });
-    } else {
-      observer?.backupFailed({ jobId, vmId, reason: kind });
-      this.#deps.log.error('backup failed', {
-        job: jobId,
-        vm: vmId,
-        attempt: started.attempt,
-        error: failed.text,
-      });
-    }
+    reportJobFailure(
+      this.#deps.log,
+      this.#deps.observer,
+      { jobId, vmId, attempt: started.attempt, kind, message },
+      failed,
+    );
     if (failed.runEnded) this.schedulesChanged();
   }
 
@@ -507,89 +411,5 @@ export class JobScheduler implements SchedulerPort {
       this.#retryTimerAt = Number.POSITIVE_INFINITY;
       this.kick();
     }, delay + 5);
-  }
-
-  /** Progress of running tasks saved every few seconds, so `runs` shows bytes and speed. */
-  #saveProgressSoon(): void {
-    if (this.#stopping) return;
-    this.#cancelProgressTimer = this.#deps.clock.setTimeout(() => {
-      this.heartbeatAt = this.#deps.clock.now();
-      void this.#saveProgress().finally(() => this.#saveProgressSoon());
-    }, PROGRESS_SAVE_MS);
-  }
-
-  async #saveProgress(): Promise<void> {
-    if (this.#running.size === 0) return;
-    try {
-      const progress: { jobId: number; vmId: number; bytesDone: number; bytesTotal: number }[] = [];
-      for (const [vmId, s] of this.#running) {
-        const p = this.#deps.executor.progress(vmId);
-        if (p) progress.push({ jobId: s.dispatch.jobId, vmId, ...p });
-      }
-      await this.#deps.store.tx((trx) => saveTaskProgress(trx, progress));
-    } catch (err) {
-      this.#deps.log.warn('cannot save backup progress', { error: failureMessage(err) });
-    }
-  }
-
-  /** Fires due schedules now (once more after the pass in progress), then arms the next timer. */
-  schedulesChanged(): void {
-    if (!this.#started || this.#stopping) return;
-    if (this.#schedules) {
-      this.#schedulesAgain = true;
-      return;
-    }
-    this.#schedules = this.#fireSchedules()
-      .catch((err: unknown) => this.#deps.log.error('schedules failed', { error: failureMessage(err) }))
-      .finally(() => {
-        this.#schedules = undefined;
-        if (this.#schedulesAgain) {
-          this.#schedulesAgain = false;
-          this.schedulesChanged();
-        }
-      });
-  }
-
-  async #fireSchedules(): Promise<void> {
-    const { store, timeZone } = this.#deps;
-    const rows = await allJobSchedules(store.db);
-    // Read after the await: a pass that waited must not act on the time it was asked at.
-    const nowS = this.#nowS();
-    const fired = new Set<number>();
-    let next = Number.POSITIVE_INFINITY;
-    for (const row of rows) {
-      const fields = schedRowToFields(row);
-      if (isDue(fields, row.done, nowS)) {
-        if (fired.has(row.parent_id)) continue;
-        fired.add(row.parent_id);
-        const outcome = await store.tx(async (trx) => {
-          const job = await findJob(trx, row.parent_id);
-          if (!job) return 'gone';
-          try {
-            await this.#deps.execute(trx, job, 'schedule');
-          } catch (err) {
-            await setScheduleMessage(trx, row.id, `${this.#deps.ctime(nowS)} : ${failureMessage(err)}`);
-            return 'busy';
-          }
-          const after = afterRun(fields, nowS, timeZone);
-          await markScheduleFired(trx, row, after.fields, after.done);
-          if (!after.finished) next = Math.min(next, after.fields.time);
-          return 'fired';
-        });
-        this.#deps.log.info('schedule due', { job: row.parent_id, schedule: row.id, outcome });
-        if (outcome === 'fired') this.#dirty.add(row.parent_id);
-      } else if (!isFinished(fields, row.done, nowS) && fields.time > nowS) {
-        next = Math.min(next, fields.time);
-      }
-    }
-    // Every job fired in this pass is dispatched together, by priority, not by schedule order.
-    this.kick();
-    this.#cancelScheduleTimer?.();
-    this.#cancelScheduleTimer = undefined;
-    if (this.#stopping) return;
-    const delay = Number.isFinite(next)
-      ? Math.min(SCHEDULE_RECHECK_MS, Math.max(0, next * 1000 - this.#deps.clock.now()) + 5)
-      : SCHEDULE_RECHECK_MS;
-    this.#cancelScheduleTimer = this.#deps.clock.setTimeout(() => this.schedulesChanged(), delay);
   }
 }

@@ -17,7 +17,6 @@ import {
   findJob,
   insertJob,
   jobDetails,
-  jobNamedBy,
   listJobs,
   openJobRun,
   referencedDatastore,
@@ -27,6 +26,7 @@ import {
   setJobPaused,
   setJobPriority,
 } from '../store/jobs.js';
+import { findOwnedNameClash } from '../store/owned.js';
 import { listRuns, type RunRecord } from '../store/runs.js';
 import {
   deleteSchedule,
@@ -188,7 +188,7 @@ export class BackupJobService {
       await this.checkReferences(trx, who, undefined, t, [], problems);
       if (problems.length > 0) throw new TemplateError(problems);
       const name = t.name as string;
-      const clash = await jobNamedBy(trx, who.uid, name);
+      const clash = await findOwnedNameClash(trx, 'backup_jobs', name, -1, who.uid);
       if (clash !== undefined)
         throw new OneError(ErrorCode.ACTION, `NAME is already taken by BACKUP JOB ${clash}.`);
       const id = await insertJob(trx, {
@@ -248,7 +248,7 @@ export class BackupJobService {
   async rename(who: Requester, id: number, name: string): Promise<void> {
     await this.deps.store.tx((trx) =>
       renameObject(trx, who, 'backup_jobs', id, name, (t, row, newName) =>
-        jobNamedBy(t, row.uid, newName, row.id),
+        findOwnedNameClash(t, 'backup_jobs', newName, row.id, row.uid),
       ),
     );
   }

@@ -8,8 +8,8 @@
 import { type BackupConfig, backupConfigFromJson, backupConfigToJson } from '../backup-config.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { BackupMode, DiskFormat, VmState } from '../model.js';
-import { DEFAULT_PERMISSION_BITS } from '../permissions.js';
 import { nextId, type Queryable, type Tx } from './db.js';
+import { newObjectOwnership } from './owned.js';
 import type { DatastoreTable, ImageIncrementTable, ImageTable, OwnedColumns } from './schema.js';
 
 /** Everything a VM backup reads before it starts. */
@@ -196,13 +196,7 @@ function newImage(
   return {
     id,
     name: b.imageName,
-    uid: owner.uid,
-    gid: owner.gid,
-    permissions: DEFAULT_PERMISSION_BITS,
-    lock_level: 0,
-    lock_owner: -1,
-    lock_time: 0,
-    lock_req_id: -1,
+    ...newObjectOwnership(owner),
     template: '[]',
     type: 'BACKUP',
     datastore_id: b.datastoreId,

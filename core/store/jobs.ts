@@ -44,23 +44,6 @@ export async function allJobIds(db: Queryable): Promise<number[]> {
   return (await db.selectFrom('backup_jobs').select('id').execute()).map((r) => r.id);
 }
 
-/** The job of this owner with this name, other than `exceptId`. */
-export async function jobNamedBy(
-  db: Queryable,
-  uid: number,
-  name: string,
-  exceptId = -1,
-): Promise<number | undefined> {
-  const row = await db
-    .selectFrom('backup_jobs')
-    .select('id')
-    .where('uid', '=', uid)
-    .where('name', '=', name)
-    .where('id', '!=', exceptId)
-    .executeTakeFirst();
-  return row?.id;
-}
-
 export interface NewJob {
   readonly name: string;
   readonly ownership: Pick<

@@ -1,0 +1,131 @@
+/**
+ * `onevm backup` of VMs in no job, behind the same slots as job backups: each request is a
+ * one-VM pseudo-job of the dispatch index (negative ID), so MAX_BACKUPS and MAX_BACKUPS_HOST
+ * hold for both and the index says why a request waits. Requests rank above every job (PRIORITY
+ * is at most 99): an operator asked for them now, as OpenNebula starts them at once.
+ * The record of a successful backup clears the VM's ERROR in the same transaction; a failure
+ * sets it. Requests live in memory: a queued one does not survive a restart (the VM's ERROR does
+ * not change, and `onevm backup --wait` says the backup ended without a record).
+ */
+import { type Clock, epochSeconds } from '../clock.js';
+import type { BackupObserver } from '../events.js';
+import type { Logger } from '../log.js';
+import type { VmBackupRequest } from '../scheduler-port.js';
+import type { Store } from '../store/db.js';
+import { setVmError } from '../store/vms.js';
+import type { DispatchIndex } from './dispatch-index.js';
+import { classifyFailure, failureMessage } from './failure.js';
+import type { Dispatch } from './types.js';
+import type { BackupOptions, BackupResult } from './vm-operations.js';
+
+const MANUAL_PRIORITY = 100;
+
+interface ManualBackup {
+  readonly queueId: number;
+  readonly request: VmBackupRequest;
+  readonly controller: AbortController;
+}
+
+export interface ManualBackupsDeps {
+  readonly index: DispatchIndex;
+  readonly executor: {
+    backupVm(vmId: number, datastoreId: number, options: BackupOptions): Promise<BackupResult>;
+  };
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly ctime: (epochS: number) => string;
+  readonly observer?: BackupObserver | undefined;
+  /** The scheduler's running backups by VM, awaited at stop. */
+  readonly settled: Map<number, Promise<void>>;
+  /** A slot was freed: run a dispatch pass. */
+  readonly kick: () => void;
+}
+
+export class ManualBackups {
+  readonly #deps: ManualBackupsDeps;
+  readonly #byQueueId = new Map<number, ManualBackup>();
+  readonly #byVm = new Map<number, ManualBackup>();
+  #seq = 0;
+
+  constructor(deps: ManualBackupsDeps) {
+    this.#deps = deps;
+  }
+
+  /** Queues a backup; the caller checked that the VM has none queued or running. */
+  request(request: VmBackupRequest, nowS: number): void {
+    this.#seq += 1;
+    const m: ManualBackup = { queueId: -this.#seq, request, controller: new AbortController() };
+    this.#byQueueId.set(m.queueId, m);
+    this.#byVm.set(request.vmId, m);
+    this.#deps.index.upsertJob({
+      id: m.queueId,
+      priority: MANUAL_PRIORITY,
+      outdatedSince: nowS,
+      execution: 'SEQUENTIAL',
+      paused: false,
+      vms: [{ vmId: request.vmId, hostId: request.hostId, hostName: request.hostName, set: 'OUTDATED' }],
+    });
+  }
+
+  /** Whether the VM has a manual backup queued or running. */
+  has(vmId: number): boolean {
+    return this.#byVm.has(vmId);
+  }
+
+  /** Why the VM's queued backup waits (the dispatch index's reason); undefined once it runs. */
+  queuedReason(vmId: number, nowS: number): string | undefined {
+    const m = this.#byVm.get(vmId);
+    if (m === undefined || this.#deps.settled.has(vmId)) return undefined;
+    return this.#deps.index.explain(nowS).find((w) => w.jobId === m.queueId)?.reason ?? 'queued';
+  }
+
+  abortAll(reason: Error): void {
+    for (const m of this.#byQueueId.values()) m.controller.abort(reason);
+  }
+
+  /** Starts a picked request; its slots are freed and the next pass runs when it ends. */
+  launch(d: Dispatch): void {
+    const { index, store, log, observer } = this.#deps;
+    const m = this.#byQueueId.get(d.jobId);
+    if (m === undefined) {
+      index.finished(d.vmId);
+      index.removeJob(d.jobId);
+      return;
+    }
+    const { vmId, datastoreId, reset } = m.request;
+    log.info('backup started', { vm: vmId, host: d.hostId });
+    const settled = this.#deps.executor
+      .backupVm(vmId, datastoreId, {
+        reset,
+        signal: m.controller.signal,
+        alsoRecord: (trx) => setVmError(trx, vmId, undefined),
+      })
+      .then(
+        () => undefined,
+        async (err: unknown) => {
+          const message = failureMessage(err);
+          log.error('backup failed', { vm: vmId, error: message });
+          observer?.backupFailed({
+            vmId,
+            jobId: -1,
+            reason: classifyFailure(err, m.controller.signal.aborted),
+          });
+          const ctime = this.#deps.ctime(epochSeconds(this.#deps.clock));
+          await store.tx((trx) => setVmError(trx, vmId, `${ctime} : [backup] ${message}`));
+        },
+      )
+      .catch((err: unknown) =>
+        log.error('cannot record the end of a backup', { vm: vmId, error: failureMessage(err) }),
+      )
+      .finally(() => {
+        this.#deps.settled.delete(vmId);
+        this.#byQueueId.delete(m.queueId);
+        this.#byVm.delete(vmId);
+        index.finished(vmId);
+        index.removeJob(m.queueId);
+        this.#deps.kick();
+      });
+    this.#deps.settled.set(vmId, settled);
+  }
+}
