@@ -36,8 +36,8 @@ export const vmBackupCommand: CommandSpec = {
       if (process.stderr.isTTY) process.stderr.write(`\r${line.padEnd(60)}`);
       else if (line.includes('queued')) process.stderr.write(`${line}\n`);
     };
-    for (let idle = 0; ; ) {
-      await sleep(300);
+    for (let idle = 0, first = true; ; first = false) {
+      if (!first) await sleep(300);
       const doc = parseStringSync(await client.callString('one.vm.info', vm, false));
       const now = backupState(doc);
       const progress = doc.child('BACKUPS')?.child('BACKUP_PROGRESS');
