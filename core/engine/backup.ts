@@ -10,8 +10,8 @@
 import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { HypervisorDriver, PointInTime } from '../../drivers/hypervisor/types.js';
+import type { ChunkKeys } from '../chunk-keys.js';
 import type { Compression } from '../model.js';
-import type { ChunkKeys } from './chunk-codec.js';
 import {
   CHUNK_SIZE,
   diskDigest,

@@ -17,8 +17,6 @@ import { PAYLOAD_CAPACITY } from './chunk-slots.js';
 import { CHUNK_SIZE } from './manifest.js';
 import { type CCtx, type DCtx, zstd } from './zstd-binding.js';
 
-export type { ChunkKeys };
-
 export interface CodecOptions {
   readonly compression: Compression;
   readonly level: number;

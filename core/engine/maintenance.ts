@@ -8,7 +8,7 @@
  * must be read inside that gate, after the last backup writing to the datastore recorded its own.
  */
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
-import type { ChunkKeys } from './chunk-codec.js';
+import type { ChunkKeys } from '../chunk-keys.js';
 import { decodeManifest } from './manifest.js';
 import type { ChunkPool } from './pool.js';
 

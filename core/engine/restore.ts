@@ -6,7 +6,8 @@
 import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { HypervisorDriver } from '../../drivers/hypervisor/types.js';
-import { ChunkCorruptError, type ChunkKeys } from './chunk-codec.js';
+import type { ChunkKeys } from '../chunk-keys.js';
+import { ChunkCorruptError } from './chunk-codec.js';
 import type { Manifest, ManifestDisk } from './manifest.js';
 import type { ChunkPool } from './pool.js';
 

@@ -1,8 +1,8 @@
 import type { Clock } from '../clock.js';
+import type { DiskInspector } from '../disk-facts.js';
 import type { Requester } from '../permissions.js';
 import type { SchedulerPort } from '../scheduler-port.js';
 import type { Store } from '../store/db.js';
-import type { DiskInspector } from './disk-inspector.js';
 
 /** What every service needs, passed in by the daemon (tests pass their own). */
 export interface ServiceDeps {

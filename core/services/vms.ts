@@ -1,5 +1,6 @@
 /** VMs in the inventory (`onevm create`, `delete`, `show`, `list`): template checks, then store transitions. */
 import type { BackupConfig } from '../backup-config.js';
+import type { DiskFacts } from '../disk-facts.js';
 import {
   BACKUP_MODES,
   type BackupMode,
@@ -30,7 +31,6 @@ import {
 import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
-import type { DiskFacts } from './disk-inspector.js';
 import {
   checkName,
   loadAuthorized,

@@ -17,8 +17,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ChunkKeys } from '../../core/chunk-keys.js';
 import { runBackup } from '../../core/engine/backup.js';
-import { ChunkCorruptError, type ChunkKeys } from '../../core/engine/chunk-codec.js';
+import { ChunkCorruptError } from '../../core/engine/chunk-codec.js';
 import { decodeManifest } from '../../core/engine/manifest.js';
 import { ChunkPool } from '../../core/engine/pool.js';
 import { restoreDisk } from '../../core/engine/restore.js';

@@ -56,14 +56,11 @@ export async function startDaemon(
     stderr += d.toString();
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => {
-        // Never leave a daemon behind: the caller gets no handle to stop it.
-        child.kill('SIGKILL');
-        reject(new Error(`daemon did not start in 20 s; stderr:\n${stderr}`));
-      },
-      20_000,
-    );
+    const timer = setTimeout(() => {
+      // Never leave a daemon behind: the caller gets no handle to stop it.
+      child.kill('SIGKILL');
+      reject(new Error(`daemon did not start in 20 s; stderr:\n${stderr}`));
+    }, 20_000);
     child.stdout?.on('data', (d: Buffer) => {
       stdout += d.toString();
       const m = /listening on (\S+)/.exec(stdout);
