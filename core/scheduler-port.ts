@@ -40,6 +40,8 @@ export interface RestoreOutcome {
 
 export interface VerifyOutcome {
   readonly chunksChecked: number;
+  /** Bad chunks moved aside by this verify. */
+  readonly chunksQuarantined?: number;
   readonly problems: readonly {
     readonly imageId: number;
     readonly incrementId: number;

@@ -114,14 +114,15 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
           .add(async () => {
             try {
               const previousId = previous?.chunks[i] ?? undefined;
-              const { id, length: stored } = await req.pool.encodeSlot(slot, length, options, previousId);
+              let { id, length: stored } = await req.pool.encodeSlot(slot, length, options, previousId);
+              if (stored === 0 && !(await req.datastore.hasChunk(id))) {
+                // The previous backup's chunk is gone (deleted, or quarantined as bad): the source is
+                // right here, so encode it again and write it, instead of failing every later backup.
+                ({ id, length: stored } = await req.pool.encodeSlot(slot, length, options));
+              }
               ids[i] = id;
-              if (stored === 0 && (await req.datastore.hasChunk(id))) {
+              if (stored === 0) {
                 stats.bytesDeduplicated += length;
-              } else if (stored === 0) {
-                throw new Error(
-                  `chunk ${id} of disk ${disk.diskId} is missing from the datastore; run onedatastore verify`,
-                );
               } else if (
                 await req.datastore.putChunk(id, slot.payload.subarray(0, stored), { signal: req.signal })
               )

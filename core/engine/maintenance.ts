@@ -9,6 +9,7 @@
  */
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
+import { ChunkCorruptError } from './chunk-codec.js';
 import { decodeManifest } from './manifest.js';
 import type { ChunkPool } from './pool.js';
 
@@ -29,6 +30,8 @@ export interface VerifyProblem {
 export interface VerifyResult {
   readonly chunksChecked: number;
   readonly problems: readonly VerifyProblem[];
+  /** Bad chunks moved aside by this verify. */
+  readonly chunksQuarantined: number;
 }
 
 /** An increment the store references on the datastore: where its manifest is. */
@@ -79,6 +82,7 @@ export async function verifyBackups(
 ): Promise<VerifyResult> {
   const verdict = new Map<string, string | null>();
   const problems: VerifyProblem[] = [];
+  let quarantined = 0;
   for (const inc of incs) {
     let manifest: ReturnType<typeof decodeManifest>;
     try {
@@ -102,7 +106,13 @@ export async function verifyBackups(
             await pool.decode(id, await driver.getChunk(id), keys);
             bad = null;
           } catch (err) {
-            bad = driver.isNotFound(err) ? `chunk ${id}: missing` : (err as Error).message;
+            if (driver.isNotFound(err)) bad = `chunk ${id}: missing`;
+            else if (err instanceof ChunkCorruptError) {
+              // Moved aside, so the next backup of the same data writes it again.
+              const moved = await driver.quarantineChunk(id);
+              bad = `${(err as Error).message}${moved ? ' (quarantined; the next backup of this data writes it again)' : ''}`;
+              quarantined += moved ? 1 : 0;
+            } else bad = (err as Error).message;
           }
           verdict.set(id, bad);
         }
@@ -117,5 +127,5 @@ export async function verifyBackups(
       }
     }
   }
-  return { chunksChecked: verdict.size, problems };
+  return { chunksChecked: verdict.size, problems, chunksQuarantined: quarantined };
 }

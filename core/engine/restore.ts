@@ -54,7 +54,14 @@ export async function restoreDisk(req: RestoreRequest): Promise<void> {
         .add(async () => {
           try {
             const stored = await readChunk(req.datastore, id, slot.payload, req.signal);
-            const length = await req.pool.decodeSlot(slot, id, stored, req.keys);
+            const length = await req.pool
+              .decodeSlot(slot, id, stored, req.keys)
+              .catch(async (err: unknown) => {
+                // A bad chunk is moved aside: the next backup of the same data writes it again.
+                if (err instanceof ChunkCorruptError)
+                  await req.datastore.quarantineChunk(id).catch(() => false);
+                throw err;
+              });
             await writer.write(i * manifest.chunkSize, slot.plain.subarray(0, length));
           } finally {
             slots.release(slot);

@@ -69,7 +69,10 @@ export class VmOperations {
   async backupVm(vmId: number, datastoreId: number, options: BackupOptions): Promise<BackupResult> {
     const { store, clock, engine } = this.deps;
     const src = await readBackupSource(store.db, vmId, datastoreId);
-    const previousManifestPath = await newestManifestPath(store.db, vmId, datastoreId);
+    // --reset starts from nothing: every chunk is read, encoded and checked against the datastore.
+    const previousManifestPath = options.reset
+      ? undefined
+      : await newestManifestPath(store.db, vmId, datastoreId);
     const totalBefore = src.disks.reduce((s, d) => s + d.virtualSize, 0);
     const { manifest, committed } = await engine.backupVm(
       {

@@ -89,7 +89,8 @@ export class VmBackupService {
     const head =
       r.problems.length === 0
         ? `OK: ${r.chunksChecked} chunks verified`
-        : `FAILED: ${r.problems.length} broken chunk references in ${r.chunksChecked} chunks`;
+        : `FAILED: ${r.problems.length} broken chunk references in ${r.chunksChecked} chunks` +
+          (r.chunksQuarantined ? `, ${r.chunksQuarantined} bad chunks quarantined` : '');
     return [
       head,
       ...r.problems.map(

@@ -2,6 +2,7 @@
  * `local` datastore: a directory on this host.
  *   <base>/chunks/<2 hex>/<id>     one file per chunk, never rewritten
  *   <base>/backups/<path>          manifests
+ *   <base>/quarantine/<id>.<ms>    chunks found bad, moved aside (quarantineChunk)
  * Writes go to `<dir>/.tmp-<random>`, are fsynced, renamed into place and the directory is
  * fsynced, so a crash leaves the old state or the new one; cleanup() removes `.tmp-*` leftovers.
  */
@@ -166,6 +167,21 @@ class LocalDatastore implements DatastoreDriver {
     } finally {
       await fh.close();
     }
+  }
+
+  async quarantineChunk(id: string): Promise<boolean> {
+    const from = this.chunkPath(id);
+    const dir = join(this.base, 'quarantine');
+    await mkdir(dir, { recursive: true });
+    try {
+      await rename(from, join(dir, `${id}.${Date.now()}`));
+    } catch (err) {
+      if (this.isNotFound(err)) return false;
+      throw err;
+    }
+    await fsyncDir(dir);
+    await fsyncDir(dirname(from));
+    return true;
   }
 
   async deleteChunk(id: string): Promise<void> {

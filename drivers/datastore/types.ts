@@ -29,6 +29,13 @@ export interface DatastoreDriver {
    */
   getChunkInto?(id: string, into: Uint8Array, o?: CallOptions): Promise<number>;
   deleteChunk(id: string): Promise<void>;
+  /**
+   * Moves a chunk found bad (wrong digest or GCM tag, truncated) aside, where no backup or
+   * restore reads it, as Proxmox Backup Server does: the next backup that produces the same data
+   * writes it again, and an operator can still look at what was there. Resolves to false when
+   * the chunk was not there (already moved or missing).
+   */
+  quarantineChunk(id: string): Promise<boolean>;
   listChunks(): AsyncIterable<string>;
   /** Writes (or replaces) a manifest atomically. `path` is relative, '/'-separated. */
   putManifest(path: string, doc: Uint8Array, o?: CallOptions): Promise<void>;
