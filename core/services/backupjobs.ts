@@ -8,7 +8,8 @@ import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError, TemplateError, type TemplateProblem } from '../errors.js';
 import type { RunTrigger, VmSet } from '../model.js';
 import { isAuthorized, type Requester } from '../permissions.js';
-import { parseSchedAction, type SchedActionOptions, updateSchedAction } from '../schedule/sched-action.js';
+import { parseSchedAction, updateSchedAction } from '../schedule/sched-action.js';
+import type { SchedActionOptions } from '../schedule/sched-action-fields.js';
 import type { Tx } from '../store/db.js';
 import {
   cancelJobRun,
