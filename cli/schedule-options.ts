@@ -14,7 +14,8 @@
 import { TemplateError } from '../core/errors.js';
 import { describeSchedule } from '../core/schedule/describe.js';
 import { fieldsToEpoch, isoTime, MAX_EPOCH } from '../core/schedule/iso-time.js';
-import { parseSchedAction, type Repeat } from '../core/schedule/sched-action.js';
+import { parseSchedAction } from '../core/schedule/sched-action.js';
+import type { Repeat } from '../core/schedule/sched-action-fields.js';
 import { epochToWallClock, isTimeZone, offsetString } from '../core/schedule/zoned-time.js';
 import { CliError } from './cli-error.js';
 

@@ -1,7 +1,8 @@
 /** The CLIs' only way to the daemon: one XML-RPC call, OpenNebula's [ok, body, code] unpacked. */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { decodeMethodResponse, encodeMethodCall, type XmlRpcValue } from '../../core/api/xmlrpc.js';
+import { decodeMethodResponse, encodeMethodCall } from '../../core/api/xmlrpc.js';
+import type { XmlRpcValue } from '../../core/api/xmlrpc-value.js';
 import { CliError } from '../cli-error.js';
 import { type Connection, resolveConnection } from './credentials.js';
 

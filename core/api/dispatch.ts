@@ -6,7 +6,7 @@
 import { ErrorCode, isOneError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { METHODS, type Services } from './methods.js';
-import type { XmlRpcValue } from './xmlrpc.js';
+import type { XmlRpcValue } from './xmlrpc-value.js';
 
 export type OneResponse = [boolean, number | string | boolean, number];
 

@@ -25,7 +25,7 @@ import {
   type ParamSpec,
   stringParam,
 } from './signature.js';
-import type { XmlRpcValue } from './xmlrpc.js';
+import type { XmlRpcValue } from './xmlrpc-value.js';
 
 export interface Services {
   readonly users: UserService;

@@ -4,7 +4,7 @@
  * arguments are typed by its own parameter list.
  */
 import { ErrorCode, OneError } from '../errors.js';
-import type { XmlRpcValue } from './xmlrpc.js';
+import type { XmlRpcValue } from './xmlrpc-value.js';
 
 /** The TypeScript type an XML-RPC parameter type checks to. */
 export interface ArgTypes {

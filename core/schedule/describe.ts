@@ -4,7 +4,7 @@
  * zone's wall clock; without one they are left out (the time) or shown in UTC (the end).
  */
 import { anchorOf } from './next-time.js';
-import { daySet, END_DATE, END_TIMES, type SchedActionFields } from './sched-action.js';
+import { daySet, END_DATE, END_TIMES, type SchedActionFields } from './sched-action-fields.js';
 import { epochToWallClock, offsetString } from './zoned-time.js';
 
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

@@ -48,7 +48,7 @@ import {
   REPEAT_WEEKLY,
   REPEAT_YEARLY,
   type SchedActionFields,
-} from './sched-action.js';
+} from './sched-action-fields.js';
 import { epochToWallClock, firstInstantFrom } from './zoned-time.js';
 
 /** What to store after a successful run. */

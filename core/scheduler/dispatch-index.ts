@@ -18,11 +18,24 @@
  * So the next VM to start is the first job of some `#hostJobs` list whose host is not full,
  * the best such job over the hosts, and in it the first ready VM on a host that is not full.
  *
+ * The entries are dispatch-entries.ts's, the running backups' slots running-slots.ts's.
  * Not thread-safe, no I/O, no clock: the caller passes `now` (epoch seconds) to pick(). The
  * index holds no durable state; after a crash the daemon rebuilds it from the store.
  */
+import {
+  addCount,
+  byPos,
+  candidateOf,
+  dropCount,
+  isDispatchable,
+  isOutstanding,
+  type JobEntry,
+  newJobEntry,
+  type VmEntry,
+} from './dispatch-entries.js';
 import { MinHeap } from './min-heap.js';
 import { explainWaiting } from './pick.js';
+import { RunningSlots } from './running-slots.js';
 import { insertSorted, removeSorted } from './sorted-array.js';
 import {
   type CandidateJob,
@@ -30,50 +43,12 @@ import {
   type Dispatch,
   type DispatchPolicy,
   type DispatchState,
-  type Execution,
   isFull,
-  type JobVm,
   type RunningBackup,
   type SlotLimits,
   type VmSet,
   type Waiting,
 } from './types.js';
-
-interface VmEntry {
-  readonly job: JobEntry;
-  /** Position in BACKUP_VMS. */
-  readonly pos: number;
-  readonly vmId: number;
-  readonly hostId: number;
-  readonly hostName: string;
-  set: VmSet;
-  notBefore: number | undefined;
-  excluded: boolean;
-  ready: boolean;
-  /** The time of this VM's live entry in the delayed heap; older entries are stale. */
-  heapAt: number | undefined;
-  removed: boolean;
-}
-
-interface JobEntry {
-  readonly id: number;
-  readonly priority: number;
-  readonly outdatedSince: number;
-  readonly execution: Execution;
-  paused: boolean;
-  readonly vms: VmEntry[];
-  readonly byVmId: Map<number, VmEntry>;
-  /** vmId -> 1 for ONGOING in the job, +1 for a running backup with this jobId. */
-  readonly busy: Map<number, number>;
-  readonly readyOn: Map<number, VmEntry[]>;
-  dispatchable: boolean;
-  /** OUTDATED VMs that are not excluded. */
-  outstanding: number;
-  /** Counted in #topPriorities. */
-  listed: boolean;
-}
-
-const byPos = (a: VmEntry, b: VmEntry): number => a.pos - b.pos;
 
 export class DispatchIndex {
   #limits: SlotLimits;
@@ -82,9 +57,7 @@ export class DispatchIndex {
   #now = Number.NEGATIVE_INFINITY;
   readonly #jobs = new Map<number, JobEntry>();
   readonly #entriesByVm = new Map<number, VmEntry[]>();
-  readonly #running = new Map<number, RunningBackup>();
-  readonly #runningByJob = new Map<number, Set<number>>();
-  readonly #perHost = new Map<number, number>();
+  readonly #running = new RunningSlots();
   readonly #hostJobs = new Map<number, JobEntry[]>();
   readonly #topPriorities = new Map<number, number>();
   readonly #delayed = new MinHeap<VmEntry>();
@@ -106,43 +79,8 @@ export class DispatchIndex {
   /** Adds a job or replaces it whole (a trigger, an update of BACKUP_VMS, PRIORITY or EXECUTION). */
   upsertJob(job: CandidateJob): void {
     this.removeJob(job.id);
-    const entry: JobEntry = {
-      id: job.id,
-      priority: job.priority,
-      outdatedSince: job.outdatedSince,
-      execution: job.execution,
-      paused: job.paused,
-      vms: [],
-      byVmId: new Map(),
-      busy: new Map(),
-      readyOn: new Map(),
-      dispatchable: false,
-      outstanding: 0,
-      listed: false,
-    };
-    for (const [pos, vm] of job.vms.entries()) {
-      if (entry.byVmId.has(vm.vmId)) throw new Error(`backup job ${job.id}: VM ${vm.vmId} is listed twice`);
-      const v: VmEntry = {
-        job: entry,
-        pos,
-        vmId: vm.vmId,
-        hostId: vm.hostId,
-        hostName: vm.hostName,
-        set: vm.set,
-        notBefore: vm.notBefore,
-        excluded: vm.excluded === true,
-        ready: false,
-        heapAt: undefined,
-        removed: false,
-      };
-      entry.vms.push(v);
-      entry.byVmId.set(vm.vmId, v);
-      if (v.set === 'ONGOING') addCount(entry.busy, v.vmId);
-      if (isOutstanding(v)) entry.outstanding += 1;
-    }
-    for (const vmId of this.#runningByJob.get(job.id) ?? []) addCount(entry.busy, vmId);
+    const entry = newJobEntry(job, this.#running.vmsOfJob(job.id));
     this.#jobs.set(job.id, entry);
-    entry.dispatchable = isDispatchable(entry);
     this.#relist(entry);
     for (const v of entry.vms) {
       let list = this.#entriesByVm.get(v.vmId);
@@ -211,16 +149,8 @@ export class DispatchIndex {
 
   /** A backup began (picked here, or started by hand): it holds a global and a host slot. */
   started(backup: RunningBackup): void {
-    if (this.#running.has(backup.vmId)) throw new Error(`VM ${backup.vmId} already has a backup running`);
-    this.#running.set(backup.vmId, { ...backup });
-    this.#perHost.set(backup.hostId, (this.#perHost.get(backup.hostId) ?? 0) + 1);
+    this.#running.add(backup);
     if (backup.jobId !== undefined) {
-      let vms = this.#runningByJob.get(backup.jobId);
-      if (vms === undefined) {
-        vms = new Set();
-        this.#runningByJob.set(backup.jobId, vms);
-      }
-      vms.add(backup.vmId);
       const job = this.#jobs.get(backup.jobId);
       if (job !== undefined) this.#holdBusy(job, backup.vmId);
     }
@@ -229,16 +159,9 @@ export class DispatchIndex {
 
   /** The VM's backup ended (any way): its slots are free. Returns false if none was running. */
   finished(vmId: number): boolean {
-    const backup = this.#running.get(vmId);
+    const backup = this.#running.remove(vmId);
     if (backup === undefined) return false;
-    this.#running.delete(vmId);
-    const onHost = (this.#perHost.get(backup.hostId) ?? 1) - 1;
-    if (onHost === 0) this.#perHost.delete(backup.hostId);
-    else this.#perHost.set(backup.hostId, onHost);
     if (backup.jobId !== undefined) {
-      const vms = this.#runningByJob.get(backup.jobId);
-      vms?.delete(vmId);
-      if (vms?.size === 0) this.#runningByJob.delete(backup.jobId);
       const job = this.#jobs.get(backup.jobId);
       if (job !== undefined) this.#releaseBusy(job, vmId);
     }
@@ -259,7 +182,7 @@ export class DispatchIndex {
       const top = this.#policy === 'strict' ? this.#topPriority() : Number.NEGATIVE_INFINITY;
       let best: JobEntry | undefined;
       for (const [hostId, jobs] of this.#hostJobs) {
-        if (isFull(this.#perHost.get(hostId) ?? 0, maxBackupsHost)) continue;
+        if (this.#running.hostFull(hostId, maxBackupsHost)) continue;
         const job = jobs[0] as JobEntry;
         if (job.priority < top) continue;
         if (best === undefined || compareJobs(job, best) < 0) best = job;
@@ -267,7 +190,7 @@ export class DispatchIndex {
       if (best === undefined) break;
       let vm: VmEntry | undefined;
       for (const [hostId, vms] of best.readyOn) {
-        if (isFull(this.#perHost.get(hostId) ?? 0, maxBackupsHost)) continue;
+        if (this.#running.hostFull(hostId, maxBackupsHost)) continue;
         const first = vms[0] as VmEntry;
         if (vm === undefined || first.pos < vm.pos) vm = first;
       }
@@ -283,26 +206,7 @@ export class DispatchIndex {
   /** The state as plain data: what pickDispatches and explainWaiting take. */
   snapshot(now: number): DispatchState {
     const jobs: CandidateJob[] = [];
-    for (const job of this.#jobs.values()) {
-      jobs.push({
-        id: job.id,
-        priority: job.priority,
-        outdatedSince: job.outdatedSince,
-        execution: job.execution,
-        paused: job.paused,
-        vms: job.vms.map((v) => {
-          const vm: { -readonly [K in keyof JobVm]: JobVm[K] } = {
-            vmId: v.vmId,
-            hostId: v.hostId,
-            hostName: v.hostName,
-            set: v.set,
-          };
-          if (v.notBefore !== undefined) vm.notBefore = v.notBefore;
-          if (v.excluded) vm.excluded = true;
-          return vm;
-        }),
-      });
-    }
+    for (const job of this.#jobs.values()) jobs.push(candidateOf(job));
     return {
       jobs,
       running: [...this.#running.values()],
@@ -426,9 +330,7 @@ export class DispatchIndex {
   }
 
   #releaseBusy(job: JobEntry, vmId: number): void {
-    const n = (job.busy.get(vmId) ?? 1) - 1;
-    if (n === 0) job.busy.delete(vmId);
-    else job.busy.set(vmId, n);
+    dropCount(job.busy, vmId);
     this.#refreshJob(job);
   }
 
@@ -454,16 +356,4 @@ export class DispatchIndex {
     for (const p of this.#topPriorities.keys()) if (p > top) top = p;
     return top;
   }
-}
-
-function isOutstanding(v: VmEntry): boolean {
-  return v.set === 'OUTDATED' && !v.excluded;
-}
-
-function isDispatchable(job: JobEntry): boolean {
-  return !job.paused && !(job.execution === 'SEQUENTIAL' && job.busy.size > 0);
-}
-
-function addCount(counts: Map<number, number>, key: number): void {
-  counts.set(key, (counts.get(key) ?? 0) + 1);
 }

@@ -7,20 +7,18 @@
 import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError, TemplateError, type TemplateProblem } from '../errors.js';
 import type { RunTrigger, VmSet } from '../model.js';
-import { isAuthorized, type Requester } from '../permissions.js';
-import { parseSchedAction, type SchedActionOptions, updateSchedAction } from '../schedule/sched-action.js';
+import type { Requester } from '../permissions.js';
+import { parseSchedAction, updateSchedAction } from '../schedule/sched-action.js';
+import type { SchedActionOptions } from '../schedule/sched-action-fields.js';
 import type { Tx } from '../store/db.js';
 import {
   cancelJobRun,
   deleteJob,
   excludeJobVm,
-  findJob,
   insertJob,
   jobDetails,
   listJobs,
   openJobRun,
-  referencedDatastore,
-  referencedVm,
   replaceJobTemplate,
   retryJobErrors,
   setJobPaused,
@@ -36,12 +34,13 @@ import {
   schedRowToFields,
 } from '../store/schedules.js';
 import type { BackupJobTable, SchedActionTable } from '../store/schema.js';
-import { replaceMerge } from '../template/access.js';
 import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { vmsOf } from '../template/job-settings.js';
 import { parseTemplate } from '../template/parser.js';
-import type { Attribute, Position } from '../template/types.js';
-import { type NormalisedJobTemplate, normaliseJobTemplate } from './backupjob-template.js';
+import type { Attribute } from '../template/types.js';
+import { mergeJobUpdate } from './backupjob-merge.js';
+import { checkJobReferences } from './backupjob-references.js';
+import { normaliseJobTemplate } from './backupjob-template.js';
 import type { ServiceDeps } from './context.js';
 import {
   authorize,
@@ -52,7 +51,6 @@ import {
   lockObject,
   newObjectOwnership,
   notAuthorized,
-  ownedView,
   renameObject,
   unlockObject,
   visibleInPool,
@@ -79,10 +77,6 @@ function parseOrThrow(text: string): readonly Attribute[] {
   return parseTemplate(text).attributes;
 }
 
-function templateProblemAt(at: Position | undefined, attribute: string, message: string): TemplateProblem {
-  return { line: at?.line ?? 0, column: at?.column ?? 0, attribute, message };
-}
-
 export class BackupJobService {
   constructor(private readonly deps: ServiceDeps) {}
 
@@ -92,77 +86,6 @@ export class BackupJobService {
 
   private schedOptions(): SchedActionOptions {
     return { forBackupJob: true, now: this.now(), timeZone: this.deps.timeZone };
-  }
-
-  /** Checks DATASTORE_ID and BACKUP_VMS against the inventory and the caller's rights. */
-  private async checkReferences(
-    trx: Tx,
-    who: Requester,
-    jobId: number | undefined,
-    t: NormalisedJobTemplate,
-    previousVms: readonly number[],
-    problems: TemplateProblem[],
-  ): Promise<void> {
-    if (t.datastoreId !== undefined) {
-      const at = t.positions.get('DATASTORE_ID');
-      const ds = await referencedDatastore(trx, t.datastoreId);
-      if (!ds) {
-        problems.push(
-          templateProblemAt(
-            at,
-            'DATASTORE_ID',
-            `datastore ${t.datastoreId} does not exist; see onedatastore list`,
-          ),
-        );
-      } else if (ds.type !== 'BACKUP_DS') {
-        problems.push(
-          templateProblemAt(
-            at,
-            'DATASTORE_ID',
-            `datastore ${t.datastoreId} (${ds.name}) is ${ds.type}, not a BACKUP_DS`,
-          ),
-        );
-      } else if (!isAuthorized(who, ownedView(ds), 'USE')) {
-        problems.push(
-          templateProblemAt(
-            at,
-            'DATASTORE_ID',
-            `user ${who.uname} may not USE datastore ${t.datastoreId} (${ds.name}); ask its owner to chmod it`,
-          ),
-        );
-      }
-    }
-    const at = t.positions.get('BACKUP_VMS');
-    for (const vmId of t.backupVms) {
-      const vm = await referencedVm(trx, vmId);
-      if (!vm) {
-        problems.push(templateProblemAt(at, 'BACKUP_VMS', `VM ${vmId} does not exist; see onevm list`));
-        continue;
-      }
-      if (previousVms.includes(vmId)) continue;
-      if (!isAuthorized(who, ownedView(vm), 'MANAGE')) {
-        problems.push(
-          templateProblemAt(
-            at,
-            'BACKUP_VMS',
-            `user ${who.uname} may not MANAGE VM ${vmId} (${vm.name}), so cannot back it up`,
-          ),
-        );
-        continue;
-      }
-      if (vm.backup_job_id !== -1 && vm.backup_job_id !== jobId) {
-        const other = await findJob(trx, vm.backup_job_id);
-        if (other) {
-          problems.push(
-            templateProblemAt(
-              at,
-              'BACKUP_VMS',
-              `Unable to add VM ${vmId} to Backup Job ${jobId ?? '(new)'}. It's already in Backup Job ${other.id}`,
-            ),
-          );
-        }
-      }
-    }
   }
 
   async allocate(who: Requester, text: string): Promise<number> {
@@ -185,7 +108,7 @@ export class BackupJobService {
       }
     });
     const jobId = await this.deps.store.tx(async (trx) => {
-      await this.checkReferences(trx, who, undefined, t, [], problems);
+      await checkJobReferences(trx, who, undefined, t, [], problems);
       if (problems.length > 0) throw new TemplateError(problems);
       const name = t.name as string;
       const clash = await findOwnedNameClash(trx, 'backup_jobs', name, -1, who.uid);
@@ -210,24 +133,11 @@ export class BackupJobService {
     await this.deps.store.tx(async (trx) => {
       const row = (await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE')) as BackupJobTable;
       const old = decodeAttributes(row.template);
-      const fresh = incoming.filter((a) => !['NAME', 'PRIORITY', 'SCHED_ACTION'].includes(a.name));
-      let merged: readonly Attribute[];
-      if (type === 0) merged = fresh;
-      else {
-        // Template::merge: a name in the update replaces the old values; `KEY = [ ]` deletes KEY.
-        const kept: Attribute[] = old.map((a) =>
-          a.kind === 'single'
-            ? { ...a, line: 0, column: 0 }
-            : { ...a, positions: new Map(), line: 0, column: 0 },
-        );
-        merged = replaceMerge(kept, fresh);
-      }
-      // Keep the system-set ERROR attribute across updates.
-      merged = merged.filter((a) => a.name !== 'ERROR');
+      const merged = mergeJobUpdate(old, incoming, type);
       const problems: TemplateProblem[] = [];
       const t = normaliseJobTemplate(merged, problems, { isAdmin: true });
       const before = vmsOf(old);
-      await this.checkReferences(trx, who, id, t, before, problems);
+      await checkJobReferences(trx, who, id, t, before, problems);
       if (problems.length > 0) throw new TemplateError(problems);
       const error = old.find((a) => a.name === 'ERROR');
       const attributes = error ? [...t.attributes, error] : t.attributes;

@@ -3,7 +3,7 @@
  * the scheduler make on them. A fired schedule and the run it starts commit together.
  */
 import { ErrorCode, OneError } from '../errors.js';
-import type { SchedActionFields } from '../schedule/sched-action.js';
+import type { SchedActionFields } from '../schedule/sched-action-fields.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import type { SchedActionTable } from './schema.js';
 

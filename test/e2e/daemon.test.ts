@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { decodeMethodResponse, encodeMethodCall, type XmlRpcValue } from '../../core/api/xmlrpc.js';
+import { decodeMethodResponse, encodeMethodCall } from '../../core/api/xmlrpc.js';
+import type { XmlRpcValue } from '../../core/api/xmlrpc-value.js';
 import { cleanup, oneadminSession, type RunningDaemon, startDaemon } from '../support/daemon.js';
 
 async function rpc(d: RunningDaemon, method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue[]> {

@@ -1,4 +1,5 @@
-import { decodeMethodResponse, encodeMethodCall, type XmlRpcValue } from '../../core/api/xmlrpc.js';
+import { decodeMethodResponse, encodeMethodCall } from '../../core/api/xmlrpc.js';
+import type { XmlRpcValue } from '../../core/api/xmlrpc-value.js';
 import { oneadminSession, type RunningDaemon } from './daemon.js';
 
 /** One raw XML-RPC call; returns OpenNebula's [ok, body, code] array. */

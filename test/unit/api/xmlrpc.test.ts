@@ -6,12 +6,14 @@ import {
   encodeFault,
   encodeMethodCall,
   encodeMethodResponse,
+} from '../../../core/api/xmlrpc.js';
+import { XmlRpcDecodeError } from '../../../core/api/xmlrpc-document.js';
+import {
   XML_RPC_MAX_DEPTH,
-  XmlRpcDecodeError,
   XmlRpcDouble,
   type XmlRpcEncodable,
   type XmlRpcValue,
-} from '../../../core/api/xmlrpc.js';
+} from '../../../core/api/xmlrpc-value.js';
 
 const call = (value: string) =>
   `<methodCall><methodName>m</methodName><params><param><value>${value}</value></param></params></methodCall>`;

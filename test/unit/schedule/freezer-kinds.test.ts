@@ -3,12 +3,8 @@ import { describe, it } from 'node:test';
 import { TemplateError } from '../../../core/errors.js';
 import { nextCronMatch, parseCron } from '../../../core/schedule/cron.js';
 import { parseInterval } from '../../../core/schedule/interval.js';
-import {
-  type ParsedSchedAction,
-  parseSchedAction,
-  type SchedActionOptions,
-  updateSchedAction,
-} from '../../../core/schedule/sched-action.js';
+import { parseSchedAction, updateSchedAction } from '../../../core/schedule/sched-action.js';
+import type { ParsedSchedAction, SchedActionOptions } from '../../../core/schedule/sched-action-fields.js';
 import { ScheduleSyntaxError } from '../../../core/schedule/syntax-error.js';
 import { parseTemplate } from '../../../core/template/parser.js';
 import type { VectorAttribute } from '../../../core/template/types.js';

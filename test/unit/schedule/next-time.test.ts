@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeSchedule } from '../../../core/schedule/describe.js';
 import { afterRun, isDue, isFinished } from '../../../core/schedule/next-time.js';
-import type { SchedActionFields } from '../../../core/schedule/sched-action.js';
+import type { SchedActionFields } from '../../../core/schedule/sched-action-fields.js';
 import { epochToWallClock, offsetString } from '../../../core/schedule/zoned-time.js';
 
 const utc = (...a: [number, number, number, number?, number?, number?]) =>

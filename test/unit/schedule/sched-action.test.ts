@@ -2,12 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { TemplateError } from '../../../core/errors.js';
-import {
-  daySet,
-  parseSchedAction,
-  type SchedActionOptions,
-  updateSchedAction,
-} from '../../../core/schedule/sched-action.js';
+import { parseSchedAction, updateSchedAction } from '../../../core/schedule/sched-action.js';
+import { daySet, type SchedActionOptions } from '../../../core/schedule/sched-action-fields.js';
 import { parseTemplate } from '../../../core/template/parser.js';
 import type { VectorAttribute } from '../../../core/template/types.js';
 
