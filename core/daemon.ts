@@ -141,6 +141,7 @@ export class Daemon {
       log,
       engine: runner,
       timeZone: config.timeZone,
+      ctime: (s) => ctimeIn(s, config.timeZone),
       observer,
     });
     // The scheduler and the job service need each other: the port forwards to the scheduler

@@ -13,6 +13,8 @@ export interface VmBackupRequest {
   readonly hostName: string;
   readonly datastoreId: number;
   readonly reset: boolean;
+  /** Who asked: retention after the backup drops only images they may MANAGE. */
+  readonly owner: { readonly uid: number; readonly gid: number; readonly isAdmin: boolean };
 }
 
 /** A restore of an image increment: into `dir`, or into the files `targetFor` names. */

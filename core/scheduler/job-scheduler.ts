@@ -333,6 +333,7 @@ export class JobScheduler implements SchedulerPort {
             mode: settings.mode,
             keepLast: settings.keepLast,
             jobId: d.jobId,
+            owner: start.owner,
             signal: started.controller.signal,
             alsoRecord: async (trx, bytes) => {
               started.runEnded = await completeJobVm(trx, {

@@ -93,11 +93,12 @@ export class ManualBackups {
       index.removeJob(d.jobId);
       return;
     }
-    const { vmId, datastoreId, reset } = m.request;
+    const { vmId, datastoreId, reset, owner } = m.request;
     log.info('backup started', { vm: vmId, host: d.hostId });
     const settled = this.#deps.executor
       .backupVm(vmId, datastoreId, {
         reset,
+        owner,
         signal: m.controller.signal,
         alsoRecord: (trx) => setVmError(trx, vmId, undefined),
       })

@@ -19,13 +19,14 @@ import {
   datastoreRow,
   type FinishedBackup,
   newestManifestPath,
+  type RetentionOwner,
   readBackupSource,
   readRestoreSource,
   recordBackup,
 } from '../store/backups.js';
 import { datastoreToOpen } from '../store/datastores.js';
 import type { Store, Tx } from '../store/db.js';
-import { incrementsOnDatastore } from '../store/images.js';
+import { incrementsOnDatastore, recordVerifyResults } from '../store/images.js';
 
 export interface BackupOptions {
   readonly reset: boolean;
@@ -33,6 +34,8 @@ export interface BackupOptions {
   readonly mode?: BackupMode | undefined;
   readonly keepLast?: number | undefined;
   readonly jobId?: number | undefined;
+  /** Who the backup is for (the job's owner or who ran `onevm backup`): retention drops only what they may MANAGE. */
+  readonly owner: RetentionOwner;
   readonly signal?: AbortSignal | undefined;
   /** Store changes that commit in the same transaction as the backup's record (a job's VM set). */
   readonly alsoRecord?: AlsoRecord | undefined;
@@ -53,6 +56,8 @@ export interface VmOperationsDeps {
   readonly log: Logger;
   readonly engine: BackupRunner;
   readonly timeZone: string;
+  /** ctime()-style time for ERROR attributes. */
+  readonly ctime: (epochS: number) => string;
   /** Told of each recorded backup (metrics). */
   readonly observer?: BackupObserver;
 }
@@ -108,6 +113,7 @@ export class VmOperations {
           mode: options.mode,
           keepLast: options.keepLast,
           jobId: options.jobId,
+          owner: options.owner,
         };
         const bytes = {
           bytesDone: taken.stats.bytesRead,
@@ -161,12 +167,24 @@ export class VmOperations {
     });
   }
 
+  /** Verifies, then records per image what it found (oneimage list/show show a broken image). */
   async verify(
     datastoreId: number,
     scope: { imageId?: number; incrementId?: number },
   ): Promise<VerifyResult> {
-    const datastore = datastoreToOpen(await datastoreRow(this.deps.store.db, datastoreId));
-    return this.deps.engine.verify(datastore, await this.#increments(datastoreId, scope), scope);
+    const { store, clock } = this.deps;
+    const datastore = datastoreToOpen(await datastoreRow(store.db, datastoreId));
+    const increments = await this.#increments(datastoreId, scope);
+    const result = await this.deps.engine.verify(datastore, increments, scope);
+    const broken = new Map<number, string>();
+    for (const p of result.problems) {
+      if (!broken.has(p.imageId))
+        broken.set(p.imageId, `increment ${p.incrementId} disk ${p.diskId}: ${p.message}`);
+    }
+    const nowS = epochSeconds(clock);
+    const checked = increments.map((i) => i.imageId);
+    await store.tx((trx) => recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS)));
+    return result;
   }
 
   async gc(datastoreId: number): Promise<GcResult> {

@@ -46,7 +46,14 @@ export class VmBackupService {
       if (!(await isBackupDatastore(trx, ds.id)))
         throw new OneError(ErrorCode.ACTION, 'Datastore needs to be of type BACKUP');
       const hostName = (await hostNamesById(trx)).get(row.host_id) ?? String(row.host_id);
-      return { vmId, hostId: row.host_id, hostName, datastoreId, reset };
+      return {
+        vmId,
+        hostId: row.host_id,
+        hostName,
+        datastoreId,
+        reset,
+        owner: { uid: who.uid, gid: who.gid, isAdmin: who.isAdmin },
+      };
     });
     this.deps.scheduler.requestVmBackup(request);
     return vmId;

@@ -8,7 +8,9 @@
 import { type BackupConfig, backupConfigFromJson, backupConfigToJson } from '../backup-config.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { BackupMode, DiskFormat, VmState } from '../model.js';
+import { isAuthorized, permissionsFromBits, type Requester } from '../permissions.js';
 import { nextId, type Queryable, type Tx } from './db.js';
+import { IMAGE_STATE_ERROR } from './images.js';
 import { newObjectOwnership } from './owned.js';
 import type { DatastoreTable, ImageIncrementTable, ImageTable, OwnedColumns } from './schema.js';
 
@@ -101,7 +103,11 @@ export interface FinishedBackup {
   readonly mode?: BackupMode | undefined;
   readonly keepLast?: number | undefined;
   readonly jobId?: number | undefined;
+  /** Who retention acts for (the job's owner, or who ran `onevm backup`): it drops only what they may MANAGE. */
+  readonly owner: RetentionOwner;
 }
+
+export type RetentionOwner = Pick<Requester, 'uid' | 'gid' | 'isAdmin'>;
 
 export interface RecordedBackup {
   readonly imageId: number;
@@ -170,7 +176,7 @@ export async function recordBackup(
       .execute();
     await trx.insertInto('image_increments').values(increment(0, 'FULL')).execute();
   }
-  const dropped = keepLast > 0 ? await applyRetention(trx, b.vmId, imageId, mode, keepLast) : [];
+  const dropped = keepLast > 0 ? await applyRetention(trx, b, imageId, mode, keepLast) : [];
   const next: BackupConfig = {
     ...cfg,
     lastDatastoreId: b.datastoreId,
@@ -207,19 +213,39 @@ function newImage(
     format: b.format,
     regtime: b.nowS,
     state: 1,
+    verified_at: 0,
   };
 }
 
-/** KEEP_LAST: the oldest increments of the chain, or the oldest images of the VM, are dropped. */
+function mayManage(owner: RetentionOwner, row: Pick<OwnedColumns, 'uid' | 'gid' | 'permissions'>): boolean {
+  return isAuthorized(
+    { ...owner, uname: '', gname: '' },
+    { uid: row.uid, gid: row.gid, permissions: permissionsFromBits(row.permissions) },
+    'MANAGE',
+  );
+}
+
+/**
+ * KEEP_LAST, within one VM's backups in one datastore: in INCREMENT mode the oldest increments of
+ * the chain, in FULL mode the oldest images. Only what the owner may MANAGE is dropped, and never
+ * the VM's newest image that a verify found whole (so a run of broken backups cannot push out the
+ * last good one).
+ */
 async function applyRetention(
   trx: Tx,
-  vmId: number,
+  b: FinishedBackup,
   imageId: number,
   mode: BackupMode,
   keepLast: number,
 ): Promise<string[]> {
   const dropped: string[] = [];
   if (mode === 'INCREMENT') {
+    const chain = await trx
+      .selectFrom('images')
+      .select(['uid', 'gid', 'permissions'])
+      .where('id', '=', imageId)
+      .executeTakeFirst();
+    if (!chain || !mayManage(b.owner, chain)) return dropped;
     const incs = await trx
       .selectFrom('image_increments')
       .selectAll()
@@ -248,12 +274,15 @@ async function applyRetention(
   }
   const images = await trx
     .selectFrom('images')
-    .select('id')
-    .where('vm_id', '=', vmId)
+    .select(['id', 'uid', 'gid', 'permissions', 'state', 'verified_at'])
+    .where('vm_id', '=', b.vmId)
+    .where('datastore_id', '=', b.datastoreId)
     .where('type', '=', 'BACKUP')
     .orderBy('id')
     .execute();
+  const lastGood = images.filter((i) => i.verified_at > 0 && i.state !== IMAGE_STATE_ERROR).at(-1)?.id;
   for (const img of images.slice(0, Math.max(0, images.length - keepLast))) {
+    if (img.id === lastGood || !mayManage(b.owner, img)) continue;
     const incs = await trx
       .selectFrom('image_increments')
       .select('source')

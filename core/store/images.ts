@@ -3,6 +3,7 @@
  * datastore's GC and verify walk, and deleting an image with its increments. The datastore
  * lookups these need (names, whether one is a backup datastore) live here too.
  */
+import { decodeAttributes, encodeAttributes, setSingle } from '../template/attributes.js';
 import type { Queryable, Tx } from './db.js';
 import type { ImageIncrementTable, ImageTable } from './schema.js';
 
@@ -86,4 +87,37 @@ export async function datastoreNamesById(db: Queryable): Promise<Map<number, str
 export async function isBackupDatastore(db: Queryable, id: number): Promise<boolean> {
   const row = await db.selectFrom('datastores').select('type').where('id', '=', id).executeTakeFirst();
   return row?.type === 'BACKUP_DS';
+}
+
+/** An image's STATE when a verify found it broken (OpenNebula's ERROR); READY is 1. */
+export const IMAGE_STATE_ERROR = 5;
+const IMAGE_STATE_READY = 1;
+
+/**
+ * What a verify found, per image it read: a whole image is READY with verified_at = now and no
+ * ERROR; a broken one is ERROR with the reason in its ERROR attribute ("<ctime> : [verify] ...").
+ */
+export async function recordVerifyResults(
+  trx: Tx,
+  checked: readonly number[],
+  broken: ReadonlyMap<number, string>,
+  nowS: number,
+  ctime: string,
+): Promise<void> {
+  for (const id of new Set(checked)) {
+    const row = await trx.selectFrom('images').select('template').where('id', '=', id).executeTakeFirst();
+    if (!row) continue;
+    const reason = broken.get(id);
+    let t = decodeAttributes(row.template).filter((a) => a.name !== 'ERROR');
+    if (reason !== undefined) t = setSingle(t, 'ERROR', `${ctime} : [verify] ${reason}`);
+    await trx
+      .updateTable('images')
+      .set({
+        template: encodeAttributes(t),
+        state: reason === undefined ? IMAGE_STATE_READY : IMAGE_STATE_ERROR,
+        ...(reason === undefined ? { verified_at: nowS } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
 }

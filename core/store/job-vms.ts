@@ -11,9 +11,10 @@
  * leaves the sets and the runs in step.
  */
 
-import type { VmSet } from '../model.js';
+import { ONEADMIN_GID, ONEADMIN_UID, type VmSet } from '../model.js';
 import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { type JobBackupSettings, jobBackupSettings, vmsOf } from '../template/job-settings.js';
+import type { RetentionOwner } from './backups.js';
 import type { Queryable, Tx } from './db.js';
 import { setJobError } from './jobs.js';
 import { endRunIfFinished, nextSeq, openRun, queueTask, updateTask } from './runs.js';
@@ -84,7 +85,7 @@ export async function dispatchJobVm(
   vmId: number,
   hostId: number,
   nowMs: number,
-): Promise<{ attempt: number; settings: JobBackupSettings } | undefined> {
+): Promise<{ attempt: number; settings: JobBackupSettings; owner: RetentionOwner } | undefined> {
   const jv = await trx
     .selectFrom('job_vms')
     .select(['vm_set', 'attempt'])
@@ -93,10 +94,18 @@ export async function dispatchJobVm(
     .executeTakeFirst();
   const job = await trx
     .selectFrom('backup_jobs')
-    .select('template')
-    .where('id', '=', jobId)
+    .leftJoin('users', 'users.id', 'backup_jobs.uid')
+    .select(['backup_jobs.template', 'backup_jobs.uid', 'backup_jobs.gid', 'users.gid as user_gid'])
+    .where('backup_jobs.id', '=', jobId)
     .executeTakeFirst();
   if (jv?.vm_set !== 'OUTDATED' || !job) return undefined;
+  // Retention acts for the job's owner: an admin as OpenNebula counts them (oneadmin, or the oneadmin group).
+  const ownerGid = job.user_gid ?? job.gid;
+  const owner = {
+    uid: job.uid,
+    gid: ownerGid,
+    isAdmin: job.uid === ONEADMIN_UID || ownerGid === ONEADMIN_GID,
+  };
   const attempt = jv.attempt + 1;
   await setJobVm(trx, jobId, vmId, {
     vm_set: 'ONGOING',
@@ -114,7 +123,7 @@ export async function dispatchJobVm(
     error: '',
     seq: await nextSeq(trx),
   });
-  return { attempt, settings: jobBackupSettings(decodeAttributes(job.template)) };
+  return { attempt, settings: jobBackupSettings(decodeAttributes(job.template)), owner };
 }
 
 async function setJobVm(

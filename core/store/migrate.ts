@@ -4,6 +4,7 @@ import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-backup-increments.js';
 import * as m0003 from './migrations/0003-scheduler.js';
 import * as m0004 from './migrations/0004-observability.js';
+import * as m0005 from './migrations/0005-verify-results.js';
 
 /** Every migration the code knows, in order. Add new ones at the end; never rename. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
@@ -11,6 +12,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0002-backup-increments': m0002,
   '0003-scheduler': m0003,
   '0004-observability': m0004,
+  '0005-verify-results': m0005,
 });
 
 const TABLE = 'onebackup_migration';

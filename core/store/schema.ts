@@ -80,7 +80,10 @@ export interface ImageTable extends OwnedColumns {
   size_mb: number;
   format: string;
   regtime: number;
+  /** 1 READY, 5 ERROR (a verify found it broken). */
   state: number;
+  /** Epoch seconds when a verify last found the image whole; 0 = never. */
+  verified_at: number;
 }
 
 export interface BackupJobTable extends OwnedColumns {

@@ -89,6 +89,7 @@ async function addImage(store: Store, id: number, datastoreId: number): Promise<
       format: 'raw',
       regtime: 0,
       state: 1,
+      verified_at: 0,
     })
     .execute();
 }

@@ -180,6 +180,7 @@ describe('store: VMs, images and outcomes', () => {
       format: 'raw',
       regtime: 0,
       state: 1,
+      verified_at: 0,
     });
     await store.db
       .insertInto('images')
