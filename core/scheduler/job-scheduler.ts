@@ -9,11 +9,8 @@
  * transaction, so a kill at any moment leaves the sets and the runs consistent, and start()
  * moves any VM left ONGOING by a crash back to OUTDATED (or to ERROR when out of retries).
  */
-import { type Clock, epochSeconds } from '../clock.js';
+import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
-import type { BackupObserver } from '../events.js';
-import type { Logger } from '../log.js';
-import type { RunTrigger } from '../model.js';
 import type {
   GcOutcome,
   RestoreOutcome,
@@ -22,7 +19,6 @@ import type {
   VerifyOutcome,
   VmBackupRequest,
 } from '../scheduler-port.js';
-import type { Store, Tx } from '../store/db.js';
 import {
   completeJobVm,
   dispatchJobVm,
@@ -31,45 +27,16 @@ import {
   requeueInterrupted,
 } from '../store/job-vms.js';
 import { allJobIds } from '../store/jobs.js';
-import type { BackupJobTable } from '../store/schema.js';
 import { DataOperations } from './data-operations.js';
 import { DispatchIndex } from './dispatch-index.js';
 import { classifyFailure, failureMessage, reportJobFailure } from './failure.js';
 import { candidateJob } from './load-state.js';
 import { ManualBackups } from './manual-backups.js';
-import type { GateLimits } from './operation-gates.js';
 import { ProgressSaver, type TaskProgress } from './progress-saver.js';
 import { ScheduleTimer } from './schedule-timer.js';
-import type { Dispatch, DispatchPolicy, DispatchState, SlotLimits } from './types.js';
-import type { BackupOptions, BackupResult } from './vm-operations.js';
-
-/** The backup engine as the scheduler uses it. */
-export interface BackupExecutor {
-  backupVm(vmId: number, datastoreId: number, options: BackupOptions): Promise<BackupResult>;
-  /** Bytes done and total of a running backup, for the task's progress. */
-  progress(vmId: number): { bytesDone: number; bytesTotal: number } | undefined;
-  restore(request: RestoreRequest): Promise<RestoreOutcome>;
-  verify(datastoreId: number, scope: { imageId?: number; incrementId?: number }): Promise<VerifyOutcome>;
-  gc(datastoreId: number): Promise<GcOutcome>;
-}
-
-export interface JobSchedulerDeps {
-  readonly store: Store;
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly executor: BackupExecutor;
-  readonly limits: SlotLimits;
-  /** MAX_RESTORES and MAX_MAINTENANCE (restores; verify and GC). */
-  readonly gates: GateLimits;
-  readonly policy?: DispatchPolicy;
-  readonly timeZone: string;
-  /** ctime()-style time for ERROR attributes and schedule messages. */
-  readonly ctime: (epochS: number) => string;
-  /** Starts a run of the job (BackupJobService.execute); throws when a run is pending. */
-  readonly execute: (trx: Tx, job: BackupJobTable, trigger: RunTrigger) => Promise<void>;
-  /** Told of failed and retried backups and of restores (metrics); successes are reported by the runner. */
-  readonly observer?: BackupObserver;
-}
+import type { JobSchedulerDeps } from './scheduler-deps.js';
+import type { Dispatch, DispatchState } from './types.js';
+import type { BackupResult } from './vm-operations.js';
 
 interface Started {
   readonly dispatch: Dispatch;
