@@ -381,7 +381,9 @@ describe('a full datastore', () => {
         .split('\n')
         .filter((f) => f !== '');
       assert.deepEqual(
-        files.filter((f) => f.includes('.tmp-') || (f.endsWith('.json') && !f.endsWith('/onebackup-datastore.json'))),
+        files.filter(
+          (f) => f.includes('.tmp-') || (f.endsWith('.json') && !f.endsWith('/onebackup-datastore.json')),
+        ),
         [],
       );
     } finally {
