@@ -184,6 +184,10 @@ export const IMAGE: ObjectKind = {
     ['SIZE', `${d.text('SIZE')}M`],
     ['FORMAT', d.text('FORMAT')],
     ['SOURCE', d.text('SOURCE')],
+    [
+      'VM',
+      `${ids(d, 'VMS').join(',')}${d.child('TEMPLATE')?.text('VM_STATE') === 'GONE' ? ' (gone: not in this onebackupd)' : ''}`,
+    ],
   ],
   showExtra: (d) => {
     const incs = d.child('BACKUP_INCREMENTS')?.children('INCREMENT') ?? [];

@@ -1,5 +1,10 @@
 #!/usr/bin/env node
 import { datastoreGcCommand, datastoreVerifyCommand } from './common/backup-commands.js';
+import {
+  datastoreImportCommand,
+  datastoreKeyExportCommand,
+  datastoreKeyImportCommand,
+} from './common/datastore-recovery.js';
 /** onedatastore: backup datastores (where backups are stored, compression, encryption). */
 import {
   createCommand,
@@ -25,6 +30,9 @@ main((args) =>
       renameCommand(DATASTORE),
       datastoreGcCommand,
       datastoreVerifyCommand,
+      datastoreImportCommand,
+      datastoreKeyExportCommand,
+      datastoreKeyImportCommand,
     ],
     args,
   ),

@@ -15,6 +15,7 @@ import type { Clock } from './clock.js';
 import type { DaemonConfig } from './config.js';
 import type { DiskInspector } from './disk-facts.js';
 import { classifiedDriver } from './engine/classified-driver.js';
+import { datastoreAccess } from './engine/datastore-access.js';
 import { OpenDatastores } from './engine/open-datastores.js';
 import { ChunkPool } from './engine/pool.js';
 import { BackupRunner } from './engine/runner.js';
@@ -157,6 +158,7 @@ export class Daemon {
       datastoreDrivers: [...this.deps.datastores.keys()],
       defaultDatastoreBase: join(config.stateDir, 'datastores'),
       createDatastoreKey: (id) => keys.create(id),
+      datastoreAccess: datastoreAccess(this.deps.datastores, keys),
       closeDatastore: (id) => openDatastores.close(id),
       dropManifests: async (datastoreId, paths) => {
         try {

@@ -55,7 +55,8 @@ export interface VerifyOutcome {
 export interface GcOutcome {
   readonly chunksKept: number;
   readonly chunksRemoved: number;
-  readonly manifestsRemoved: number;
+  /** Manifests in the datastore no image references: kept, with their chunks, for import. */
+  readonly unknownManifests: readonly string[];
 }
 
 export interface SchedulerPort {

@@ -281,4 +281,14 @@ export const METHODS: Readonly<Record<string, MethodDef>> = {
   'one.grouppool.info': method([], async (s, who) => docs.groupPoolXml(await s.users.groupPool(who))),
 
   'one.system.version': method([], async (s) => s.version),
+
+  // Datastore identity and disaster recovery (issue 10): our own methods.
+  'one.datastore.import': method([tmpl], (s, who, text) => s.datastores.importStorage(who, text)),
+  'one.datastore.keyexport': method([id, stringParam('passphrase')], (s, who, dsId, passphrase) =>
+    s.datastores.keyExport(who, dsId, passphrase),
+  ),
+  'one.datastore.keyimport': onId(
+    [id, stringParam('key'), stringParam('passphrase')],
+    (s, who, dsId, key, passphrase) => s.datastores.keyImport(who, dsId, key, passphrase),
+  ),
 };

@@ -1,7 +1,8 @@
 /**
  * Garbage collection and verification of a datastore.
- * GC marks every chunk named by a manifest the store still references and sweeps the rest,
- * with the manifests nothing references. It runs only while no backup writes to that datastore
+ * GC marks every chunk named by a manifest in the datastore and sweeps the rest. It never deletes
+ * a manifest: one the store does not reference (a crash before its record, a datastore attached
+ * again) is reported, its chunks kept, for `onedatastore import` to adopt. It runs only while no backup writes to that datastore
  * (the runner's per-datastore gate), so it never removes a chunk a running backup may reference.
  * Verify reads every chunk, checks its GCM tag and digest, and names every backup it breaks.
  * Both take the increments the store references on the datastore from their caller: GC's list
@@ -16,7 +17,8 @@ import type { ChunkPool } from './pool.js';
 export interface GcResult {
   readonly chunksKept: number;
   readonly chunksRemoved: number;
-  readonly manifestsRemoved: number;
+  /** Manifests the store does not reference, kept with their chunks. */
+  readonly unknownManifests: readonly string[];
 }
 
 export interface VerifyProblem {
@@ -42,23 +44,23 @@ export interface ReferencedIncrement {
   readonly source: string;
 }
 
-/** Keeps every manifest in `incs` and the chunks they name; removes the rest. */
+/**
+ * Keeps every manifest and the chunks they name; removes the other chunks. A manifest `incs`
+ * does not name is reported in `unknownManifests`; one that cannot be read stops the GC before
+ * anything is removed (its chunks are not known).
+ */
 export async function collectGarbage(
   incs: readonly ReferencedIncrement[],
   driver: DatastoreDriver,
 ): Promise<GcResult> {
-  const keepManifests = new Set(incs.map((i) => i.source));
+  const known = new Set(incs.map((i) => i.source));
   const live = new Set<string>();
-  for (const inc of incs) {
-    const m = decodeManifest(await driver.getManifest(inc.source), inc.source);
+  const unknownManifests: string[] = [];
+  const paths = new Set([...known, ...(await driver.listManifests(''))]);
+  for (const path of paths) {
+    const m = decodeManifest(await driver.getManifest(path), path);
     for (const d of m.disks) for (const c of d.chunks) if (c !== null) live.add(c);
-  }
-  let manifestsRemoved = 0;
-  for (const path of await driver.listManifests('')) {
-    if (!keepManifests.has(path)) {
-      await driver.deleteManifest(path);
-      manifestsRemoved++;
-    }
+    if (!known.has(path)) unknownManifests.push(path);
   }
   let chunksRemoved = 0;
   let chunksKept = 0;
@@ -70,7 +72,7 @@ export async function collectGarbage(
     }
   }
   await driver.cleanup();
-  return { chunksKept, chunksRemoved, manifestsRemoved };
+  return { chunksKept, chunksRemoved, unknownManifests };
 }
 
 /** Reads and checks every chunk the manifests of `incs` name. */

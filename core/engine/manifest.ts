@@ -71,3 +71,14 @@ export function decodeManifest(bytes: Uint8Array, where: string): Manifest {
   }
   return m;
 }
+
+/** The statistics an increment records (JSON): byte counts, duration, compression, encryption, digests. */
+export function incrementStats(m: Manifest): string {
+  return JSON.stringify({
+    ...m.stats,
+    compression: m.compression,
+    compressionLevel: m.compressionLevel,
+    encrypted: m.encrypted,
+    digests: Object.fromEntries(m.disks.map((d) => [d.diskId, d.digest])),
+  });
+}

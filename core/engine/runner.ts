@@ -20,6 +20,7 @@ import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Compression, DiskFormat, FsFreeze, VmState } from '../model.js';
 import { runBackup } from './backup.js';
+import { checkIdentity } from './datastore-identity.js';
 import {
   collectGarbage,
   type GcResult,
@@ -134,7 +135,17 @@ export class BackupRunner {
         this.deps.observer?.gcFinished({ datastoreId, ok: false });
         throw err;
       });
-      this.deps.log.info('garbage collection done', { datastore: datastoreId, ...result });
+      const { unknownManifests, ...counts } = result;
+      this.deps.log.info('garbage collection done', {
+        datastore: datastoreId,
+        ...counts,
+        unknownManifests: unknownManifests.length,
+      });
+      if (unknownManifests.length > 0)
+        this.deps.log.warn('manifests no image references were kept; onedatastore import adopts them', {
+          datastore: datastoreId,
+          manifests: unknownManifests,
+        });
       this.deps.observer?.gcFinished({ datastoreId, ok: true });
       return result;
     } finally {
@@ -159,9 +170,10 @@ export class BackupRunner {
     return result;
   }
 
-  /** The datastore's open driver with its compression and keys. */
+  /** The datastore's open driver with its compression and keys, once its identity is checked. */
   async datastore(ds: DatastoreToOpen): Promise<DatastoreSetup> {
     const driver = await this.deps.openDatastores.get(ds);
+    await checkIdentity(driver, ds, epochSeconds(this.deps.clock));
     const encrypted = ds.attributes.get('ENCRYPTION') === 'YES';
     return {
       id: ds.id,

@@ -7,13 +7,13 @@
  */
 import type { Clock } from '../clock.js';
 import { epochSeconds } from '../clock.js';
-import { backupImageName } from '../engine/image-names.js';
 import type { GcResult, ReferencedIncrement, VerifyResult } from '../engine/maintenance.js';
-import type { Manifest } from '../engine/manifest.js';
+import { incrementStats, type Manifest } from '../engine/manifest.js';
 import type { BackupRunner } from '../engine/runner.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { BackupMode } from '../model.js';
+import { backupImageName } from '../schedule/image-names.js';
 import type { RestoreOutcome, RestoreRequest } from '../scheduler-port.js';
 import {
   datastoreRow,
@@ -100,13 +100,7 @@ export class VmOperations {
           source: path,
           sizeBytes: taken.disks.reduce((s, d) => s + d.virtualSize, 0),
           format: taken.disks.every((d) => d.format === 'raw') ? 'raw' : 'qcow2',
-          stats: JSON.stringify({
-            ...taken.stats,
-            compression: taken.compression,
-            compressionLevel: taken.compressionLevel,
-            encrypted: taken.encrypted,
-            digests: Object.fromEntries(taken.disks.map((d) => [d.diskId, d.digest])),
-          }),
+          stats: incrementStats(taken),
           imageName: backupImageName(vmId, nowS, this.deps.timeZone),
           nowS,
           reset: options.reset,

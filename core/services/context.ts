@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { DatastoreAccess } from '../datastore-access.js';
 import type { DiskInspector } from '../disk-facts.js';
 import type { Requester } from '../permissions.js';
 import type { SchedulerPort } from '../scheduler-port.js';
@@ -18,6 +19,8 @@ export interface ServiceDeps {
   readonly defaultDatastoreBase: string;
   /** Makes the encryption key of a new encrypted datastore (kept outside the database). */
   readonly createDatastoreKey: (datastoreId: number) => Promise<void>;
+  /** A datastore's storage outside backups: location, identity, manifests, keys (create, import). */
+  readonly datastoreAccess: DatastoreAccess;
   /** Closes a deleted datastore's driver if it is open (the daemon keeps one per datastore). */
   readonly closeDatastore?: (datastoreId: number) => Promise<void>;
   /** Deletes manifests from a datastore after their records are gone (best effort, logged). */

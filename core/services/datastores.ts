@@ -1,14 +1,18 @@
 /**
  * Backup datastores: where backups are stored, and how (driver, compression, encryption).
- * Admins create them; users need USE on one to put it in a job.
+ * Admins create them; users need USE on one to put it in a job. Each has a DATASTORE_UUID that
+ * its storage's identity document repeats (core/engine/datastore-identity.ts); create refuses
+ * storage that is, holds or lies inside another datastore's, or that already holds backups.
  */
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { epochSeconds } from '../clock.js';
+import { DATASTORE_UUID } from '../datastore-access.js';
 import { ErrorCode, OneError } from '../errors.js';
-import { COMPRESSIONS, type Compression } from '../model.js';
 import type { Requester } from '../permissions.js';
 import {
+  datastoreToOpen,
   deleteDatastore,
-  findDatastoreIdByName,
   imageIdsByDatastore,
   imageIdsInDatastore,
   insertDatastore,
@@ -18,71 +22,96 @@ import {
 } from '../store/datastores.js';
 import type { Tx } from '../store/db.js';
 import type { DatastoreTable } from '../store/schema.js';
-import { decodeAttributes, encodeAttributes, type PlainAttribute, single } from '../template/attributes.js';
-import { parseTemplate } from '../template/parser.js';
+import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import type { ServiceDeps } from './context.js';
-import { checkName, loadAuthorized, requireAdmin, visibleInPool } from './objects.js';
+import { importDatastore } from './datastore-import.js';
+import {
+  datastoreAttributes,
+  readDatastoreTemplate,
+  refuseNameClash,
+  refuseOverlap,
+  storageOf,
+} from './datastore-storage.js';
+import { loadAuthorized, requireAdmin, visibleInPool } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
-import { TemplateReader } from './template-reader.js';
 
 export interface DatastoreView extends Named<DatastoreTable> {
   readonly template: readonly PlainAttribute[];
   readonly imageIds: readonly number[];
 }
 
-const SINGLETONS = ['NAME', 'TYPE', 'DS_MAD', 'BASE_PATH', 'COMPRESSION', 'COMPRESSION_LEVEL', 'ENCRYPTION'];
-const LEVELS: Readonly<Record<Compression, readonly [number, number, number]>> = {
-  zstd: [1, 19, 1],
-  gzip: [1, 9, 6],
-  none: [0, 0, 0],
-};
-
 export class DatastoreService {
   constructor(private readonly deps: ServiceDeps) {}
 
   async allocate(who: Requester, text: string): Promise<number> {
     requireAdmin(who, 'CREATE', 'DATASTORE');
-    const r = new TemplateReader(parseTemplate(text).attributes, SINGLETONS, []);
-    const name = r.require('NAME', 'give the datastore a NAME = "..."');
-    if (name !== undefined) {
-      const p = checkName(name);
-      if (p) r.fail(r.at('NAME'), 'NAME', p);
-    }
-    const type = r.oneOf('TYPE', ['BACKUP_DS'], 'BACKUP_DS');
-    const dsMad = r.oneOf('DS_MAD', this.deps.datastoreDrivers, 'local', { lower: true });
-    const compression = r.oneOf('COMPRESSION', COMPRESSIONS, 'zstd', { lower: true });
-    const [min, max, dflt] = LEVELS[compression];
-    const level = r.integer('COMPRESSION_LEVEL', min, max, dflt);
-    const encryption = r.yesNo('ENCRYPTION', 'NO');
-    const basePath = r.get('BASE_PATH');
-    if (basePath !== undefined && !basePath.startsWith('/')) {
-      r.fail(r.at('BASE_PATH'), 'BASE_PATH', `BASE_PATH="${basePath}" must be an absolute path`);
-    }
-    r.throwIfProblems();
+    const t = readDatastoreTemplate(text, this.deps.datastoreDrivers);
+    t.reader.throwIfProblems();
+    const access = this.deps.datastoreAccess;
     return this.deps.store.tx(async (trx) => {
-      const clash = await findDatastoreIdByName(trx, name as string);
-      if (clash !== undefined)
-        throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by DATASTORE ${clash}.`);
+      await refuseNameClash(trx, t.name);
       const id = await takeDatastoreId(trx);
-      if (encryption === 'YES') await this.deps.createDatastoreKey(id);
-      const attributes: PlainAttribute[] = [
-        single('BASE_PATH', basePath ?? join(this.deps.defaultDatastoreBase, String(id))),
-        single('COMPRESSION', compression),
-        single('COMPRESSION_LEVEL', String(level)),
-        single('DS_MAD', dsMad),
-        single('ENCRYPTION', encryption),
-        single('TYPE', type),
-        ...r.others(),
-      ];
+      const uuid = randomUUID();
+      const attributes = datastoreAttributes(
+        t,
+        t.basePath ?? join(this.deps.defaultDatastoreBase, String(id)),
+        uuid,
+      );
+      const storage = storageOf(id, t.dsMad, attributes);
+      await refuseOverlap(trx, access, storage, `the new datastore ${t.name}`);
+      const found = await access.survey(storage);
+      if (!found.empty)
+        throw new OneError(
+          ErrorCode.ACTION,
+          `BASE_PATH="${storage.attributes.get('BASE_PATH')}" already holds backups${found.identity ? ` of datastore ${found.identity.uuid}` : ''}; attach it with onedatastore import instead of create, or give an empty directory`,
+        );
+      await access.claim(storage, {
+        format: 'onebackup-datastore',
+        version: 1,
+        uuid,
+        datastoreId: id,
+        createdAt: epochSeconds(this.deps.clock),
+      });
+      if (t.encryption === 'YES') await this.deps.createDatastoreKey(id);
       await insertDatastore(trx, {
         id,
-        name: name as string,
+        name: t.name,
         owner: who,
         template: encodeAttributes(attributes),
-        type,
-        dsMad,
+        type: t.type,
+        dsMad: t.dsMad,
       });
       return id;
+    });
+  }
+
+  /** `onedatastore import`: see datastore-import.ts. */
+  importStorage(who: Requester, text: string): Promise<string> {
+    return importDatastore(this.deps, who, text);
+  }
+
+  /** The datastore's encryption key wrapped under `passphrase` (ADMIN on the datastore). */
+  async keyExport(who: Requester, id: number, passphrase: string): Promise<string> {
+    const { uuid } = await this.#encrypted(who, id);
+    return this.deps.datastoreAccess.exportKey(id, uuid, passphrase);
+  }
+
+  /** Installs an exported key as the datastore's key (ADMIN on the datastore). */
+  async keyImport(who: Requester, id: number, wrapped: string, passphrase: string): Promise<void> {
+    const { uuid } = await this.#encrypted(who, id);
+    await this.deps.datastoreAccess.importKey(id, uuid, wrapped, passphrase);
+  }
+
+  async #encrypted(who: Requester, id: number): Promise<{ uuid: string }> {
+    return this.deps.store.tx(async (trx) => {
+      const row = (await loadAuthorized(trx, who, 'datastores', id, 'ADMIN')) as DatastoreTable;
+      const settings = datastoreToOpen(row);
+      if (settings.attributes.get('ENCRYPTION') !== 'YES')
+        throw new OneError(
+          ErrorCode.ACTION,
+          `datastore ${id} is not encrypted (ENCRYPTION="NO"): it has no key`,
+        );
+      return { uuid: settings.attributes.get(DATASTORE_UUID) ?? '' };
     });
   }
 

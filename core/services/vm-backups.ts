@@ -63,7 +63,13 @@ export class VmBackupService {
   async gc(who: Requester, datastoreId: number): Promise<string> {
     await this.deps.store.tx((trx) => loadAuthorized(trx, who, 'datastores', datastoreId, 'MANAGE'));
     const r = await this.deps.scheduler.gc(datastoreId);
-    return `chunks kept: ${r.chunksKept}, chunks removed: ${r.chunksRemoved}, manifests removed: ${r.manifestsRemoved}`;
+    const unknown = r.unknownManifests.length;
+    const line = `chunks kept: ${r.chunksKept}, chunks removed: ${r.chunksRemoved}, unknown manifests kept: ${unknown}`;
+    if (unknown === 0) return line;
+    return [
+      `${line} (no image references them; adopt them as images with onedatastore import, giving this datastore's NAME and BASE_PATH)`,
+      ...r.unknownManifests.map((p) => `unknown manifest: ${p}`),
+    ].join('\n');
   }
 
   /**

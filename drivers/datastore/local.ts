@@ -3,17 +3,19 @@
  *   <base>/chunks/<2 hex>/<id>     one file per chunk, never rewritten
  *   <base>/backups/<path>          manifests
  *   <base>/quarantine/<id>.<ms>    chunks found bad, moved aside (quarantineChunk)
+ *   <base>/onebackup-datastore.json    identity: which datastore this directory belongs to
  * Writes go to `<dir>/.tmp-<random>`, are fsynced, renamed into place and the directory is
  * fsynced, so a crash leaves the old state or the new one; cleanup() removes `.tmp-*` leftovers.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, statfs, unlink } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { mkdir, open, readdir, readFile, realpath, rename, rm, statfs, unlink } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { ErrorCode, OneError } from '../../core/errors.js';
 import { DirectFile } from '../direct-io.js';
 import type { CallOptions, DatastoreAttributes, DatastoreDriver, DatastoreDriverFactory } from './types.js';
 
 const ID = /^[0-9a-f]{64}$/;
+const IDENTITY_FILE = 'onebackup-datastore.json';
 /** See DatastoreDriver.isPermanent: ENOENT is left out on purpose. */
 const PERMANENT = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR']);
 
@@ -248,6 +250,27 @@ class LocalDatastore implements DatastoreDriver {
     return removed;
   }
 
+  async readIdentity(): Promise<Buffer | undefined> {
+    this.checkOpen();
+    try {
+      return await readFile(join(this.base, IDENTITY_FILE));
+    } catch (err) {
+      if (this.isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async writeIdentity(doc: Uint8Array): Promise<void> {
+    this.checkOpen();
+    await writeAtomic(join(this.base, IDENTITY_FILE), doc);
+  }
+
+  async isEmpty(): Promise<boolean> {
+    this.checkOpen();
+    for await (const _ of this.listChunks()) return false;
+    return (await this.listManifests('')).length === 0;
+  }
+
   isNotFound(err: unknown): boolean {
     return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
   }
@@ -259,6 +282,24 @@ class LocalDatastore implements DatastoreDriver {
   async close(): Promise<void> {
     // Nothing is held between calls: every call opens and closes its own files.
     this.#closed = true;
+  }
+}
+
+/**
+ * The real path of a directory that may not exist yet: the deepest existing ancestor with its
+ * symlinks resolved, then the rest of the path as given (normalised).
+ */
+async function realLocation(path: string): Promise<string> {
+  const rest: string[] = [];
+  for (let at = normalize(path); ; ) {
+    try {
+      return join(await realpath(at), ...rest.reverse());
+    } catch (err) {
+      const parent = dirname(at);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === at) throw err;
+      rest.push(basename(at));
+      at = parent;
+    }
   }
 }
 
@@ -280,6 +321,7 @@ export const localDatastore = {
     return Object.freeze({ id: ds.id, basePath });
   },
   redact: (config: LocalConfig) => config,
+  location: (config: LocalConfig) => realLocation(config.basePath),
   open: async (config: LocalConfig) => {
     await mkdir(config.basePath, { recursive: true, mode: 0o700 });
     return new LocalDatastore(config.basePath);

@@ -46,6 +46,15 @@ export interface DatastoreDriver {
   stat(): Promise<DatastoreStat>;
   /** Removes temp files a crash left behind; returns how many. */
   cleanup(): Promise<number>;
+  /**
+   * The datastore's identity document (which datastore this storage belongs to, written by the
+   * engine: core/engine/datastore-identity.ts), or undefined when there is none.
+   */
+  readIdentity(): Promise<Buffer | undefined>;
+  /** Writes (or replaces) the identity document atomically. */
+  writeIdentity(doc: Uint8Array): Promise<void>;
+  /** Whether the datastore holds no chunk and no manifest (temp files do not count). */
+  isEmpty(): Promise<boolean>;
   isNotFound(err: unknown): boolean;
   /**
    * A failure that retrying will not fix: the scheduler marks the VM's backup failed for good
@@ -81,6 +90,12 @@ export interface DatastoreDriverFactory<C = unknown> {
   /** Attributes parseConfig() refuses to do without (as DS_MAD_CONF REQUIRED_ATTRS). */
   readonly requiredAttributes: readonly string[];
   parseConfig(ds: DatastoreAttributes): C;
+  /**
+   * Where the datastore keeps its data, canonical (for a directory: its real path, symlinks
+   * resolved), so a datastore whose storage equals, is inside or holds another's is refused at
+   * create and import. Two locations overlap when one equals the other or starts with it and `/`.
+   */
+  location(config: C): Promise<string>;
   /** The configuration as logs and documents may print it (secrets replaced). */
   redact(config: C): C;
   open(config: C): Promise<DatastoreDriver>;

@@ -30,6 +30,7 @@ function counting<C>(factory: DatastoreDriverFactory<C>) {
     requiredAttributes: factory.requiredAttributes,
     parseConfig: (ds) => factory.parseConfig(ds),
     redact: (c) => factory.redact(c),
+    location: (c) => factory.location(c),
     async open(config) {
       counts.opened++;
       const driver = await factory.open(config);

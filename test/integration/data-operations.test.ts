@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
+import { datastoreAccess } from '../../core/engine/datastore-access.js';
 import type { Logger } from '../../core/log.js';
 import { ONEADMIN_GID, ONEADMIN_UID } from '../../core/model.js';
 import type { Requester } from '../../core/permissions.js';
@@ -22,6 +23,8 @@ import { UserService } from '../../core/services/users.js';
 import { VmBackupService } from '../../core/services/vm-backups.js';
 import { VmService } from '../../core/services/vms.js';
 import { openSqliteStore, type Store } from '../../core/store/db.js';
+import { fileKeyStore } from '../../drivers/datastore/keys.js';
+import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -68,7 +71,7 @@ class HandExecutor implements BackupExecutor {
     return this.#hold(`verify ${ds}`, async () => ({ chunksChecked: 0, problems: [] }));
   }
   gc(ds: number) {
-    return this.#hold(`gc ${ds}`, async () => ({ chunksKept: 0, chunksRemoved: 0, manifestsRemoved: 0 }));
+    return this.#hold(`gc ${ds}`, async () => ({ chunksKept: 0, chunksRemoved: 0, unknownManifests: [] }));
   }
 }
 
@@ -123,6 +126,7 @@ async function world(limits: { maxBackups: number; maxBackupsHost: number }) {
     datastoreDrivers: ['local'],
     defaultDatastoreBase: join(dir, 'ds'),
     createDatastoreKey: async () => undefined,
+    datastoreAccess: datastoreAccess(DATASTORE_DRIVERS, fileKeyStore(dir)),
     dropManifests: async () => undefined,
   };
   await new UserService(deps).bootstrap();

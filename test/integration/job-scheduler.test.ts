@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { runsXml } from '../../core/docs/runs.js';
+import { datastoreAccess } from '../../core/engine/datastore-access.js';
 import type { Logger } from '../../core/log.js';
 import { ONEADMIN_GID, ONEADMIN_UID } from '../../core/model.js';
 import type { Requester } from '../../core/permissions.js';
@@ -22,6 +23,8 @@ import { HostService } from '../../core/services/hosts.js';
 import { UserService } from '../../core/services/users.js';
 import { VmService } from '../../core/services/vms.js';
 import { openSqliteStore, type Store } from '../../core/store/db.js';
+import { fileKeyStore } from '../../drivers/datastore/keys.js';
+import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { PermanentDriverError } from '../../drivers/hypervisor/types.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -163,6 +166,7 @@ async function world(limits = { maxBackups: 2, maxBackupsHost: 0 }): Promise<Wor
     datastoreDrivers: ['local'],
     defaultDatastoreBase: join(dir, 'ds'),
     createDatastoreKey: async () => undefined,
+    datastoreAccess: datastoreAccess(DATASTORE_DRIVERS, fileKeyStore(dir)),
     dropManifests: async () => undefined,
   };
   await new UserService(deps).bootstrap();

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
+import { datastoreAccess } from '../../core/engine/datastore-access.js';
 import { ONEADMIN_GID, ONEADMIN_UID } from '../../core/model.js';
 import type { Requester } from '../../core/permissions.js';
 import { forwardingScheduler } from '../../core/scheduler-port.js';
@@ -18,6 +19,8 @@ import { VmService } from '../../core/services/vms.js';
 import { type FinishedBackup, type RetentionOwner, recordBackup } from '../../core/store/backups.js';
 import { openSqliteStore, type Store } from '../../core/store/db.js';
 import { findImage, recordVerifyResults } from '../../core/store/images.js';
+import { fileKeyStore } from '../../drivers/datastore/keys.js';
+import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -52,6 +55,7 @@ async function world(): Promise<{ store: Store; alice: RetentionOwner }> {
     defaultDatastoreBase: join(dir, 'ds'),
     createDatastoreKey: async () => undefined,
     dropManifests: async () => undefined,
+    datastoreAccess: datastoreAccess(DATASTORE_DRIVERS, fileKeyStore(dir)),
   };
   const users = new UserService(deps);
   await users.bootstrap();

@@ -1,4 +1,4 @@
-import { epochToWallClock } from '../schedule/zoned-time.js';
+import { epochToWallClock } from './zoned-time.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

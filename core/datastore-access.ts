@@ -1,0 +1,72 @@
+/**
+ * What services ask of a datastore's storage outside a backup (a leaf module: the engine
+ * implements it in core/engine/datastore-access.ts, the daemon wires it, services call it):
+ * where it is, which datastore it belongs to (its identity document), the manifests it holds for
+ * `onedatastore import`, and the datastore's encryption key exported or imported under a
+ * passphrase. Nothing here is kept between calls.
+ */
+
+/** A datastore's storage as a driver opens it: ID (-1 before it has one), DS_MAD, attributes. */
+export interface StorageSettings {
+  readonly id: number;
+  readonly dsMad: string;
+  readonly attributes: ReadonlyMap<string, string>;
+}
+
+/** The identity document a datastore's storage carries (`onebackup-datastore.json` for `local`). */
+export interface DatastoreIdentity {
+  readonly format: 'onebackup-datastore';
+  readonly version: number;
+  /** Random, made at create; also the datastore's DATASTORE_UUID attribute. */
+  readonly uuid: string;
+  /** The datastore's ID in the daemon that wrote the document. */
+  readonly datastoreId: number;
+  /** Epoch seconds. */
+  readonly createdAt: number;
+}
+
+/** The template attribute that holds the UUID of the datastore's identity. */
+export const DATASTORE_UUID = 'DATASTORE_UUID';
+
+/** A manifest found in a datastore's storage, as `import` records it. */
+export interface FoundManifest {
+  readonly path: string;
+  readonly vmId: number;
+  /** Epoch seconds. */
+  readonly createdAt: number;
+  readonly sizeBytes: number;
+  /** raw when every disk is raw, else qcow2. */
+  readonly format: 'raw' | 'qcow2';
+  readonly encrypted: boolean;
+  /** JSON of the increment's statistics, as a backup records them. */
+  readonly stats: string;
+}
+
+export interface StorageSurvey {
+  readonly identity: DatastoreIdentity | undefined;
+  /** No chunk and no manifest. */
+  readonly empty: boolean;
+}
+
+export interface DatastoreAccess {
+  /** Canonical location (symlinks resolved), for the overlap check at create and import. */
+  location(ds: StorageSettings): Promise<string>;
+  /** The storage's identity, if any, and whether it holds anything. */
+  survey(ds: StorageSettings): Promise<StorageSurvey>;
+  /** Writes the identity document (create, import). */
+  claim(ds: StorageSettings, identity: DatastoreIdentity): Promise<void>;
+  /** Every manifest in the storage; those that cannot be read are listed with why. */
+  manifests(
+    ds: StorageSettings,
+  ): Promise<{ found: FoundManifest[]; unreadable: { path: string; message: string }[] }>;
+  /** The datastore's key wrapped under a passphrase (scrypt, AES-256-GCM), as text. */
+  exportKey(datastoreId: number, uuid: string, passphrase: string): Promise<string>;
+  /** Unwraps an exported key and installs it as the datastore's key. */
+  importKey(datastoreId: number, uuid: string, wrapped: string, passphrase: string): Promise<void>;
+}
+
+/** Whether two canonical locations are the same or one holds the other. */
+export function locationsOverlap(a: string, b: string): boolean {
+  const within = (x: string, y: string) => x === y || x.startsWith(y.endsWith('/') ? y : `${y}/`);
+  return within(a, b) || within(b, a);
+}

@@ -1,0 +1,75 @@
+/**
+ * The engine's side of core/datastore-access.ts: storage of datastores that may not be in the
+ * store yet (create, import), opened for one call and closed after it, and keys wrapped for
+ * export. Nothing is held between calls.
+ */
+import type { KeyStore } from '../../drivers/datastore/keys.js';
+import type { DatastoreDriver, DatastoreDriverFactory } from '../../drivers/datastore/types.js';
+import type { DatastoreAccess, FoundManifest, StorageSettings } from '../datastore-access.js';
+import { ErrorCode, OneError } from '../errors.js';
+import { encodeIdentity, readIdentity, storageName } from './datastore-identity.js';
+import { decodeManifest, incrementStats } from './manifest.js';
+
+export function datastoreAccess(
+  factories: ReadonlyMap<string, DatastoreDriverFactory>,
+  keys: KeyStore,
+): DatastoreAccess {
+  const factory = (ds: StorageSettings): DatastoreDriverFactory => {
+    const f = factories.get(ds.dsMad);
+    if (!f)
+      throw new OneError(
+        ErrorCode.ACTION,
+        `DS_MAD "${ds.dsMad}" is not a datastore driver of this onebackupd`,
+      );
+    return f;
+  };
+  const withDriver = async <T>(ds: StorageSettings, use: (d: DatastoreDriver) => Promise<T>): Promise<T> => {
+    const f = factory(ds);
+    const driver = await f.open(f.parseConfig(ds));
+    try {
+      return await use(driver);
+    } finally {
+      await driver.close();
+    }
+  };
+  const keyError = (err: unknown): never => {
+    throw err instanceof OneError ? err : new OneError(ErrorCode.ACTION, (err as Error).message);
+  };
+  return {
+    location: async (ds) => {
+      const f = factory(ds);
+      return f.location(f.parseConfig(ds));
+    },
+    survey: (ds) =>
+      withDriver(ds, async (d) => ({
+        identity: await readIdentity(d, storageName(ds)),
+        empty: await d.isEmpty(),
+      })),
+    claim: (ds, identity) => withDriver(ds, (d) => d.writeIdentity(encodeIdentity(identity))),
+    manifests: (ds) =>
+      withDriver(ds, async (d) => {
+        const found: FoundManifest[] = [];
+        const unreadable: { path: string; message: string }[] = [];
+        for (const path of await d.listManifests('')) {
+          try {
+            const m = decodeManifest(await d.getManifest(path), path);
+            found.push({
+              path,
+              vmId: m.vmId,
+              createdAt: m.createdAt,
+              sizeBytes: m.disks.reduce((s, x) => s + x.virtualSize, 0),
+              format: m.disks.every((x) => x.format === 'raw') ? 'raw' : 'qcow2',
+              encrypted: m.encrypted,
+              stats: incrementStats(m),
+            });
+          } catch (err) {
+            unreadable.push({ path, message: (err as Error).message });
+          }
+        }
+        return { found, unreadable };
+      }),
+    exportKey: (id, uuid, passphrase) => keys.exportWrapped(id, uuid, passphrase).catch(keyError),
+    importKey: (id, uuid, wrapped, passphrase) =>
+      keys.importWrapped(id, uuid, wrapped, passphrase).catch(keyError),
+  };
+}
