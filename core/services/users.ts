@@ -89,7 +89,7 @@ export class UserService {
     const key = createHmac('sha256', this.#sessionKey).update(session).digest('base64');
     const row = await findUserByName(this.deps.store.db, name);
     const cached = this.#sessions.get(key);
-    if (!row || row.enabled !== 1 || cached?.uid !== row.id || cached.hash !== row.password_hash) {
+    if (row?.enabled !== 1 || cached?.uid !== row.id || cached.hash !== row.password_hash) {
       if (cached) this.#sessions.delete(key);
       const refusal = this.#throttle.check(name, address);
       if (refusal) {
