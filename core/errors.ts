@@ -63,3 +63,39 @@ export class TemplateError extends OneError {
 export function isOneError(err: unknown): err is OneError {
   return err instanceof OneError;
 }
+
+/** Errors that mean a bug in the daemon, never a state of the data: these stay INTERNAL. */
+const BUG_ERRORS = new Set([
+  'TypeError',
+  'ReferenceError',
+  'RangeError',
+  'SyntaxError',
+  'EvalError',
+  'AssertionError',
+]);
+
+/**
+ * OneError for an error that is not one, as OpenNebula would answer it: the state of the data or
+ * a race made the action fail (a corrupt chunk, a missing key or manifest, a file error, a
+ * concurrent change in the database), so ACTION, not INTERNAL. Recognised by name and code, as
+ * this leaf module imports nothing: ChunkCorruptError, PermanentDriverError, node's system errors
+ * (`code` E...), SqliteError (busy, locked, constraint), and any other plain Error raised by a
+ * driver or the engine with a message. Returns undefined for bugs (TypeError and the like, or a
+ * message that says "(bug)"), which stay INTERNAL with their stack in the log.
+ */
+export function asActionError(err: unknown): OneError | undefined {
+  if (!(err instanceof Error) || BUG_ERRORS.has(err.name) || err.message.includes('(bug)')) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (err.name === 'SqliteError' && typeof code === 'string') {
+    if (/^SQLITE_(BUSY|LOCKED|CONSTRAINT)/.test(code)) {
+      return new OneError(
+        ErrorCode.ACTION,
+        `a concurrent change got there first (${err.message}); read the object again and retry`,
+        { cause: err },
+      );
+    }
+    return undefined;
+  }
+  if (err.message === '') return undefined;
+  return new OneError(ErrorCode.ACTION, err.message, { cause: err });
+}

@@ -1,23 +1,31 @@
 /**
- * One XML-RPC call from decoded request to OpenNebula's response array: find the method, check
- * the arguments, authenticate the session, run the handler, and shape errors as
- * `[false, "[method] message", code]`. Never throws.
+ * One XML-RPC call from decoded request to OpenNebula's response array: find the method (an own
+ * property of the table only, so `constructor` or `__proto__` are unknown methods), check the
+ * arguments, authenticate the session, run the handler, and shape errors as
+ * `[false, "[method] message", code]`. Failures of the data or races answer ACTION; only bugs
+ * answer INTERNAL (with their stack in the log). Never throws.
  */
-import { ErrorCode, isOneError } from '../errors.js';
+import { asActionError, ErrorCode, isOneError, type OneError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { METHODS, type Services } from './methods.js';
 import type { XmlRpcValue } from './xmlrpc-value.js';
 
 export type OneResponse = [boolean, number | string | boolean, number];
 
+/** Where a call comes from: the client address (failed logins are throttled per address). */
+export interface CallOrigin {
+  readonly address: string;
+}
+
 export async function dispatch(
   services: Services,
   log: Logger,
   methodName: string,
   params: readonly XmlRpcValue[],
+  origin: CallOrigin = { address: '' },
 ): Promise<OneResponse> {
   const fail = (code: number, message: string): OneResponse => [false, `[${methodName}] ${message}`, code];
-  const def = METHODS[methodName];
+  const def = Object.hasOwn(METHODS, methodName) ? METHODS[methodName] : undefined;
   if (!def)
     return fail(
       ErrorCode.RPC_API,
@@ -30,15 +38,18 @@ export async function dispatch(
   let user = '';
   try {
     const call = def.prepare(methodName, rest);
-    const who = await services.users.authenticate(session);
+    const who = await services.users.authenticate(session, origin.address);
     user = who.uname;
     const body = await call(services, who);
     log.debug('call', { method: methodName, user, ok: true });
     return [true, body, 0];
   } catch (err) {
-    if (isOneError(err)) {
-      log.debug('call', { method: methodName, user, ok: false, code: err.code, error: err.message });
-      return fail(err.code, err.message);
+    const known: OneError | undefined = isOneError(err) ? err : asActionError(err);
+    if (known) {
+      const fields = { method: methodName, user, ok: false, code: known.code, error: known.message };
+      if (known === err) log.debug('call', fields);
+      else log.warn('call failed', fields);
+      return fail(known.code, known.message);
     }
     log.error('internal error', {
       method: methodName,

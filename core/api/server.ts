@@ -117,7 +117,9 @@ export class ApiServer {
       );
       return;
     }
-    const response = await dispatch(this.#options.services, this.#options.log, call.methodName, call.params);
+    const response = await dispatch(this.#options.services, this.#options.log, call.methodName, call.params, {
+      address: req.socket.remoteAddress ?? '',
+    });
     send(res, 200, 'text/xml', encodeMethodResponse(response));
   }
 

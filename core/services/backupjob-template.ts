@@ -60,38 +60,62 @@ function enumProblem(at: Position, name: string, value: string, allowed: readonl
   return problem(at, name, `${name}="${value}" is not one of ${allowed.join(', ')}`);
 }
 
-/** "1, 2,3" → [1,2,3]; reports pieces that are not whole numbers and repeated IDs. */
+/**
+ * VMs one backup job may list. Each is checked against the inventory and the caller's rights in
+ * the transaction that saves the job, and the scheduler tracks each: a bound keeps one template
+ * from holding the daemon (and every other client) for seconds.
+ */
+export const MAX_BACKUP_VMS = 1000;
+
+/**
+ * "1, 2,3" → [1,2,3]; reports pieces that are not whole numbers and repeated IDs, or a list longer
+ * than `max` (then nothing else, and no IDs).
+ */
 export function parseIdList(
   value: string,
   at: Position,
   name: string,
   what: string,
   problems: TemplateProblem[],
-  options: { rejectDuplicates: boolean },
+  options: { rejectDuplicates: boolean; max?: number },
 ): number[] {
   if (value.trim() === '') return [];
+  const pieces = value.split(',');
+  if (options.max !== undefined && pieces.length > options.max) {
+    problems.push(
+      problem(
+        at,
+        name,
+        `${name} lists ${pieces.length} ${what}s; a backup job may list at most ${options.max}; split them over several backup jobs`,
+      ),
+    );
+    return [];
+  }
+  const shown = value.length > 60 ? `${value.slice(0, 60)}...` : value;
   const ids: number[] = [];
-  for (const piece of value.split(',')) {
+  const seen = new Set<number>();
+  for (const piece of pieces) {
     const text = piece.trim();
     if (!/^\d+$/.test(text)) {
       problems.push(
         problem(
           at,
           name,
-          `"${text}" in ${name}="${value}" is not a ${what} ID; write a comma-separated list of IDs, e.g. "1,2,3"`,
+          `"${text}" in ${name}="${shown}" is not a ${what} ID; write a comma-separated list of IDs, e.g. "1,2,3"`,
         ),
       );
       continue;
     }
     const id = Number(text);
-    if (ids.includes(id)) {
+    if (seen.has(id)) {
       if (options.rejectDuplicates) {
         problems.push(
-          problem(at, name, `${what} ${id} is listed twice in ${name}="${value}"; list each once`),
+          problem(at, name, `${what} ${id} is listed twice in ${name}="${shown}"; list each once`),
         );
       }
       continue;
     }
+    seen.add(id);
     ids.push(id);
   }
   return ids;
@@ -193,7 +217,10 @@ export function normaliseJobTemplate(
 
   const vmsAttr = get('BACKUP_VMS');
   const backupVms = vmsAttr
-    ? parseIdList(vmsAttr.value, vmsAttr.at, 'BACKUP_VMS', 'VM', problems, { rejectDuplicates: true })
+    ? parseIdList(vmsAttr.value, vmsAttr.at, 'BACKUP_VMS', 'VM', problems, {
+        rejectDuplicates: true,
+        max: MAX_BACKUP_VMS,
+      })
     : [];
   put('BACKUP_VMS', backupVms.join(','));
 

@@ -1,10 +1,13 @@
 /**
  * Users and groups: bootstrap of oneadmin, authentication of session strings, and the user and
- * group calls. Passwords are kept only as scrypt hashes. Verified sessions are cached in memory
- * (keyed by a SHA-256 of the session string) so each call does not pay for scrypt; the cache is
- * dropped for a user whose password changes or who is deleted.
+ * group calls. Passwords are kept only as scrypt hashes. Verified sessions are cached in memory,
+ * keyed by an HMAC of the session string under a key made at start (the password itself is never
+ * kept), with the user's ID and stored hash: a call whose user row is missing, disabled or has
+ * another hash (a password change, even by another process) checks the password again, so a
+ * cached session costs one indexed read and no scrypt. Failed logins are throttled per user name
+ * and per client address (login-throttle.ts); a cached session is never throttled.
  */
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { ErrorCode, OneError } from '../errors.js';
 import { ONEADMIN_GID, ONEADMIN_UID, USERS_GID } from '../model.js';
 import type { Requester } from '../permissions.js';
@@ -21,8 +24,9 @@ import {
   setUserPasswordHash,
 } from '../store/users.js';
 import type { ServiceDeps } from './context.js';
+import { LoginThrottle } from './login-throttle.js';
 import { checkName, notAuthorized, notFound } from './objects.js';
-import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
+import { generatePassword, type PasswordHasher, scryptHasher } from './passwords.js';
 
 export interface UserView {
   readonly user: UserTable;
@@ -35,11 +39,30 @@ export interface GroupView {
 }
 
 const AUTH_FAILED = "User couldn't be authenticated, aborting call.";
+/** Verified sessions kept; past this the oldest are dropped (and verified again when used). */
+const MAX_SESSIONS = 10_000;
+
+export interface UserServiceOptions {
+  readonly hasher?: PasswordHasher;
+  readonly throttle?: LoginThrottle;
+}
 
 export class UserService {
-  readonly #sessions = new Map<string, { uid: number }>();
+  /** HMAC of a verified session string → the user and the password hash it was verified against. */
+  readonly #sessions = new Map<string, { uid: number; hash: string }>();
+  readonly #sessionKey = randomBytes(32);
+  readonly #hasher: PasswordHasher;
+  readonly #throttle: LoginThrottle;
+  /** Password checks under way per user name (a second one at once is suspect). */
+  readonly #checking = new Map<string, number>();
 
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(
+    private readonly deps: ServiceDeps,
+    options: UserServiceOptions = {},
+  ) {
+    this.#hasher = options.hasher ?? scryptHasher;
+    this.#throttle = options.throttle ?? new LoginThrottle({ now: () => deps.clock.now() });
+  }
 
   /**
    * First start: groups oneadmin (0) and users (1), user oneadmin (0) with a generated password.
@@ -47,7 +70,7 @@ export class UserService {
    */
   async bootstrap(): Promise<string | undefined> {
     const password = generatePassword();
-    const hash = await hashPassword(password);
+    const hash = await this.#hasher.hash(password);
     return this.deps.store.tx(async (trx) => {
       if (await findUser(trx, ONEADMIN_UID)) return undefined;
       await insertBootstrapAccounts(trx, hash);
@@ -55,22 +78,39 @@ export class UserService {
     });
   }
 
-  /** `user:password` → who is calling. Throws AUTHENTICATION on anything else. */
-  async authenticate(session: string): Promise<Requester> {
+  /**
+   * `user:password` → who is calling. Throws AUTHENTICATION on anything else, and when the user
+   * name or the client `address` failed too often lately (with how long to wait).
+   */
+  async authenticate(session: string, address = ''): Promise<Requester> {
     const colon = session.indexOf(':');
     if (colon <= 0) throw new OneError(ErrorCode.AUTHENTICATION, AUTH_FAILED);
     const name = session.slice(0, colon);
-    const password = session.slice(colon + 1);
-    const key = createHash('sha256').update(session).digest('hex');
+    const key = createHmac('sha256', this.#sessionKey).update(session).digest('base64');
     const row = await findUserByName(this.deps.store.db, name);
-    if (row?.enabled !== 1) throw new OneError(ErrorCode.AUTHENTICATION, AUTH_FAILED);
     const cached = this.#sessions.get(key);
-    if (!cached || cached.uid !== row.id) {
-      if (!(await verifyPassword(password, row.password_hash))) {
+    if (row?.enabled !== 1 || cached?.uid !== row.id || cached.hash !== row.password_hash) {
+      if (cached) this.#sessions.delete(key);
+      const refusal = this.#throttle.check(name, address);
+      if (refusal) {
+        const seconds = Math.ceil(refusal.waitMs / 1000);
+        const who = refusal.kind === 'user' ? `for user ${name}` : `from address ${address}`;
+        throw new OneError(
+          ErrorCode.AUTHENTICATION,
+          `${AUTH_FAILED} Too many failed logins ${who}; try again in ${seconds} s.`,
+        );
+      }
+      const ok = row?.enabled === 1 && (await this.#check(name, session.slice(colon + 1), row.password_hash));
+      if (!ok || !row) {
+        this.#throttle.failed(name, address);
         throw new OneError(ErrorCode.AUTHENTICATION, AUTH_FAILED);
       }
-      if (this.#sessions.size > 10_000) this.#sessions.clear();
-      this.#sessions.set(key, { uid: row.id });
+      this.#throttle.succeeded(name);
+      if (this.#sessions.size >= MAX_SESSIONS) {
+        const oldest = this.#sessions.keys().next().value;
+        if (oldest !== undefined) this.#sessions.delete(oldest);
+      }
+      this.#sessions.set(key, { uid: row.id, hash: row.password_hash });
     }
     const group = await findGroup(this.deps.store.db, row.gid);
     return Object.freeze({
@@ -80,6 +120,18 @@ export class UserService {
       gname: group?.name ?? String(row.gid),
       isAdmin: row.id === ONEADMIN_UID || row.gid === ONEADMIN_GID,
     });
+  }
+
+  async #check(name: string, password: string, stored: string): Promise<boolean> {
+    const under = this.#checking.get(name) ?? 0;
+    this.#checking.set(name, under + 1);
+    try {
+      return await this.#hasher.verify(password, stored, under > 0 || this.#throttle.hasFailed(name));
+    } finally {
+      const left = (this.#checking.get(name) ?? 1) - 1;
+      if (left > 0) this.#checking.set(name, left);
+      else this.#checking.delete(name);
+    }
   }
 
   private forget(uid: number): void {
@@ -93,7 +145,7 @@ export class UserService {
     if (password.length === 0) throw new OneError(ErrorCode.ALLOCATE, 'Invalid password, it cannot be empty');
     if (/\s/.test(password))
       throw new OneError(ErrorCode.ALLOCATE, 'Invalid password, it cannot contain spaces');
-    const hash = await hashPassword(password);
+    const hash = await this.#hasher.hash(password);
     return this.deps.store.tx(async (trx) => {
       const clash = await findUserByName(trx, name);
       if (clash) throw new OneError(ErrorCode.ALLOCATE, `NAME is already taken by USER ${clash.id}.`);
@@ -108,7 +160,7 @@ export class UserService {
     if (password.length === 0) throw new OneError(ErrorCode.ACTION, 'Invalid password, it cannot be empty');
     if (/\s/.test(password))
       throw new OneError(ErrorCode.ACTION, 'Invalid password, it cannot contain spaces');
-    const hash = await hashPassword(password);
+    const hash = await this.#hasher.hash(password);
     await this.deps.store.tx(async (trx) => {
       if (!(await setUserPasswordHash(trx, id, hash))) throw notFound('USER', id);
     });
