@@ -40,6 +40,7 @@ import { ownedCalls } from './services/owned-calls.js';
 import { UserService } from './services/users.js';
 import { VmBackupService } from './services/vm-backups.js';
 import { VmService } from './services/vms.js';
+import { lockStateDir, type StateLock } from './state-lock.js';
 import { datastoreRow } from './store/backups.js';
 import { datastoreToOpen, listDatastores } from './store/datastores.js';
 import { openSqliteStore, type Store } from './store/db.js';
@@ -64,6 +65,7 @@ export class Daemon {
   #pool: ChunkPool | undefined;
   #datastores: OpenDatastores | undefined;
   #vmBackups: VmBackupService | undefined;
+  #lock: StateLock | undefined;
   #scheduler: JobScheduler | undefined;
   #url: string | undefined;
   #metricsServer: MetricsHttpServer | undefined;
@@ -92,6 +94,7 @@ export class Daemon {
   private async doStart(): Promise<string> {
     const { config, clock } = this.deps;
     mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+    this.#lock = lockStateDir(config.stateDir);
     this.#store = await openSqliteStore(config.db.path);
     const store = this.#store;
     // Every event naming a VM also goes to that VM's task log (onebackupjob runs --log).
@@ -312,5 +315,7 @@ export class Daemon {
     );
     this.#datastores = undefined;
     await store?.close();
+    this.#lock?.release();
+    this.#lock = undefined;
   }
 }

@@ -22,6 +22,8 @@ export interface Connection {
 
 export function resolveConnection(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Connection {
   const endpoint = opts.endpoint ?? env['ONE_XMLRPC'] ?? DEFAULT_ENDPOINT;
+  if (opts.user === undefined && opts.password !== undefined)
+    throw new CliError('--password needs --user as well (whose password is it?)');
   if (opts.user !== undefined) {
     if (opts.password === undefined) throw new CliError('--user needs --password as well');
     return { endpoint, session: `${opts.user}:${opts.password}` };

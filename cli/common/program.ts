@@ -108,9 +108,10 @@ export async function runProgram(
     return 0;
   }
   if (first !== undefined && !known.has(first)) {
+    // As OpenNebula's command_parser: the usage, and exit -1 (255), so a typo never passes for success.
     io.err(`Command '${args.filter((a) => !a.startsWith('-')).join(' ')}' not found\n`);
     io.out(`${await y.getHelp()}\n`);
-    return 0;
+    return 255;
   }
   try {
     await y.parseAsync([...args], {}, (_err, _argv, output) => {

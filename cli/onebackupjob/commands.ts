@@ -3,6 +3,9 @@
  * Multi-ID commands keep going after a failure; each error goes to stderr; exit 255 if any failed.
  */
 import type { Argv } from 'yargs';
+import { JOB_ATTRIBUTES } from '../../core/template/job-attributes.js';
+import { parseTemplate } from '../../core/template/parser.js';
+import { nearMisses } from '../../core/template/suggest.js';
 import { CliError } from '../cli-error.js';
 import {
   chgrpCommand,
@@ -73,6 +76,23 @@ const BACKUPJOB: ObjectRef = {
 const range = (y: Argv<GlobalArgs>) =>
   y.positional('range', { type: 'string', describe: BACKUPJOB.rangeHelp });
 
+/**
+ * Warns on stderr of attribute names one typo away from a backup job attribute (`BACKUP_VM`):
+ * they would be kept as user attributes and the job would silently lack what was meant.
+ */
+function warnNearMisses(text: string, where: string): void {
+  let attributes: ReturnType<typeof parseTemplate>['attributes'];
+  try {
+    attributes = parseTemplate(text).attributes;
+  } catch {
+    return; // the daemon reports syntax errors with their line
+  }
+  for (const m of nearMisses(attributes, JOB_ATTRIBUTES))
+    stdio.err(
+      `${where}:${m.line}:${m.column}: warning: ${m.name} is not a backup job attribute; did you mean ${m.suggestion}?\n`,
+    );
+}
+
 export const COMMANDS: readonly CommandSpec[] = [
   {
     command: 'create [file]',
@@ -94,6 +114,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         : (readStdinIfPiped() ?? createFromOptions(argv));
       if (text === undefined)
         throw new CliError('a template is needed: give a file, pipe one on stdin, or use --name/--vms/...');
+      warnNearMisses(text, argv['file'] ? s(argv['file']) : 'template');
       const client = clientFor(argv);
       const sched = schedText(argv);
       const id = await client.callInt('one.backupjob.allocate', text);
@@ -126,6 +147,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         const current = argv['append'] ? '' : await currentTemplateText(client, id);
         text = editText(current);
       }
+      warnNearMisses(text, argv['file'] ? s(argv['file']) : 'template');
       await client.call('one.backupjob.update', id, text, argv['append'] ? 1 : 0);
       verbose(argv, id, 'modified');
     },

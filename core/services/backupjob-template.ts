@@ -16,27 +16,9 @@ import {
 } from '../model.js';
 import { parseRpo } from '../schedule/rpo.js';
 import type { PlainAttribute } from '../template/attributes.js';
+import { JOB_SINGLETONS } from '../template/job-attributes.js';
 import type { Attribute, Position, VectorAttribute } from '../template/types.js';
 import { checkName } from './objects.js';
-
-/** Attributes that hold one value; giving them twice with different values is an error. */
-export const JOB_SINGLETONS = [
-  'NAME',
-  'PRIORITY',
-  'BACKUP_VMS',
-  'DATASTORE_ID',
-  'MODE',
-  'INCREMENT_MODE',
-  'KEEP_LAST',
-  'FS_FREEZE',
-  'BACKUP_VOLATILE',
-  'EXECUTION',
-  'RESET',
-  'DISK_IDS',
-  'MAX_RETRIES',
-  'RETRY_INTERVAL',
-  'RPO',
-] as const;
 
 export interface NormalisedJobTemplate {
   /** TEMPLATE contents as stored: normalised values and defaults, no NAME/PRIORITY/SCHED_ACTION. */

@@ -195,6 +195,13 @@ export async function openJobRun(
   if (await hasPendingVms(trx, job.id))
     throw new OneError(ErrorCode.ACTION, 'Unable to execute Backup Job, pending backups in progress');
   const template = decodeAttributes(job.template);
+  const vms = vmsOf(template);
+  if (vms.length === 0) {
+    throw new OneError(
+      ErrorCode.ACTION,
+      `backup job ${job.id} has no VMs in BACKUP_VMS; add some with: onebackupjob update ${job.id} -a (BACKUP_VMS = "<ids>")`,
+    );
+  }
   if (!template.some((a) => a.name === 'DATASTORE_ID')) {
     throw new OneError(
       ErrorCode.ACTION,
@@ -203,7 +210,6 @@ export async function openJobRun(
   }
   const now = Math.floor(nowMs / 1000);
   await trx.deleteFrom('job_vms').where('job_id', '=', job.id).execute();
-  const vms = vmsOf(template);
   for (const vmId of vms) {
     await trx
       .insertInto('job_vms')

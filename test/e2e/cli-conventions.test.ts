@@ -15,13 +15,41 @@ after(async () => {
 });
 
 describe('CLI conventions', () => {
-  it('no command prints help and exits 0; an unknown one also says so on stderr', async () => {
+  it('no command prints help and exits 0; an unknown one says so on stderr and exits 255', async () => {
     const none = await runCli('onebackupjob', [], d);
     assert.equal(none.code, 0);
     assert.match(none.stdout, /^onebackupjob <command> \[<args>\] \[<options>\]/);
     const unknown = await runCli('onebackupjob', ['frobnicate', '3'], d);
-    assert.equal(unknown.code, 0);
+    assert.equal(unknown.code, 255, 'a typo never passes for success (OpenNebula exits 0 here)');
     assert.equal(unknown.stderr, "Command 'frobnicate 3' not found\n");
+  });
+
+  it('a near-miss attribute is warned about, and a job with no VMs is not backed up', async () => {
+    const dir = join(d.stateDir, 'typo');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'job.tmpl');
+    writeFileSync(file, 'NAME = "typo"\nBACKUP_VM = "1"\n');
+    const created = await runCli('onebackupjob', ['create', file], d);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(
+      created.stderr,
+      `${file}:2:1: warning: BACKUP_VM is not a backup job attribute; did you mean BACKUP_VMS?\n`,
+    );
+    const id = /ID: (\d+)/.exec(created.stdout)?.[1] as string;
+    const backup = await runCli('onebackupjob', ['backup', id], d);
+    assert.equal(backup.code, 255);
+    assert.match(
+      backup.stderr,
+      new RegExp(`backup job ${id} has no VMs in BACKUP_VMS; add some with: onebackupjob update ${id} -a`),
+    );
+  });
+
+  it('--password without --user is refused, never ignored', async () => {
+    const r = await runCli('onebackupjob', ['list', '--password', 'secret'], d);
+    assert.deepEqual([r.code, r.stderr], [255, '--password needs --user as well (whose password is it?)\n']);
+    const onevm = await runCli('onevm', ['update', '0'], d);
+    assert.equal(onevm.code, 255, 'an unknown onevm command is an error too');
   });
 
   it('argument errors exit 255 with OpenNebula-style messages', async () => {
