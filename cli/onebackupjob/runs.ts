@@ -101,7 +101,7 @@ function taskTable(run: XmlElement, when: (s: number) => string): string {
     const info = t.text('REASON') ? `#${t.text('RANK')} ${t.text('REASON')}` : t.text('ERROR');
     rows.push([
       t.text('VM_ID'),
-      t.text('HOST'),
+      t.text('HOSTNAME') || t.text('HOST'),
       t.text('STATUS'),
       t.text('ATTEMPT'),
       `${t.num('PROGRESS')}%`,

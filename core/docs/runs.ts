@@ -27,6 +27,7 @@ function taskEl(
   paused: boolean,
   nowMs: number,
   wait: { rank: number; reason: string } | undefined,
+  hostName: string | undefined,
 ): XmlNode {
   const rate = taskRate(t, nowMs);
   const status = t.status === 'queued' && paused ? 'onhold' : t.status;
@@ -46,6 +47,7 @@ function taskEl(
     num('SEQ', t.seq),
     el('ERROR', t.error),
     ...(wait && t.status === 'queued' ? [num('RANK', wait.rank), el('REASON', wait.reason)] : []),
+    el('HOSTNAME', hostName ?? ''),
   );
 }
 
@@ -67,7 +69,13 @@ export function runsXml(jobId: number, r: JobRuns, nowMs: number): string {
           el(
             'TASKS',
             ...tasks.map((t) =>
-              taskEl(t, r.paused, nowMs, run.end_ms === 0 ? waiting.get(t.vm_id) : undefined),
+              taskEl(
+                t,
+                r.paused,
+                nowMs,
+                run.end_ms === 0 ? waiting.get(t.vm_id) : undefined,
+                r.hostNames.get(t.host_id),
+              ),
             ),
           ),
         ),

@@ -109,10 +109,8 @@ export class VmOperations {
           jobId: options.jobId,
           owner: options.owner,
         };
-        const bytes = {
-          bytesDone: taken.stats.bytesRead,
-          bytesTotal: Math.max(taken.stats.bytesRead, totalBefore),
-        };
+        // One meaning for progress: the disks' virtual size, all of it done at the end (holes count as done).
+        const bytes = { bytesDone: totalBefore, bytesTotal: totalBefore };
         const also = options.alsoRecord;
         return store.tx((trx) => recordBackup(trx, finished, also && ((t) => also(t, bytes))));
       },

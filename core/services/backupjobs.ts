@@ -34,6 +34,7 @@ import {
   schedRowToFields,
 } from '../store/schedules.js';
 import type { BackupJobTable, SchedActionTable } from '../store/schema.js';
+import { hostNamesById } from '../store/vms.js';
 import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { vmsOf } from '../template/job-settings.js';
 import { parseTemplate } from '../template/parser.js';
@@ -71,6 +72,8 @@ export interface JobRuns {
   readonly paused: boolean;
   readonly runs: readonly RunRecord[];
   readonly waiting: readonly { vmId: number; rank: number; reason: string }[];
+  /** Host names by ID, as `onevm list` and `onehost list` show them. */
+  readonly hostNames: ReadonlyMap<number, string>;
 }
 
 function parseOrThrow(text: string): readonly Attribute[] {
@@ -252,7 +255,11 @@ export class BackupJobService {
   async runs(who: Requester, id: number, runId?: number): Promise<JobRuns> {
     const records = await this.deps.store.tx(async (trx) => {
       const row = (await loadAuthorized(trx, who, 'backup_jobs', id, 'INFO')) as BackupJobTable;
-      return { paused: row.paused === 1, runs: await listRuns(trx, id, runId) };
+      return {
+        paused: row.paused === 1,
+        runs: await listRuns(trx, id, runId),
+        hostNames: await hostNamesById(trx),
+      };
     });
     if (runId !== undefined && records.runs.length === 0)
       throw new OneError(ErrorCode.NO_EXISTS, `backup job ${id} has no run ${runId}`);

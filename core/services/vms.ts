@@ -1,6 +1,8 @@
 /** VMs in the inventory (`onevm create`, `delete`, `show`, `list`): template checks, then store transitions. */
+
 import type { BackupConfig } from '../backup-config.js';
 import type { DiskFacts } from '../disk-facts.js';
+import { ErrorCode, OneError } from '../errors.js';
 import {
   BACKUP_MODES,
   type BackupMode,
@@ -15,6 +17,7 @@ import {
 } from '../model.js';
 import { isAuthorized, type Requester } from '../permissions.js';
 import type { Tx } from '../store/db.js';
+import { removeDeletedVmFromJob } from '../store/jobs.js';
 import {
   backupIdsOfVms,
   deleteVm,
@@ -142,10 +145,23 @@ export class VmService {
   }
 
   async delete(who: Requester, id: number): Promise<void> {
-    await this.deps.store.tx(async (trx) => {
+    const jobId = await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'vms', id, 'MANAGE');
+      const row = await findVm(trx, id);
+      if (this.deps.scheduler.hasBackup(id)) {
+        const fix = row && row.backup_job_id >= 0 ? `: onebackupjob cancel ${row.backup_job_id}` : '';
+        throw new OneError(
+          ErrorCode.ACTION,
+          `VM ${id} has a backup running; cancel it first${fix}, then delete the VM`,
+        );
+      }
+      // A VM deleted from the inventory leaves its backup job (BACKUP_VMS and sets) in the same transaction.
+      if (row && row.backup_job_id >= 0)
+        await removeDeletedVmFromJob(trx, row.backup_job_id, id, this.deps.clock.now());
       await deleteVm(trx, id);
+      return row?.backup_job_id ?? -1;
     });
+    if (jobId >= 0) this.deps.scheduler.jobChanged(jobId);
   }
 
   async info(who: Requester, id: number): Promise<VmView> {

@@ -125,6 +125,30 @@ async function relinkJobVms(trx: Tx, jobId: number, before: readonly number[], a
   }
 }
 
+/**
+ * A VM of the job is deleted from the inventory: it leaves BACKUP_VMS and the job's sets, its task
+ * in the open run is `excluded` ("VM deleted"), and the run ends if nothing else is pending.
+ */
+export async function removeDeletedVmFromJob(
+  trx: Tx,
+  jobId: number,
+  vmId: number,
+  nowMs: number,
+): Promise<void> {
+  const job = await findJob(trx, jobId);
+  if (!job) return;
+  const template = decodeAttributes(job.template);
+  const vms = vmsOf(template).filter((id) => id !== vmId);
+  await trx
+    .updateTable('backup_jobs')
+    .set({ template: encodeAttributes(setSingle(template, 'BACKUP_VMS', vms.join(','))) })
+    .where('id', '=', jobId)
+    .execute();
+  await trx.deleteFrom('job_vms').where('job_id', '=', jobId).where('vm_id', '=', vmId).execute();
+  await updateTask(trx, jobId, vmId, { status: 'excluded', error: 'VM deleted', end_ms: nowMs });
+  await closeRunIfFinished(trx, jobId, nowMs);
+}
+
 /** Deletes a job with its schedules, sets, runs and task logs; its VMs are released. */
 export async function deleteJob(trx: Tx, job: BackupJobTable): Promise<void> {
   await relinkJobVms(trx, job.id, vmsOf(decodeAttributes(job.template)), []);

@@ -251,7 +251,7 @@ describe('VM sets, update, schedules and locks', () => {
     assert.doesNotMatch(show, /\nTIME {11}: - /);
     // The run in progress, per VM, with its place in the queue and why it waits.
     assert.match(show, /\nCURRENT RUN 1 \(manual, started [\d/: ]+, PAUSED\)/);
-    assert.match(show, /\n {2}3 +\d+ +onhold +0 +0% .* #\d+ paused\n/);
+    assert.match(show, /\n {2}3 +node1 +onhold +0 +0% .* #\d+ paused\n/, 'the HOST column names the host');
     const runs = JSON.parse((await job(['runs', String(id), '-j'])).stdout) as {
       RUNS: { ID: string; TRIGGER: string; END: string; TASKS: { VM_ID: string; STATUS: string }[] }[];
     };

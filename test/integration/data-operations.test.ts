@@ -153,7 +153,7 @@ async function world(limits: { maxBackups: number; maxBackupsHost: number }) {
   await scheduler.start();
   opened.push({ store, scheduler, dir });
   const vmBackups = new VmBackupService(deps, { restoreDir: join(dir, 'restores') });
-  return { scheduler, exec, jobs, vmBackups, logged };
+  return { scheduler, exec, jobs, vmBackups, logged, vms: new VmService(deps) };
 }
 
 describe('data-moving operations take slots', () => {
@@ -250,5 +250,39 @@ describe('data-moving operations take slots', () => {
     w.exec.finish('gc 100');
     await gc;
     w.exec.finish('backup 2');
+  });
+
+  it('deleting a VM of a job: refused while it backs up, else it leaves BACKUP_VMS and the run', async () => {
+    const w = await world({ maxBackups: 1, maxBackupsHost: 0 });
+    const job = await w.jobs.allocate(admin, 'NAME="j"\nBACKUP_VMS="0,2"\nDATASTORE_ID=100\n');
+    await w.jobs.backup(admin, job);
+    await until('VM 0 started', () => w.exec.started.includes('backup 0'));
+    await assert.rejects(
+      w.vms.delete(admin, 0),
+      new RegExp(
+        `VM 0 has a backup running; cancel it first: onebackupjob cancel ${job}, then delete the VM`,
+      ),
+    );
+    await w.vms.delete(admin, 2); // waiting in OUTDATED behind the full slot
+    const view = await w.jobs.info(admin, job);
+    assert.deepEqual(
+      view.template.find((a) => a.name === 'BACKUP_VMS'),
+      { kind: 'single', name: 'BACKUP_VMS', value: '0' },
+    );
+    assert.deepEqual(view.sets.OUTDATED, []);
+    const [run] = (await w.jobs.runs(admin, job)).runs;
+    assert.deepEqual(
+      run?.tasks.map((t) => [t.vm_id, t.status, t.error]),
+      [
+        [0, 'executing', ''],
+        [2, 'excluded', 'VM deleted'],
+      ],
+    );
+    w.exec.finish('backup 0');
+    await until(
+      'the run ended',
+      async () => ((await w.jobs.runs(admin, job)).runs[0]?.run.result ?? '') === 'done',
+    );
+    assert.ok(!w.exec.started.includes('backup 2'), 'the deleted VM was never backed up');
   });
 });
