@@ -81,7 +81,10 @@ function imageVerdicts(
   const broken = new Map<number, string>();
   for (const p of result.problems) {
     if (!broken.has(p.imageId))
-      broken.set(p.imageId, `increment ${p.incrementId} disk ${p.diskId}: ${p.message}`);
+      broken.set(
+        p.imageId,
+        `increment ${p.incrementId}${p.diskId >= 0 ? ` disk ${p.diskId}` : ''}: ${p.message}`,
+      );
   }
   const key = (i: { imageId: number; incrementId: number }) => `${i.imageId}/${i.incrementId}`;
   const done = new Set(result.completed.map(key));
