@@ -28,7 +28,11 @@ import {
 import { datastoreToOpen } from '../store/datastores.js';
 import type { Store, Tx } from '../store/db.js';
 import { incrementsOnDatastore, recordVerifyResults } from '../store/images.js';
-import { saveVerifyPosition, verifyPosition } from '../store/verify-schedules.js';
+import {
+  type VerifyPosition as StoredPosition,
+  saveVerifyPosition,
+  verifyPosition,
+} from '../store/verify-schedules.js';
 
 export interface BackupOptions {
   readonly reset: boolean;
@@ -71,12 +75,13 @@ export interface ScheduledVerifyOutcome extends VerifyResult {
 
 /**
  * Which images a verify may record: broken ones (with the first problem), and whole ones only
- * when it read all their increments itself (not an image a budget cut, nor one it resumed mid-way).
+ * when all their increments were read, by this verify or (for the image a budgeted one resumes
+ * in) by the previous one, which found no problem in it (`from.imageBroken` false).
  */
 function imageVerdicts(
   increments: readonly ReferencedIncrement[],
   result: VerifyResult,
-  from: VerifyPosition | undefined,
+  from: StoredPosition | undefined,
 ): { checked: number[]; broken: Map<number, string> } {
   const broken = new Map<number, string>();
   for (const p of result.problems) {
@@ -88,9 +93,13 @@ function imageVerdicts(
   }
   const key = (i: { imageId: number; incrementId: number }) => `${i.imageId}/${i.incrementId}`;
   const done = new Set(result.completed.map(key));
-  const partial = new Set(increments.filter((i) => !done.has(key(i))).map((i) => i.imageId));
-  const first = from && increments.find((i) => i.imageId === from.imageId);
-  if (from && !(from.chunk === 0 && first?.incrementId === from.incrementId)) partial.add(from.imageId);
+  const readBefore = (i: ReferencedIncrement) =>
+    from !== undefined && i.imageId === from.imageId && i.incrementId < from.incrementId;
+  const partial = new Set(
+    increments.filter((i) => !done.has(key(i)) && !readBefore(i)).map((i) => i.imageId),
+  );
+  // Already recorded broken by the run that found it; a good end of the image must not clear that.
+  if (from?.imageBroken && !broken.has(from.imageId)) partial.add(from.imageId);
   const checked = increments.map((i) => i.imageId).filter((id) => !partial.has(id) || broken.has(id));
   return { checked, broken };
 }
@@ -239,7 +248,14 @@ export class VmOperations {
     const nowS = epochSeconds(clock);
     await store.tx(async (trx) => {
       await recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS));
-      await saveVerifyPosition(trx, datastoreId, result.stoppedAt, nowS);
+      const stop = result.stoppedAt;
+      const carried = from?.imageBroken === true && stop?.imageId === from.imageId;
+      await saveVerifyPosition(
+        trx,
+        datastoreId,
+        stop && { ...stop, imageBroken: carried || broken.has(stop.imageId) },
+        nowS,
+      );
     });
     return { ...result, resumedFrom: from };
   }

@@ -213,6 +213,8 @@ export interface VerifyScheduleTable {
   image_id: number | null;
   inc_id: number | null;
   chunk: Generated<number>;
+  /** 1 when the image the last run stopped in was found broken before the stop. */
+  carry_broken: Generated<number>;
   last_run_at: Generated<number>;
   /** Epoch seconds when a scheduled verify last reached the end of the datastore. */
   cycle_done_at: Generated<number>;

@@ -14,6 +14,8 @@ export interface VerifyPosition {
   readonly imageId: number;
   readonly incrementId: number;
   readonly chunk: number;
+  /** The image it stopped in was found broken before the stop. */
+  readonly imageBroken: boolean;
 }
 
 export interface DatastoreVerifySchedule {
@@ -76,11 +78,16 @@ export async function verifyPosition(
 ): Promise<VerifyPosition | undefined> {
   const row = await db
     .selectFrom('verify_schedules')
-    .select(['image_id', 'inc_id', 'chunk'])
+    .select(['image_id', 'inc_id', 'chunk', 'carry_broken'])
     .where('datastore_id', '=', datastoreId)
     .executeTakeFirst();
   if (!row || row.image_id === null || row.inc_id === null) return undefined;
-  return { imageId: row.image_id, incrementId: row.inc_id, chunk: row.chunk };
+  return {
+    imageId: row.image_id,
+    incrementId: row.inc_id,
+    chunk: row.chunk,
+    imageBroken: row.carry_broken === 1,
+  };
 }
 
 /** A scheduled verify ended: stopped on its budget at `stoppedAt`, or through the whole datastore. */
@@ -94,8 +101,13 @@ export async function saveVerifyPosition(
     .updateTable('verify_schedules')
     .set(
       stoppedAt
-        ? { image_id: stoppedAt.imageId, inc_id: stoppedAt.incrementId, chunk: stoppedAt.chunk }
-        : { image_id: null, inc_id: null, chunk: 0, cycle_done_at: nowS },
+        ? {
+            image_id: stoppedAt.imageId,
+            inc_id: stoppedAt.incrementId,
+            chunk: stoppedAt.chunk,
+            carry_broken: stoppedAt.imageBroken ? 1 : 0,
+          }
+        : { image_id: null, inc_id: null, chunk: 0, carry_broken: 0, cycle_done_at: nowS },
     )
     .where('datastore_id', '=', datastoreId)
     .execute();

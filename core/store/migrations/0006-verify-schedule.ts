@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 /**
  * Scheduled verify (issue 10): per datastore with VERIFY_INTERVAL, when the next scheduled verify
  * is due and where the last one stopped on its budget (image, increment, chunk entry), so the
- * next run resumes there. Goes with its datastore.
+ * next run resumes there (and whether the image it stopped in was already found broken). Goes
+ * with its datastore.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -16,6 +17,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('image_id', 'integer')
     .addColumn('inc_id', 'integer')
     .addColumn('chunk', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('carry_broken', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('last_run_at', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('cycle_done_at', 'integer', (c) => c.notNull().defaultTo(0))
     .execute();
