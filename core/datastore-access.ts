@@ -42,6 +42,13 @@ export interface FoundManifest {
   readonly stats: string;
 }
 
+export interface FoundManifests {
+  readonly found: FoundManifest[];
+  readonly unreadable: { path: string; message: string }[];
+  /** Manifests of an encrypted datastore read without its key. */
+  readonly locked: number;
+}
+
 export interface StorageSurvey {
   readonly identity: DatastoreIdentity | undefined;
   /** No chunk and no manifest. */
@@ -55,10 +62,12 @@ export interface DatastoreAccess {
   survey(ds: StorageSettings): Promise<StorageSurvey>;
   /** Writes the identity document (create, import). */
   claim(ds: StorageSettings, identity: DatastoreIdentity): Promise<void>;
-  /** Every manifest in the storage; those that cannot be read are listed with why. */
-  manifests(
-    ds: StorageSettings,
-  ): Promise<{ found: FoundManifest[]; unreadable: { path: string; message: string }[] }>;
+  /**
+   * Every manifest in the storage, authenticated with the key of datastore `keyOf` when given;
+   * those that cannot be read or whose integrity fails are listed with why, and encrypted ones
+   * read without a key are only counted (`locked`): they cannot be authenticated yet.
+   */
+  manifests(ds: StorageSettings, keyOf?: number): Promise<FoundManifests>;
   /** The datastore's key wrapped under a passphrase (scrypt, AES-256-GCM), as text. */
   exportKey(datastoreId: number, uuid: string, passphrase: string): Promise<string>;
   /** Unwraps an exported key and installs it as the datastore's key. */

@@ -170,6 +170,8 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
     disks,
     stats: { ...stats, durationMs: req.now() - started },
   };
-  await req.datastore.putManifest(req.manifestPath, encodeManifest(manifest), { signal: req.signal });
+  await req.datastore.putManifest(req.manifestPath, encodeManifest(manifest, req.keys), {
+    signal: req.signal,
+  });
   return manifest;
 }

@@ -8,7 +8,7 @@ import type { DatastoreDriver, DatastoreDriverFactory } from '../../drivers/data
 import type { DatastoreAccess, FoundManifest, StorageSettings } from '../datastore-access.js';
 import { ErrorCode, OneError } from '../errors.js';
 import { encodeIdentity, readIdentity, storageName } from './datastore-identity.js';
-import { decodeManifest, incrementStats } from './manifest.js';
+import { decodeManifest, incrementStats, isEncryptedManifest } from './manifest.js';
 
 export function datastoreAccess(
   factories: ReadonlyMap<string, DatastoreDriverFactory>,
@@ -46,13 +46,20 @@ export function datastoreAccess(
         empty: await d.isEmpty(),
       })),
     claim: (ds, identity) => withDriver(ds, (d) => d.writeIdentity(encodeIdentity(identity))),
-    manifests: (ds) =>
+    manifests: (ds, keyOf) =>
       withDriver(ds, async (d) => {
+        const key = keyOf === undefined ? undefined : await keys.load(keyOf).catch(keyError);
         const found: FoundManifest[] = [];
         const unreadable: { path: string; message: string }[] = [];
+        let locked = 0;
         for (const path of await d.listManifests('')) {
           try {
-            const m = decodeManifest(await d.getManifest(path), path);
+            const bytes = await d.getManifest(path);
+            if (!key && isEncryptedManifest(bytes)) {
+              locked++;
+              continue;
+            }
+            const m = decodeManifest(bytes, path, key);
             found.push({
               path,
               vmId: m.vmId,
@@ -66,7 +73,7 @@ export function datastoreAccess(
             unreadable.push({ path, message: (err as Error).message });
           }
         }
-        return { found, unreadable };
+        return { found, unreadable, locked };
       }),
     exportKey: (id, uuid, passphrase) => keys.exportWrapped(id, uuid, passphrase).catch(keyError),
     importKey: (id, uuid, wrapped, passphrase) =>

@@ -4,7 +4,8 @@
  * a manifest: one the store does not reference (a crash before its record, a datastore attached
  * again) is reported, its chunks kept, for `onedatastore import` to adopt. It runs only while no backup writes to that datastore
  * (the runner's per-datastore gate), so it never removes a chunk a running backup may reference.
- * Verify reads every chunk, checks its GCM tag and digest, and names every backup it breaks.
+ * Verify reads every chunk, checks its GCM tag and digest, and names every backup it breaks; a
+ * scheduled verify stops at its budget and says where the next one resumes.
  * Both take the increments the store references on the datastore from their caller: GC's list
  * must be read inside that gate, after the last backup writing to the datastore recorded its own.
  */
@@ -34,6 +35,12 @@ export interface VerifyResult {
   readonly problems: readonly VerifyProblem[];
   /** Bad chunks moved aside by this verify. */
   readonly chunksQuarantined: number;
+  /** Bytes of chunk files read. */
+  readonly bytesRead: number;
+  /** Increments read to their end. */
+  readonly completed: readonly { readonly imageId: number; readonly incrementId: number }[];
+  /** Set when the budget ran out: where the next verify resumes. */
+  readonly stoppedAt?: VerifyPosition;
 }
 
 /** An increment the store references on the datastore: where its manifest is. */
@@ -52,13 +59,14 @@ export interface ReferencedIncrement {
 export async function collectGarbage(
   incs: readonly ReferencedIncrement[],
   driver: DatastoreDriver,
+  keys: ChunkKeys | undefined,
 ): Promise<GcResult> {
   const known = new Set(incs.map((i) => i.source));
   const live = new Set<string>();
   const unknownManifests: string[] = [];
   const paths = new Set([...known, ...(await driver.listManifests(''))]);
   for (const path of paths) {
-    const m = decodeManifest(await driver.getManifest(path), path);
+    const m = decodeManifest(await driver.getManifest(path), path, keys);
     for (const d of m.disks) for (const c of d.chunks) if (c !== null) live.add(c);
     if (!known.has(path)) unknownManifests.push(path);
   }
@@ -75,37 +83,94 @@ export async function collectGarbage(
   return { chunksKept, chunksRemoved, unknownManifests };
 }
 
-/** Reads and checks every chunk the manifests of `incs` name. */
+/** Where a budgeted verify stops and the next resumes: the next chunk entry of that increment. */
+export interface VerifyPosition {
+  readonly imageId: number;
+  readonly incrementId: number;
+  /** Index into the increment's chunk entries, disks one after another. */
+  readonly chunk: number;
+}
+
+/** A scheduled verify's limits: bytes read and a time, whichever comes first. */
+export interface VerifyLimits {
+  readonly bytes?: number | undefined;
+  /** Epoch ms by `now`. */
+  readonly untilMs?: number | undefined;
+  readonly now: () => number;
+}
+
+export interface VerifyOptions {
+  /** Start here (increments before it are skipped); from the first increment when undefined. */
+  readonly from?: VerifyPosition | undefined;
+  /** Stop once spent (after one chunk at least, so every run moves on). */
+  readonly budget?: VerifyLimits | undefined;
+}
+
+const before = (a: { imageId: number; incrementId: number }, b: VerifyPosition) =>
+  a.imageId < b.imageId || (a.imageId === b.imageId && a.incrementId < b.incrementId);
+
+/**
+ * Reads and checks every chunk the manifests of `incs` name (ordered by image, then increment),
+ * from `options.from`, until `options.budget` is spent: then `stoppedAt` says where to resume.
+ */
 export async function verifyBackups(
   incs: readonly ReferencedIncrement[],
   driver: DatastoreDriver,
   pool: ChunkPool,
   keys: ChunkKeys | undefined,
+  options: VerifyOptions = {},
 ): Promise<VerifyResult> {
   const verdict = new Map<string, string | null>();
   const problems: VerifyProblem[] = [];
+  const completed: { imageId: number; incrementId: number }[] = [];
+  const { from, budget } = options;
   let quarantined = 0;
+  let bytesRead = 0;
+  let chunksRead = 0;
+  const spent = () =>
+    budget !== undefined &&
+    chunksRead > 0 &&
+    ((budget.bytes !== undefined && bytesRead >= budget.bytes) ||
+      (budget.untilMs !== undefined && budget.now() >= budget.untilMs));
   for (const inc of incs) {
+    if (from && before(inc, from)) continue;
     let manifest: ReturnType<typeof decodeManifest>;
     try {
-      manifest = decodeManifest(await driver.getManifest(inc.source), inc.source);
+      manifest = decodeManifest(await driver.getManifest(inc.source), inc.source, keys);
     } catch (err) {
       problems.push({
         imageId: inc.imageId,
         incrementId: inc.incrementId,
         diskId: -1,
         chunk: '-',
-        message: `manifest ${inc.source}: ${(err as Error).message}`,
+        message: (err as Error).message,
       });
+      completed.push(inc);
       continue;
     }
+    const skip =
+      from && from.imageId === inc.imageId && from.incrementId === inc.incrementId ? from.chunk : 0;
+    let entry = 0;
     for (const disk of manifest.disks) {
       for (const id of disk.chunks) {
-        if (id === null) continue;
+        const index = entry++;
+        if (id === null || index < skip) continue;
         let bad = verdict.get(id);
         if (bad === undefined) {
+          if (spent())
+            return {
+              chunksChecked: verdict.size,
+              problems,
+              chunksQuarantined: quarantined,
+              bytesRead,
+              completed,
+              stoppedAt: { imageId: inc.imageId, incrementId: inc.incrementId, chunk: index },
+            };
           try {
-            await pool.decode(id, await driver.getChunk(id), keys);
+            const bytes = await driver.getChunk(id);
+            bytesRead += bytes.length;
+            chunksRead++;
+            await pool.decode(id, bytes, keys);
             bad = null;
           } catch (err) {
             if (driver.isNotFound(err)) bad = `chunk ${id}: missing`;
@@ -128,6 +193,7 @@ export async function verifyBackups(
           });
       }
     }
+    completed.push(inc);
   }
-  return { chunksChecked: verdict.size, problems, chunksQuarantined: quarantined };
+  return { chunksChecked: verdict.size, problems, chunksQuarantined: quarantined, bytesRead, completed };
 }

@@ -25,6 +25,7 @@ import {
   collectGarbage,
   type GcResult,
   type ReferencedIncrement,
+  type VerifyOptions,
   type VerifyResult,
   verifyBackups,
 } from './maintenance.js';
@@ -125,9 +126,9 @@ export class BackupRunner {
       );
     }
     const run = (async () => {
-      const { driver } = await this.datastore(datastore);
+      const { driver, keys } = await this.datastore(datastore);
       // Listed inside the exclusive hold: a backup recorded after this list cannot exist yet.
-      return collectGarbage([...(await listIncrements())], driver);
+      return collectGarbage([...(await listIncrements())], driver, keys);
     })();
     this.#exclusive.set(datastoreId, run);
     try {
@@ -157,14 +158,18 @@ export class BackupRunner {
     datastore: DatastoreToOpen,
     increments: readonly ReferencedIncrement[],
     scope: { imageId?: number; incrementId?: number } = {},
+    options: VerifyOptions = {},
   ): Promise<VerifyResult> {
     const { driver, keys } = await this.datastore(datastore);
-    const result = await verifyBackups([...increments], driver, this.deps.pool, keys);
+    const result = await verifyBackups([...increments], driver, this.deps.pool, keys, options);
     this.deps.log.info('verify done', {
       datastore: datastore.id,
       ...scope,
       chunks: result.chunksChecked,
+      bytes: result.bytesRead,
       problems: result.problems.length,
+      ...(options.from ? { resumedAt: options.from } : {}),
+      ...(result.stoppedAt ? { stoppedAt: result.stoppedAt } : {}),
     });
     this.deps.observer?.verifyFinished({ datastoreId: datastore.id, ok: result.problems.length === 0 });
     return result;
@@ -287,7 +292,7 @@ export class BackupRunner {
   ): Promise<Manifest | undefined> {
     if (path === undefined) return undefined;
     try {
-      return decodeManifest(await ds.driver.getManifest(path), path);
+      return decodeManifest(await ds.driver.getManifest(path), path, ds.keys);
     } catch (err) {
       this.deps.log.warn('previous manifest unreadable; backing up every chunk', { vm: vmId, error: err });
       return undefined;
@@ -300,6 +305,7 @@ export class BackupRunner {
     const manifest = decodeManifest(
       await ds.driver.getManifest(job.manifestPath),
       `${ds.id}:${job.manifestPath}`,
+      ds.keys,
     );
     const { diskId } = job;
     const disks = diskId === undefined ? manifest.disks : manifest.disks.filter((d) => d.diskId === diskId);

@@ -7,6 +7,7 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BackupObserver } from '../events.js';
 import { eventMetrics } from './event-metrics.js';
+import { IntegrityMetrics } from './integrity-metrics.js';
 import { StateMetrics, type StateSources } from './state-metrics.js';
 
 const GAUGES_NAMED_TOTAL = [
@@ -26,6 +27,7 @@ export class DaemonMetrics {
   /** Feeds the counters and the duration histogram. */
   readonly observer: BackupObserver;
   readonly #state: StateMetrics;
+  readonly #integrity: IntegrityMetrics;
   #scraping: Promise<string> | undefined;
 
   constructor(src: MetricsSources) {
@@ -50,6 +52,7 @@ export class DaemonMetrics {
     });
     this.observer = eventMetrics(this.registry);
     this.#state = new StateMetrics(this.registry, src);
+    this.#integrity = new IntegrityMetrics(this.registry, src.store);
   }
 
   get contentType(): string {
@@ -60,7 +63,7 @@ export class DaemonMetrics {
   scrape(): Promise<string> {
     this.#scraping ??= (async () => {
       try {
-        await this.#state.refresh();
+        await Promise.all([this.#state.refresh(), this.#integrity.refresh()]);
         return await this.registry.metrics();
       } finally {
         this.#scraping = undefined;

@@ -4,15 +4,19 @@
  */
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
+import type { VerifyBudget } from '../schedule/verify-settings.js';
 import type { GcOutcome, RestoreOutcome, RestoreRequest, VerifyOutcome } from '../scheduler-port.js';
 import { failureMessage } from './failure.js';
 import { type GateLimits, OperationGates } from './operation-gates.js';
+import type { ScheduledVerifyOutcome } from './vm-operations.js';
 
 /** The engine's side of these operations (vm-operations.ts). */
 export interface DataOperationsExecutor {
   restore(request: RestoreRequest): Promise<RestoreOutcome>;
   verify(datastoreId: number, scope: { imageId?: number; incrementId?: number }): Promise<VerifyOutcome>;
   gc(datastoreId: number): Promise<GcOutcome>;
+  /** A datastore's scheduled verify (VERIFY_INTERVAL): resumes where the last stopped, up to the budget. */
+  scheduledVerify(datastoreId: number, budget: VerifyBudget | undefined): Promise<ScheduledVerifyOutcome>;
 }
 
 export class DataOperations {
@@ -53,6 +57,14 @@ export class DataOperations {
       'maintenance',
       () => this.executor.verify(datastoreId, scope),
       (reason) => this.log.info('verify queued', { datastore: datastoreId, reason }),
+    );
+  }
+
+  scheduledVerify(datastoreId: number, budget: VerifyBudget | undefined): Promise<ScheduledVerifyOutcome> {
+    return this.#gates.run(
+      'maintenance',
+      () => this.executor.scheduledVerify(datastoreId, budget),
+      (reason) => this.log.info('verify queued', { datastore: datastoreId, scheduled: true, reason }),
     );
   }
 

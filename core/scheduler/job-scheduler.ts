@@ -36,6 +36,7 @@ import { ProgressSaver, type TaskProgress } from './progress-saver.js';
 import { ScheduleTimer } from './schedule-timer.js';
 import type { JobSchedulerDeps } from './scheduler-deps.js';
 import type { Dispatch, DispatchState } from './types.js';
+import { VerifyTimer } from './verify-timer.js';
 import type { BackupResult } from './vm-operations.js';
 
 interface Started {
@@ -56,6 +57,8 @@ export class JobScheduler implements SchedulerPort {
   readonly #manual: ManualBackups;
   readonly #data: DataOperations;
   readonly #schedules: ScheduleTimer;
+  /** Datastores' scheduled verify (VERIFY_INTERVAL). */
+  readonly verifies: VerifyTimer;
   readonly #settled = new Map<number, Promise<void>>();
   #pass: Promise<void> | undefined;
   #again = false;
@@ -99,6 +102,7 @@ export class JobScheduler implements SchedulerPort {
       fired: (jobId) => this.#dirty.add(jobId),
       passed: () => this.kick(),
     });
+    this.verifies = new VerifyTimer({ ...deps, run: (ds, budget) => this.#data.scheduledVerify(ds, budget) });
   }
 
   /** Reconciles what a crash left, loads every job with pending VMs, fires due schedules. */
@@ -126,6 +130,7 @@ export class JobScheduler implements SchedulerPort {
     this.#progress.stop();
     await this.#pass;
     await this.#schedules.stop();
+    await this.verifies.stop();
     const all = () => Promise.all([...this.#settled.values()]);
     if (this.#settled.size > 0) {
       let cancelGrace: (() => void) | undefined;
@@ -196,9 +201,11 @@ export class JobScheduler implements SchedulerPort {
     return this.#data.gc(datastoreId);
   }
 
-  /** A schedule was added, changed or deleted, or a run ended: fire what is due, rearm the timer. */
+  /** A schedule (or a datastore's VERIFY_INTERVAL) was added, changed or deleted, or a run ended: fire what is due, rearm the timers. */
   schedulesChanged(): void {
-    if (this.#started && !this.#stopping) this.#schedules.changed();
+    if (!this.#started || this.#stopping) return;
+    this.#schedules.changed();
+    this.verifies.changed();
   }
 
   /** The dispatch index as plain data (running backups, waiting VMs), for metrics. */

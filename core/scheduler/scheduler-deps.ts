@@ -6,12 +6,13 @@ import type { Clock } from '../clock.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { RunTrigger } from '../model.js';
+import type { VerifyBudget } from '../schedule/verify-settings.js';
 import type { GcOutcome, RestoreOutcome, RestoreRequest, VerifyOutcome } from '../scheduler-port.js';
 import type { Store, Tx } from '../store/db.js';
 import type { BackupJobTable } from '../store/schema.js';
 import type { GateLimits } from './operation-gates.js';
 import type { DispatchPolicy, SlotLimits } from './types.js';
-import type { BackupOptions, BackupResult } from './vm-operations.js';
+import type { BackupOptions, BackupResult, ScheduledVerifyOutcome } from './vm-operations.js';
 
 /** The backup engine as the scheduler uses it. */
 export interface BackupExecutor {
@@ -21,6 +22,7 @@ export interface BackupExecutor {
   restore(request: RestoreRequest): Promise<RestoreOutcome>;
   verify(datastoreId: number, scope: { imageId?: number; incrementId?: number }): Promise<VerifyOutcome>;
   gc(datastoreId: number): Promise<GcOutcome>;
+  scheduledVerify(datastoreId: number, budget: VerifyBudget | undefined): Promise<ScheduledVerifyOutcome>;
 }
 
 export interface JobSchedulerDeps {

@@ -7,13 +7,14 @@
  */
 import type { Clock } from '../clock.js';
 import { epochSeconds } from '../clock.js';
-import type { GcResult, ReferencedIncrement, VerifyResult } from '../engine/maintenance.js';
+import type { GcResult, ReferencedIncrement, VerifyPosition, VerifyResult } from '../engine/maintenance.js';
 import { incrementStats, type Manifest } from '../engine/manifest.js';
 import type { BackupRunner } from '../engine/runner.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { BackupMode } from '../model.js';
 import { backupImageName } from '../schedule/image-names.js';
+import type { VerifyBudget } from '../schedule/verify-settings.js';
 import type { RestoreOutcome, RestoreRequest } from '../scheduler-port.js';
 import {
   datastoreRow,
@@ -27,6 +28,11 @@ import {
 import { datastoreToOpen } from '../store/datastores.js';
 import type { Store, Tx } from '../store/db.js';
 import { incrementsOnDatastore, recordVerifyResults } from '../store/images.js';
+import {
+  type VerifyPosition as StoredPosition,
+  saveVerifyPosition,
+  verifyPosition,
+} from '../store/verify-schedules.js';
 
 export interface BackupOptions {
   readonly reset: boolean;
@@ -60,6 +66,42 @@ export interface VmOperationsDeps {
   readonly ctime: (epochS: number) => string;
   /** Told of each recorded backup (metrics). */
   readonly observer?: BackupObserver;
+}
+
+/** A scheduled verify's result, and where it started (undefined: from the first increment). */
+export interface ScheduledVerifyOutcome extends VerifyResult {
+  readonly resumedFrom: VerifyPosition | undefined;
+}
+
+/**
+ * Which images a verify may record: broken ones (with the first problem), and whole ones only
+ * when all their increments were read, by this verify or (for the image a budgeted one resumes
+ * in) by the previous one, which found no problem in it (`from.imageBroken` false).
+ */
+function imageVerdicts(
+  increments: readonly ReferencedIncrement[],
+  result: VerifyResult,
+  from: StoredPosition | undefined,
+): { checked: number[]; broken: Map<number, string> } {
+  const broken = new Map<number, string>();
+  for (const p of result.problems) {
+    if (!broken.has(p.imageId))
+      broken.set(
+        p.imageId,
+        `increment ${p.incrementId}${p.diskId >= 0 ? ` disk ${p.diskId}` : ''}: ${p.message}`,
+      );
+  }
+  const key = (i: { imageId: number; incrementId: number }) => `${i.imageId}/${i.incrementId}`;
+  const done = new Set(result.completed.map(key));
+  const readBefore = (i: ReferencedIncrement) =>
+    from !== undefined && i.imageId === from.imageId && i.incrementId < from.incrementId;
+  const partial = new Set(
+    increments.filter((i) => !done.has(key(i)) && !readBefore(i)).map((i) => i.imageId),
+  );
+  // Already recorded broken by the run that found it; a good end of the image must not clear that.
+  if (from?.imageBroken && !broken.has(from.imageId)) partial.add(from.imageId);
+  const checked = increments.map((i) => i.imageId).filter((id) => !partial.has(id) || broken.has(id));
+  return { checked, broken };
 }
 
 export class VmOperations {
@@ -168,15 +210,52 @@ export class VmOperations {
     const datastore = datastoreToOpen(await datastoreRow(store.db, datastoreId));
     const increments = await this.#increments(datastoreId, scope);
     const result = await this.deps.engine.verify(datastore, increments, scope);
-    const broken = new Map<number, string>();
-    for (const p of result.problems) {
-      if (!broken.has(p.imageId))
-        broken.set(p.imageId, `increment ${p.incrementId} disk ${p.diskId}: ${p.message}`);
-    }
+    const { checked, broken } = imageVerdicts(increments, result, undefined);
     const nowS = epochSeconds(clock);
-    const checked = increments.map((i) => i.imageId);
     await store.tx((trx) => recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS)));
     return result;
+  }
+
+  /**
+   * A scheduled verify: from where the last one stopped, until the budget is spent; records the
+   * images it read whole or found broken, and where the next one resumes, in one transaction.
+   */
+  async scheduledVerify(
+    datastoreId: number,
+    budget: VerifyBudget | undefined,
+  ): Promise<ScheduledVerifyOutcome> {
+    const { store, clock } = this.deps;
+    const datastore = datastoreToOpen(await datastoreRow(store.db, datastoreId));
+    const from = await verifyPosition(store.db, datastoreId);
+    const increments = await this.#increments(datastoreId);
+    const startMs = clock.now();
+    const result = await this.deps.engine.verify(
+      datastore,
+      increments,
+      {},
+      {
+        from,
+        budget: budget && {
+          bytes: 'bytes' in budget ? budget.bytes : undefined,
+          untilMs: 'seconds' in budget ? startMs + budget.seconds * 1000 : undefined,
+          now: () => clock.now(),
+        },
+      },
+    );
+    const { checked, broken } = imageVerdicts(increments, result, from);
+    const nowS = epochSeconds(clock);
+    await store.tx(async (trx) => {
+      await recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS));
+      const stop = result.stoppedAt;
+      const carried = from?.imageBroken === true && stop?.imageId === from.imageId;
+      await saveVerifyPosition(
+        trx,
+        datastoreId,
+        stop && { ...stop, imageBroken: carried || broken.has(stop.imageId) },
+        nowS,
+      );
+    });
+    return { ...result, resumedFrom: from };
   }
 
   async gc(datastoreId: number): Promise<GcResult> {

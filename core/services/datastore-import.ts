@@ -4,7 +4,9 @@
  * or, given the storage of a datastore already attached (same directory, same DATASTORE_UUID),
  * adopts the manifests no image references. Keeps the storage's DATASTORE_UUID; storage from
  * before identities gets a new one. Never makes an encryption key: an encrypted datastore's key
- * comes back with `onedatastore key-import`.
+ * comes back with `onedatastore key-import`. Its manifests are authenticated with that key, so
+ * the first import attaches an encrypted datastore with no images, and the same import run again
+ * once the key is installed adopts its backups (a manifest whose MAC fails is not adopted).
  */
 import { randomUUID } from 'node:crypto';
 import { epochSeconds } from '../clock.js';
@@ -40,8 +42,8 @@ export async function importDatastore(deps: ServiceDeps, who: Requester, text: s
       ErrorCode.ACTION,
       `BASE_PATH="${basePath}" holds no datastore (no identity document, no backups); make a new one with onedatastore create`,
     );
-  const { found, unreadable } = await access.manifests(probe);
-  const encrypted = found.some((m) => m.encrypted);
+  const { found, unreadable, locked } = await access.manifests(probe);
+  const encrypted = locked > 0 || found.some((m) => m.encrypted);
   const given = t.reader.get('ENCRYPTION');
   if (given !== undefined && (t.encryption === 'YES') !== encrypted)
     throw new OneError(
@@ -62,17 +64,26 @@ export async function importDatastore(deps: ServiceDeps, who: Requester, text: s
         identity !== undefined && datastoreToOpen(row).attributes.get(DATASTORE_UUID) === identity.uuid,
     );
     if (attached) {
+      const keyed =
+        encrypted || datastoreToOpen(attached).attributes.get('ENCRYPTION') === 'YES'
+          ? await access.manifests(probe, attached.id).catch((err: unknown) => {
+              throw new OneError(
+                ErrorCode.ACTION,
+                `datastore ${attached.id} is encrypted and its manifests are authenticated with its key: ${(err as Error).message}; then run this import again`,
+              );
+            })
+          : { found, unreadable };
       const known = await referencedManifests(trx, attached.id);
       const images = await record(
         trx,
         attached.id,
-        found.filter((m) => !known.has(m.path)),
+        keyed.found.filter((m) => !known.has(m.path)),
       );
       return report(
         attached.id,
         images,
-        unreadable,
-        false,
+        keyed.unreadable,
+        0,
         `already attached: manifests no image referenced adopted`,
       );
     }
@@ -95,7 +106,7 @@ export async function importDatastore(deps: ServiceDeps, who: Requester, text: s
       type: t.type,
       dsMad: t.dsMad,
     });
-    return report(id, await record(trx, id, found), unreadable, encrypted);
+    return report(id, await record(trx, id, found), unreadable, locked);
   });
 }
 
@@ -103,7 +114,8 @@ function report(
   id: number,
   images: readonly ImportedImage[],
   unreadable: readonly { path: string; message: string }[],
-  encrypted: boolean,
+  /** Encrypted manifests not adopted yet: they need the key. */
+  locked: number,
   note?: string,
 ): string {
   const increments = images.reduce((s, i) => s + i.increments, 0);
@@ -115,8 +127,10 @@ function report(
       (i) => `IMAGE ${i.imageId}: VM ${i.vmId}${i.vmGone ? ' (gone)' : ''}, ${i.increments} increments`,
     ),
     ...unreadable.map((u) => `UNREADABLE MANIFEST ${u.path}: ${u.message}`),
-    ...(encrypted
-      ? [`KEY: the backups are encrypted: install the key with onedatastore key-import ${id} FILE`]
+    ...(locked > 0
+      ? [
+          `KEY: the ${locked} backups are encrypted and their manifests authenticated with the key: install it with onedatastore key-import ${id} FILE, then run this import again to adopt them`,
+        ]
       : []),
   ].join('\n');
 }

@@ -6,6 +6,7 @@ import type { DatastoreAccess, StorageSettings } from '../datastore-access.js';
 import { DATASTORE_UUID, locationsOverlap } from '../datastore-access.js';
 import { ErrorCode, OneError } from '../errors.js';
 import { COMPRESSIONS, type Compression } from '../model.js';
+import { parseVerifyBudget, parseVerifyInterval } from '../schedule/verify-settings.js';
 import { datastoreToOpen, findDatastoreIdByName, listDatastores } from '../store/datastores.js';
 import type { Tx } from '../store/db.js';
 import type { DatastoreTable } from '../store/schema.js';
@@ -23,6 +24,8 @@ const SINGLETONS = [
   'COMPRESSION_LEVEL',
   'ENCRYPTION',
   DATASTORE_UUID,
+  'VERIFY_INTERVAL',
+  'VERIFY_BUDGET',
 ];
 const LEVELS: Readonly<Record<Compression, readonly [number, number, number]>> = {
   zstd: [1, 19, 1],
@@ -40,6 +43,8 @@ export interface DatastoreTemplate {
   readonly level: number;
   readonly encryption: 'YES' | 'NO';
   readonly basePath: string | undefined;
+  /** VERIFY_INTERVAL and VERIFY_BUDGET as given (checked): the scheduled verify. */
+  readonly verify: readonly PlainAttribute[];
 }
 
 export function readDatastoreTemplate(text: string, drivers: readonly string[]): DatastoreTemplate {
@@ -60,7 +65,27 @@ export function readDatastoreTemplate(text: string, drivers: readonly string[]):
   const basePath = r.get('BASE_PATH');
   if (basePath !== undefined && !basePath.startsWith('/'))
     r.fail(r.at('BASE_PATH'), 'BASE_PATH', `BASE_PATH="${basePath}" must be an absolute path`);
-  return { reader: r, name: name ?? '', type, dsMad, compression, level, encryption, basePath };
+  const verify: PlainAttribute[] = [];
+  for (const [attr, parse] of [
+    ['VERIFY_INTERVAL', parseVerifyInterval],
+    ['VERIFY_BUDGET', parseVerifyBudget],
+  ] as const) {
+    const v = r.get(attr);
+    if (v === undefined) continue;
+    try {
+      parse(v);
+      verify.push(single(attr, v.trim()));
+    } catch (err) {
+      r.fail(r.at(attr), attr, (err as Error).message);
+    }
+  }
+  if (r.get('VERIFY_BUDGET') !== undefined && r.get('VERIFY_INTERVAL') === undefined)
+    r.fail(
+      r.at('VERIFY_BUDGET'),
+      'VERIFY_BUDGET',
+      'VERIFY_BUDGET limits the scheduled verify: give VERIFY_INTERVAL too (e.g. VERIFY_INTERVAL = "24")',
+    );
+  return { reader: r, name: name ?? '', type, dsMad, compression, level, encryption, basePath, verify };
 }
 
 /** The attributes a datastore is stored with. */
@@ -78,6 +103,7 @@ export function datastoreAttributes(
     single('DS_MAD', t.dsMad),
     single('ENCRYPTION', encryption),
     single('TYPE', t.type),
+    ...t.verify,
     ...t.reader.others(),
   ];
 }

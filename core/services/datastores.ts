@@ -48,7 +48,7 @@ export class DatastoreService {
     const t = readDatastoreTemplate(text, this.deps.datastoreDrivers);
     t.reader.throwIfProblems();
     const access = this.deps.datastoreAccess;
-    return this.deps.store.tx(async (trx) => {
+    const created = await this.deps.store.tx(async (trx) => {
       await refuseNameClash(trx, t.name);
       const id = await takeDatastoreId(trx);
       const uuid = randomUUID();
@@ -83,11 +83,16 @@ export class DatastoreService {
       });
       return id;
     });
+    // Its VERIFY_INTERVAL, if any, is armed by the scheduler's verify timer.
+    this.deps.scheduler.schedulesChanged();
+    return created;
   }
 
   /** `onedatastore import`: see datastore-import.ts. */
-  importStorage(who: Requester, text: string): Promise<string> {
-    return importDatastore(this.deps, who, text);
+  async importStorage(who: Requester, text: string): Promise<string> {
+    const report = await importDatastore(this.deps, who, text);
+    this.deps.scheduler.schedulesChanged();
+    return report;
   }
 
   /** The datastore's encryption key wrapped under `passphrase` (ADMIN on the datastore). */

@@ -202,6 +202,24 @@ export interface LastOutcomeTable {
   last_ok_ms: Generated<number>;
 }
 
+/** Scheduled verify of a datastore (VERIFY_INTERVAL): next time and where the last run stopped. */
+export interface VerifyScheduleTable {
+  datastore_id: number;
+  /** VERIFY_INTERVAL the next time was computed from; another value recomputes it. */
+  spec: string;
+  /** Epoch seconds. */
+  next_at: number;
+  /** Where the last run stopped on its budget: the next chunk entry to check; null = from the start. */
+  image_id: number | null;
+  inc_id: number | null;
+  chunk: Generated<number>;
+  /** 1 when the image the last run stopped in was found broken before the stop. */
+  carry_broken: Generated<number>;
+  last_run_at: Generated<number>;
+  /** Epoch seconds when a scheduled verify last reached the end of the datastore. */
+  cycle_done_at: Generated<number>;
+}
+
 export interface Database {
   pool_ids: PoolIdTable;
   groups: GroupTable;
@@ -220,4 +238,5 @@ export interface Database {
   events: EventTable;
   task_logs: TaskLogTable;
   last_outcomes: LastOutcomeTable;
+  verify_schedules: VerifyScheduleTable;
 }

@@ -86,3 +86,22 @@ export async function recentDoneTasks(
 export async function backupJobSchedules(db: Queryable): Promise<SchedActionTable[]> {
   return db.selectFrom('sched_actions').selectAll().where('type', '=', 'BACKUPJOB').execute();
 }
+
+/**
+ * Per datastore: images a verify found broken (STATE 5), images never found whole by a verify,
+ * and the oldest time one of its images was last found whole (0 when none was).
+ */
+export async function imageVerifyCounts(
+  db: Queryable,
+): Promise<{ datastore_id: number; broken: number; never: number; oldest: number }[]> {
+  const rows = await db.selectFrom('images').select(['datastore_id', 'state', 'verified_at']).execute();
+  const out = new Map<number, { datastore_id: number; broken: number; never: number; oldest: number }>();
+  for (const r of rows) {
+    const c = out.get(r.datastore_id) ?? { datastore_id: r.datastore_id, broken: 0, never: 0, oldest: 0 };
+    if (r.state === 5) c.broken++;
+    if (r.verified_at === 0) c.never++;
+    else if (c.oldest === 0 || r.verified_at < c.oldest) c.oldest = r.verified_at;
+    out.set(r.datastore_id, c);
+  }
+  return [...out.values()];
+}

@@ -206,20 +206,23 @@ describe('lost the server (README)', () => {
       plain.stdout,
       /^ID: 100\nIMAGES: 1 \(2 increments\)\nIMAGE 0: VM 0 \(gone\), 2 increments\n$/,
     );
-    const secret = await importDs(`NAME="secret"\nBASE_PATH="${join(stores(), 'secret')}"\n`);
+    // The encrypted datastore's manifests are authenticated with its key: the first import
+    // attaches it without images; the same import adopts them once the key is installed.
+    const secretTmpl = `NAME="secret"\nBASE_PATH="${join(stores(), 'secret')}"\n`;
+    const secret = await importDs(secretTmpl);
     assert.equal(secret.code, 0, secret.stderr);
     assert.match(
       secret.stdout,
-      /^ID: 101\nIMAGES: 1 \(1 increments\)\nIMAGE 1: VM 0 \(gone\), 1 increments\nKEY: .*key-import 101 FILE\n$/,
+      /^ID: 101\nIMAGES: 0 \(0 increments\)\nKEY: the 1 backups are encrypted .*key-import 101 FILE, then run this import again to adopt them\n$/,
     );
-    const show = await cli('oneimage', ['show', '1']);
-    assert.match(show.stdout, /VM\s+: 0 \(gone: not in this onebackupd\)/);
     assert.match((await cli('onedatastore', ['show', '101'])).stdout, /ENCRYPTION="YES"/);
-
-    // Without the key the encrypted backup cannot be restored; a wrong passphrase is refused.
-    const noKey = await cli('oneimage', ['restore', '1']);
+    const noKey = await importDs(secretTmpl);
     assert.equal(noKey.code, 255);
-    assert.match(noKey.stderr, /onedatastore key-import 101 FILE/);
+    assert.match(
+      noKey.stderr,
+      /datastore 101 is encrypted .*onedatastore key-import 101 FILE.*then run this import again/,
+    );
+    // A wrong passphrase is refused.
     const wrong = await cli('onedatastore', ['key-import', '101', keyFile], {
       ONEBACKUP_KEY_PASSPHRASE: 'wrong horse battery',
     });
@@ -228,6 +231,14 @@ describe('lost the server (README)', () => {
     const right = await cli('onedatastore', ['key-import', '101', keyFile, '--passphrase-file', pass]);
     assert.equal(right.code, 0, right.stderr);
     assert.equal(readFileSync(join(d.stateDir, 'keys', 'datastore-101.key'), 'utf8').trim(), rawKey);
+    const adopted = await importDs(secretTmpl);
+    assert.equal(adopted.code, 0, adopted.stderr);
+    assert.match(
+      adopted.stdout,
+      /^ID: 101\nNOTE: already attached.*\nIMAGES: 1 \(1 increments\)\nIMAGE 1: VM 0 \(gone\), 1 increments\n$/,
+    );
+    const show = await cli('oneimage', ['show', '1']);
+    assert.match(show.stdout, /VM\s+: 0 \(gone: not in this onebackupd\)/);
 
     for (const image of ['0', '1']) {
       const r = await cli('oneimage', ['restore', image]);

@@ -73,6 +73,9 @@ class HandExecutor implements BackupExecutor {
   gc(ds: number) {
     return this.#hold(`gc ${ds}`, async () => ({ chunksKept: 0, chunksRemoved: 0, unknownManifests: [] }));
   }
+  scheduledVerify(): never {
+    throw new Error('no scheduled verify in this test');
+  }
 }
 
 async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {

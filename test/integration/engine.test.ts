@@ -112,7 +112,11 @@ describe('engine: backup and restore', () => {
         assert.equal(m3.stats.bytesStored, 0);
         assert.deepEqual(m3.disks, m1.disks);
 
-        const manifest = decodeManifest(await datastore.getManifest('7/full.json'), '7/full.json');
+        const manifest = decodeManifest(
+          await datastore.getManifest('7/full.json'),
+          '7/full.json',
+          encrypted ? keys : undefined,
+        );
         const target = join(dir, `restored-${format}-${encrypted}.${format}`);
         await restoreDisk({
           manifest,

@@ -91,6 +91,9 @@ class HandExecutor implements BackupExecutor {
   gc(): never {
     throw new Error('no gc in this test');
   }
+  scheduledVerify(): never {
+    throw new Error('no scheduled verify in this test');
+  }
   running(): number[] {
     return this.calls.map((c) => c.vmId);
   }
@@ -204,6 +207,7 @@ async function world(limits = { maxBackups: 2, maxBackupsHost: 0 }): Promise<Wor
         restore: () => w.exec.restore(),
         verify: () => w.exec.verify(),
         gc: () => w.exec.gc(),
+        scheduledVerify: () => w.exec.scheduledVerify(),
       },
       limits,
       gates: { maxRestores: 1, maxMaintenance: 1 },
