@@ -8,7 +8,20 @@
  * fsynced, so a crash leaves the old state or the new one; cleanup() removes `.tmp-*` leftovers.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, realpath, rename, rm, statfs, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import {
+  access,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  statfs,
+  unlink,
+} from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { ErrorCode, OneError } from '../../core/errors.js';
 import { DirectFile } from '../direct-io.js';
@@ -303,6 +316,67 @@ async function realLocation(path: string): Promise<string> {
   }
 }
 
+/** Kernel filesystems that cannot hold backups (statfs f_type): a BASE_PATH there is a mistake. */
+const VIRTUAL_FS: ReadonlyMap<number, string> = new Map([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x1cd1, 'devpts'],
+  [0x63677270, 'cgroup2'],
+  [0x27e0eb, 'cgroup'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0xcafe4a11, 'bpf'],
+  [0x6165676c, 'pstore'],
+]);
+
+/**
+ * Makes BASE_PATH, refusing a kernel filesystem (/proc, /sys, ...) or a parent that is not a
+ * writable directory, with the reason. Directories are made one level at a time: Node's recursive
+ * mkdir never returns under /proc, which once hung every backup, verify and start-up.
+ */
+async function makeBase(id: number, basePath: string): Promise<void> {
+  const missing: string[] = [];
+  let at = normalize(basePath);
+  for (;;) {
+    try {
+      const st = await stat(at);
+      if (!st.isDirectory())
+        throw new OneError(
+          ErrorCode.ACTION,
+          `datastore ${id} (local): BASE_PATH="${basePath}": ${at} is not a directory`,
+        );
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(at) === at) throw err;
+      missing.push(at);
+      at = dirname(at);
+    }
+  }
+  const fsType = VIRTUAL_FS.get((await statfs(at)).type);
+  if (fsType !== undefined)
+    throw new OneError(
+      ErrorCode.ACTION,
+      `datastore ${id} (local): BASE_PATH="${basePath}" is on the kernel's ${fsType} filesystem, which cannot hold backups; give a directory on a disk`,
+    );
+  try {
+    await access(at, constants.W_OK | constants.X_OK);
+  } catch {
+    if (missing.length > 0)
+      throw new OneError(
+        ErrorCode.ACTION,
+        `datastore ${id} (local): BASE_PATH="${basePath}" cannot be made: ${at} is not writable by onebackupd`,
+      );
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      await mkdir(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
 export const localDatastore = {
   name: 'local',
   requiredAttributes: ['BASE_PATH'],
@@ -323,7 +397,7 @@ export const localDatastore = {
   redact: (config: LocalConfig) => config,
   location: (config: LocalConfig) => realLocation(config.basePath),
   open: async (config: LocalConfig) => {
-    await mkdir(config.basePath, { recursive: true, mode: 0o700 });
+    await makeBase(config.id, config.basePath);
     return new LocalDatastore(config.basePath);
   },
 } satisfies DatastoreDriverFactory<LocalConfig>;

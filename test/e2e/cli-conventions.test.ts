@@ -45,6 +45,22 @@ describe('CLI conventions', () => {
     );
   });
 
+  it('a BASE_PATH on a kernel filesystem is refused at once, and the daemon keeps answering', async () => {
+    const started = Date.now();
+    const r = await runCli('onedatastore', ['create'], d, {
+      input: 'NAME = "proc"\nBASE_PATH = "/proc/nope/ds"\n',
+    });
+    assert.equal(r.code, 255);
+    assert.match(
+      r.stderr,
+      /BASE_PATH="\/proc\/nope\/ds" is on the kernel's proc filesystem, which cannot hold backups/,
+    );
+    assert.ok(Date.now() - started < 10_000, 'no hang');
+    const list = await runCli('onedatastore', ['list'], d);
+    assert.equal(list.code, 0, list.stderr);
+    assert.doesNotMatch(list.stdout, /proc/);
+  });
+
   it('--password without --user is refused, never ignored', async () => {
     const r = await runCli('onebackupjob', ['list', '--password', 'secret'], d);
     assert.deepEqual([r.code, r.stderr], [255, '--password needs --user as well (whose password is it?)\n']);
