@@ -152,6 +152,19 @@ export const DATASTORE: ObjectKind = {
   ],
 };
 
+/** What the image's backups wrote to the datastore: the sum of its increments' stored bytes. */
+function storedBytes(d: XmlElement): number {
+  return (d.child('BACKUP_INCREMENTS')?.children('INCREMENT') ?? []).reduce(
+    (s, i) => s + i.num('BYTES_STORED'),
+    0,
+  );
+}
+
+/** OpenNebula's short image states: READY (1) rdy, ERROR (5) err. */
+function imageStat(d: XmlElement): string {
+  return d.num('STATE') === 5 ? 'err' : 'rdy';
+}
+
 export const IMAGE: ObjectKind = {
   prefix: 'one.image',
   pool: POOLS.image,
@@ -170,7 +183,14 @@ export const IMAGE: ObjectKind = {
       value: (d) => d.text('DATASTORE'),
     },
     { name: 'SIZE', describe: 'Size in MB', size: 6, value: (d) => `${d.text('SIZE')}M` },
+    {
+      name: 'STORED',
+      describe: 'Bytes its backups wrote to the datastore (new chunks, after compression), in MB',
+      size: 7,
+      value: (d) => `${Math.ceil(storedBytes(d) / 1048576)}M`,
+    },
     { name: 'TYPE', describe: 'Image type', size: 6, left: true, value: () => 'BK' },
+    { name: 'STAT', describe: 'rdy, or err when a verify found it broken', size: 4, value: imageStat },
     { name: 'VM', describe: 'VM backed up', size: 4, value: (d) => ids(d, 'VMS').join(',') },
   ],
   showFields: (d) => [
@@ -182,6 +202,11 @@ export const IMAGE: ObjectKind = {
     ['TYPE', 'BACKUP'],
     ['REGISTER TIME', d.num('REGTIME') ? strftime(d.num('REGTIME'), '%m/%d/%y %H:%M:%S') : '-'],
     ['SIZE', `${d.text('SIZE')}M`],
+    ['STORED', `${(storedBytes(d) / 1048576).toFixed(1)}M`],
+    ['STATE', imageStat(d)],
+    ...(d.child('TEMPLATE')?.text('ERROR')
+      ? [['ERROR', d.child('TEMPLATE')?.text('ERROR') ?? ''] as [string, string]]
+      : []),
     ['FORMAT', d.text('FORMAT')],
     ['SOURCE', d.text('SOURCE')],
     [
