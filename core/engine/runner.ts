@@ -10,7 +10,6 @@
  * a crash is unreferenced and removed by GC; temp files go at the next start.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { DiskSpec, HypervisorDriver } from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
@@ -18,7 +17,7 @@ import { type Clock, epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
-import type { Compression, DiskFormat, FsFreeze, VmState } from '../model.js';
+import type { Compression, FsFreeze, VmState } from '../model.js';
 import { runBackup } from './backup.js';
 import { checkIdentity } from './datastore-identity.js';
 import {
@@ -31,7 +30,10 @@ import {
 import { decodeManifest, type Manifest } from './manifest.js';
 import type { DatastoreToOpen, OpenDatastores } from './open-datastores.js';
 import type { ChunkPool } from './pool.js';
-import { restoreDisk } from './restore.js';
+import type { RestoreJournal } from './restore-journal.js';
+import { type RestoreJob, type RestoreResult, runRestore } from './restore-run.js';
+
+export type { RestoreJob } from './restore-run.js';
 
 export interface EngineDeps {
   readonly clock: Clock;
@@ -42,6 +44,8 @@ export interface EngineDeps {
   readonly openDatastores: OpenDatastores;
   readonly loadKeys: (datastoreId: number) => Promise<ChunkKeys>;
   readonly scratchDir: string;
+  /** Restores under way and interrupted ones kept for --resume. */
+  readonly restoreJournal: RestoreJournal;
   /** Told of each GC and verify (metrics). */
   readonly observer?: BackupObserver;
 }
@@ -73,17 +77,6 @@ export interface VmBackupJob {
 /** What the caller's commit recorded; `dropped` manifests are deleted after it, their chunks by a GC. */
 export interface Committed {
   readonly dropped: readonly string[];
-}
-
-export interface RestoreJob {
-  readonly datastore: DatastoreToOpen;
-  /** The increment's manifest path in the datastore. */
-  readonly manifestPath: string;
-  /** VM_MAD of the host of the image's VM, if any. */
-  readonly hypervisor: string | undefined;
-  readonly diskId: number | undefined;
-  readonly dir: string;
-  readonly targetFor?: ((diskId: number, format: DiskFormat) => string) | undefined;
 }
 
 interface DatastoreSetup {
@@ -294,35 +287,26 @@ export class BackupRunner {
     }
   }
 
-  /** Restores disks of an image increment; returns the files written, by disk ID. */
-  async restore(job: RestoreJob): Promise<{ manifest: Manifest; files: Map<number, string> }> {
+  /**
+   * Restores disks of an image increment after a pre-flight (chunks present, space free); returns
+   * the files written, by disk ID (restore-run.ts).
+   */
+  async restore(job: RestoreJob): Promise<RestoreResult> {
     const ds = await this.datastore(job.datastore);
     const manifest = decodeManifest(
       await ds.driver.getManifest(job.manifestPath),
       `${ds.id}:${job.manifestPath}`,
     );
-    const { diskId } = job;
-    const disks = diskId === undefined ? manifest.disks : manifest.disks.filter((d) => d.diskId === diskId);
-    if (disks.length === 0)
-      throw new OneError(ErrorCode.ACTION, `Cannot restore disk ${diskId}, it is not part of the backup`);
     const hypervisor =
       this.deps.hypervisors.get(job.hypervisor ?? 'fs') ??
       (this.deps.hypervisors.get('fs') as HypervisorDriver);
-    const targetFor = job.targetFor ?? ((d: number, f: DiskFormat) => join(job.dir, `disk.${d}.${f}`));
-    const files = new Map<number, string>();
-    for (const disk of disks) {
-      const target = targetFor(disk.diskId, disk.format);
-      await restoreDisk({
-        manifest,
-        disk,
-        target,
-        hypervisor,
-        datastore: ds.driver,
-        pool: this.deps.pool,
-        keys: ds.keys,
-      });
-      files.set(disk.diskId, target);
-    }
-    return { manifest, files };
+    return runRestore(job, manifest, {
+      driver: ds.driver,
+      keys: ds.keys,
+      hypervisor,
+      pool: this.deps.pool,
+      journal: this.deps.restoreJournal,
+      nowS: epochSeconds(this.deps.clock),
+    });
   }
 }

@@ -117,11 +117,11 @@ describe('engine: backup and restore', () => {
         await restoreDisk({
           manifest,
           disk: manifest.disks[0] as never,
-          target,
-          hypervisor: fsDriver,
+          writer: await fsDriver.createDisk(target, format, manifest.disks[0]?.virtualSize ?? 0),
           datastore,
           pool,
           keys: encrypted ? keys : undefined,
+          keepOnFailure: false,
         });
         execFileSync('qemu-img', ['compare', '-f', format, '-F', format, source, target]);
         if (format === 'raw') assert.equal(sha(target), sha(source));
@@ -180,11 +180,11 @@ describe('engine: backup and restore', () => {
       restoreDisk({
         manifest: m,
         disk: m.disks[0] as never,
-        target,
-        hypervisor: fsDriver,
+        writer: await fsDriver.createDisk(target, 'raw', m.disks[0]?.virtualSize ?? 0),
         datastore,
         pool,
         keys,
+        keepOnFailure: false,
       }),
       (err: unknown) =>
         err instanceof ChunkCorruptError &&
@@ -193,7 +193,7 @@ describe('engine: backup and restore', () => {
     );
     assert.equal(existsSync(target), false);
     assert.deepEqual(
-      readdirSync(dir).filter((f) => f.startsWith('.tmp-')),
+      readdirSync(dir).filter((f) => f.includes('.part')),
       [],
     );
   });
