@@ -21,6 +21,12 @@ import type { Compression, FsFreeze, VmState } from '../model.js';
 import { runBackup } from './backup.js';
 import { checkIdentity } from './datastore-identity.js';
 import {
+  allocatedChunkBytes,
+  checkBackupSpace,
+  removeOrphanChunks,
+  trackingDatastore,
+} from './failed-backup.js';
+import {
   collectGarbage,
   type GcResult,
   type ReferencedIncrement,
@@ -92,6 +98,8 @@ export class BackupRunner {
   /** Backups writing to each datastore, and the GC holding one exclusively. */
   readonly #writers = new Map<number, number>();
   readonly #exclusive = new Map<number, Promise<unknown>>();
+  /** Chunks written by failed backups, per datastore, until no backup writes there. */
+  readonly #orphans = new Map<number, Set<string>>();
 
   constructor(private readonly deps: EngineDeps) {}
 
@@ -209,6 +217,9 @@ export class BackupRunner {
     };
     this.running.set(vmId, progress);
     let left = false;
+    /** Chunks this backup wrote: removed if it fails and no manifest names them. */
+    const written = new Set<string>();
+    let recorded = false;
     try {
       const pit = await hypervisor.prepare(
         { id: vmId, state: job.vmState, disks },
@@ -222,10 +233,17 @@ export class BackupRunner {
       let manifest: Manifest;
       const path = `${vmId}/${epochSeconds(clock)}-${randomBytes(4).toString('hex')}.json`;
       try {
+        const extents = await Promise.all(
+          pit.disks.map(async (d) => ({
+            virtualSize: d.virtualSize,
+            extents: await hypervisor.extents(pit, d.diskId),
+          })),
+        );
+        await checkBackupSpace(ds.driver, job.datastore, vmId, allocatedChunkBytes(extents), previous);
         manifest = await runBackup({
           pit,
           hypervisor,
-          datastore: ds.driver,
+          datastore: trackingDatastore(ds.driver, written),
           pool: this.deps.pool,
           compression: ds.compression,
           compressionLevel: ds.level,
@@ -243,6 +261,7 @@ export class BackupRunner {
         await hypervisor.release(pit);
       }
       const committed = await commit(manifest, path);
+      recorded = true;
       for (const p of committed.dropped) {
         await ds.driver
           .deleteManifest(p)
@@ -267,8 +286,38 @@ export class BackupRunner {
       }
       return { manifest, committed };
     } finally {
+      if (!recorded && written.size > 0) {
+        const pending = this.#orphans.get(datastoreId) ?? new Set<string>();
+        for (const id of written) pending.add(id);
+        this.#orphans.set(datastoreId, pending);
+      }
       if (!left) this.#leaveWriter(datastoreId);
       this.running.delete(vmId);
+      await this.#removeOrphans(job.datastore, ds.driver);
+    }
+  }
+
+  /**
+   * Chunks failed backups wrote, deleted once no backup writes to the datastore (under its
+   * exclusive hold, as a GC) when no manifest names them (failed-backup.ts).
+   */
+  async #removeOrphans(datastore: DatastoreToOpen, driver: DatastoreDriver): Promise<void> {
+    const id = datastore.id;
+    const pending = this.#orphans.get(id);
+    if (!pending || (this.#writers.get(id) ?? 0) > 0 || this.#exclusive.has(id)) return;
+    this.#orphans.delete(id);
+    const run = removeOrphanChunks(driver, pending);
+    this.#exclusive.set(id, run);
+    try {
+      const removed = await run;
+      this.deps.log.info('removed the chunks of failed backups', { datastore: id, chunks: removed });
+    } catch (err) {
+      this.deps.log.warn('cannot remove the chunks of failed backups; onedatastore gc will', {
+        datastore: id,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    } finally {
+      this.#exclusive.delete(id);
     }
   }
 
