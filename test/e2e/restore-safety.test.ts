@@ -264,7 +264,9 @@ describe('failed backups', () => {
       const vm = await vmOf('grows', grows);
       await backup(vm, 'tiny');
       writeFileSync(grows, randomBytes(12 * MiB));
-      const results = [await cli('onevm', ['backup', String(vm), '-d', 'tiny', '--wait'])];
+      const failed = await cli('onevm', ['backup', String(vm), '-d', 'tiny', '--wait']);
+      assert.equal(failed.code, 255);
+      assert.match(failed.stderr, /no space left on the device \(ENOSPC\)/);
       const files = execFileSync('find', [`${mnt}/ds`, '-type', 'f'])
         .toString()
         .split('\n')
