@@ -67,11 +67,17 @@ async function checkChunks(
     for (const id of d.chunks) if (id !== null && !needed.has(id)) needed.set(id, d.diskId);
   const missing: string[] = [];
   const queue = new PQueue({ concurrency: 32 });
+  let failure: unknown;
   for (const [id, diskId] of needed)
-    void queue.add(async () => {
-      if (!(await driver.hasChunk(id))) missing.push(`${id} (disk ${diskId})`);
-    });
+    queue
+      .add(async () => {
+        if (!(await driver.hasChunk(id))) missing.push(`${id} (disk ${diskId})`);
+      })
+      .catch((err: unknown) => {
+        failure ??= err;
+      });
   await queue.onIdle();
+  if (failure) throw failure;
   if (missing.length === 0) return;
   const where = job.datastore.attributes.get('BASE_PATH');
   throw new OneError(

@@ -53,6 +53,17 @@ async function backup(vm: number, ds: string): Promise<string> {
 
 const disksOf = (stdout: string) => [...stdout.matchAll(/DISK (\d+): (\S+)/g)].map((m) => m[2] as string);
 
+/** Fails with the daemon's last logs when it is not answering (it must never die on its own). */
+async function alive(): Promise<void> {
+  try {
+    await rpcOk(d, 'one.system.version');
+  } catch (err) {
+    assert.fail(
+      `onebackupd is not answering (${String(err)}); exit ${d.child.exitCode} ${d.child.signalCode}; logs:\n${d.logs().slice(-4000)}`,
+    );
+  }
+}
+
 async function start(): Promise<void> {
   d = await startDaemon({ stateDir });
 }
@@ -199,6 +210,7 @@ async function interruptedRestore(image: string): Promise<string> {
 
 describe('interrupted restores', () => {
   it('kill -9 mid-restore: --resume after a restart skips what was written and restores bit-exact; expired partials go at start', async () => {
+    await alive();
     const disk = randomRaw('resume.raw', 400);
     const image = await backup(await vmOf('resume', disk), 'plain');
     const partial = await interruptedRestore(image);
