@@ -11,13 +11,14 @@ import type { DatastoreDriverFactory } from '../drivers/datastore/types.js';
 import type { HypervisorDriver } from '../drivers/hypervisor/types.js';
 import type { Services } from './api/methods.js';
 import { ApiServer } from './api/server.js';
-import type { Clock } from './clock.js';
+import { type Clock, epochSeconds } from './clock.js';
 import type { DaemonConfig } from './config.js';
 import type { DiskInspector } from './disk-facts.js';
 import { classifiedDriver } from './engine/classified-driver.js';
 import { datastoreAccess } from './engine/datastore-access.js';
 import { OpenDatastores } from './engine/open-datastores.js';
 import { ChunkPool } from './engine/pool.js';
+import { RestoreJournal } from './engine/restore-journal.js';
 import { BackupRunner } from './engine/runner.js';
 import { fanOut } from './events.js';
 import type { Logger } from './log.js';
@@ -105,6 +106,16 @@ export class Daemon {
     const scratchDir = join(config.stateDir, 'scratch');
     // Anything in scratch is left from a crash: point-in-time copies of a backup that never finished.
     await rm(scratchDir, { recursive: true, force: true });
+    // Partial restore files a crash left: removed, unless kept 24 h for `oneimage restore --resume`.
+    const restoreJournal = new RestoreJournal(join(config.stateDir, 'restores', '.journal'));
+    const swept = await restoreJournal.sweep(epochSeconds(clock));
+    if (swept.removed > 0 || swept.kept.length > 0)
+      this.deps.log.info('partial restores left by a crash', {
+        removed: swept.removed,
+        keptForResume: swept.kept.map(
+          (e) => `image ${e.imageId}: ${e.disks.map((d) => d.partial).join(', ')}`,
+        ),
+      });
     this.#datastores = new OpenDatastores(this.deps.datastores);
     const openDatastores = this.#datastores;
     await this.cleanDatastores(this.#store, openDatastores);
@@ -136,6 +147,7 @@ export class Daemon {
       openDatastores,
       loadKeys: (id) => keys.load(id),
       scratchDir,
+      restoreJournal,
     });
     const datastoreSetup = async (id: number) =>
       runner.datastore(datastoreToOpen(await datastoreRow(store.db, id)));

@@ -26,6 +26,10 @@ export interface RestoreRequest {
   readonly diskId: number | undefined;
   readonly dir: string;
   readonly targetFor?: (diskId: number, format: DiskFormat) => string;
+  /** Continue the caller's interrupted restore of this backup (its directory) instead. */
+  readonly resume?: boolean;
+  /** Who asks: a resume continues only their own restores (any, for an admin). */
+  readonly who?: { readonly uid: number; readonly isAdmin: boolean };
 }
 
 export interface RestoreOutcome {
@@ -38,6 +42,8 @@ export interface RestoreOutcome {
   };
   /** The files written, by disk ID. */
   readonly files: ReadonlyMap<number, string>;
+  /** Chunks a resumed restore found already written. */
+  readonly chunksSkipped?: number;
 }
 
 export interface VerifyOutcome {

@@ -37,6 +37,18 @@ export class DirectFile {
     return new DirectFile(buffered, direct);
   }
 
+  /** Opens an existing file (a partial restore being resumed) for writing, without truncating it. */
+  static async reopen(path: string): Promise<DirectFile> {
+    const buffered = await open(path, 'r+');
+    let direct: FileHandle | undefined;
+    try {
+      direct = await open(path, constants.O_WRONLY | constants.O_DIRECT);
+    } catch {
+      direct = undefined;
+    }
+    return new DirectFile(buffered, direct);
+  }
+
   truncate(length: number): Promise<void> {
     return this.buffered.truncate(length);
   }

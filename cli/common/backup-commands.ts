@@ -117,6 +117,10 @@ export const imageRestoreCommand: CommandSpec = {
       .option('to', {
         type: 'string',
         describe: 'Directory for the disk files (admins; default: the state directory)',
+      })
+      .option('resume', {
+        type: 'boolean',
+        describe: 'Continue your interrupted restore of this backup (kept 24 h), skipping what it wrote',
       }),
   run: async (argv) => {
     const client = clientFor(argv);
@@ -127,6 +131,7 @@ export const imageRestoreCommand: CommandSpec = {
     if (argv['disk-id'] !== undefined) lines.push(`DISK_ID = ${q(argv['disk-id'])}`);
     if (argv['name'] !== undefined) lines.push(`NAME = ${q(argv['name'])}`);
     if (argv['to'] !== undefined) lines.push(`TO = ${q(argv['to'])}`);
+    if (argv['resume'] === true) lines.push('RESUME = "YES"');
     const result = await client.callString('one.image.restore', image, -1, lines.join('\n'));
     stdio.out(`${result}\n`);
   },

@@ -1,11 +1,14 @@
 /**
  * Restore: manifest -> chunks (GCM tag and digest checked by the workers) -> written at their
  * offsets into a new disk, holes left sparse. Chunks go through reusable shared slots (no
- * per-chunk buffers between threads). A failure aborts the new disk: no half disk stays.
+ * per-chunk buffers between threads). Every CHECKPOINT_EVERY chunks the writer makes what it
+ * wrote durable and records it, so an interrupted restore resumes without writing it again. A
+ * failure aborts the new disk (no half disk stays) or, for restores that can be resumed, keeps
+ * the partial file under its journal entry (restore-journal.ts).
  */
 import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
-import type { HypervisorDriver } from '../../drivers/hypervisor/types.js';
+import type { DiskWriter } from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
 import { ChunkCorruptError } from './chunk-codec.js';
 import type { Manifest, ManifestDisk } from './manifest.js';
@@ -14,12 +17,27 @@ import type { ChunkPool } from './pool.js';
 export interface RestoreRequest {
   readonly manifest: Manifest;
   readonly disk: ManifestDisk;
-  readonly target: string;
-  readonly hypervisor: HypervisorDriver;
+  /** The disk's writer (createDisk): a resumed one lists in `done` the chunks already there. */
+  readonly writer: DiskWriter;
   readonly datastore: DatastoreDriver;
   readonly pool: ChunkPool;
   readonly keys: ChunkKeys | undefined;
+  /** On failure keep the partial disk for a resume (suspend) instead of removing it (abort). */
+  readonly keepOnFailure: boolean;
   readonly signal?: AbortSignal | undefined;
+}
+
+/** Chunks written between two checkpoints (made durable and recorded for a resume). */
+const CHECKPOINT_EVERY = 16;
+
+/** Bytes a disk's stored chunks fill once restored, leaving out chunks already written. */
+export function allocatedBytes(manifest: Manifest, disk: ManifestDisk, done: ReadonlySet<number>): number {
+  let bytes = 0;
+  for (const [i, id] of disk.chunks.entries()) {
+    const offset = i * manifest.chunkSize;
+    if (id !== null && !done.has(offset)) bytes += Math.min(manifest.chunkSize, disk.virtualSize - offset);
+  }
+  return bytes;
 }
 
 /** Reads a stored chunk into `into` (in place when the driver can); returns its length. */
@@ -37,15 +55,22 @@ async function readChunk(
   return payload.length;
 }
 
-export async function restoreDisk(req: RestoreRequest): Promise<void> {
-  const { disk, manifest } = req;
-  const writer = await req.hypervisor.createDisk(req.target, disk.format, disk.virtualSize);
+/** Writes one disk; resolves to the number of chunks a previous attempt had written (skipped). */
+export async function restoreDisk(req: RestoreRequest): Promise<number> {
+  const { disk, manifest, writer } = req;
   const slots = req.pool.slots();
   const queue = new PQueue({ concurrency: slots.count });
   let failure: unknown;
+  let skipped = 0;
+  let sinceCheckpoint = 0;
+  let checkpoint: Promise<void> = Promise.resolve();
   try {
     for (const [i, id] of disk.chunks.entries()) {
       if (id === null) continue;
+      if (writer.done.has(i * manifest.chunkSize)) {
+        skipped += 1;
+        continue;
+      }
       if (failure) break;
       req.signal?.throwIfAborted();
       // A free slot is the bound on chunks in flight.
@@ -66,18 +91,30 @@ export async function restoreDisk(req: RestoreRequest): Promise<void> {
           } finally {
             slots.release(slot);
           }
+          if (++sinceCheckpoint >= CHECKPOINT_EVERY) {
+            sinceCheckpoint = 0;
+            checkpoint = checkpoint
+              .then(() => writer.checkpoint())
+              .catch((err: unknown) => {
+                failure ??= err;
+              });
+          }
         })
         .catch((err: unknown) => {
           failure ??= err;
         });
     }
     await queue.onIdle();
+    await checkpoint;
     if (failure) throw failure;
     req.signal?.throwIfAborted();
     await writer.commit();
+    return skipped;
   } catch (err) {
     await queue.onIdle();
-    await writer.abort();
+    await checkpoint;
+    if (req.keepOnFailure) await writer.suspend();
+    else await writer.abort();
     throw err;
   }
 }

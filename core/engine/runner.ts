@@ -10,7 +10,6 @@
  * a crash is unreferenced and removed by GC; temp files go at the next start.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { DiskSpec, HypervisorDriver } from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
@@ -18,9 +17,15 @@ import { type Clock, epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
-import type { Compression, DiskFormat, FsFreeze, VmState } from '../model.js';
+import type { Compression, FsFreeze, VmState } from '../model.js';
 import { runBackup } from './backup.js';
 import { checkIdentity } from './datastore-identity.js';
+import {
+  allocatedChunkBytes,
+  checkBackupSpace,
+  removeOrphanChunks,
+  trackingDatastore,
+} from './failed-backup.js';
 import {
   collectGarbage,
   type GcResult,
@@ -32,7 +37,10 @@ import {
 import { decodeManifest, type Manifest } from './manifest.js';
 import type { DatastoreToOpen, OpenDatastores } from './open-datastores.js';
 import type { ChunkPool } from './pool.js';
-import { restoreDisk } from './restore.js';
+import type { RestoreJournal } from './restore-journal.js';
+import { type RestoreJob, type RestoreResult, runRestore } from './restore-run.js';
+
+export type { RestoreJob } from './restore-run.js';
 
 export interface EngineDeps {
   readonly clock: Clock;
@@ -43,6 +51,8 @@ export interface EngineDeps {
   readonly openDatastores: OpenDatastores;
   readonly loadKeys: (datastoreId: number) => Promise<ChunkKeys>;
   readonly scratchDir: string;
+  /** Restores under way and interrupted ones kept for --resume. */
+  readonly restoreJournal: RestoreJournal;
   /** Told of each GC and verify (metrics). */
   readonly observer?: BackupObserver;
 }
@@ -76,17 +86,6 @@ export interface Committed {
   readonly dropped: readonly string[];
 }
 
-export interface RestoreJob {
-  readonly datastore: DatastoreToOpen;
-  /** The increment's manifest path in the datastore. */
-  readonly manifestPath: string;
-  /** VM_MAD of the host of the image's VM, if any. */
-  readonly hypervisor: string | undefined;
-  readonly diskId: number | undefined;
-  readonly dir: string;
-  readonly targetFor?: ((diskId: number, format: DiskFormat) => string) | undefined;
-}
-
 interface DatastoreSetup {
   readonly id: number;
   readonly driver: DatastoreDriver;
@@ -100,6 +99,8 @@ export class BackupRunner {
   /** Backups writing to each datastore, and the GC holding one exclusively. */
   readonly #writers = new Map<number, number>();
   readonly #exclusive = new Map<number, Promise<unknown>>();
+  /** Chunks written by failed backups, per datastore, until no backup writes there. */
+  readonly #orphans = new Map<number, Set<string>>();
 
   constructor(private readonly deps: EngineDeps) {}
 
@@ -221,6 +222,9 @@ export class BackupRunner {
     };
     this.running.set(vmId, progress);
     let left = false;
+    /** Chunks this backup wrote: removed if it fails and no manifest names them. */
+    const written = new Set<string>();
+    let recorded = false;
     try {
       const pit = await hypervisor.prepare(
         { id: vmId, state: job.vmState, disks },
@@ -234,10 +238,17 @@ export class BackupRunner {
       let manifest: Manifest;
       const path = `${vmId}/${epochSeconds(clock)}-${randomBytes(4).toString('hex')}.json`;
       try {
+        const extents = await Promise.all(
+          pit.disks.map(async (d) => ({
+            virtualSize: d.virtualSize,
+            extents: await hypervisor.extents(pit, d.diskId),
+          })),
+        );
+        await checkBackupSpace(ds.driver, job.datastore, vmId, allocatedChunkBytes(extents), previous);
         manifest = await runBackup({
           pit,
           hypervisor,
-          datastore: ds.driver,
+          datastore: trackingDatastore(ds.driver, written),
           pool: this.deps.pool,
           compression: ds.compression,
           compressionLevel: ds.level,
@@ -255,6 +266,7 @@ export class BackupRunner {
         await hypervisor.release(pit);
       }
       const committed = await commit(manifest, path);
+      recorded = true;
       for (const p of committed.dropped) {
         await ds.driver
           .deleteManifest(p)
@@ -279,8 +291,42 @@ export class BackupRunner {
       }
       return { manifest, committed };
     } finally {
+      if (!recorded && written.size > 0) {
+        const pending = this.#orphans.get(datastoreId) ?? new Set<string>();
+        for (const id of written) pending.add(id);
+        this.#orphans.set(datastoreId, pending);
+      }
       if (!left) this.#leaveWriter(datastoreId);
       this.running.delete(vmId);
+      await this.#removeOrphans(job.datastore, ds.driver, ds.keys);
+    }
+  }
+
+  /**
+   * Chunks failed backups wrote, deleted once no backup writes to the datastore (under its
+   * exclusive hold, as a GC) when no manifest names them (failed-backup.ts).
+   */
+  async #removeOrphans(
+    datastore: DatastoreToOpen,
+    driver: DatastoreDriver,
+    keys: ChunkKeys | undefined,
+  ): Promise<void> {
+    const id = datastore.id;
+    const pending = this.#orphans.get(id);
+    if (!pending || (this.#writers.get(id) ?? 0) > 0 || this.#exclusive.has(id)) return;
+    this.#orphans.delete(id);
+    const run = removeOrphanChunks(driver, pending, keys);
+    this.#exclusive.set(id, run);
+    try {
+      const removed = await run;
+      this.deps.log.info('removed the chunks of failed backups', { datastore: id, chunks: removed });
+    } catch (err) {
+      this.deps.log.warn('cannot remove the chunks of failed backups; onedatastore gc will', {
+        datastore: id,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    } finally {
+      this.#exclusive.delete(id);
     }
   }
 
@@ -299,36 +345,27 @@ export class BackupRunner {
     }
   }
 
-  /** Restores disks of an image increment; returns the files written, by disk ID. */
-  async restore(job: RestoreJob): Promise<{ manifest: Manifest; files: Map<number, string> }> {
+  /**
+   * Restores disks of an image increment after a pre-flight (chunks present, space free); returns
+   * the files written, by disk ID (restore-run.ts).
+   */
+  async restore(job: RestoreJob): Promise<RestoreResult> {
     const ds = await this.datastore(job.datastore);
     const manifest = decodeManifest(
       await ds.driver.getManifest(job.manifestPath),
       `${ds.id}:${job.manifestPath}`,
       ds.keys,
     );
-    const { diskId } = job;
-    const disks = diskId === undefined ? manifest.disks : manifest.disks.filter((d) => d.diskId === diskId);
-    if (disks.length === 0)
-      throw new OneError(ErrorCode.ACTION, `Cannot restore disk ${diskId}, it is not part of the backup`);
     const hypervisor =
       this.deps.hypervisors.get(job.hypervisor ?? 'fs') ??
       (this.deps.hypervisors.get('fs') as HypervisorDriver);
-    const targetFor = job.targetFor ?? ((d: number, f: DiskFormat) => join(job.dir, `disk.${d}.${f}`));
-    const files = new Map<number, string>();
-    for (const disk of disks) {
-      const target = targetFor(disk.diskId, disk.format);
-      await restoreDisk({
-        manifest,
-        disk,
-        target,
-        hypervisor,
-        datastore: ds.driver,
-        pool: this.deps.pool,
-        keys: ds.keys,
-      });
-      files.set(disk.diskId, target);
-    }
-    return { manifest, files };
+    return runRestore(job, manifest, {
+      driver: ds.driver,
+      keys: ds.keys,
+      hypervisor,
+      pool: this.deps.pool,
+      journal: this.deps.restoreJournal,
+      nowS: epochSeconds(this.deps.clock),
+    });
   }
 }

@@ -195,9 +195,12 @@ export class VmOperations {
       datastore,
       manifestPath: src.increment.source,
       hypervisor: src.hypervisor,
+      imageId: request.imageId,
       diskId: request.diskId,
       dir: request.dir,
       targetFor: request.targetFor,
+      resume: request.resume ?? false,
+      who: request.who ?? { uid: -1, isAdmin: false },
     });
   }
 

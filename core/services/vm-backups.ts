@@ -5,20 +5,38 @@
  * waits, then its progress and, on failure, an ERROR attribute "<ctime> : <message>". Every
  * data-moving call goes through the scheduler port and waits for a slot of its kind.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import { isAuthorized, type Requester } from '../permissions.js';
+import type { Tx } from '../store/db.js';
 import { findImage, isBackupDatastore } from '../store/images.js';
+import { findOwnedNameClash } from '../store/owned.js';
 import { disksOfVm, findVm, firstHostId, hostNamesById, insertVm, type NewVmDisk } from '../store/vms.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
-import { loadAuthorized, newObjectOwnership, notAuthorized, notFound, ownedView } from './objects.js';
+import {
+  checkName,
+  loadAuthorized,
+  newObjectOwnership,
+  notAuthorized,
+  notFound,
+  ownedView,
+} from './objects.js';
 import { TemplateReader } from './template-reader.js';
 
 export interface VmBackupDeps {
   /** Where restores go when the caller names no directory. */
   readonly restoreDir: string;
+}
+
+/** `name`, or `name-2`, `name-3`, ...: the first no VM of the owner has. */
+async function freeVmName(trx: Tx, uid: number, name: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? name : `${name}-${n}`;
+    if ((await findOwnedNameClash(trx, 'vms', candidate, -1, uid)) === undefined) return candidate;
+  }
 }
 
 export class VmBackupService {
@@ -119,20 +137,32 @@ export class VmBackupService {
   async restore(who: Requester, imageId: number, text: string): Promise<string> {
     const r = new TemplateReader(
       text.trim() === '' ? [] : parseTemplate(text).attributes,
-      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO'],
+      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO', 'RESUME'],
       [],
     );
     const incrementId =
       r.get('INCREMENT_ID') === undefined ? undefined : r.integer('INCREMENT_ID', 0, 1e9, 0);
     const diskId = r.get('DISK_ID') === undefined ? undefined : r.integer('DISK_ID', 0, 1e6, 0);
+    const resume = r.oneOf('RESUME', ['YES', 'NO'], 'NO') === 'YES';
     const to = r.get('TO');
     if (to !== undefined && !to.startsWith('/'))
       r.fail(r.at('TO'), 'TO', `TO="${to}" must be an absolute directory`);
+    const askedName = r.get('NAME');
+    if (askedName !== undefined) {
+      const problem = checkName(askedName);
+      if (problem) r.fail(r.at('NAME'), 'NAME', problem);
+    }
     r.throwIfProblems();
     const image = await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'images', imageId, 'USE');
       const row = await findImage(trx, imageId);
       if (!row) throw notFound('IMAGE', imageId);
+      // A NAME the caller chose must be free before any byte is written (as onevm create's).
+      if (askedName !== undefined && diskId === undefined) {
+        const clash = await findOwnedNameClash(trx, 'vms', askedName, -1, who.uid);
+        if (clash !== undefined)
+          throw new OneError(ErrorCode.ACTION, `NAME is already taken by VM ${clash}.`);
+      }
       return row;
     });
     if (!who.isAdmin && to !== undefined) {
@@ -142,15 +172,20 @@ export class VmBackupService {
       );
     }
     const stamp = epochSeconds(this.deps.clock);
-    const dir = to ?? join(this.backups.restoreDir, `image-${imageId}-${stamp}`);
-    const { manifest, files } = await this.deps.scheduler.restore({
+    // Each restore its own directory: two in the same second never share files.
+    const unique = `image-${imageId}-${stamp}-${randomBytes(3).toString('hex')}`;
+    const dir = to ?? join(this.backups.restoreDir, unique);
+    const { manifest, files, chunksSkipped } = await this.deps.scheduler.restore({
       imageId,
       vmId: image.vm_id,
       incrementId,
       diskId,
       dir,
+      resume,
+      who: { uid: who.uid, isAdmin: who.isAdmin },
     });
     const lines = [...files.entries()].map(([d, f]) => `DISK ${d}: ${f}`);
+    if (resume) lines.push(`RESUMED: ${chunksSkipped ?? 0} chunks were already written`);
     if (diskId !== undefined) return lines.join('\n');
     const vmId = await this.deps.store.tx(async (trx) => {
       const original = await findVm(trx, image.vm_id);
@@ -160,7 +195,11 @@ export class VmBackupService {
           ErrorCode.ACTION,
           'no host to register the restored VM on; create one with onehost create',
         );
-      const name = r.get('NAME') ?? `${original?.name ?? `vm-${image.vm_id}`}-restore-${imageId}`;
+      const name = await freeVmName(
+        trx,
+        who.uid,
+        askedName ?? `${original?.name ?? `vm-${image.vm_id}`}-restore-${imageId}`,
+      );
       const disks: NewVmDisk[] = [];
       for (const d of manifest.disks) {
         const source = files.get(d.diskId);

@@ -241,6 +241,13 @@ class LocalDatastore implements DatastoreDriver {
     });
   }
 
+  async freeBytes(): Promise<number> {
+    this.checkOpen();
+    await mkdir(this.base, { recursive: true });
+    const s = await statfs(this.base);
+    return s.bavail * s.bsize;
+  }
+
   async stat() {
     this.checkOpen();
     await mkdir(this.base, { recursive: true });

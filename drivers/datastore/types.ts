@@ -44,6 +44,8 @@ export interface DatastoreDriver {
   listManifests(prefix: string): Promise<string[]>;
   deleteManifest(path: string): Promise<void>;
   stat(): Promise<DatastoreStat>;
+  /** Optional: the free bytes alone, without stat()'s walk of everything stored (checked before each backup). */
+  freeBytes?(): Promise<number>;
   /** Removes temp files a crash left behind; returns how many. */
   cleanup(): Promise<number>;
   /**

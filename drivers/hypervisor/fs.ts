@@ -12,19 +12,17 @@ import { type ChildProcess, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import type { DiskFormat, FsFreeze } from '../../core/model.js';
-import { DirectFile } from '../direct-io.js';
+import type { FsFreeze } from '../../core/model.js';
 import { inspectDiskFile } from './disk-info.js';
+import { openDiskWriter } from './disk-writer.js';
 import { isPermanentFsError } from './fs-errors.js';
 import type { NbdClient } from './nbd-client.js';
-import { Qcow2Writer } from './qcow2-writer.js';
 import { directMap, exportQcow2, type MappedRun, qemuImg } from './qemu-tools.js';
 import {
   type DiskSpec,
-  type DiskWriter,
   type Extent,
   type HypervisorDriver,
   PermanentDriverError,
@@ -154,23 +152,6 @@ async function reflink(src: string, dst: string): Promise<boolean> {
     await rm(dst, { force: true });
     return false;
   }
-}
-
-/** A new qcow2 written natively (qcow2-writer.ts) under a temp name, renamed at commit. */
-async function createQcow2(target: string, virtualSize: number): Promise<DiskWriter> {
-  const tmp = join(dirname(target), `.tmp-${randomBytes(6).toString('hex')}.qcow2`);
-  const writer = await Qcow2Writer.create(tmp, virtualSize);
-  return {
-    write: (offset, data) => writer.write(offset, data),
-    async commit() {
-      await writer.commit();
-      await rename(tmp, target);
-    },
-    async abort() {
-      await writer.abort();
-      await rm(tmp, { force: true });
-    },
-  };
 }
 
 async function closeDisk(d: FsDisk): Promise<void> {
@@ -318,30 +299,24 @@ export const fsDriver: HypervisorDriver = {
     await Promise.all(p.temps.map((t) => rm(t, { force: true })));
   },
 
-  async createDisk(target: string, format: DiskFormat, virtualSize: number): Promise<DiskWriter> {
+  async createDisk(target, format, virtualSize, options) {
     await mkdir(dirname(target), { recursive: true });
-    if (format === 'qcow2') return createQcow2(target, virtualSize);
-    const tmp = join(dirname(target), `.tmp-${randomBytes(6).toString('hex')}.raw`);
-    const handle = await DirectFile.create(tmp, 0o600);
-    await handle.truncate(virtualSize);
-    let closed = false;
-    const close = async () => {
-      if (!closed) {
-        closed = true;
-        await handle.close();
+    return openDiskWriter(
+      target,
+      format,
+      virtualSize,
+      options ?? { partial: `${target}.part`, resume: false, overwrite: false },
+    );
+  },
+
+  async freeBytes(target) {
+    for (let dir = dirname(target); ; dir = dirname(dir)) {
+      try {
+        const s = await statfs(dir);
+        return s.bavail * s.bsize;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dir === dirname(dir)) throw err;
       }
-    };
-    return {
-      write: (offset, data) => handle.write(data, offset),
-      async commit() {
-        await handle.sync();
-        await close();
-        await rename(tmp, target);
-      },
-      async abort() {
-        await close();
-        await rm(tmp, { force: true });
-      },
-    };
+    }
   },
 };

@@ -81,6 +81,37 @@ export class Qcow2Writer {
     return new Qcow2Writer(await DirectFile.create(path, 0o600), virtualSize);
   }
 
+  /**
+   * Continues a partial image: `placed` are the writes a previous attempt made durable (guest
+   * offset, length, first host cluster); their clusters keep their places, new ones follow.
+   */
+  static async reopen(
+    path: string,
+    virtualSize: number,
+    placed: readonly { offset: number; length: number; host: number }[],
+  ): Promise<Qcow2Writer> {
+    const writer = new Qcow2Writer(await DirectFile.reopen(path), virtualSize);
+    for (const p of placed) {
+      const first = Math.floor(p.offset / CLUSTER);
+      const count = clustersFor(p.offset + p.length) - first;
+      for (let c = 0; c < count; c++) writer.#map.set(first + c, p.host + c);
+      writer.#nextHost = Math.max(writer.#nextHost, p.host + count);
+    }
+    return writer;
+  }
+
+  /** The host cluster of the guest cluster at `offset` (after a write there), for a resume record. */
+  hostClusterOf(offset: number): number {
+    const host = this.#map.get(Math.floor(offset / CLUSTER));
+    if (host === undefined) throw new RangeError(`qcow2: nothing written at guest offset ${offset}`);
+    return host;
+  }
+
+  /** Makes the data written so far durable (not the metadata: that is written at commit). */
+  sync(): Promise<void> {
+    return this.file.sync();
+  }
+
   /** Writes guest bytes at a guest offset; host clusters are contiguous for a fresh range. */
   async write(offset: number, data: Uint8Array): Promise<void> {
     if (offset < 0 || offset + data.length > this.virtualSize)
@@ -152,7 +183,8 @@ export class Qcow2Writer {
     const used = (cluster: number) => refcounts.writeUInt16BE(1, cluster * 2);
     for (let c = 0; c < l.l2Offset; c++) used(c);
     for (const entry of l2.keys()) used(l.l2Offset + entry);
-    for (let c = l.dataStart; c < this.#nextHost; c++) used(c);
+    // Only mapped clusters: a resumed image may hold clusters an interrupted write left unmapped.
+    for (const host of this.#map.values()) used(host);
 
     await this.file.write(header, 0);
     await this.file.write(l1, l.l1Offset * CLUSTER);

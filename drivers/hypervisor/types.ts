@@ -31,12 +31,27 @@ export interface PointInTime {
 }
 
 export interface DiskWriter {
+  /** Guest offsets of writes a previous attempt made durable (a resumed disk): skip them. */
+  readonly done: ReadonlySet<number>;
   /** Writes guest bytes at a guest offset (not necessarily in order). */
   write(offset: number, data: Uint8Array): Promise<void>;
+  /** Makes the writes finished so far durable and records them, so a resume skips them. */
+  checkpoint(): Promise<void>;
   /** Makes the disk durable in its final format and place. */
   commit(): Promise<void>;
   /** Drops a half-written disk. */
   abort(): Promise<void>;
+  /** Stops, keeping the half-written disk and its record for a resume. */
+  suspend(): Promise<void>;
+}
+
+export interface DiskWriteOptions {
+  /** Where the disk is written until commit moves it to its target; created exclusively. */
+  readonly partial: string;
+  /** Continue the partial a previous attempt left (skipping what it recorded), if there is one. */
+  readonly resume: boolean;
+  /** Whether commit may replace an existing target (an in-place restore); otherwise it refuses. */
+  readonly overwrite: boolean;
 }
 
 export interface HypervisorCapabilities {
@@ -58,8 +73,18 @@ export interface HypervisorDriver {
   /** Fills `into` from guest offset `offset`; bytes past the end read as zeros. */
   read(pit: PointInTime, diskId: number, offset: number, into: Uint8Array): Promise<void>;
   release(pit: PointInTime): Promise<void>;
-  /** A new disk file at `target` in `format`, `virtualSize` bytes, sparse where not written. */
-  createDisk(target: string, format: DiskFormat, virtualSize: number): Promise<DiskWriter>;
+  /**
+   * A new disk file at `target` in `format`, `virtualSize` bytes, sparse where not written. By
+   * default it is written into `<target>.part` and never replaces an existing target.
+   */
+  createDisk(
+    target: string,
+    format: DiskFormat,
+    virtualSize: number,
+    options?: DiskWriteOptions,
+  ): Promise<DiskWriter>;
+  /** Bytes free for new files at `target` (on the filesystem of its nearest existing directory). */
+  freeBytes(target: string): Promise<number>;
   /**
    * A failure that retrying will not fix: the scheduler marks the VM's backup failed for good
    * instead of retrying it (core/scheduler/failure.ts asks this, through the engine's wrapper).

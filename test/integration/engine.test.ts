@@ -121,11 +121,11 @@ describe('engine: backup and restore', () => {
         await restoreDisk({
           manifest,
           disk: manifest.disks[0] as never,
-          target,
-          hypervisor: fsDriver,
+          writer: await fsDriver.createDisk(target, format, manifest.disks[0]?.virtualSize ?? 0),
           datastore,
           pool,
           keys: encrypted ? keys : undefined,
+          keepOnFailure: false,
         });
         execFileSync('qemu-img', ['compare', '-f', format, '-F', format, source, target]);
         if (format === 'raw') assert.equal(sha(target), sha(source));
@@ -184,11 +184,11 @@ describe('engine: backup and restore', () => {
       restoreDisk({
         manifest: m,
         disk: m.disks[0] as never,
-        target,
-        hypervisor: fsDriver,
+        writer: await fsDriver.createDisk(target, 'raw', m.disks[0]?.virtualSize ?? 0),
         datastore,
         pool,
         keys,
+        keepOnFailure: false,
       }),
       (err: unknown) =>
         err instanceof ChunkCorruptError &&
@@ -197,7 +197,7 @@ describe('engine: backup and restore', () => {
     );
     assert.equal(existsSync(target), false);
     assert.deepEqual(
-      readdirSync(dir).filter((f) => f.startsWith('.tmp-')),
+      readdirSync(dir).filter((f) => f.includes('.part')),
       [],
     );
   });

@@ -13,6 +13,7 @@ import { afterEach, describe, it } from 'node:test';
 import { datastoreAccess } from '../../core/engine/datastore-access.js';
 import { OpenDatastores } from '../../core/engine/open-datastores.js';
 import { ChunkPool } from '../../core/engine/pool.js';
+import { RestoreJournal } from '../../core/engine/restore-journal.js';
 import { BackupRunner } from '../../core/engine/runner.js';
 import type { Logger } from '../../core/log.js';
 import { ONEADMIN_GID, ONEADMIN_UID } from '../../core/model.js';
@@ -109,6 +110,7 @@ async function world() {
     openDatastores,
     loadKeys: (id) => keys.load(id),
     scratchDir: join(dir, 'scratch'),
+    restoreJournal: new RestoreJournal(join(dir, 'restores', '.journal')),
   });
   const operations = new VmOperations({
     store,
