@@ -18,6 +18,7 @@ import {
   setScheduleMessage,
 } from '../store/schedules.js';
 import type { BackupJobTable } from '../store/schema.js';
+import { CoalescedPass } from './coalesced-pass.js';
 import { failureMessage } from './failure.js';
 
 export interface ScheduleTimerDeps {
@@ -38,37 +39,22 @@ const SCHEDULE_RECHECK_MS = 60 * 60 * 1000;
 
 export class ScheduleTimer {
   readonly #deps: ScheduleTimerDeps;
-  #pass: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #pass: CoalescedPass;
   #cancelTimer: (() => void) | undefined;
 
   constructor(deps: ScheduleTimerDeps) {
     this.#deps = deps;
+    this.#pass = new CoalescedPass(() => this.#fire(), deps.log, 'schedules failed');
   }
 
   /** Fires due schedules now (once more after the pass in progress), then arms the next timer. */
   changed(): void {
-    if (this.#stopped) return;
-    if (this.#pass) {
-      this.#again = true;
-      return;
-    }
-    this.#pass = this.#fire()
-      .catch((err: unknown) => this.#deps.log.error('schedules failed', { error: failureMessage(err) }))
-      .finally(() => {
-        this.#pass = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.changed();
-        }
-      });
+    this.#pass.run();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
     this.#cancelTimer?.();
-    await this.#pass;
+    await this.#pass.stop();
   }
 
   async #fire(): Promise<void> {
@@ -107,7 +93,7 @@ export class ScheduleTimer {
     this.#deps.passed();
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
-    if (this.#stopped) return;
+    if (this.#pass.stopped) return;
     const delay = Number.isFinite(next)
       ? Math.min(SCHEDULE_RECHECK_MS, Math.max(0, next * 1000 - clock.now()) + 5)
       : SCHEDULE_RECHECK_MS;

@@ -16,6 +16,7 @@ import {
 } from '../schedule/verify-settings.js';
 import type { Store } from '../store/db.js';
 import { armVerifySchedule, datastoreVerifySchedules, markVerifyFired } from '../store/verify-schedules.js';
+import { CoalescedPass } from './coalesced-pass.js';
 import { failureMessage } from './failure.js';
 import type { ScheduledVerifyOutcome } from './vm-operations.js';
 
@@ -33,46 +34,29 @@ const RECHECK_MS = 60 * 60 * 1000;
 export class VerifyTimer {
   readonly #deps: VerifyTimerDeps;
   readonly #running = new Map<number, Promise<void>>();
-  #pass: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #pass: CoalescedPass;
   #cancelTimer: (() => void) | undefined;
 
   constructor(deps: VerifyTimerDeps) {
     this.#deps = deps;
+    this.#pass = new CoalescedPass(() => this.#fire(), deps.log, 'scheduled verify failed');
   }
 
   /** Starts the due verifies now (once more after the pass in progress), then rearms the timer. */
   changed(): void {
-    if (this.#stopped) return;
-    if (this.#pass) {
-      this.#again = true;
-      return;
-    }
-    this.#pass = this.#fire()
-      .catch((err: unknown) =>
-        this.#deps.log.error('scheduled verify failed', { error: failureMessage(err) }),
-      )
-      .finally(() => {
-        this.#pass = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.changed();
-        }
-      });
+    this.#pass.run();
   }
 
   /** Stops firing; waits for the pass and the verifies running. */
   async stop(): Promise<void> {
-    this.#stopped = true;
     this.#cancelTimer?.();
-    await this.#pass;
+    await this.#pass.stop();
     await Promise.all(this.#running.values());
   }
 
   /** Resolves when no scheduled verify runs (tests). */
   async idle(): Promise<void> {
-    await this.#pass;
+    await this.#pass.settled();
     await Promise.all(this.#running.values());
   }
 
@@ -127,7 +111,7 @@ export class VerifyTimer {
     }
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
-    if (this.#stopped) return;
+    if (this.#pass.stopped) return;
     const delay = Number.isFinite(next)
       ? Math.min(RECHECK_MS, Math.max(0, next * 1000 - clock.now()) + 5)
       : RECHECK_MS;

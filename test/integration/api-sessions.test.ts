@@ -7,20 +7,17 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { datastoreAccess } from '../../core/engine/datastore-access.js';
 import { ErrorCode, OneError } from '../../core/errors.js';
 import { ONEADMIN_GID, ONEADMIN_UID } from '../../core/model.js';
 import type { Requester } from '../../core/permissions.js';
-import { forwardingScheduler } from '../../core/scheduler-port.js';
 import type { ServiceDeps } from '../../core/services/context.js';
 import { LoginThrottle } from '../../core/services/login-throttle.js';
 import { type PasswordHasher, scryptHasher } from '../../core/services/passwords.js';
 import { UserService } from '../../core/services/users.js';
 import { openSqliteStore, type Store } from '../../core/store/db.js';
-import { fileKeyStore } from '../../drivers/datastore/keys.js';
-import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { testServiceDeps } from '../support/service-deps.js';
 
 const admin: Requester = {
   uid: ONEADMIN_UID,
@@ -56,19 +53,7 @@ async function world(): Promise<{ store: Store; clock: ManualClock; deps: Servic
     () => store.close(),
   );
   const clock = new ManualClock(Date.UTC(2026, 0, 5, 9));
-  const deps: ServiceDeps = {
-    store,
-    clock,
-    timeZone: 'UTC',
-    scheduler: forwardingScheduler(() => undefined),
-    inspectDisk: async () => ({ format: 'raw', virtualSize: 1 << 20 }),
-    hypervisorDrivers: ['fs'],
-    datastoreDrivers: ['local'],
-    defaultDatastoreBase: join(dir, 'ds'),
-    createDatastoreKey: async () => undefined,
-    dropManifests: async () => undefined,
-    datastoreAccess: datastoreAccess(DATASTORE_DRIVERS, fileKeyStore(dir)),
-  };
+  const deps: ServiceDeps = testServiceDeps(store, clock, dir);
   const password = await new UserService(deps).bootstrap();
   assert.ok(password);
   return { store, clock, deps, password };

@@ -7,14 +7,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { datastoreAccess } from '../../core/engine/datastore-access.js';
 import type { Logger } from '../../core/log.js';
 import { ONEADMIN_GID, ONEADMIN_UID } from '../../core/model.js';
 import type { Requester } from '../../core/permissions.js';
 import { JobScheduler } from '../../core/scheduler/job-scheduler.js';
 import type { BackupExecutor } from '../../core/scheduler/scheduler-deps.js';
 import type { BackupOptions, BackupResult } from '../../core/scheduler/vm-operations.js';
-import { forwardingScheduler, type RestoreOutcome } from '../../core/scheduler-port.js';
+import type { RestoreOutcome } from '../../core/scheduler-port.js';
 import { BackupJobService } from '../../core/services/backupjobs.js';
 import type { ServiceDeps } from '../../core/services/context.js';
 import { DatastoreService } from '../../core/services/datastores.js';
@@ -23,10 +22,9 @@ import { UserService } from '../../core/services/users.js';
 import { VmBackupService } from '../../core/services/vm-backups.js';
 import { VmService } from '../../core/services/vms.js';
 import { openSqliteStore, type Store } from '../../core/store/db.js';
-import { fileKeyStore } from '../../drivers/datastore/keys.js';
-import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { testServiceDeps } from '../support/service-deps.js';
 
 const admin: Requester = {
   uid: ONEADMIN_UID,
@@ -119,19 +117,7 @@ async function world(limits: { maxBackups: number; maxBackupsHost: number }) {
     debug: () => undefined,
   };
   let scheduler: JobScheduler | undefined;
-  const deps: ServiceDeps = {
-    store,
-    clock,
-    timeZone: 'UTC',
-    scheduler: forwardingScheduler(() => scheduler),
-    inspectDisk: async () => ({ format: 'raw', virtualSize: 1 << 20 }),
-    hypervisorDrivers: ['fs'],
-    datastoreDrivers: ['local'],
-    defaultDatastoreBase: join(dir, 'ds'),
-    createDatastoreKey: async () => undefined,
-    datastoreAccess: datastoreAccess(DATASTORE_DRIVERS, fileKeyStore(dir)),
-    dropManifests: async () => undefined,
-  };
+  const deps: ServiceDeps = testServiceDeps(store, clock, dir, () => scheduler);
   await new UserService(deps).bootstrap();
   for (const h of ['node1', 'node2']) await new HostService(deps).allocate(admin, `NAME="${h}"\n`);
   await new DatastoreService(deps).allocate(admin, 'NAME="ds"\nTYPE="BACKUP_DS"\n');

@@ -7,10 +7,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { datastoreAccess } from '../../core/engine/datastore-access.js';
 import { ONEADMIN_GID, ONEADMIN_UID } from '../../core/model.js';
 import type { Requester } from '../../core/permissions.js';
-import { forwardingScheduler } from '../../core/scheduler-port.js';
 import type { ServiceDeps } from '../../core/services/context.js';
 import { DatastoreService } from '../../core/services/datastores.js';
 import { HostService } from '../../core/services/hosts.js';
@@ -19,10 +17,9 @@ import { VmService } from '../../core/services/vms.js';
 import { type FinishedBackup, type RetentionOwner, recordBackup } from '../../core/store/backups.js';
 import { openSqliteStore, type Store } from '../../core/store/db.js';
 import { findImage, recordVerifyResults } from '../../core/store/images.js';
-import { fileKeyStore } from '../../drivers/datastore/keys.js';
-import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { testServiceDeps } from '../support/service-deps.js';
 
 const admin: Requester = {
   uid: ONEADMIN_UID,
@@ -44,19 +41,7 @@ async function world(): Promise<{ store: Store; alice: RetentionOwner }> {
   const dir = tempDir();
   const store = await openSqliteStore(join(dir, 'state.db'));
   opened.push({ store, dir });
-  const deps: ServiceDeps = {
-    store,
-    clock: new ManualClock(Date.UTC(2026, 0, 5)),
-    timeZone: 'UTC',
-    scheduler: forwardingScheduler(() => undefined),
-    inspectDisk: async () => ({ format: 'raw', virtualSize: 1 << 20 }),
-    hypervisorDrivers: ['fs'],
-    datastoreDrivers: ['local'],
-    defaultDatastoreBase: join(dir, 'ds'),
-    createDatastoreKey: async () => undefined,
-    dropManifests: async () => undefined,
-    datastoreAccess: datastoreAccess(DATASTORE_DRIVERS, fileKeyStore(dir)),
-  };
+  const deps: ServiceDeps = testServiceDeps(store, new ManualClock(Date.UTC(2026, 0, 5)), dir);
   const users = new UserService(deps);
   await users.bootstrap();
   await users.allocate(admin, 'alice', 'secret-pass', []);
