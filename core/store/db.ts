@@ -1,16 +1,18 @@
 /**
- * The state database: kysely over better-sqlite3 by default.
+ * The state database: kysely over better-sqlite3, whose writing connection runs in a worker
+ * thread (sqlite-worker-dialect.ts) so commits' fsyncs never stop the event loop; reads outside
+ * transactions run on a read-only connection and see every committed transaction.
  * Invariants: WAL journal, synchronous=FULL (a committed transaction survives power loss),
- * foreign keys on. kysely's SQLite driver serialises all queries on one connection, so a
+ * foreign keys on. The driver serialises transactions and writes on that one connection, so a
  * transaction is the unit of every state change and never interleaves with another.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, type Transaction } from 'kysely';
 import { ErrorCode, OneError } from '../errors.js';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
+import { ReadOnlyConnection, SqliteWorkerConnection, SqliteWorkerDialect } from './sqlite-worker-dialect.js';
 
 export type Db = Kysely<Database>;
 /** A transaction: store functions that write take one, so their caller decides what commits together. */
@@ -27,19 +29,18 @@ export interface Store {
 
 export async function openSqliteStore(path: string): Promise<Store> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  let sqlite: SQLite.Database;
+  let connection: SqliteWorkerConnection | undefined;
+  let reader: ReadOnlyConnection | undefined;
   try {
-    sqlite = new SQLite(path);
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = FULL');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
+    connection = await SqliteWorkerConnection.open(path);
+    if (path !== ':memory:') reader = new ReadOnlyConnection(path);
   } catch (err) {
+    await connection?.close();
     throw new OneError(ErrorCode.INTERNAL, `state database ${path}: cannot open: ${(err as Error).message}`, {
       cause: err,
     });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteWorkerDialect(connection, reader) });
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>, path);
   } catch (err) {

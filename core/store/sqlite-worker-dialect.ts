@@ -1,0 +1,314 @@
+/**
+ * A kysely dialect whose writing SQLite connection lives in a worker thread (sqlite-worker.ts), so
+ * a commit's fsync (synchronous=FULL) never stops the event loop. Transactions and writes are as
+ * with kysely's SqliteDialect: one connection, a mutex so one transaction or write runs at a time,
+ * `begin` / `commit` / `rollback` and savepoints as SQL. Reads outside a transaction do not queue
+ * behind them: they run at once on a read-only connection on the main thread (WAL readers see
+ * every committed transaction and never wait on a writer). Errors come back as Errors with the
+ * name, message and SQLite code (`SQLITE_CONSTRAINT_UNIQUE`...) that better-sqlite3 gave them.
+ * State: the worker, its requests in flight (the worker holds the process alive only while there
+ * are some), whether it has stopped; the mutex; the reader's prepared statements.
+ */
+import { Worker } from 'node:worker_threads';
+import SQLite from 'better-sqlite3';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  type Kysely,
+  type QueryCompiler,
+  type QueryResult,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely';
+import type { WorkerError, WorkerReply, WorkerRequest } from './sqlite-worker.js';
+
+/** A savepoint name as an SQL identifier. */
+const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+const WORKER_URL = new URL('./sqlite-worker.js', import.meta.url);
+
+interface Pending {
+  resolve(reply: WorkerReply): void;
+  reject(err: Error): void;
+}
+
+function toError(e: WorkerError): Error {
+  const err = new Error(e.message);
+  err.name = e.name;
+  if (e.code !== undefined) Object.assign(err, { code: e.code });
+  return err;
+}
+
+/** Blobs come back as Uint8Array; better-sqlite3 gave Buffers. */
+function withBuffers(rows: unknown[]): unknown[] {
+  for (const row of rows) {
+    if (row === null || typeof row !== 'object') continue;
+    const r = row as Record<string, unknown>;
+    for (const key in r) {
+      const v = r[key];
+      if (v instanceof Uint8Array && !Buffer.isBuffer(v))
+        r[key] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    }
+  }
+  return rows;
+}
+
+/** The writing connection: requests to the worker, answered in order. */
+export class SqliteWorkerConnection {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #stopped: Error | undefined;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.unref();
+    worker.on('message', (reply: WorkerReply) => {
+      const p = this.#pending.get(reply.id);
+      if (!p) return;
+      this.#pending.delete(reply.id);
+      if (this.#pending.size === 0) worker.unref();
+      if ('error' in reply) p.reject(toError(reply.error));
+      else p.resolve(reply);
+    });
+    const stop = (err: Error) => {
+      this.#stopped ??= err;
+      for (const p of this.#pending.values()) p.reject(this.#stopped);
+      this.#pending.clear();
+    };
+    worker.on('error', (err) =>
+      stop(new Error(`state database worker failed: ${err.message}`, { cause: err })),
+    );
+    worker.on('exit', (code) => stop(new Error(`state database worker stopped (exit code ${code})`)));
+  }
+
+  /** Starts the worker and opens `path` in it; rejects with the open's error. */
+  static async open(path: string): Promise<SqliteWorkerConnection> {
+    const conn = new SqliteWorkerConnection(new Worker(WORKER_URL, { workerData: { path } }));
+    try {
+      await conn.#await(0);
+    } catch (err) {
+      await conn.#worker.terminate();
+      throw err;
+    }
+    return conn;
+  }
+
+  #await(id: number): Promise<WorkerReply> {
+    if (this.#stopped) return Promise.reject(this.#stopped);
+    if (this.#pending.size === 0) this.#worker.ref();
+    return new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+  }
+
+  #send(req: Omit<WorkerRequest, 'id'>): Promise<WorkerReply> {
+    const id = this.#nextId++;
+    const reply = this.#await(id);
+    if (!this.#stopped) this.#worker.postMessage({ ...req, id } satisfies WorkerRequest);
+    return reply;
+  }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const reply = await this.#send({ sql: compiledQuery.sql, params: compiledQuery.parameters });
+    if ('rows' in reply) return { rows: withBuffers(reply.rows) as R[] };
+    if ('changes' in reply) {
+      return { numAffectedRows: BigInt(reply.changes), insertId: BigInt(reply.lastInsertRowid), rows: [] };
+    }
+    throw new Error('state database worker: unexpected reply (bug)');
+  }
+
+  /** Closes the database and stops the worker; a second call does nothing. */
+  async close(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await this.#send({});
+    } finally {
+      this.#stopped = new Error('state database is closed');
+      await this.#worker.terminate();
+    }
+  }
+}
+
+class ConnectionMutex {
+  #promise: Promise<void> | undefined;
+  #resolve: (() => void) | undefined;
+
+  async lock(): Promise<void> {
+    while (this.#promise) await this.#promise;
+    this.#promise = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  unlock(): void {
+    const resolve = this.#resolve;
+    this.#promise = undefined;
+    this.#resolve = undefined;
+    resolve?.();
+  }
+}
+
+/**
+ * What kysely gets from acquireConnection: a query inside a transaction, or one that writes, goes
+ * to the worker under the mutex; a read outside a transaction runs at once on the read-only
+ * connection (WAL: it sees every committed transaction and never waits on a writer's fsync).
+ */
+class RoutedConnection implements DatabaseConnection {
+  inTransaction = false;
+
+  constructor(
+    private readonly worker: SqliteWorkerConnection,
+    private readonly reader: ReadOnlyConnection | undefined,
+    private readonly mutex: ConnectionMutex,
+  ) {}
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.inTransaction) return this.worker.executeQuery(compiledQuery);
+    const rows = this.reader?.read(compiledQuery);
+    if (rows !== undefined) return { rows: rows as R[] };
+    await this.mutex.lock();
+    try {
+      return await this.worker.executeQuery(compiledQuery);
+    } finally {
+      this.mutex.unlock();
+    }
+  }
+
+  async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    const { rows } = await this.executeQuery<R>(compiledQuery);
+    for (const row of rows) yield { rows: [row] };
+  }
+}
+
+/** The main thread's read-only connection, with its prepared statements by SQL text. */
+export class ReadOnlyConnection {
+  readonly #db: SQLite.Database;
+  readonly #statements = new Map<string, SQLite.Statement>();
+
+  constructor(path: string) {
+    this.#db = new SQLite(path, { readonly: true, fileMustExist: true });
+    this.#db.pragma('busy_timeout = 5000');
+  }
+
+  /** The rows of a query that only reads; undefined for one that writes (the worker runs it). */
+  read(compiledQuery: CompiledQuery): unknown[] | undefined {
+    let stmt = this.#statements.get(compiledQuery.sql);
+    if (!stmt) {
+      try {
+        stmt = this.#db.prepare(compiledQuery.sql);
+      } catch {
+        return undefined; // the worker runs it and reports the error with its code
+      }
+      if (this.#statements.size >= 500) this.#statements.clear();
+      this.#statements.set(compiledQuery.sql, stmt);
+    }
+    // `reader` is true for SELECT and for PRAGMA/RETURNING statements that may write: only plain
+    // selects run here.
+    if (!stmt.reader || !stmt.readonly) return undefined;
+    return stmt.all(compiledQuery.parameters as unknown[]);
+  }
+
+  close(): void {
+    this.#statements.clear();
+    this.#db.close();
+  }
+}
+
+class SqliteWorkerDriver implements Driver {
+  readonly #mutex = new ConnectionMutex();
+
+  constructor(
+    private readonly worker: SqliteWorkerConnection,
+    private readonly reader: ReadOnlyConnection | undefined,
+  ) {}
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new RoutedConnection(this.worker, this.reader, this.#mutex);
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await this.#mutex.lock();
+    try {
+      await this.worker.executeQuery(CompiledQuery.raw('begin'));
+    } catch (err) {
+      this.#mutex.unlock();
+      throw err;
+    }
+    (connection as RoutedConnection).inTransaction = true;
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await this.#end(connection as RoutedConnection, 'commit');
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await this.#end(connection as RoutedConnection, 'rollback');
+  }
+
+  /**
+   * Commit or rollback. A failed commit (SQLITE_BUSY) leaves the transaction open: kysely then
+   * rolls back, so the mutex is kept until the transaction is over either way.
+   */
+  async #end(connection: RoutedConnection, what: 'commit' | 'rollback'): Promise<void> {
+    try {
+      await this.worker.executeQuery(CompiledQuery.raw(what));
+    } catch (err) {
+      if (what === 'commit') throw err;
+    }
+    connection.inTransaction = false;
+    this.#mutex.unlock();
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`savepoint ${ident(name)}`));
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`rollback to ${ident(name)}`));
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`release ${ident(name)}`));
+  }
+
+  async releaseConnection(): Promise<void> {}
+
+  async destroy(): Promise<void> {
+    this.reader?.close();
+    await this.worker.close();
+  }
+}
+
+/**
+ * kysely's SQLite adapter, compiler and introspector over a worker connection opened beforehand,
+ * and a read-only connection for reads outside transactions (none for `:memory:`, which a second
+ * connection would not share: then every query goes to the worker).
+ */
+export class SqliteWorkerDialect implements Dialect {
+  constructor(
+    private readonly worker: SqliteWorkerConnection,
+    private readonly reader: ReadOnlyConnection | undefined,
+  ) {}
+
+  createDriver(): Driver {
+    return new SqliteWorkerDriver(this.worker, this.reader);
+  }
+
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
+  }
+
+  createAdapter(): DialectAdapter {
+    return new SqliteAdapter();
+  }
+
+  createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new SqliteIntrospector(db);
+  }
+}
