@@ -59,6 +59,12 @@ const body = (method, params) =>
     .map((p) => `<param><value>${xmlValue(p)}</value></param>`)
     .join('')}</params></methodCall>`;
 
+/**
+ * Requests sent on a kept-alive socket the daemon was closing as idle (keepAliveTimeout), and
+ * sent again on a new one, as Node's http documentation advises (`request.reusedSocket`).
+ */
+let staleSocketRetries = 0;
+
 /** One call over the agent; resolves { ok, code, text }. */
 function call(target, agent, session, method, ...params) {
   const payload = body(method, [session, ...params]);
@@ -86,7 +92,12 @@ function call(target, agent, session, method, ...params) {
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    req.on('error', (err) => {
+      if (req.reusedSocket && err.code === 'ECONNRESET') {
+        staleSocketRetries++;
+        call(target, agent, session, method, ...params).then(resolve, reject);
+      } else reject(err);
+    });
     req.end(payload);
   });
 }
@@ -289,6 +300,7 @@ async function phase(attackers) {
       attackerAccepted: 0,
     };
     await loopDelay(url, agent); // resets the daemon's event-loop delay histogram
+    staleSocketRetries = 0;
     const cpu0 = cpuMs(daemon.pid);
     const end = performance.now() + DURATION_S * 1000;
     const loops = [];
@@ -307,6 +319,7 @@ async function phase(attackers) {
       loop: await loopDelay(url, agent),
       cpuPerCallMs: cpu / Math.max(1, calls),
       callsPerS: calls / DURATION_S,
+      staleSocketRetries,
     };
   } finally {
     agent.destroy();
@@ -342,6 +355,9 @@ function summarise(title, runs) {
     );
   }
   console.log(`daemon peak RSS: ${rss.toFixed(0)} MiB`);
+  console.log(
+    `calls sent again after the daemon closed an idle kept-alive socket: ${median(runs.map((r) => r.staleSocketRetries))}`,
+  );
   console.log(
     `daemon: ${median(runs.map((r) => r.callsPerS)).toFixed(0)} calls/s, ${median(runs.map((r) => r.cpuPerCallMs)).toFixed(2)} ms CPU per call; event-loop delay p99 ${median(runs.map((r) => r.loop.p99)).toFixed(0)} ms, max ${median(runs.map((r) => r.loop.max)).toFixed(0)} ms`,
   );

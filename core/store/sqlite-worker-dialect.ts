@@ -10,7 +10,6 @@
  * are some), whether it has stopped; the mutex; the reader's prepared statements.
  */
 import { Worker } from 'node:worker_threads';
-import SQLite from 'better-sqlite3';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -25,6 +24,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import type { ReaderPool } from './sqlite-readers.js';
 import type { WorkerError, WorkerReply, WorkerRequest } from './sqlite-worker.js';
 
 /** A savepoint name as an SQL identifier. */
@@ -162,13 +162,13 @@ class RoutedConnection implements DatabaseConnection {
 
   constructor(
     private readonly worker: SqliteWorkerConnection,
-    private readonly reader: ReadOnlyConnection | undefined,
+    private readonly readers: ReaderPool | undefined,
     private readonly mutex: ConnectionMutex,
   ) {}
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     if (this.inTransaction) return this.worker.executeQuery(compiledQuery);
-    const rows = this.reader?.read(compiledQuery);
+    const rows = this.readers?.readNow(compiledQuery);
     if (rows !== undefined) return { rows: rows as R[] };
     await this.mutex.lock();
     try {
@@ -184,52 +184,18 @@ class RoutedConnection implements DatabaseConnection {
   }
 }
 
-/** The main thread's read-only connection, with its prepared statements by SQL text. */
-export class ReadOnlyConnection {
-  readonly #db: SQLite.Database;
-  readonly #statements = new Map<string, SQLite.Statement>();
-
-  constructor(path: string) {
-    this.#db = new SQLite(path, { readonly: true, fileMustExist: true });
-    this.#db.pragma('busy_timeout = 5000');
-  }
-
-  /** The rows of a query that only reads; undefined for one that writes (the worker runs it). */
-  read(compiledQuery: CompiledQuery): unknown[] | undefined {
-    let stmt = this.#statements.get(compiledQuery.sql);
-    if (!stmt) {
-      try {
-        stmt = this.#db.prepare(compiledQuery.sql);
-      } catch {
-        return undefined; // the worker runs it and reports the error with its code
-      }
-      if (this.#statements.size >= 500) this.#statements.clear();
-      this.#statements.set(compiledQuery.sql, stmt);
-    }
-    // `reader` is true for SELECT and for PRAGMA/RETURNING statements that may write: only plain
-    // selects run here.
-    if (!stmt.reader || !stmt.readonly) return undefined;
-    return stmt.all(compiledQuery.parameters as unknown[]);
-  }
-
-  close(): void {
-    this.#statements.clear();
-    this.#db.close();
-  }
-}
-
 class SqliteWorkerDriver implements Driver {
   readonly #mutex = new ConnectionMutex();
 
   constructor(
     private readonly worker: SqliteWorkerConnection,
-    private readonly reader: ReadOnlyConnection | undefined,
+    private readonly readers: ReaderPool | undefined,
   ) {}
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new RoutedConnection(this.worker, this.reader, this.#mutex);
+    return new RoutedConnection(this.worker, this.readers, this.#mutex);
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -280,24 +246,24 @@ class SqliteWorkerDriver implements Driver {
   async releaseConnection(): Promise<void> {}
 
   async destroy(): Promise<void> {
-    this.reader?.close();
+    this.readers?.close();
     await this.worker.close();
   }
 }
 
 /**
  * kysely's SQLite adapter, compiler and introspector over a worker connection opened beforehand,
- * and a read-only connection for reads outside transactions (none for `:memory:`, which a second
+ * and read-only connections for reads outside transactions (none for `:memory:`, which a second
  * connection would not share: then every query goes to the worker).
  */
 export class SqliteWorkerDialect implements Dialect {
   constructor(
     private readonly worker: SqliteWorkerConnection,
-    private readonly reader: ReadOnlyConnection | undefined,
+    private readonly readers: ReaderPool | undefined,
   ) {}
 
   createDriver(): Driver {
-    return new SqliteWorkerDriver(this.worker, this.reader);
+    return new SqliteWorkerDriver(this.worker, this.readers);
   }
 
   createQueryCompiler(): QueryCompiler {

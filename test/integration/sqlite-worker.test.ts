@@ -118,6 +118,37 @@ describe('the state database in a worker thread', () => {
     });
   });
 
+  it('a read transaction sees one snapshot, does not wait for writers, and refuses to write', async () => {
+    await withStore(async (store) => {
+      await store.tx((trx) => trx.insertInto('groups').values({ id: 1, name: 'a', template: '[]' }).execute());
+      const seen = await store.read(async (trx) => {
+        const before = await trx.selectFrom('groups').select('name').execute();
+        // A transaction commits while this read transaction is open.
+        await store.tx((w) => w.insertInto('groups').values({ id: 2, name: 'b', template: '[]' }).execute());
+        const after = await trx.selectFrom('groups').select('name').execute();
+        return { before, after };
+      });
+      assert.deepEqual(seen.before, [{ name: 'a' }]);
+      assert.deepEqual(seen.after, [{ name: 'a' }], 'the snapshot of the read transaction');
+      assert.equal((await groups(store)).length, 2, 'committed, and seen by the next read');
+      await assert.rejects(
+        store.read((trx) => trx.insertInto('groups').values({ id: 3, name: 'c', template: '[]' }).execute()),
+        /a read transaction tried to write \(bug\)/,
+      );
+      assert.equal((await groups(store)).length, 2);
+      // Many read transactions at once (more than the pool's connections) all complete.
+      const many = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          store.read(async (trx) => {
+            await new Promise((r) => setImmediate(r));
+            return (await trx.selectFrom('groups').selectAll().execute()).length;
+          }),
+        ),
+      );
+      assert.deepEqual(new Set(many), new Set([2]));
+    });
+  });
+
   it('passes errors on with their SQLite codes', async () => {
     await withStore(async (store) => {
       await store.tx((trx) =>
