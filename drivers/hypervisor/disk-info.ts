@@ -5,14 +5,12 @@
  * for its L1 table), which spares a `qemu-img` process per VM create; any other qcow2 is left to
  * QEMU's own `qemu-img info`, which also refuses what QEMU could not open.
  */
-import { execFile } from 'node:child_process';
 import { open, stat } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import type { DiskFacts } from '../../core/disk-facts.js';
 import { ErrorCode, OneError } from '../../core/errors.js';
 import type { DiskFormat } from '../../core/model.js';
+import { execFileOffThread } from './exec-thread.js';
 
-const run = promisify(execFile);
 const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
 
 /** Bytes of the qcow2 header read: version 3's fixed part (version 2's is 72). */
@@ -93,7 +91,7 @@ export async function inspectDiskFile(path: string, declared: DiskFormat | undef
   const fromHeader = qcow2HeaderSize(head, size);
   if (fromHeader !== undefined) return { format: 'qcow2', virtualSize: fromHeader };
   try {
-    const { stdout } = await run('qemu-img', ['info', '--output=json', '-f', 'qcow2', path], {
+    const { stdout } = await execFileOffThread('qemu-img', ['info', '--output=json', '-f', 'qcow2', path], {
       maxBuffer: 1 << 20,
     });
     const info = JSON.parse(stdout) as { 'virtual-size'?: number };
