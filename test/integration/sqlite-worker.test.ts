@@ -120,7 +120,9 @@ describe('the state database in a worker thread', () => {
 
   it('a read transaction sees one snapshot, does not wait for writers, and refuses to write', async () => {
     await withStore(async (store) => {
-      await store.tx((trx) => trx.insertInto('groups').values({ id: 1, name: 'a', template: '[]' }).execute());
+      await store.tx((trx) =>
+        trx.insertInto('groups').values({ id: 1, name: 'a', template: '[]' }).execute(),
+      );
       const seen = await store.read(async (trx) => {
         const before = await trx.selectFrom('groups').select('name').execute();
         // A transaction commits while this read transaction is open.

@@ -23,7 +23,10 @@ describe('writes in batches', () => {
     release();
     await b.flush();
     assert.equal(written.length, 2);
-    assert.deepEqual(written[0], Array.from({ length: 100 }, (_, i) => i));
+    assert.deepEqual(
+      written[0],
+      Array.from({ length: 100 }, (_, i) => i),
+    );
     assert.deepEqual(written[1], [100, 101]);
   });
 
