@@ -9,7 +9,7 @@
  * State: the worker, its requests in flight (the worker holds the process alive only while there
  * are some), whether it has stopped; the mutex; the reader's prepared statements.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -58,38 +58,50 @@ function withBuffers(rows: unknown[]): unknown[] {
   return rows;
 }
 
-/** The writing connection: requests to the worker, answered in order. */
+/** How long a statement inside a transaction may keep the event loop waiting for the worker. */
+const SYNC_WAIT_MS = 30_000;
+
+/**
+ * The writing connection: requests to the worker, answered in order on a port of our own. A
+ * statement inside a transaction is answered synchronously (Atomics.wait on a flag the worker
+ * raises, then receiveMessageOnPort): it costs microseconds, and a transaction that yielded to the
+ * event loop at each statement would hold the write mutex for as many turns of a busy loop. Only
+ * what syncs to disk (a COMMIT, or a write outside a transaction) is awaited asynchronously.
+ */
 export class SqliteWorkerConnection {
   readonly #worker: Worker;
+  readonly #replies: MessagePort;
+  readonly #flag = new Int32Array(new SharedArrayBuffer(4));
   readonly #pending = new Map<number, Pending>();
+  /** Request ids; they are also the flag's values, so they stay within an Int32. */
   #nextId = 1;
   #stopped: Error | undefined;
 
-  private constructor(worker: Worker) {
-    this.#worker = worker;
-    worker.unref();
-    worker.on('message', (reply: WorkerReply) => {
-      const p = this.#pending.get(reply.id);
-      if (!p) return;
-      this.#pending.delete(reply.id);
-      if (this.#pending.size === 0) worker.unref();
-      if ('error' in reply) p.reject(toError(reply.error));
-      else p.resolve(reply);
+  private constructor(path: string) {
+    const { port1, port2 } = new MessageChannel();
+    this.#replies = port1;
+    this.#worker = new Worker(WORKER_URL, {
+      workerData: { path, replies: port2, flag: this.#flag },
+      transferList: [port2],
     });
+    this.#worker.unref();
+    port1.unref();
+    port1.on('message', (reply: WorkerReply) => this.#settle(reply));
     const stop = (err: Error) => {
       this.#stopped ??= err;
       for (const p of this.#pending.values()) p.reject(this.#stopped);
       this.#pending.clear();
+      port1.close();
     };
-    worker.on('error', (err) =>
+    this.#worker.on('error', (err) =>
       stop(new Error(`state database worker failed: ${err.message}`, { cause: err })),
     );
-    worker.on('exit', (code) => stop(new Error(`state database worker stopped (exit code ${code})`)));
+    this.#worker.on('exit', (code) => stop(new Error(`state database worker stopped (exit code ${code})`)));
   }
 
   /** Starts the worker and opens `path` in it; rejects with the open's error. */
   static async open(path: string): Promise<SqliteWorkerConnection> {
-    const conn = new SqliteWorkerConnection(new Worker(WORKER_URL, { workerData: { path } }));
+    const conn = new SqliteWorkerConnection(path);
     try {
       await conn.#await(0);
     } catch (err) {
@@ -99,21 +111,62 @@ export class SqliteWorkerConnection {
     return conn;
   }
 
+  #id(): number {
+    const id = this.#nextId;
+    this.#nextId = id >= 0x7fffffff ? 1 : id + 1;
+    return id;
+  }
+
+  #settle(reply: WorkerReply): void {
+    const p = this.#pending.get(reply.id);
+    if (!p) return;
+    this.#pending.delete(reply.id);
+    if (this.#pending.size === 0) this.#replies.unref();
+    if ('error' in reply) p.reject(toError(reply.error));
+    else p.resolve(reply);
+  }
+
   #await(id: number): Promise<WorkerReply> {
     if (this.#stopped) return Promise.reject(this.#stopped);
-    if (this.#pending.size === 0) this.#worker.ref();
+    if (this.#pending.size === 0) this.#replies.ref();
     return new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
   }
 
   #send(req: Omit<WorkerRequest, 'id'>): Promise<WorkerReply> {
-    const id = this.#nextId++;
+    const id = this.#id();
     const reply = this.#await(id);
     if (!this.#stopped) this.#worker.postMessage({ ...req, id } satisfies WorkerRequest);
     return reply;
   }
 
-  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const reply = await this.#send({ sql: compiledQuery.sql, params: compiledQuery.parameters });
+  /** The reply to a request sent with nothing else in flight, waited for on this thread. */
+  #sendSync(req: Omit<WorkerRequest, 'id'>): WorkerReply {
+    if (this.#stopped) throw this.#stopped;
+    if (this.#pending.size > 0)
+      throw new Error('state database: a synchronous request with others in flight (bug)');
+    const id = this.#id();
+    this.#worker.postMessage({ ...req, id } satisfies WorkerRequest);
+    // The worker stores the id of each reply in the flag after posting it: wait for ours.
+    const deadline = Date.now() + SYNC_WAIT_MS;
+    for (let seen = Atomics.load(this.#flag, 0); seen !== id; seen = Atomics.load(this.#flag, 0)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`state database worker did not answer in ${SYNC_WAIT_MS / 1000} s`);
+      Atomics.wait(this.#flag, 0, seen, left);
+    }
+    const got = receiveMessageOnPort(this.#replies)?.message as WorkerReply | undefined;
+    if (got?.id !== id) throw new Error('state database worker: reply out of order (bug)');
+    if ('error' in got) throw toError(got.error);
+    return got;
+  }
+
+  /**
+   * Runs one statement. `inTransaction`: the caller holds the write mutex inside BEGIN, so the
+   * statement is answered synchronously unless it is the COMMIT.
+   */
+  async executeQuery<R>(compiledQuery: CompiledQuery, inTransaction = false): Promise<QueryResult<R>> {
+    const req = { sql: compiledQuery.sql, params: compiledQuery.parameters };
+    const sync = inTransaction && !/^\s*commit\b/i.test(compiledQuery.sql);
+    const reply = sync ? this.#sendSync(req) : await this.#send(req);
     if ('rows' in reply) return { rows: withBuffers(reply.rows) as R[] };
     if ('changes' in reply) {
       return { numAffectedRows: BigInt(reply.changes), insertId: BigInt(reply.lastInsertRowid), rows: [] };
@@ -167,7 +220,7 @@ class RoutedConnection implements DatabaseConnection {
   ) {}
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.inTransaction) return this.worker.executeQuery(compiledQuery);
+    if (this.inTransaction) return this.worker.executeQuery(compiledQuery, true);
     const rows = this.readers?.readNow(compiledQuery);
     if (rows !== undefined) return { rows: rows as R[] };
     await this.mutex.lock();
@@ -201,8 +254,10 @@ class SqliteWorkerDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await this.#mutex.lock();
     try {
-      await this.worker.executeQuery(CompiledQuery.raw('begin'));
+      await this.worker.executeQuery(CompiledQuery.raw('begin'), true);
     } catch (err) {
+      // Whatever failed, leave no transaction open on the connection ("no transaction" is fine).
+      await this.worker.executeQuery(CompiledQuery.raw('rollback')).catch(() => undefined);
       this.#mutex.unlock();
       throw err;
     }
@@ -223,7 +278,7 @@ class SqliteWorkerDriver implements Driver {
    */
   async #end(connection: RoutedConnection, what: 'commit' | 'rollback'): Promise<void> {
     try {
-      await this.worker.executeQuery(CompiledQuery.raw(what));
+      await this.worker.executeQuery(CompiledQuery.raw(what), true);
     } catch (err) {
       if (what === 'commit') throw err;
     }

@@ -4,10 +4,10 @@
  * and every long query stopped the event loop. Here they stop only this thread.
  * State: one better-sqlite3 handle opened from `workerData.path` with the store's pragmas, and a
  * cache of prepared statements by SQL text. Requests arrive one at a time (the driver serialises
- * them) and each is answered with its id: rows, or changes and last insert rowid, or the error's
- * name, message and SQLite code.
+ * them) and each is answered with its id on `workerData.replies` (rows, or changes and last insert
+ * rowid, or the error's name, message and SQLite code), then its id is stored in `workerData.flag`.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 
 export interface WorkerRequest {
@@ -45,7 +45,22 @@ function bindable(params: readonly unknown[]): unknown[] {
   );
 }
 
-function serve(port: NonNullable<typeof parentPort>, path: string): void {
+interface Setup {
+  readonly path: string;
+  /** Where replies go (the client may take them synchronously with receiveMessageOnPort). */
+  readonly replies: MessagePort;
+  /** Set to the id of each reply after it is posted (and notified), for a client in Atomics.wait. */
+  readonly flag: Int32Array;
+}
+
+function serve(requests: NonNullable<typeof parentPort>, { path, replies, flag }: Setup): void {
+  const port = {
+    postMessage(reply: WorkerReply) {
+      replies.postMessage(reply);
+      Atomics.store(flag, 0, reply.id);
+      Atomics.notify(flag, 0);
+    },
+  };
   let db: SQLite.Database;
   try {
     db = new SQLite(path);
@@ -68,12 +83,12 @@ function serve(port: NonNullable<typeof parentPort>, path: string): void {
     }
     return stmt;
   };
-  port.on('message', (req: WorkerRequest) => {
+  requests.on('message', (req: WorkerRequest) => {
     if (req.sql === undefined) {
       statements.clear();
       db.close();
+      // The client terminates the thread once it has this reply: exiting here could overtake it.
       port.postMessage({ id: req.id, done: true } satisfies WorkerReply);
-      port.close();
       return;
     }
     let reply: WorkerReply;
@@ -92,4 +107,4 @@ function serve(port: NonNullable<typeof parentPort>, path: string): void {
   });
 }
 
-if (parentPort) serve(parentPort, (workerData as { path: string }).path);
+if (parentPort) serve(parentPort, workerData as Setup);
