@@ -3,11 +3,12 @@
  * a commit's fsync (synchronous=FULL) never stops the event loop. Transactions and writes are as
  * with kysely's SqliteDialect: one connection, a mutex so one transaction or write runs at a time,
  * `begin` / `commit` / `rollback` and savepoints as SQL. Reads outside a transaction do not queue
- * behind them: they run at once on a read-only connection on the main thread (WAL readers see
- * every committed transaction and never wait on a writer). Errors come back as Errors with the
- * name, message and SQLite code (`SQLITE_CONSTRAINT_UNIQUE`...) that better-sqlite3 gave them.
- * State: the worker, its requests in flight (the worker holds the process alive only while there
- * are some), whether it has stopped; the mutex; the reader's prepared statements.
+ * behind them: they run at once on read-only connections on the main thread (sqlite-readers.ts;
+ * WAL readers see every committed transaction and never wait on a writer). Errors come back as
+ * Errors with the name, message and SQLite code (`SQLITE_CONSTRAINT_UNIQUE`...) that
+ * better-sqlite3 gave them.
+ * State: the worker, its requests in flight (its reply port holds the process alive only while
+ * there are some), whether it has stopped; the write mutex.
  */
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import {
