@@ -59,6 +59,12 @@ const body = (method, params) =>
     .map((p) => `<param><value>${xmlValue(p)}</value></param>`)
     .join('')}</params></methodCall>`;
 
+/**
+ * Requests sent on a kept-alive socket the daemon was closing as idle (keepAliveTimeout), and
+ * sent again on a new one, as Node's http documentation advises (`request.reusedSocket`).
+ */
+let staleSocketRetries = 0;
+
 /** One call over the agent; resolves { ok, code, text }. */
 function call(target, agent, session, method, ...params) {
   const payload = body(method, [session, ...params]);
@@ -86,7 +92,12 @@ function call(target, agent, session, method, ...params) {
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    req.on('error', (err) => {
+      if (req.reusedSocket && err.code === 'ECONNRESET') {
+        staleSocketRetries++;
+        call(target, agent, session, method, ...params).then(resolve, reject);
+      } else reject(err);
+    });
     req.end(payload);
   });
 }
@@ -241,6 +252,31 @@ async function attacker(target, agent, end, stats) {
   }
 }
 
+/** The daemon's CPU time so far (user + system), in ms, from /proc. */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ=100
+}
+
+/** prom-client's event-loop delay gauges (reset at each scrape), in ms. */
+async function loopDelay(target, agent) {
+  const text = await new Promise((resolve, reject) => {
+    request({ host: target.hostname, port: target.port, path: '/metrics', agent }, (res) => {
+      let t = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => {
+        t += d;
+      });
+      res.on('end', () => resolve(t));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+  const get = (name) => 1000 * Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { p99: get('nodejs_eventloop_lag_p99_seconds'), max: get('nodejs_eventloop_lag_max_seconds') };
+}
+
 function rssPeakMiB(pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
@@ -263,6 +299,9 @@ async function phase(attackers) {
       refused: 0,
       attackerAccepted: 0,
     };
+    await loopDelay(url, agent); // resets the daemon's event-loop delay histogram
+    staleSocketRetries = 0;
+    const cpu0 = cpuMs(daemon.pid);
     const end = performance.now() + DURATION_S * 1000;
     const loops = [];
     for (let c = 0; c < CLIENTS; c++) {
@@ -272,7 +311,16 @@ async function phase(attackers) {
       await sleep(2); // ramp up over a moment, not in one burst of connections
     }
     await Promise.all(loops);
-    return { ...stats, rss: rssPeakMiB(daemon.pid) };
+    const cpu = cpuMs(daemon.pid) - cpu0;
+    const calls = Object.values(stats.latency).reduce((n, xs) => n + xs.length, 0);
+    return {
+      ...stats,
+      rss: rssPeakMiB(daemon.pid),
+      loop: await loopDelay(url, agent),
+      cpuPerCallMs: cpu / Math.max(1, calls),
+      callsPerS: calls / DURATION_S,
+      staleSocketRetries,
+    };
   } finally {
     agent.destroy();
     daemon.kill('SIGTERM');
@@ -307,6 +355,15 @@ function summarise(title, runs) {
     );
   }
   console.log(`daemon peak RSS: ${rss.toFixed(0)} MiB`);
+  console.log(
+    `calls sent again after the daemon closed an idle kept-alive socket: ${median(runs.map((r) => r.staleSocketRetries))}`,
+  );
+  console.log(
+    `daemon: ${median(runs.map((r) => r.callsPerS)).toFixed(0)} calls/s, ${median(runs.map((r) => r.cpuPerCallMs)).toFixed(2)} ms CPU per call; event-loop delay p99 ${median(runs.map((r) => r.loop.p99)).toFixed(0)} ms, max ${median(runs.map((r) => r.loop.max)).toFixed(0)} ms`,
+  );
+  console.log(
+    `load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+  );
   for (const r of runs) for (const s of r.samples) console.log(`  error: ${s}`);
   const failures = [];
   if (errors > 0) failures.push(`${errors} errors`);

@@ -8,6 +8,7 @@
 import { createLogger, type LogFields, type LogFormat, type Logger } from '../log.js';
 import type { Store } from '../store/db.js';
 import { appendTaskLogLines, type TaskLogLine, taskLogLines } from '../store/task-logs.js';
+import { writeBatches } from './write-batches.js';
 
 /** Runs of a job whose task logs are kept; older ones are deleted as new lines come. */
 export const KEEP_RUNS = 100;
@@ -23,9 +24,6 @@ export function taskLogger(
   inner: Logger,
   options: { readonly store: Store; readonly now: () => number; readonly format: LogFormat },
 ): TaskLog {
-  let pending: TaskLogLine[] = [];
-  let chain: Promise<void> = Promise.resolve();
-  let scheduled = false;
   let captured = '';
   const formatter = createLogger({
     level: 'debug',
@@ -36,30 +34,14 @@ export function taskLogger(
     },
   });
 
-  const write = async (batch: readonly TaskLogLine[]): Promise<void> => {
-    await options.store.tx((trx) => appendTaskLogLines(trx, batch, KEEP_RUNS));
-  };
-
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    chain = chain.then(async () => {
-      // Let the transaction that logged commit first (queueMicrotask is not enough: tx awaits I/O).
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      scheduled = false;
-      const batch = pending;
-      pending = [];
-      if (batch.length === 0) return;
-      try {
-        await write(batch);
-      } catch (err) {
-        inner.warn('cannot store backup log lines', {
-          lines: batch.length,
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
-    });
-  };
+  const batches = writeBatches<TaskLogLine>(
+    (batch) => options.store.tx((trx) => appendTaskLogLines(trx, batch, KEEP_RUNS)),
+    (err, batch) =>
+      inner.warn('cannot store backup log lines', {
+        lines: batch.length,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+  );
 
   const emit = (level: keyof Logger, msg: string, fields?: LogFields) => {
     inner[level](msg, fields);
@@ -67,13 +49,12 @@ export function taskLogger(
     if (typeof vm !== 'number') return;
     const job = fields?.['job'];
     formatter[level](msg, fields);
-    pending.push({
+    batches.push({
       vmId: vm,
       jobId: typeof job === 'number' ? job : undefined,
       timeMs: options.now(),
       line: captured,
     });
-    schedule();
   };
 
   return {
@@ -83,13 +64,7 @@ export function taskLogger(
       info: (m, f) => emit('info', m, f),
       debug: (m, f) => emit('debug', m, f),
     },
-    flush: async () => {
-      await chain;
-      if (pending.length > 0) {
-        schedule();
-        await chain;
-      }
-    },
+    flush: () => batches.flush(),
   };
 }
 

@@ -301,7 +301,7 @@ export class BackupJobService {
   }
 
   async info(who: Requester, id: number): Promise<BackupJobView> {
-    return this.deps.store.tx(async (trx) => {
+    return this.deps.store.read(async (trx) => {
       const row = (await loadAuthorized(trx, who, 'backup_jobs', id, 'INFO')) as BackupJobTable;
       const [view] = await this.views(trx, [row]);
       return view as BackupJobView;
@@ -309,7 +309,7 @@ export class BackupJobService {
   }
 
   async pool(who: Requester, filter: number, start: number, end: number): Promise<BackupJobView[]> {
-    return this.deps.store.tx(async (trx) => {
+    return this.deps.store.read(async (trx) => {
       return this.views(trx, visibleInPool(await listJobs(trx), who, filter, start, end));
     });
   }

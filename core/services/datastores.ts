@@ -143,7 +143,7 @@ export class DatastoreService {
   }
 
   async info(who: Requester, id: number): Promise<DatastoreView> {
-    return this.deps.store.tx(async (trx) => {
+    return this.deps.store.read(async (trx) => {
       const row = (await loadAuthorized(trx, who, 'datastores', id, 'INFO')) as DatastoreTable;
       const [view] = await this.views(trx, [row]);
       return view as DatastoreView;
@@ -151,7 +151,7 @@ export class DatastoreService {
   }
 
   async pool(who: Requester): Promise<DatastoreView[]> {
-    return this.deps.store.tx(async (trx) => {
+    return this.deps.store.read(async (trx) => {
       const rows = await listDatastores(trx);
       return this.views(trx, visibleInPool(rows, who, -2, -1, -1));
     });

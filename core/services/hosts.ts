@@ -64,7 +64,7 @@ export class HostService {
   }
 
   async info(who: Requester, id: number): Promise<HostView> {
-    return this.deps.store.tx(async (trx) => {
+    return this.deps.store.read(async (trx) => {
       const row = (await loadAuthorized(trx, who, 'hosts', id, 'INFO')) as HostTable;
       const [view] = await this.views(trx, [row]);
       return view as HostView;
@@ -72,7 +72,7 @@ export class HostService {
   }
 
   async pool(who: Requester): Promise<HostView[]> {
-    return this.deps.store.tx(async (trx) => {
+    return this.deps.store.read(async (trx) => {
       const rows = await listHosts(trx);
       return this.views(trx, visibleInPool(rows, who, -2, -1, -1));
     });

@@ -33,7 +33,7 @@ export class ImageService {
   }
 
   async info(who: Requester, id: number): Promise<ImageView> {
-    return this.deps.store.tx(async (trx) => {
+    return this.deps.store.read(async (trx) => {
       const row = (await loadAuthorized(trx, who, 'images', id, 'INFO')) as ImageRow;
       const [view] = await this.views(trx, [row]);
       return view as ImageView;
@@ -41,7 +41,7 @@ export class ImageService {
   }
 
   async pool(who: Requester, filter: number, start: number, end: number): Promise<ImageView[]> {
-    return this.deps.store.tx(async (trx) => {
+    return this.deps.store.read(async (trx) => {
       const rows = await listImages(trx);
       return this.views(trx, visibleInPool(rows, who, filter, start, end));
     });

@@ -165,7 +165,7 @@ export class VmService {
   }
 
   async info(who: Requester, id: number): Promise<VmView> {
-    return this.deps.store.tx(async (trx) => {
+    return this.deps.store.read(async (trx) => {
       await loadAuthorized(trx, who, 'vms', id, 'INFO');
       const row = await findVm(trx, id);
       const [view] = row ? await this.views(trx, [row]) : [];
@@ -175,7 +175,7 @@ export class VmService {
   }
 
   async pool(who: Requester, filter: number, start: number, end: number): Promise<VmView[]> {
-    return this.deps.store.tx(async (trx) => {
+    return this.deps.store.read(async (trx) => {
       const rows = await listVms(trx);
       return this.views(trx, visibleInPool(rows, who, filter, start, end));
     });

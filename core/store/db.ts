@@ -1,16 +1,19 @@
 /**
- * The state database: kysely over better-sqlite3 by default.
+ * The state database: kysely over better-sqlite3, whose writing connection runs in a worker
+ * thread (sqlite-worker-dialect.ts) so commits' fsyncs never stop the event loop; reads outside
+ * transactions run on a read-only connection and see every committed transaction.
  * Invariants: WAL journal, synchronous=FULL (a committed transaction survives power loss),
- * foreign keys on. kysely's SQLite driver serialises all queries on one connection, so a
+ * foreign keys on. The driver serialises transactions and writes on that one connection, so a
  * transaction is the unit of every state change and never interleaves with another.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, type Transaction } from 'kysely';
 import { ErrorCode, OneError } from '../errors.js';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
+import { ReaderDialect, ReaderPool } from './sqlite-readers.js';
+import { SqliteWorkerConnection, SqliteWorkerDialect } from './sqlite-worker-dialect.js';
 
 export type Db = Kysely<Database>;
 /** A transaction: store functions that write take one, so their caller decides what commits together. */
@@ -22,37 +25,44 @@ export interface Store {
   readonly db: Db;
   /** Runs fn in one transaction: all of its writes commit together or not at all. */
   tx<T>(fn: (trx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn in one read transaction: its reads see one committed snapshot, run on the main
+   * thread and never wait for a write transaction or its fsync. A write in fn is a bug (it throws).
+   */
+  read<T>(fn: (trx: Tx) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
 export async function openSqliteStore(path: string): Promise<Store> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  let sqlite: SQLite.Database;
+  let connection: SqliteWorkerConnection | undefined;
+  let readers: ReaderPool | undefined;
   try {
-    sqlite = new SQLite(path);
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = FULL');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
+    connection = await SqliteWorkerConnection.open(path);
+    if (path !== ':memory:') readers = new ReaderPool(path);
   } catch (err) {
+    await connection?.close();
     throw new OneError(ErrorCode.INTERNAL, `state database ${path}: cannot open: ${(err as Error).message}`, {
       cause: err,
     });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteWorkerDialect(connection, readers) });
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>, path);
   } catch (err) {
     await db.destroy();
     throw err;
   }
+  const readDb = readers ? new Kysely<Database>({ dialect: new ReaderDialect(readers) }) : db;
   let closed = false;
   return {
     db,
     tx: (fn) => db.transaction().execute(fn),
+    read: (fn) => readDb.transaction().execute(fn),
     close: async () => {
       if (closed) return;
       closed = true;
+      if (readDb !== db) await readDb.destroy();
       await db.destroy();
     },
   };

@@ -8,16 +8,16 @@
  * from `qemu-img map`. Restored qcow2 disks are written natively (qcow2-writer.ts).
  * Temporary files, sockets and qemu-nbd processes go in release().
  */
-import { type ChildProcess, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import type { FsFreeze } from '../../core/model.js';
 import { inspectDiskFile } from './disk-info.js';
 import { openDiskWriter } from './disk-writer.js';
+import { execFileOffThread } from './exec-thread.js';
 import { isPermanentFsError } from './fs-errors.js';
 import type { NbdClient } from './nbd-client.js';
 import { directMap, exportQcow2, type MappedRun, qemuImg } from './qemu-tools.js';
@@ -29,8 +29,6 @@ import {
   type PointInTime,
   type VmSpec,
 } from './types.js';
-
-const run = promisify(execFile);
 
 /**
  * How the guest bytes of one disk are read: a raw file; a qcow2 whose data clusters are read
@@ -146,7 +144,7 @@ async function readGroup(handle: FileHandle, group: readonly HostPiece[], into: 
 
 async function reflink(src: string, dst: string): Promise<boolean> {
   try {
-    await run('cp', ['--reflink=always', '--sparse=always', src, dst]);
+    await execFileOffThread('cp', ['--reflink=always', '--sparse=always', src, dst], { maxBuffer: 1 << 20 });
     return true;
   } catch {
     await rm(dst, { force: true });

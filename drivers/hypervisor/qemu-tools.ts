@@ -1,14 +1,13 @@
 /**
- * QEMU's tools as the `fs` driver uses them: `qemu-img` (info, map), the guest-to-host map of a
- * plain qcow2 image, and a read-only `qemu-nbd` export on a Unix socket.
+ * QEMU's tools as the `fs` driver uses them: `qemu-img` (info, map; spawned from a worker thread,
+ * see exec-thread.ts), the guest-to-host map of a plain qcow2 image, and a read-only `qemu-nbd`
+ * export on a Unix socket.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { execFileOffThread } from './exec-thread.js';
 import { NbdClient } from './nbd-client.js';
 import { PermanentDriverError } from './types.js';
-
-const run = promisify(execFile);
 
 /** One run of a qcow2 image's guest content: at `host` in the image file, or zeros (null). */
 export interface MappedRun {
@@ -51,7 +50,7 @@ export async function exportQcow2(
 
 export async function qemuImg(args: readonly string[], signal?: AbortSignal): Promise<string> {
   try {
-    const { stdout } = await run('qemu-img', [...args], {
+    const { stdout } = await execFileOffThread('qemu-img', args, {
       maxBuffer: 256 * 1024 * 1024,
       ...(signal ? { signal } : {}),
     });

@@ -260,7 +260,12 @@ describe('the job scheduler on a real store', () => {
     await w.jobs.backup(admin, job);
     await until('VM 0 started', () => w.exec.calls.length === 1);
     call(w, 0).fail(new Error('read error on /d/0'));
-    await until('VM 0 back in OUTDATED', async () => (await sets(w, job)).OUTDATED.includes(0));
+    // Reads do not queue behind the scheduler's transactions: the committed row can be seen a
+    // moment before the scheduler, resuming after its commit, records why the VM waits.
+    await until(
+      'VM 0 back in OUTDATED, waiting for its retry',
+      async () => (await sets(w, job)).OUTDATED.includes(0) && w.scheduler.waiting(job).length > 0,
+    );
     const row = await vmRow(w, job, 0);
     assert.equal(row.attempt, 1);
     assert.equal(row.not_before, T0 / 1000 + 60);
