@@ -6,8 +6,10 @@
  */
 import type { TemplateProblem } from '../errors.js';
 import { isAuthorized, type Requester } from '../permissions.js';
+import { findDatastore } from '../store/datastores.js';
 import type { Tx } from '../store/db.js';
-import { findJob, referencedDatastore, referencedVm } from '../store/jobs.js';
+import { findJob } from '../store/jobs.js';
+import { findVm } from '../store/vms.js';
 import type { Position } from '../template/types.js';
 import type { NormalisedJobTemplate } from './backupjob-template.js';
 import { ownedView } from './objects.js';
@@ -27,7 +29,7 @@ export async function checkJobReferences(
 ): Promise<void> {
   if (t.datastoreId !== undefined) {
     const at = t.positions.get('DATASTORE_ID');
-    const ds = await referencedDatastore(trx, t.datastoreId);
+    const ds = await findDatastore(trx, t.datastoreId);
     if (!ds) {
       problems.push(
         templateProblemAt(
@@ -56,7 +58,7 @@ export async function checkJobReferences(
   }
   const at = t.positions.get('BACKUP_VMS');
   for (const vmId of t.backupVms) {
-    const vm = await referencedVm(trx, vmId);
+    const vm = await findVm(trx, vmId);
     if (!vm) {
       problems.push(templateProblemAt(at, 'BACKUP_VMS', `VM ${vmId} does not exist; see onevm list`));
       continue;

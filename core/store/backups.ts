@@ -9,6 +9,7 @@ import { type BackupConfig, backupConfigFromJson, backupConfigToJson } from '../
 import { ErrorCode, OneError } from '../errors.js';
 import type { BackupMode, DiskFormat, VmState } from '../model.js';
 import { isAuthorized, permissionsFromBits, type Requester } from '../permissions.js';
+import { findDatastore } from './datastores.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import { IMAGE_STATE_ERROR } from './images.js';
 import { newObjectOwnership } from './owned.js';
@@ -37,11 +38,7 @@ export async function readBackupSource(
 ): Promise<BackupSource> {
   const vm = await db.selectFrom('vms').selectAll().where('id', '=', vmId).executeTakeFirst();
   if (!vm) throw new OneError(ErrorCode.NO_EXISTS, `VM ${vmId} no longer exists`);
-  const datastore = await db
-    .selectFrom('datastores')
-    .selectAll()
-    .where('id', '=', datastoreId)
-    .executeTakeFirst();
+  const datastore = await findDatastore(db, datastoreId);
   if (!datastore) throw new OneError(ErrorCode.NO_EXISTS, `datastore ${datastoreId} does not exist`);
   if (datastore.type !== 'BACKUP_DS')
     throw new OneError(ErrorCode.ACTION, 'Datastore needs to be of type BACKUP');
@@ -330,7 +327,7 @@ export async function readRestoreSource(
 
 /** A datastore row by ID, NO_EXISTS when it is gone. */
 export async function datastoreRow(db: Queryable, datastoreId: number): Promise<DatastoreTable> {
-  const row = await db.selectFrom('datastores').selectAll().where('id', '=', datastoreId).executeTakeFirst();
+  const row = await findDatastore(db, datastoreId);
   if (!row) throw new OneError(ErrorCode.NO_EXISTS, `Error getting datastore [${datastoreId}].`);
   return row;
 }

@@ -12,6 +12,11 @@ export async function findDatastoreIdByName(db: Queryable, name: string): Promis
   return (await db.selectFrom('datastores').select('id').where('name', '=', name).executeTakeFirst())?.id;
 }
 
+/** A datastore by ID, if it exists. */
+export function findDatastore(db: Queryable, id: number): Promise<DatastoreTable | undefined> {
+  return db.selectFrom('datastores').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 export async function listDatastores(db: Queryable): Promise<DatastoreTable[]> {
   return db.selectFrom('datastores').selectAll().orderBy('id').execute();
 }

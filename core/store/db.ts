@@ -12,8 +12,9 @@ import { Kysely, type Transaction } from 'kysely';
 import { ErrorCode, OneError } from '../errors.js';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
-import { ReaderDialect, ReaderPool } from './sqlite-readers.js';
-import { SqliteWorkerConnection, SqliteWorkerDialect } from './sqlite-worker-dialect.js';
+import { sqliteDialect } from './sqlite-dialect.js';
+import { ReaderDriver, ReaderPool } from './sqlite-readers.js';
+import { SqliteWorkerConnection, SqliteWorkerDriver } from './sqlite-worker-dialect.js';
 
 export type Db = Kysely<Database>;
 /** A transaction: store functions that write take one, so their caller decides what commits together. */
@@ -46,14 +47,18 @@ export async function openSqliteStore(path: string): Promise<Store> {
       cause: err,
     });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteWorkerDialect(connection, readers) });
+  const db = new Kysely<Database>({
+    dialect: sqliteDialect(() => new SqliteWorkerDriver(connection, readers)),
+  });
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>, path);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  const readDb = readers ? new Kysely<Database>({ dialect: new ReaderDialect(readers) }) : db;
+  const readDb = readers
+    ? new Kysely<Database>({ dialect: sqliteDialect(() => new ReaderDriver(readers)) })
+    : db;
   let closed = false;
   return {
     db,

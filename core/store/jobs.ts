@@ -19,20 +19,10 @@ import { vmsOf } from '../template/job-settings.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import { closeRunIfFinished, openRun, queueTask, startRun, updateTask } from './runs.js';
 import { deleteJobSchedules, schedulesOfJobs } from './schedules.js';
-import type { BackupJobTable, DatastoreTable, OwnedColumns, SchedActionTable, VmTable } from './schema.js';
+import type { BackupJobTable, OwnedColumns, SchedActionTable } from './schema.js';
 
 export function findJob(db: Queryable, id: number): Promise<BackupJobTable | undefined> {
   return db.selectFrom('backup_jobs').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
-/** A datastore a job template names (DATASTORE_ID), if it exists. */
-export function referencedDatastore(db: Queryable, id: number): Promise<DatastoreTable | undefined> {
-  return db.selectFrom('datastores').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
-/** A VM a job template names (BACKUP_VMS), if it exists. */
-export function referencedVm(db: Queryable, id: number): Promise<VmTable | undefined> {
-  return db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 /** Every job, newest first (the pool's order). */

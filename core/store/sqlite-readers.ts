@@ -8,20 +8,7 @@
  * free, the read transactions waiting for one; each connection's prepared statements.
  */
 import SQLite from 'better-sqlite3';
-import {
-  type CompiledQuery,
-  type DatabaseConnection,
-  type DatabaseIntrospector,
-  type Dialect,
-  type DialectAdapter,
-  type Driver,
-  type Kysely,
-  type QueryCompiler,
-  type QueryResult,
-  SqliteAdapter,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-} from 'kysely';
+import type { CompiledQuery, DatabaseConnection, Driver, QueryResult } from 'kysely';
 
 /** Read transactions open at once; more wait (they hold a connection only while they run). */
 const MAX_READERS = 4;
@@ -138,7 +125,7 @@ class ReadTxConnection implements DatabaseConnection {
   }
 }
 
-class ReaderDriver implements Driver {
+export class ReaderDriver implements Driver {
   constructor(private readonly pool: ReaderPool) {}
 
   async init(): Promise<void> {}
@@ -165,25 +152,4 @@ class ReaderDriver implements Driver {
 
   /** The pool is closed by the writing dialect's driver, which owns it. */
   async destroy(): Promise<void> {}
-}
-
-/** The dialect of read transactions: kysely's SQLite parts over the pool. */
-export class ReaderDialect implements Dialect {
-  constructor(private readonly pool: ReaderPool) {}
-
-  createDriver(): Driver {
-    return new ReaderDriver(this.pool);
-  }
-
-  createQueryCompiler(): QueryCompiler {
-    return new SqliteQueryCompiler();
-  }
-
-  createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
-  }
-
-  createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
-    return new SqliteIntrospector(db);
-  }
 }

@@ -11,20 +11,7 @@
  * there are some), whether it has stopped; the write mutex.
  */
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import {
-  CompiledQuery,
-  type DatabaseConnection,
-  type DatabaseIntrospector,
-  type Dialect,
-  type DialectAdapter,
-  type Driver,
-  type Kysely,
-  type QueryCompiler,
-  type QueryResult,
-  SqliteAdapter,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-} from 'kysely';
+import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
 import type { ReaderPool } from './sqlite-readers.js';
 import type { WorkerError, WorkerReply, WorkerRequest } from './sqlite-worker.js';
 
@@ -238,7 +225,7 @@ class RoutedConnection implements DatabaseConnection {
   }
 }
 
-class SqliteWorkerDriver implements Driver {
+export class SqliteWorkerDriver implements Driver {
   readonly #mutex = new ConnectionMutex();
 
   constructor(
@@ -304,33 +291,5 @@ class SqliteWorkerDriver implements Driver {
   async destroy(): Promise<void> {
     this.readers?.close();
     await this.worker.close();
-  }
-}
-
-/**
- * kysely's SQLite adapter, compiler and introspector over a worker connection opened beforehand,
- * and read-only connections for reads outside transactions (none for `:memory:`, which a second
- * connection would not share: then every query goes to the worker).
- */
-export class SqliteWorkerDialect implements Dialect {
-  constructor(
-    private readonly worker: SqliteWorkerConnection,
-    private readonly readers: ReaderPool | undefined,
-  ) {}
-
-  createDriver(): Driver {
-    return new SqliteWorkerDriver(this.worker, this.readers);
-  }
-
-  createQueryCompiler(): QueryCompiler {
-    return new SqliteQueryCompiler();
-  }
-
-  createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
-  }
-
-  createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
-    return new SqliteIntrospector(db);
   }
 }
