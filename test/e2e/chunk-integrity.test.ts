@@ -5,27 +5,29 @@
  * backup then verifies and restores bit for bit.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { backupVm, restoreDisk0, sha256File } from '../support/backups.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { rpcOk } from '../support/rpc.js';
 
 const MiB = 1024 * 1024;
-const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const sha = sha256File;
+const backup = (vm: number, ds: number) => backupVm(d, vm, ds);
+
+/** The SHA-256 of disk 0 restored from the image, which must restore. */
+async function restoredSha(image: string): Promise<string> {
+  const r = await restoreDisk0(d, image);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.sha, r.stdout);
+  return r.sha;
+}
 
 let d: RunningDaemon;
 let work: string;
 const cli = (name: string, args: string[]) => runCli(name, args, d);
-
-async function backup(vm: number, ds: number): Promise<string> {
-  const r = await cli('onevm', ['backup', String(vm), '-d', String(ds), '--wait']);
-  assert.equal(r.code, 0, r.stderr);
-  const m = /backup done, image (\d+)/.exec(r.stdout);
-  assert.ok(m, r.stdout);
-  return m[1] as string;
-}
 
 /** The chunk files of a datastore, by ID. */
 function chunkFiles(ds: number): Map<string, string> {
@@ -34,19 +36,6 @@ function chunkFiles(ds: number): Map<string, string> {
   for (const sub of existsSync(dir) ? readdirSync(dir) : [])
     for (const id of readdirSync(join(dir, sub))) if (!id.startsWith('.')) out.set(id, join(dir, sub, id));
   return out;
-}
-
-async function restoredSha(image: string): Promise<string> {
-  const to = tempDir('onebackup-restore-');
-  try {
-    const r = await cli('oneimage', ['restore', image, '--disk-id', '0', '--to', to]);
-    assert.equal(r.code, 0, r.stderr);
-    const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1];
-    assert.ok(file, r.stdout);
-    return sha(file);
-  } finally {
-    cleanup(to);
-  }
 }
 
 before(async () => {

@@ -11,12 +11,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { backupVm, restoreDisk0, sha256File } from '../support/backups.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { sampleValue, scrape } from '../support/metrics-text.js';
 import { rpcOk } from '../support/rpc.js';
 
 const MiB = 1024 * 1024;
-const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const sha = sha256File;
+const backup = (vm: number, ds: number) => backupVm(d, vm, ds);
+const restore = (image: string) => restoreDisk0(d, image);
 
 let d: RunningDaemon;
 let work: string;
@@ -44,25 +47,6 @@ function manifestOf(ds: number, vm: number): { json: ManifestJson; write: (m: Ma
     json: JSON.parse(readFileSync(path, 'utf8')) as ManifestJson,
     write: (m) => writeFileSync(path, JSON.stringify(m, null, 1)),
   };
-}
-
-async function backup(vm: number, ds: number): Promise<string> {
-  const r = await cli('onevm', ['backup', String(vm), '-d', String(ds), '--wait']);
-  assert.equal(r.code, 0, r.stderr);
-  const m = /backup done, image (\d+)/.exec(r.stdout);
-  assert.ok(m, r.stdout);
-  return m[1] as string;
-}
-
-async function restore(image: string): Promise<{ code: number; stderr: string; sha?: string }> {
-  const to = tempDir('onebackup-restore-');
-  try {
-    const r = await cli('oneimage', ['restore', image, '--disk-id', '0', '--to', to]);
-    const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1];
-    return { code: r.code, stderr: r.stderr, ...(file ? { sha: sha(file) } : {}) };
-  } finally {
-    cleanup(to);
-  }
 }
 
 /** A datastore and a VM with a 12 MiB random disk, backed up once. */

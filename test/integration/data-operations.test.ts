@@ -24,6 +24,7 @@ import { VmService } from '../../core/services/vms.js';
 import { openSqliteStore, type Store } from '../../core/store/db.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { passed, until } from '../support/scheduler-wait.js';
 import { testServiceDeps } from '../support/service-deps.js';
 
 const admin: Requester = {
@@ -73,25 +74,6 @@ class HandExecutor implements BackupExecutor {
   }
   scheduledVerify(): never {
     throw new Error('no scheduled verify in this test');
-  }
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  assert.fail(`timed out (5 s) waiting for: ${what}`);
-}
-
-/** Resolves once a dispatch pass that started after this call has ended (see job-scheduler.test.ts). */
-async function passed(s: JobScheduler): Promise<void> {
-  for (let round = 0; round < 2; round++) {
-    s.kick();
-    s.kick();
-    s.lastPassAt = -1;
-    await until('a dispatch pass', () => s.lastPassAt !== -1);
   }
 }
 

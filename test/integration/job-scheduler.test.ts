@@ -28,6 +28,7 @@ import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { PermanentDriverError } from '../../drivers/hypervisor/types.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { passed, until } from '../support/scheduler-wait.js';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 const admin: Requester = {
@@ -96,31 +97,6 @@ class HandExecutor implements BackupExecutor {
   }
   running(): number[] {
     return this.calls.map((c) => c.vmId);
-  }
-}
-
-/** Lets the scheduler's store work settle (it runs on promises and SQLite). */
-async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 2500; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  assert.fail(`timed out (5 s) waiting for: ${what}`);
-}
-
-/**
- * Resolves once a dispatch pass that started after this call has run to its end, so whatever the
- * scheduler would start by now is started: what a test waits for before asserting that something
- * did not start. The scheduler marks the start of each pass in lastPassAt (the manual clock stands
- * still, so the test marks it -1 first), and a pass asked for while one runs starts when it ends:
- * the second round sees the end of a pass the first round saw start.
- */
-async function passed(s: JobScheduler): Promise<void> {
-  for (let round = 0; round < 2; round++) {
-    s.kick();
-    s.kick();
-    s.lastPassAt = -1;
-    await until('a dispatch pass', () => s.lastPassAt !== -1);
   }
 }
 
