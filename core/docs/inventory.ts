@@ -190,6 +190,7 @@ function imageEl(v: ImageView): XmlNode {
           num('DURATION_MS', Number(st['durationMs'] ?? 0)),
           el('COMPRESSION', `${String(st['compression'] ?? '')}:${String(st['compressionLevel'] ?? '')}`),
           el('ENCRYPTION', st['encrypted'] ? 'AES-256-GCM' : 'NONE'),
+          ...captureEls(st['capture']),
           el(
             'DISK_DIGESTS',
             ...Object.entries(digests).map(([disk, digest]) =>
@@ -200,6 +201,24 @@ function imageEl(v: ImageView): XmlNode {
       }),
     ),
   );
+}
+
+/** How a live backup's instant was taken (kvm): consistency, freeze time, checkpoints, what was read. */
+function captureEls(capture: unknown): XmlNode[] {
+  if (capture === null || typeof capture !== 'object') return [];
+  const c = capture as Record<string, unknown>;
+  const text = (name: string, v: unknown) => (typeof v === 'string' ? [el(name, cdata(v))] : []);
+  const fullRead = (c['fullRead'] ?? {}) as Record<string, string>;
+  return [
+    ...text('HYPERVISOR', c['hypervisor']),
+    ...text('CONSISTENCY', c['consistency']),
+    num('FROZEN_MS', Number(c['frozenMs'] ?? 0)),
+    ...text('CHECKPOINT', c['checkpoint']),
+    ...text('CHANGES_SINCE', c['since']),
+    ...(typeof c['changedBytes'] === 'number' ? [num('CHANGED_BYTES', c['changedBytes'])] : []),
+    ...Object.entries(fullRead).map(([disk, why]) => el('FULL_READ', cdata(`disk ${disk}: ${why}`))),
+    ...(Array.isArray(c['warnings']) ? c['warnings'] : []).map((w) => el('WARNING', cdata(String(w)))),
+  ];
 }
 
 export const imageXml = (v: ImageView): string => render(imageEl(v));

@@ -12,6 +12,7 @@ import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { HypervisorDriver, PointInTime } from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
 import type { Compression } from '../model.js';
+import { type ChangedChunks, captureOf, changedChunks, chunksTouched } from './changed-chunks.js';
 import {
   CHUNK_SIZE,
   diskDigest,
@@ -40,6 +41,8 @@ export interface BackupRequest {
   readonly parent: string | null;
   /** The previous backup of these disks: chunks whose ID is unchanged are not compressed again. */
   readonly previous?: Manifest | undefined;
+  /** The checkpoint (of `previous`) whose changed blocks the point in time reports. */
+  readonly changesSince?: string | undefined;
   readonly now: () => number;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((p: BackupProgress) => void) | undefined;
@@ -51,17 +54,6 @@ function isZero(buf: Uint8Array): boolean {
   return ZERO.subarray(0, buf.length).equals(buf);
 }
 
-/** Indexes of the chunks that intersect a data extent. */
-function chunksWithData(extents: readonly { offset: number; length: number }[]): Set<number> {
-  const set = new Set<number>();
-  for (const e of extents) {
-    const first = Math.floor(e.offset / CHUNK_SIZE);
-    const last = Math.floor((e.offset + e.length - 1) / CHUNK_SIZE);
-    for (let i = first; i <= last; i++) set.add(i);
-  }
-  return set;
-}
-
 export async function runBackup(req: BackupRequest): Promise<Manifest> {
   const started = req.now();
   const slots = req.pool.slots();
@@ -71,6 +63,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
   let done = 0;
   const options = { compression: req.compression, level: req.compressionLevel, keys: req.keys };
   const disks: ManifestDisk[] = [];
+  const changes: ChangedChunks[] = [];
   let failure: unknown;
 
   try {
@@ -83,11 +76,22 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
           req.previous?.encrypted === (req.keys !== undefined),
       );
       const ids: (string | null)[] = new Array(count).fill(null);
-      const withData = chunksWithData(await req.hypervisor.extents(req.pit, disk.diskId));
+      const withData = chunksTouched(await req.hypervisor.extents(req.pit, disk.diskId));
+      // Changed-block tracking: chunks no changed block touches are the previous backup's.
+      const changed = await changedChunks(req.pit, disk, previous, req.datastore);
+      changes.push(changed);
       for (let i = 0; i < count; i++) {
         req.signal?.throwIfAborted();
         if (failure) break;
         const length = Math.min(CHUNK_SIZE, disk.virtualSize - i * CHUNK_SIZE);
+        const unchanged = changed.unchanged.get(i);
+        if (unchanged !== undefined) {
+          ids[i] = unchanged;
+          if (unchanged === null) stats.bytesZero += length;
+          else stats.bytesDeduplicated += length;
+          done += length;
+          continue;
+        }
         if (!withData.has(i)) {
           stats.bytesZero += length;
           done += length;
@@ -169,6 +173,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
     parent: req.parent,
     disks,
     stats: { ...stats, durationMs: req.now() - started },
+    ...captureOf(req.hypervisor.name, req.pit, changes, req.changesSince),
   };
   await req.datastore.putManifest(req.manifestPath, encodeManifest(manifest, req.keys), {
     signal: req.signal,

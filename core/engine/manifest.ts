@@ -44,8 +44,27 @@ export interface Manifest {
   readonly parent: string | null;
   readonly disks: readonly ManifestDisk[];
   readonly stats: ManifestStats;
+  /** How the point in time was taken (drivers that know: kvm); absent for older manifests. */
+  readonly capture?: ManifestCapture;
   /** Version 2 on: the MAC (encrypted datastore) or digest over the other fields' canonical bytes. */
   readonly integrity?: ManifestIntegrity;
+}
+
+/** The backup's instant as the hypervisor driver took it, and what an increment read. */
+export interface ManifestCapture {
+  readonly hypervisor: string;
+  /** `filesystem`: frozen by the guest agent or paused; `crash`: as after a power cut. */
+  readonly consistency: 'crash' | 'filesystem';
+  readonly frozenMs: number;
+  /** The checkpoint started at this instant: the next increment reads the changes since it. */
+  readonly checkpoint?: string;
+  /** The checkpoint whose changed blocks this backup read (changed-block tracking). */
+  readonly since?: string;
+  /** Disks read whole although changes since a checkpoint were asked for, with why. */
+  readonly fullRead?: Readonly<Record<string, string>>;
+  /** Bytes the changed blocks covered (the rest was taken from the previous backup). */
+  readonly changedBytes?: number;
+  readonly warnings?: readonly string[];
 }
 
 export interface ManifestIntegrity {
@@ -175,6 +194,7 @@ export function incrementStats(m: Manifest): string {
     compression: m.compression,
     compressionLevel: m.compressionLevel,
     encrypted: m.encrypted,
+    ...(m.capture ? { capture: m.capture } : {}),
     digests: Object.fromEntries(m.disks.map((d) => [d.diskId, d.digest])),
   });
 }

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
-import type { DiskSpec, HypervisorDriver } from '../../drivers/hypervisor/types.js';
+import type { DiskSpec, HypervisorDriver, VmLocation } from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
 import { type Clock, epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
@@ -19,6 +19,7 @@ import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Compression, FsFreeze, VmState } from '../model.js';
 import { runBackup } from './backup.js';
+import { checkpointOf } from './changed-chunks.js';
 import { checkIdentity } from './datastore-identity.js';
 import {
   allocatedChunkBytes,
@@ -72,7 +73,13 @@ export interface VmBackupJob {
   /** VM_MAD of the VM's host (undefined: the host is gone; `fs` is used). */
   readonly hypervisor: string | undefined;
   readonly disks: readonly DiskSpec[];
+  /** Where a kvm VM runs (libvirt domain or QMP socket). */
+  readonly location?: VmLocation | undefined;
   readonly fsFreeze: FsFreeze;
+  /** FS_FREEZE=AGENT and the agent does not answer: fail, or go on crash-consistent (default). */
+  readonly onFreezeFailure?: 'FAIL' | 'CONTINUE' | undefined;
+  /** An increment with INCREMENT_MODE=CBT: read only what changed since the previous backup's checkpoint. */
+  readonly changeTracking?: boolean | undefined;
   readonly datastore: DatastoreToOpen;
   /** The newest recorded backup of the VM in that datastore: unchanged chunks are not re-encoded. */
   readonly previousManifestPath: string | undefined;
@@ -226,16 +233,19 @@ export class BackupRunner {
     const written = new Set<string>();
     let recorded = false;
     try {
+      const previous = await this.#previousManifest(vmId, ds, job.previousManifestPath);
+      const changesSince = job.changeTracking ? checkpointOf(previous) : undefined;
       const pit = await hypervisor.prepare(
-        { id: vmId, state: job.vmState, disks },
+        { id: vmId, state: job.vmState, disks, location: job.location },
         {
           freeze: job.fsFreeze,
           scratchDir: this.deps.scratchDir,
+          changesSince,
+          ...(job.onFreezeFailure ? { onFreezeFailure: job.onFreezeFailure } : {}),
           ...(job.signal ? { signal: job.signal } : {}),
         },
       );
-      const previous = await this.#previousManifest(vmId, ds, job.previousManifestPath);
-      let manifest: Manifest;
+      let manifest: Manifest | undefined;
       const path = `${vmId}/${epochSeconds(clock)}-${randomBytes(4).toString('hex')}.json`;
       try {
         const extents = await Promise.all(
@@ -256,6 +266,7 @@ export class BackupRunner {
           manifestPath: path,
           parent: null,
           previous,
+          changesSince,
           now: () => clock.now(),
           signal: job.signal,
           onProgress: (p) => {
@@ -263,7 +274,7 @@ export class BackupRunner {
           },
         });
       } finally {
-        await hypervisor.release(pit);
+        await hypervisor.release(pit, { succeeded: manifest !== undefined });
       }
       const committed = await commit(manifest, path);
       recorded = true;

@@ -12,7 +12,7 @@ import { incrementStats, type Manifest } from '../engine/manifest.js';
 import type { BackupRunner } from '../engine/runner.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
-import type { BackupMode } from '../model.js';
+import type { BackupMode, FsFreeze, IncrementMode } from '../model.js';
 import { backupImageName } from '../schedule/image-names.js';
 import type { VerifyBudget } from '../schedule/verify-settings.js';
 import type { RestoreOutcome, RestoreRequest } from '../scheduler-port.js';
@@ -39,6 +39,9 @@ export interface BackupOptions {
   /** From a backup job: its MODE/KEEP_LAST override the VM's own BACKUP_CONFIG. */
   readonly mode?: BackupMode | undefined;
   readonly keepLast?: number | undefined;
+  readonly fsFreeze?: FsFreeze | undefined;
+  readonly incrementMode?: IncrementMode | undefined;
+  readonly onFreezeFailure?: 'FAIL' | 'CONTINUE' | undefined;
   readonly jobId?: number | undefined;
   /** Who the backup is for (the job's owner or who ran `onevm backup`): retention drops only what they may MANAGE. */
   readonly owner: RetentionOwner;
@@ -115,7 +118,11 @@ export class VmOperations {
   /** Backs up one VM into a datastore and records it in one transaction. */
   async backupVm(vmId: number, datastoreId: number, options: BackupOptions): Promise<BackupResult> {
     const { store, clock, engine } = this.deps;
-    const src = await readBackupSource(store.db, vmId, datastoreId);
+    const src = await readBackupSource(store.db, vmId, datastoreId, {
+      mode: options.mode,
+      reset: options.reset,
+    });
+    const incrementMode = options.incrementMode ?? src.backupConfig.incrementMode ?? 'CBT';
     // --reset starts from nothing: every chunk is read, encoded and checked against the datastore.
     const previousManifestPath = options.reset
       ? undefined
@@ -128,7 +135,11 @@ export class VmOperations {
         vmState: src.vm.state,
         hypervisor: src.hypervisor,
         disks: src.disks,
-        fsFreeze: src.backupConfig.fsFreeze ?? 'NONE',
+        location: src.location,
+        fsFreeze: options.fsFreeze ?? src.backupConfig.fsFreeze ?? 'NONE',
+        onFreezeFailure: options.onFreezeFailure,
+        // Changed blocks only for an increment of an open chain: a FULL reads every block.
+        changeTracking: src.continuesChain && incrementMode === 'CBT',
         datastore: datastoreToOpen(src.datastore),
         previousManifestPath,
         listIncrements: () => this.#increments(datastoreId),

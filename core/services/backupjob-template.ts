@@ -247,6 +247,17 @@ export function normaliseJobTemplate(
     problems.push(enumProblem(freeze?.at ?? NOWHERE, 'FS_FREEZE', freeze?.value ?? '', FS_FREEZE_MODES));
   put('FS_FREEZE', freezeValue);
 
+  // Ours, not OpenNebula's: what an AGENT freeze that gets no answer does to the backup.
+  const freezeFailure = get('FS_FREEZE_FAILURE');
+  if (freezeFailure) {
+    const v = freezeFailure.value.toUpperCase();
+    if (v !== 'FAIL' && v !== 'CONTINUE')
+      problems.push(
+        enumProblem(freezeFailure.at, 'FS_FREEZE_FAILURE', freezeFailure.value, ['FAIL', 'CONTINUE']),
+      );
+    put('FS_FREEZE_FAILURE', v);
+  }
+
   const mode = get('MODE');
   const modeValue = mode ? mode.value.toUpperCase() : 'FULL';
   if (!isBackupMode(modeValue))

@@ -9,6 +9,7 @@ import { type BackupConfig, backupConfigFromJson, backupConfigToJson } from '../
 import { ErrorCode, OneError } from '../errors.js';
 import type { BackupMode, DiskFormat, VmState } from '../model.js';
 import { isAuthorized, permissionsFromBits, type Requester } from '../permissions.js';
+import { decodeAttributes } from '../template/attributes.js';
 import { findDatastore } from './datastores.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import { IMAGE_STATE_ERROR } from './images.js';
@@ -29,12 +30,50 @@ export interface BackupSource {
   readonly hypervisor: string | undefined;
   readonly disks: readonly { diskId: number; source: string; format: DiskFormat; virtualSize: number }[];
   readonly datastore: DatastoreTable;
+  /** Where a kvm VM runs: the VM's DEPLOY_ID, QMP_SOCKET, GUEST_AGENT_SOCKET, the host's LIBVIRT_URI. */
+  readonly location: {
+    readonly deployId?: string;
+    readonly qmpSocket?: string;
+    readonly agentSocket?: string;
+    readonly libvirtUri?: string;
+  };
+  /** Whether this backup, recorded now, adds an increment to an open chain (else it starts an image). */
+  readonly continuesChain: boolean;
+}
+
+/** The single-valued attributes of a stored template, by name. */
+function singles(template: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const a of decodeAttributes(template)) if (a.kind === 'single') out.set(a.name, a.value);
+  return out;
+}
+
+/** Whether a backup of the VM into `datastoreId` would add to its open increment chain. */
+async function opensOnChain(
+  db: Queryable,
+  cfg: BackupConfig,
+  mode: BackupMode,
+  reset: boolean,
+  datastoreId: number,
+): Promise<{ chain: boolean; imageId: number }> {
+  const imageId = cfg.incrementalBackupId ?? -1;
+  if (mode !== 'INCREMENT' || reset || imageId < 0) return { chain: false, imageId };
+  const img = await db
+    .selectFrom('images')
+    .select('datastore_id')
+    .where('id', '=', imageId)
+    .executeTakeFirst();
+  return { chain: img !== undefined && img.datastore_id === datastoreId, imageId };
 }
 
 export async function readBackupSource(
   db: Queryable,
   vmId: number,
   datastoreId: number,
+  plan: { readonly mode: BackupMode | undefined; readonly reset: boolean } = {
+    mode: undefined,
+    reset: false,
+  },
 ): Promise<BackupSource> {
   const vm = await db.selectFrom('vms').selectAll().where('id', '=', vmId).executeTakeFirst();
   if (!vm) throw new OneError(ErrorCode.NO_EXISTS, `VM ${vmId} no longer exists`);
@@ -42,7 +81,29 @@ export async function readBackupSource(
   if (!datastore) throw new OneError(ErrorCode.NO_EXISTS, `datastore ${datastoreId} does not exist`);
   if (datastore.type !== 'BACKUP_DS')
     throw new OneError(ErrorCode.ACTION, 'Datastore needs to be of type BACKUP');
-  const host = await db.selectFrom('hosts').select('vm_mad').where('id', '=', vm.host_id).executeTakeFirst();
+  const host = await db
+    .selectFrom('hosts')
+    .select(['vm_mad', 'template'])
+    .where('id', '=', vm.host_id)
+    .executeTakeFirst();
+  const vmAttrs = singles(vm.template);
+  const hostAttrs = singles(host?.template ?? '[]');
+  const backupConfig = backupConfigFromJson(vm.backup_config);
+  const { chain } = await opensOnChain(
+    db,
+    backupConfig,
+    plan.mode ?? backupConfig.mode ?? 'FULL',
+    plan.reset,
+    datastoreId,
+  );
+  const location = Object.fromEntries(
+    [
+      ['deployId', vmAttrs.get('DEPLOY_ID')],
+      ['qmpSocket', vmAttrs.get('QMP_SOCKET')],
+      ['agentSocket', vmAttrs.get('GUEST_AGENT_SOCKET')],
+      ['libvirtUri', hostAttrs.get('LIBVIRT_URI')],
+    ].filter(([, v]) => v !== undefined && v !== ''),
+  );
   const disks = await db
     .selectFrom('vm_disks')
     .selectAll()
@@ -51,8 +112,10 @@ export async function readBackupSource(
     .execute();
   return {
     vm: { id: vm.id, hostId: vm.host_id, state: vm.state, uid: vm.uid, gid: vm.gid },
-    backupConfig: backupConfigFromJson(vm.backup_config),
+    backupConfig,
     hypervisor: host?.vm_mad,
+    location,
+    continuesChain: chain,
     disks: disks.map((d) => ({
       diskId: d.disk_id,
       source: d.source,
@@ -134,16 +197,7 @@ export async function recordBackup(
   const mode: BackupMode = b.mode ?? cfg.mode ?? 'FULL';
   const keepLast = b.keepLast ?? cfg.keepLast ?? 0;
   const sizeMb = Math.ceil(b.sizeBytes / MB);
-  let imageId = cfg.incrementalBackupId ?? -1;
-  let chain = mode === 'INCREMENT' && !b.reset && imageId >= 0;
-  if (chain) {
-    const img = await trx
-      .selectFrom('images')
-      .select('datastore_id')
-      .where('id', '=', imageId)
-      .executeTakeFirst();
-    chain = img !== undefined && img.datastore_id === b.datastoreId;
-  }
+  let { chain, imageId } = await opensOnChain(trx, cfg, mode, b.reset, b.datastoreId);
   let incrementId = 0;
   const increment = (inc: number, type: BackupMode): ImageIncrementTable => ({
     image_id: imageId,

@@ -1,5 +1,6 @@
 /** Hypervisor drivers by VM_MAD name, registered explicitly. `fs`: disks are files on this host. */
 import { fsDriver } from './fs.js';
+import { kvmDriver } from './kvm.js';
 import type { HypervisorDriver } from './types.js';
 
 function createRegistry(drivers: readonly HypervisorDriver[]): ReadonlyMap<string, HypervisorDriver> {
@@ -11,5 +12,5 @@ function createRegistry(drivers: readonly HypervisorDriver[]): ReadonlyMap<strin
   return map;
 }
 
-export const HYPERVISOR_DRIVERS = createRegistry([fsDriver]);
+export const HYPERVISOR_DRIVERS = createRegistry([fsDriver, kvmDriver]);
 export const HYPERVISOR_DRIVER_NAMES: readonly string[] = Object.freeze([...HYPERVISOR_DRIVERS.keys()]);

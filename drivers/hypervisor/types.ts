@@ -13,10 +13,44 @@ export interface DiskSpec {
   readonly virtualSize: number;
 }
 
+/** Where a kvm VM runs: a libvirt domain (OpenNebula's DEPLOY_ID) or a bare QEMU's QMP socket. */
+export interface VmLocation {
+  readonly deployId?: string | undefined;
+  readonly libvirtUri?: string | undefined;
+  readonly qmpSocket?: string | undefined;
+  /** The guest agent's socket of a bare QEMU (libvirt finds its own). */
+  readonly agentSocket?: string | undefined;
+}
+
 export interface VmSpec {
   readonly id: number;
   readonly state: 'RUNNING' | 'POWEROFF';
   readonly disks: readonly DiskSpec[];
+  readonly location?: VmLocation | undefined;
+}
+
+/** The changed blocks of one disk since a checkpoint, or why the disk must be read whole. */
+export type ChangedBlocks =
+  | { readonly kind: 'extents'; readonly extents: readonly Extent[] }
+  | { readonly kind: 'full'; readonly reason: string };
+
+/** How the point in time was taken: what a restore of it gets. */
+export interface Consistency {
+  /** `filesystem`: the guest's filesystems were frozen (agent) or its vCPUs paused at the instant. */
+  readonly level: 'crash' | 'filesystem';
+  /** How long the guest was frozen or paused. */
+  readonly frozenMs: number;
+  readonly warnings: readonly string[];
+}
+
+export interface PrepareOptions {
+  readonly freeze: FsFreeze;
+  readonly scratchDir: string;
+  readonly signal?: AbortSignal;
+  /** Read only what changed since this checkpoint (the previous backup's), where the driver can. */
+  readonly changesSince?: string | undefined;
+  /** FS_FREEZE=AGENT and the agent does not answer: fail the backup, or go on crash-consistent. */
+  readonly onFreezeFailure?: 'FAIL' | 'CONTINUE';
 }
 
 export interface Extent {
@@ -28,6 +62,11 @@ export interface Extent {
 export interface PointInTime {
   readonly vmId: number;
   readonly disks: readonly DiskSpec[];
+  /** A checkpoint started at this instant: the next backup reads the changes since it. */
+  readonly checkpoint?: string | undefined;
+  /** Per disk, with `changesSince`: the changed blocks, or why the disk is read whole. */
+  readonly changes?: ReadonlyMap<number, ChangedBlocks> | undefined;
+  readonly consistency?: Consistency | undefined;
 }
 
 export interface DiskWriter {
@@ -64,15 +103,24 @@ export interface HypervisorDriver {
   readonly capabilities: HypervisorCapabilities;
   inspect(source: string, format: DiskFormat | undefined): Promise<DiskFacts>;
   /** Takes the point in time (snapshot, or the disks as they are when the VM is off). */
-  prepare(
-    vm: VmSpec,
-    options: { freeze: FsFreeze; scratchDir: string; signal?: AbortSignal },
-  ): Promise<PointInTime>;
+  prepare(vm: VmSpec, options: PrepareOptions): Promise<PointInTime>;
   /** The data extents of a disk, in guest offsets, sorted; everything else reads as zeros. */
   extents(pit: PointInTime, diskId: number): Promise<Extent[]>;
   /** Fills `into` from guest offset `offset`; bytes past the end read as zeros. */
   read(pit: PointInTime, diskId: number, offset: number, into: Uint8Array): Promise<void>;
-  release(pit: PointInTime): Promise<void>;
+  /**
+   * Ends the point in time. `succeeded`: a manifest was written, so its checkpoint is the base of
+   * the next backup; otherwise the checkpoint it started is dropped. Never throws: what it could
+   * not clean up, `recover` does.
+   */
+  release(pit: PointInTime, outcome?: { readonly succeeded: boolean }): Promise<void>;
+  /**
+   * Removes what a crashed or cancelled backup of the VM left behind (exports, fleecing images,
+   * stale checkpoints, a freeze): called at start and before each backup. Returns what it did.
+   */
+  recover?(vm: VmSpec, scratchDir: string): Promise<readonly string[]>;
+  /** The VM's state as the hypervisor sees it (undefined: the driver has no such notion). */
+  stateOf?(vm: VmSpec): Promise<'RUNNING' | 'POWEROFF' | undefined>;
   /**
    * A new disk file at `target` in `format`, `virtualSize` bytes, sparse where not written. By
    * default it is written into `<target>.part` and never replaces an existing target.

@@ -1,0 +1,161 @@
+/**
+ * `kvm` hypervisor driver: VMs run by QEMU, reached through QMP (a bare QEMU's socket, the VM's
+ * QMP_SOCKET) or libvirt (DEPLOY_ID). A running VM is backed up from a point-in-time fleecing
+ * view over NBD (kvm-qmp.ts), with changed-block increments from QEMU dirty bitmaps and
+ * FS_FREEZE through the guest agent or a pause (kvm-freeze.ts); a VM that is not running is read
+ * from its disk files as the `fs` driver reads them. Restored disks are files, as with `fs`.
+ * The VM's state is the hypervisor's: a reachable QEMU process is running.
+ */
+import { fsDriver } from './fs.js';
+import { isPermanentFsError } from './fs-errors.js';
+import { type Freezer, thawLeftover } from './kvm-freeze.js';
+import { liveExtents, type QmpPointInTime, recoverQmp, releaseQmpView, takeQmpView } from './kvm-qmp.js';
+import { QmpClient } from './qmp.js';
+import {
+  type ChangedBlocks,
+  type HypervisorDriver,
+  PermanentDriverError,
+  type PointInTime,
+  type PrepareOptions,
+  type VmSpec,
+} from './types.js';
+
+/** A powered-off VM's point in time: its files, through the fs driver. */
+interface FilesPointInTime extends PointInTime {
+  readonly kind: 'files';
+  readonly inner: PointInTime;
+}
+
+type KvmPointInTime = QmpPointInTime | FilesPointInTime;
+
+function kvmPit(pit: PointInTime): KvmPointInTime {
+  return pit as KvmPointInTime;
+}
+
+function qmpSocketOf(vm: VmSpec): string {
+  const socket = vm.location?.qmpSocket;
+  if (socket) return socket;
+  throw new PermanentDriverError(
+    `VM ${vm.id} is on a kvm host but has neither QMP_SOCKET nor DEPLOY_ID; set QMP_SOCKET = "/path/of/qmp.sock" (a bare QEMU) or import it with onehost sync`,
+  );
+}
+
+/** Whether a QEMU process answers at the socket (its absence means the VM is off). */
+async function reachable(socket: string): Promise<QmpClient | undefined> {
+  try {
+    return await QmpClient.connect(socket, { timeoutMs: 5000 });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Freezes through QMP (`stop`/`cont`, on the view's own connection) and the guest agent's socket. */
+function qmpFreezer(vm: VmSpec, qmp: QmpClient): Freezer {
+  const agentCall = async (command: string) => {
+    const socket = vm.location?.agentSocket;
+    if (!socket) throw new Error('the VM has no GUEST_AGENT_SOCKET');
+    const agent = await QmpClient.connect(socket, { agent: true, timeoutMs: 5000 });
+    try {
+      await agent.execute(command, undefined, 30_000);
+    } finally {
+      agent.close();
+    }
+  };
+  const monitor = async (command: string) => {
+    await qmp.execute(command);
+  };
+  return {
+    freeze: (kind) => (kind === 'AGENT' ? agentCall('guest-fsfreeze-freeze') : monitor('stop')),
+    thaw: (kind) => (kind === 'AGENT' ? agentCall('guest-fsfreeze-thaw') : monitor('cont')),
+  };
+}
+
+export const kvmDriver: HypervisorDriver = {
+  name: 'kvm',
+  capabilities: { freeze: ['NONE', 'AGENT', 'SUSPEND'], dirtyBitmaps: true },
+  inspect: fsDriver.inspect,
+
+  isPermanent(err) {
+    return err instanceof PermanentDriverError || isPermanentFsError(err);
+  },
+
+  async stateOf(vm) {
+    const qmp = await reachable(qmpSocketOf(vm));
+    qmp?.close();
+    return qmp ? 'RUNNING' : 'POWEROFF';
+  },
+
+  async prepare(vm: VmSpec, options: PrepareOptions): Promise<PointInTime> {
+    const socket = qmpSocketOf(vm);
+    const probe = await reachable(socket);
+    if (probe) {
+      probe.close();
+      return takeQmpView(vm, socket, options, (qmp) => qmpFreezer(vm, qmp));
+    }
+    const inner = await fsDriver.prepare({ ...vm, state: 'POWEROFF' }, { ...options, freeze: 'NONE' });
+    const changes = new Map<number, ChangedBlocks>();
+    if (options.changesSince !== undefined)
+      for (const d of vm.disks)
+        changes.set(d.diskId, {
+          kind: 'full',
+          reason: 'the VM is not running: its disk files are read whole',
+        });
+    const pit: FilesPointInTime = {
+      kind: 'files',
+      vmId: vm.id,
+      disks: inner.disks,
+      inner,
+      changes,
+      consistency: {
+        level: 'filesystem',
+        frozenMs: 0,
+        warnings:
+          options.freeze === 'NONE' ? [] : [`FS_FREEZE=${options.freeze} not needed: the VM is powered off`],
+      },
+    };
+    return pit;
+  },
+
+  async extents(pit, diskId) {
+    const p = kvmPit(pit);
+    if (p.kind === 'files') return fsDriver.extents(p.inner, diskId);
+    const disk = p.live.find((d) => d.spec.diskId === diskId);
+    if (!disk) throw new Error(`disk ${diskId} is not part of this point in time`);
+    return liveExtents(disk);
+  },
+
+  async read(pit, diskId, offset, into) {
+    const p = kvmPit(pit);
+    if (p.kind === 'files') return fsDriver.read(p.inner, diskId, offset, into);
+    const disk = p.live.find((d) => d.spec.diskId === diskId);
+    if (!disk) throw new Error(`disk ${diskId} is not part of this point in time`);
+    const length = Math.max(0, Math.min(into.length, disk.client.size - offset));
+    if (length > 0) await disk.client.read(offset, into.subarray(0, length));
+    if (length < into.length) into.fill(0, length);
+  },
+
+  async release(pit, outcome) {
+    const p = kvmPit(pit);
+    if (p.kind === 'files') return fsDriver.release(p.inner);
+    await releaseQmpView(p, outcome?.succeeded ?? false);
+  },
+
+  async recover(vm, scratchDir) {
+    const socket = vm.location?.qmpSocket;
+    if (!socket) return [];
+    const qmp = await reachable(socket);
+    if (!qmp) return [];
+    try {
+      const done: string[] = [];
+      if (await thawLeftover(qmpFreezer(vm, qmp), scratchDir, vm.id))
+        done.push('thawed a freeze left by a crash');
+      done.push(...(await recoverQmp(qmp, vm, scratchDir, { recording: true })));
+      return done;
+    } finally {
+      qmp.close();
+    }
+  },
+
+  createDisk: fsDriver.createDisk,
+  freeBytes: fsDriver.freeBytes,
+};

@@ -1,0 +1,188 @@
+/**
+ * Live VMs on a kvm host through a bare QEMU's QMP socket: a real guest (test/support/guest.ts)
+ * writes numbered records to its disk during every backup; each backup, FULL and then CBT
+ * increments, must restore to the disk of exactly one instant, raw and qcow2. Checkpoints never
+ * pile up; an increment whose checkpoint is gone reads the whole disk and says why.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { QmpClient } from '../../drivers/hypervisor/qmp.js';
+import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
+import { checkInstant, type Guest, guestUnavailable, rawBytes, startGuest } from '../support/guest.js';
+import { rpcOk } from '../support/rpc.js';
+
+const MiB = 1024 * 1024;
+const BLOCKS = 256;
+const skip = guestUnavailable();
+
+let d: RunningDaemon;
+let work: string;
+const cli = (name: string, args: string[]) => runCli(name, args, d);
+
+async function backup(vm: number, extra: string[] = []): Promise<string> {
+  const r = await cli('onevm', ['backup', String(vm), '-d', '100', '--wait', ...extra]);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${d.logs().slice(-3000)}`);
+  const m = /backup done, image (\d+)/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  return m[1] as string;
+}
+
+async function restore(image: string, increment: number): Promise<string> {
+  const to = join(work, `restore-${image}-${increment}`);
+  const r = await cli('oneimage', [
+    'restore',
+    image,
+    '--increment',
+    String(increment),
+    '--disk-id',
+    '0',
+    '--to',
+    to,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1];
+  assert.ok(file, r.stdout);
+  return file;
+}
+
+/** The increments of an image as `oneimage show -x` gives them. */
+async function increments(image: string): Promise<string[]> {
+  const r = await cli('oneimage', ['show', image, '-x']);
+  assert.equal(r.code, 0, r.stderr);
+  return [...r.stdout.matchAll(/<INCREMENT>([\s\S]*?)<\/INCREMENT>/g)].map((m) => m[1] as string);
+}
+
+const field = (xml: string, name: string) =>
+  new RegExp(`<${name}>(?:<!\\[CDATA\\[)?([^<\\]]*)`).exec(xml)?.[1];
+
+async function ourBitmaps(socket: string): Promise<string[]> {
+  const qmp = await QmpClient.connect(socket);
+  try {
+    const block = (await qmp.execute('query-block')) as {
+      inserted?: { 'dirty-bitmaps'?: { name: string }[] };
+    }[];
+    return block
+      .flatMap((b) => b.inserted?.['dirty-bitmaps'] ?? [])
+      .map((b) => b.name)
+      .filter((n) => n.startsWith('onebackup-'));
+  } finally {
+    qmp.close();
+  }
+}
+
+/** A 64 MiB disk with data beyond the writer's region, its initial guest bytes, and a guest on it. */
+async function liveVm(name: string, format: 'raw' | 'qcow2', delayUs: number) {
+  const raw = join(work, `${name}-initial.raw`);
+  const initial = Buffer.alloc(64 * MiB);
+  initial.fill(0x5a, 40 * MiB, 41 * MiB);
+  writeFileSync(raw, initial);
+  let disk = raw;
+  if (format === 'qcow2') {
+    disk = join(work, `${name}.qcow2`);
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, disk]);
+  } else {
+    disk = join(work, `${name}.raw`);
+    writeFileSync(disk, initial);
+  }
+  const dir = tempDir('onebackup-guest-run-');
+  const guest = await startGuest({ dir, disk, format, blocks: BLOCKS, delayUs });
+  const id = Number(
+    await rpcOk(
+      d,
+      'one.vm.allocate',
+      `NAME="${name}"\nHOST="kvm1"\nQMP_SOCKET="${guest.qmpSocket}"\nGUEST_AGENT_SOCKET="${guest.agentSocket}"\n` +
+        `BACKUP_CONFIG=[MODE="INCREMENT"]\nDISK=[SOURCE="${disk}", FORMAT="${format}"]\n`,
+    ),
+  );
+  return { id, guest, initial, dir };
+}
+
+describe('live backups of a running VM through QMP', { skip }, () => {
+  const guests: { guest: Guest; dir: string }[] = [];
+  before(async () => {
+    work = tempDir('onebackup-kvm-');
+    d = await startDaemon();
+    await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nVM_MAD="kvm"\n');
+    await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
+  });
+  after(async () => {
+    for (const g of guests) {
+      await g.guest.stop();
+      cleanup(g.dir);
+    }
+    await d?.stop();
+    if (d) cleanup(d.stateDir);
+    cleanup(work);
+  });
+
+  for (const format of ['qcow2', 'raw'] as const) {
+    it(`${format}: FULL then CBT increments, the guest writing throughout, each restores to one instant`, async () => {
+      const vm = await liveVm(`live-${format}`, format, 3000);
+      guests.push(vm);
+      const seen: number[] = [];
+      const image = await backup(vm.id);
+      for (let i = 0; i < 2; i++) {
+        await vm.guest.waitSeq(vm.guest.seq() + 200);
+        assert.equal(await backup(vm.id), image, 'an increment adds to the same image');
+      }
+      const incs = await increments(image);
+      assert.equal(incs.length, 3);
+      assert.equal(field(incs[0] as string, 'TYPE'), 'FULL');
+      for (const [i, inc] of incs.entries()) {
+        assert.equal(field(inc, 'CONSISTENCY'), 'crash');
+        if (i > 0) {
+          assert.equal(field(inc, 'TYPE'), 'INCREMENT');
+          assert.equal(field(inc, 'FULL_READ'), undefined, inc);
+          const changed = Number(field(inc, 'CHANGED_BYTES'));
+          assert.ok(
+            changed > 0 && changed <= BLOCKS * 64 * 1024,
+            `changed bytes ${changed} within the written region`,
+          );
+          assert.ok(
+            Number(field(inc, 'BYTES_READ')) < (64 * MiB) / 2,
+            'an increment reads only changed chunks',
+          );
+        }
+        const m = checkInstant(
+          rawBytes(await restore(image, i), format, work),
+          vm.initial,
+          BLOCKS,
+          vm.guest.stride,
+        );
+        seen.push(m);
+      }
+      assert.ok(
+        (seen[0] as number) > 0 &&
+          (seen[0] as number) < (seen[1] as number) &&
+          (seen[1] as number) < (seen[2] as number),
+        `instants in order: ${seen}`,
+      );
+      // The guest kept writing past the last instant: the backup did not stop it.
+      await vm.guest.waitSeq((seen[2] as number) + 100);
+      assert.deepEqual(
+        (await ourBitmaps(vm.guest.qmpSocket)).length,
+        1,
+        'one checkpoint is kept, the older ones removed',
+      );
+    });
+  }
+
+  it('an increment whose checkpoint was removed reads the whole disk, says why, and is still one instant', async () => {
+    const vm = await liveVm('lost-checkpoint', 'qcow2', 3000);
+    guests.push(vm);
+    const image = await backup(vm.id);
+    const names = await ourBitmaps(vm.guest.qmpSocket);
+    const qmp = await QmpClient.connect(vm.guest.qmpSocket);
+    for (const name of names) await qmp.execute('block-dirty-bitmap-remove', { node: 'disk0', name });
+    qmp.close();
+    await vm.guest.waitSeq(vm.guest.seq() + 100);
+    await backup(vm.id);
+    const inc = (await increments(image))[1] as string;
+    assert.match(field(inc, 'FULL_READ') ?? '', /checkpoint onebackup-\S+ is not on disk 0/);
+    checkInstant(rawBytes(await restore(image, 1), 'qcow2', work), vm.initial, BLOCKS, vm.guest.stride);
+    assert.equal((await ourBitmaps(vm.guest.qmpSocket)).length, 1);
+  });
+});
