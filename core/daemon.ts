@@ -45,6 +45,7 @@ import { lockStateDir, type StateLock } from './state-lock.js';
 import { datastoreRow } from './store/backups.js';
 import { datastoreToOpen, listDatastores } from './store/datastores.js';
 import { openSqliteStore, type Store } from './store/db.js';
+import { hypervisorVms } from './store/vms.js';
 import { VERSION } from './version.js';
 
 /** /health: the scheduler's timer ticks every 2 s; 30 s without one means it is stuck or stopped. */
@@ -86,6 +87,30 @@ export class Daemon {
     return this.#metricsUrl;
   }
 
+  /** Asks each hypervisor driver to undo what a crashed backup left on its VMs (kvm: exports, freezes). */
+  private async recoverHypervisors(store: Store, scratchDir: string): Promise<void> {
+    const vms = await hypervisorVms(store.db);
+    await Promise.all(
+      vms.map(async (vm) => {
+        const driver = this.deps.hypervisors.get(vm.vmMad);
+        if (!driver?.recover) return;
+        try {
+          const done = await driver.recover(
+            { id: vm.id, state: 'RUNNING', disks: vm.disks, location: vm.location },
+            scratchDir,
+          );
+          if (done.length > 0)
+            this.deps.log.info('cleaned up after an interrupted backup', { vm: vm.id, done });
+        } catch (err) {
+          this.deps.log.warn('cannot clean up after an interrupted backup; the next backup of the VM will', {
+            vm: vm.id,
+            error: err instanceof Error ? err.message : String(err),
+          });
+        }
+      }),
+    );
+  }
+
   /** Opens everything and listens; resolves to the XML-RPC URL. */
   start(): Promise<string> {
     this.#starting ??= this.doStart();
@@ -104,6 +129,9 @@ export class Daemon {
     this.#outcomes = outcomeRecorder(store, () => clock.now(), log);
     const keys = fileKeyStore(config.stateDir);
     const scratchDir = join(config.stateDir, 'scratch');
+    // A crash mid-backup of a live VM leaves exports, fleecing images, checkpoints, maybe a freeze:
+    // the drivers undo them first (a freeze's marker is in scratch), then scratch goes.
+    await this.recoverHypervisors(store, scratchDir);
     // Anything in scratch is left from a crash: point-in-time copies of a backup that never finished.
     await rm(scratchDir, { recursive: true, force: true });
     // Partial restore files a crash left: removed, unless kept 24 h for `oneimage restore --resume`.

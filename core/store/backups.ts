@@ -9,12 +9,12 @@ import { type BackupConfig, backupConfigFromJson, backupConfigToJson } from '../
 import { ErrorCode, OneError } from '../errors.js';
 import type { BackupMode, DiskFormat, VmState } from '../model.js';
 import { isAuthorized, permissionsFromBits, type Requester } from '../permissions.js';
-import { decodeAttributes } from '../template/attributes.js';
 import { findDatastore } from './datastores.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import { IMAGE_STATE_ERROR } from './images.js';
 import { newObjectOwnership } from './owned.js';
 import type { DatastoreTable, ImageIncrementTable, ImageTable, OwnedColumns } from './schema.js';
+import { type VmLocationAttributes, vmLocation } from './vms.js';
 
 /** Everything a VM backup reads before it starts. */
 export interface BackupSource {
@@ -31,21 +31,9 @@ export interface BackupSource {
   readonly disks: readonly { diskId: number; source: string; format: DiskFormat; virtualSize: number }[];
   readonly datastore: DatastoreTable;
   /** Where a kvm VM runs: the VM's DEPLOY_ID, QMP_SOCKET, GUEST_AGENT_SOCKET, the host's LIBVIRT_URI. */
-  readonly location: {
-    readonly deployId?: string;
-    readonly qmpSocket?: string;
-    readonly agentSocket?: string;
-    readonly libvirtUri?: string;
-  };
+  readonly location: VmLocationAttributes;
   /** Whether this backup, recorded now, adds an increment to an open chain (else it starts an image). */
   readonly continuesChain: boolean;
-}
-
-/** The single-valued attributes of a stored template, by name. */
-function singles(template: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const a of decodeAttributes(template)) if (a.kind === 'single') out.set(a.name, a.value);
-  return out;
 }
 
 /** Whether a backup of the VM into `datastoreId` would add to its open increment chain. */
@@ -86,8 +74,6 @@ export async function readBackupSource(
     .select(['vm_mad', 'template'])
     .where('id', '=', vm.host_id)
     .executeTakeFirst();
-  const vmAttrs = singles(vm.template);
-  const hostAttrs = singles(host?.template ?? '[]');
   const backupConfig = backupConfigFromJson(vm.backup_config);
   const { chain } = await opensOnChain(
     db,
@@ -96,14 +82,7 @@ export async function readBackupSource(
     plan.reset,
     datastoreId,
   );
-  const location = Object.fromEntries(
-    [
-      ['deployId', vmAttrs.get('DEPLOY_ID')],
-      ['qmpSocket', vmAttrs.get('QMP_SOCKET')],
-      ['agentSocket', vmAttrs.get('GUEST_AGENT_SOCKET')],
-      ['libvirtUri', hostAttrs.get('LIBVIRT_URI')],
-    ].filter(([, v]) => v !== undefined && v !== ''),
-  );
+  const location = vmLocation(vm.template, host?.template);
   const disks = await db
     .selectFrom('vm_disks')
     .selectAll()

@@ -151,3 +151,66 @@ export async function hostNamesById(db: Queryable): Promise<Map<number, string>>
 export async function firstHostId(db: Queryable): Promise<number | undefined> {
   return (await db.selectFrom('hosts').select('id').orderBy('id').executeTakeFirst())?.id;
 }
+
+/** Where a kvm VM runs: the VM's DEPLOY_ID, QMP_SOCKET, GUEST_AGENT_SOCKET and its host's LIBVIRT_URI. */
+export interface VmLocationAttributes {
+  readonly deployId?: string;
+  readonly qmpSocket?: string;
+  readonly agentSocket?: string;
+  readonly libvirtUri?: string;
+}
+
+function singles(template: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const a of decodeAttributes(template)) if (a.kind === 'single') out.set(a.name, a.value);
+  return out;
+}
+
+/** The location attributes of a VM from its stored template and its host's. */
+export function vmLocation(vmTemplate: string, hostTemplate: string | undefined): VmLocationAttributes {
+  const vm = singles(vmTemplate);
+  const host = singles(hostTemplate ?? '[]');
+  const pairs: [keyof VmLocationAttributes, string | undefined][] = [
+    ['deployId', vm.get('DEPLOY_ID')],
+    ['qmpSocket', vm.get('QMP_SOCKET')],
+    ['agentSocket', vm.get('GUEST_AGENT_SOCKET')],
+    ['libvirtUri', host.get('LIBVIRT_URI')],
+  ];
+  return Object.fromEntries(pairs.filter(([, v]) => v !== undefined && v !== ''));
+}
+
+/** A VM whose host runs a hypervisor other than `fs`, as recovery at start needs it. */
+export interface HypervisorVm {
+  readonly id: number;
+  readonly vmMad: string;
+  readonly disks: readonly { diskId: number; source: string; format: DiskFormat; virtualSize: number }[];
+  readonly location: VmLocationAttributes;
+}
+
+/** Every VM on a host whose VM_MAD is not `fs`, with its disks and location. */
+export async function hypervisorVms(db: Queryable): Promise<HypervisorVm[]> {
+  const rows = await db
+    .selectFrom('vms')
+    .innerJoin('hosts', 'hosts.id', 'vms.host_id')
+    .select([
+      'vms.id as id',
+      'vms.template as vmTemplate',
+      'hosts.template as hostTemplate',
+      'hosts.vm_mad as vmMad',
+    ])
+    .where('hosts.vm_mad', '!=', 'fs')
+    .orderBy('vms.id')
+    .execute();
+  const disks = await disksOfVms(
+    db,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    vmMad: r.vmMad,
+    location: vmLocation(r.vmTemplate, r.hostTemplate),
+    disks: disks
+      .filter((d) => d.vm_id === r.id)
+      .map((d) => ({ diskId: d.disk_id, source: d.source, format: d.format, virtualSize: d.size_bytes })),
+  }));
+}

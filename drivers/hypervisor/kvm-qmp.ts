@@ -41,7 +41,8 @@ export interface LiveDisk {
 
 export interface QmpPointInTime extends PointInTime {
   readonly kind: 'qmp';
-  readonly qmp: QmpClient;
+  /** QMP serves one client at a time: the view holds no connection while its disks are read. */
+  readonly socket: string;
   readonly live: readonly LiveDisk[];
   readonly socketPath: string;
   readonly scratchDir: string;
@@ -251,11 +252,12 @@ export async function takeQmpView(
       if (d.base)
         changes.set(d.spec.diskId, { kind: 'extents', extents: await dirtyExtents(client, d.base) });
     }
+    qmp.close();
     return {
       kind: 'qmp',
       vmId: vm.id,
       disks: live.map((d) => d.spec),
-      qmp,
+      socket,
       live,
       socketPath,
       scratchDir: options.scratchDir,
@@ -275,8 +277,10 @@ export async function takeQmpView(
 
 /** Ends a view: closes the exports; `succeeded` keeps its checkpoint and drops the one it read since. */
 export async function releaseQmpView(pit: QmpPointInTime, succeeded: boolean): Promise<void> {
-  const { qmp } = pit;
   await Promise.all(pit.live.map((d) => ignoring(d.client.close())));
+  const qmp = await QmpClient.connect(pit.socket).catch(() => undefined);
+  // QEMU gone (the VM stopped): nothing of the view is left to remove.
+  if (!qmp) return;
   const vm: VmSpec = { id: pit.vmId, state: 'RUNNING', disks: pit.disks };
   // Success: only the new checkpoint stays. Failure: neither (the next backup reads whole disks).
   await ignoring(recoverQmp(qmp, vm, pit.scratchDir, succeeded ? pit.checkpoint : undefined));

@@ -54,7 +54,9 @@ function qmpFreezer(vm: VmSpec, qmp: QmpClient): Freezer {
   const agentCall = async (command: string) => {
     const socket = vm.location?.agentSocket;
     if (!socket) throw new Error('the VM has no GUEST_AGENT_SOCKET');
-    const agent = await QmpClient.connect(socket, { agent: true, timeoutMs: 5000 });
+    // A thaw waits longer than a freeze: a guest left frozen is worse than a slow backup.
+    const waitMs = command === 'guest-fsfreeze-thaw' ? 60_000 : 10_000;
+    const agent = await QmpClient.connect(socket, { agent: true, timeoutMs: waitMs });
     try {
       await agent.execute(command, undefined, 30_000);
     } finally {

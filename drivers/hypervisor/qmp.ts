@@ -39,6 +39,8 @@ export class QmpClient {
   private readonly eventWaiters = new Set<() => void>();
   private closed: Error | undefined;
   private greeting: ((v: QmpValue) => void) | undefined;
+  /** A guest agent's sync: every answer is dropped until the one carrying this id. */
+  private syncing: { id: number; done: () => void } | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -71,12 +73,23 @@ export class QmpClient {
     const client = new QmpClient(socket, path);
     const timeoutMs = options.timeoutMs ?? 10_000;
     if (options.agent) {
+      // An answer meant for an earlier client (one that died waiting) may come first: drop
+      // everything up to our sync's answer.
       const id = Math.floor(Math.random() * 2 ** 31);
-      const answer = await client.execute('guest-sync', { id }, timeoutMs);
-      if (answer !== id) {
-        client.close();
-        throw new Error(`guest agent ${path}: guest-sync answered ${JSON.stringify(answer)}, not ${id}`);
-      }
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          client.close();
+          reject(new Error(`guest agent ${path}: no answer to guest-sync in ${timeoutMs} ms`));
+        }, timeoutMs);
+        client.syncing = {
+          id,
+          done: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+        socket.write(`${JSON.stringify({ execute: 'guest-sync', arguments: { id } })}\n`);
+      });
       return client;
     }
     await new Promise<void>((resolve, reject) => {
@@ -109,6 +122,13 @@ export class QmpClient {
       message = JSON.parse(line) as { [key: string]: QmpValue };
     } catch {
       return; // The agent may emit a 0xFF sync byte or noise; a command's answer is always JSON.
+    }
+    if (this.syncing) {
+      if (message.return === this.syncing.id) {
+        this.syncing.done();
+        this.syncing = undefined;
+      }
+      return;
     }
     if ('QMP' in message) {
       this.greeting?.(message.QMP ?? null);

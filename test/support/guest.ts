@@ -83,6 +83,10 @@ export interface GuestOptions {
   readonly stride?: number;
   /** Pause between records, in microseconds (slows the writer so increments stay small). */
   readonly delayUs?: number;
+  /** The guest agent answers a freeze this long after freezing. */
+  readonly freezeDelayMs?: number;
+  /** A second, raw disk attached as a second device (not written by the guest). */
+  readonly extraDisk?: string;
 }
 
 export interface Guest {
@@ -104,7 +108,7 @@ export async function startGuest(o: GuestOptions): Promise<Guest> {
   const stride = o.stride ?? 97;
   const qmpSocket = join(o.dir, 'qmp.sock');
   const agentSocket = join(o.dir, 'agent.sock');
-  const append = `console=ttyS0 quiet writer.blocks=${o.blocks} writer.stride=${stride} writer.delay_us=${o.delayUs ?? 0}`;
+  const append = `console=ttyS0 quiet writer.blocks=${o.blocks} writer.stride=${stride} writer.delay_us=${o.delayUs ?? 0} writer.freeze_delay_ms=${o.freezeDelayMs ?? 0}`;
   const child = spawn(
     'qemu-system-x86_64',
     [
@@ -114,6 +118,13 @@ export async function startGuest(o: GuestOptions): Promise<Guest> {
       ...['-blockdev', `driver=file,filename=${o.disk},node-name=file0`],
       ...['-blockdev', `driver=${o.format},file=file0,node-name=disk0`],
       ...['-device', 'virtio-blk-pci,drive=disk0,id=vd0'],
+      ...(o.extraDisk
+        ? [
+            ...['-blockdev', `driver=file,filename=${o.extraDisk},node-name=file1`],
+            ...['-blockdev', 'driver=raw,file=file1,node-name=disk1'],
+            ...['-device', 'virtio-blk-pci,drive=disk1,id=vd1'],
+          ]
+        : []),
       ...['-device', 'virtio-serial', '-chardev', `socket,path=${agentSocket},server=on,wait=off,id=qga0`],
       ...['-device', 'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0'],
     ],

@@ -8,9 +8,11 @@
  * writes 1..M is known exactly, and a backup taken at one instant must restore to the disk
  * after writes 1..M for the M it contains: an older record in some block means a mix of
  * instants. While the agent has the filesystem "frozen" no record is written.
- * Kernel command line: writer.blocks=N writer.stride=S writer.delay_us=D (defaults 256, 97, 0).
+ * Kernel command line: writer.blocks=N writer.stride=S writer.delay_us=D (defaults 256, 97, 0),
+ * writer.freeze_delay_ms=F (the agent answers a freeze F ms after freezing).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
@@ -36,6 +38,7 @@ static long param(const char *cmdline, const char *name, long fallback) {
 }
 
 static int agent = -1;
+static long freeze_delay_ms = 0;
 static int frozen = 0;
 static char inbox[4096];
 static size_t inlen = 0;
@@ -63,8 +66,11 @@ static void handle(const char *req) {
     answer("{\"return\": {}}\n");
   } else if (strstr(req, "guest-fsfreeze-freeze")) {
     frozen = 1;
-    answer("{\"return\": 1}\n");
     printf("agent: frozen\n");
+    fflush(stdout);
+    /* A slow freeze keeps the caller waiting while the guest is frozen (the crash test's window). */
+    if (freeze_delay_ms > 0) usleep(freeze_delay_ms * 1000);
+    answer("{\"return\": 1}\n");
   } else if (strstr(req, "guest-fsfreeze-thaw")) {
     frozen = 0;
     answer("{\"return\": 1}\n");
@@ -125,14 +131,23 @@ int main(void) {
   long blocks = param(cmdline, "writer.blocks=", 256);
   long stride = param(cmdline, "writer.stride=", 97);
   long delay = param(cmdline, "writer.delay_us=", 0);
+  freeze_delay_ms = param(cmdline, "writer.freeze_delay_ms=", 0);
   int disk = -1;
   for (int tries = 0; tries < 100 && disk < 0; tries++) {
     disk = open("/dev/vda", O_RDWR | O_DIRECT | O_DSYNC);
     if (disk < 0) usleep(50000);
   }
+  /* The agent's port is /dev/vport<N>p1, N the virtio device's index: whichever shows up. */
   for (int tries = 0; tries < 40 && agent < 0; tries++) {
-    agent = open("/dev/vport1p1", O_RDWR | O_NONBLOCK);
-    if (agent < 0) agent = open("/dev/vport0p1", O_RDWR | O_NONBLOCK);
+    DIR *dev = opendir("/dev");
+    struct dirent *e;
+    while (dev && agent < 0 && (e = readdir(dev))) {
+      if (strncmp(e->d_name, "vport", 5) != 0) continue;
+      char path[300];
+      snprintf(path, sizeof path, "/dev/%s", e->d_name);
+      agent = open(path, O_RDWR | O_NONBLOCK);
+    }
+    if (dev) closedir(dev);
     if (agent < 0) usleep(25000);
   }
   printf("writer: disk %s, agent %s, blocks %ld stride %ld\n", disk >= 0 ? "ok" : "missing",

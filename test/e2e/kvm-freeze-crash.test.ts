@@ -1,0 +1,244 @@
+/**
+ * FS_FREEZE and crashes on live VMs (bare QEMU through QMP, a real guest whose agent pauses its
+ * writes while frozen): AGENT and SUSPEND give filesystem-consistent backups of one instant across
+ * two disks and always thaw; a guest agent that does not answer leaves a crash-consistent backup
+ * with a warning; kill -9 of the daemon while the guest is frozen, or while a backup reads the
+ * export, leaves the VM running, and the next start thaws it and removes exports and fleecing
+ * nodes, after which backups work.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { QmpClient } from '../../drivers/hypervisor/qmp.js';
+import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
+import { checkInstant, type Guest, guestUnavailable, rawBytes, startGuest } from '../support/guest.js';
+import { rpcOk } from '../support/rpc.js';
+
+const MiB = 1024 * 1024;
+const BLOCKS = 256;
+const skip = guestUnavailable();
+
+let d: RunningDaemon;
+let stateDir: string;
+let work: string;
+const guests: { guest: Guest; dir: string }[] = [];
+const cli = (name: string, args: string[]) => runCli(name, args, d);
+
+async function backup(vm: number): Promise<string> {
+  const r = await cli('onevm', ['backup', String(vm), '-d', '100', '--wait']);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${d.logs().slice(-3000)}`);
+  const m = /backup done, image (\d+)/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  return m[1] as string;
+}
+
+async function restore(image: string, disk: number): Promise<string> {
+  const to = join(work, `restore-${image}-${disk}-${randomBytes(2).toString('hex')}`);
+  const r = await cli('oneimage', ['restore', image, '--disk-id', String(disk), '--to', to]);
+  assert.equal(r.code, 0, r.stderr);
+  const file = new RegExp(`DISK ${disk}: (\\S+)`).exec(r.stdout)?.[1];
+  assert.ok(file, r.stdout);
+  return file;
+}
+
+async function lastIncrement(image: string): Promise<string> {
+  const r = await cli('oneimage', ['show', image, '-x']);
+  assert.equal(r.code, 0, r.stderr);
+  return (
+    [...r.stdout.matchAll(/<INCREMENT>([\s\S]*?)<\/INCREMENT>/g)].map((m) => m[1] as string).at(-1) ?? ''
+  );
+}
+
+const field = (xml: string, name: string) =>
+  new RegExp(`<${name}>(?:<!\\[CDATA\\[)?([^<\\]]*)`).exec(xml)?.[1];
+
+/** What QEMU holds of ours: exports, fleecing nodes, block jobs, checkpoints; and its run state. */
+async function qemuState(socket: string) {
+  const qmp = await QmpClient.connect(socket);
+  try {
+    const names = (v: unknown, key: string) =>
+      (Array.isArray(v) ? v : [])
+        .map((x) => String((x as Record<string, unknown>)[key] ?? ''))
+        .filter((n) => n.startsWith('onebackup-'));
+    const block = (await qmp.execute('query-block')) as {
+      inserted?: { 'dirty-bitmaps'?: { name: string }[] };
+    }[];
+    return {
+      exports: names(await qmp.execute('query-block-exports'), 'id'),
+      nodes: names(await qmp.execute('query-named-block-nodes', { flat: true }), 'node-name'),
+      jobs: names(await qmp.execute('query-block-jobs'), 'device'),
+      bitmaps: block
+        .flatMap((b) => b.inserted?.['dirty-bitmaps'] ?? [])
+        .map((b) => String(b.name))
+        .filter((n) => n.startsWith('onebackup-')),
+      status: String(((await qmp.execute('query-status')) as { status?: string }).status),
+    };
+  } finally {
+    qmp.close();
+  }
+}
+
+async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface LiveVm {
+  readonly id: number;
+  readonly guest: Guest;
+  readonly initial: Buffer;
+  readonly extra: Buffer;
+}
+
+/** A qcow2 system disk the guest writes and a raw data disk it does not, on a running guest. */
+async function liveVm(
+  name: string,
+  config: string,
+  opts: { freezeDelayMs?: number; extraMiB?: number; agent?: boolean } = {},
+): Promise<LiveVm> {
+  const initial = Buffer.alloc(32 * MiB);
+  initial.fill(0x5a, 20 * MiB, 21 * MiB);
+  const raw = join(work, `${name}-initial.raw`);
+  writeFileSync(raw, initial);
+  const disk = join(work, `${name}.qcow2`);
+  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, disk]);
+  const extraPath = join(work, `${name}-data.raw`);
+  const extra = Buffer.alloc((opts.extraMiB ?? 8) * MiB);
+  for (let at = 0; at < extra.length; at += 64 * MiB)
+    randomBytes(Math.min(64 * MiB, extra.length - at)).copy(extra, at);
+  writeFileSync(extraPath, extra);
+  const dir = tempDir('onebackup-guest-run-');
+  const guest = await startGuest({
+    dir,
+    disk,
+    format: 'qcow2',
+    blocks: BLOCKS,
+    delayUs: 3000,
+    extraDisk: extraPath,
+    ...(opts.freezeDelayMs ? { freezeDelayMs: opts.freezeDelayMs } : {}),
+  });
+  guests.push({ guest, dir });
+  const agent = opts.agent === false ? join(dir, 'no-agent.sock') : guest.agentSocket;
+  const id = Number(
+    await rpcOk(
+      d,
+      'one.vm.allocate',
+      `NAME="${name}"\nHOST="kvm1"\nQMP_SOCKET="${guest.qmpSocket}"\nGUEST_AGENT_SOCKET="${agent}"\n${config}\n` +
+        `DISK=[SOURCE="${disk}", FORMAT="qcow2"]\nDISK=[SOURCE="${extraPath}", FORMAT="raw"]\n`,
+    ),
+  );
+  return { id, guest, initial, extra };
+}
+
+/** Both disks of the image's last increment restore to one instant of the guest. */
+async function checkRestores(vm: LiveVm, image: string): Promise<number> {
+  const m = checkInstant(
+    rawBytes(await restore(image, 0), 'qcow2', work),
+    vm.initial,
+    BLOCKS,
+    vm.guest.stride,
+  );
+  assert.ok(readFileSync(await restore(image, 1)).equals(vm.extra), 'the data disk restores bit for bit');
+  return m;
+}
+
+describe('FS_FREEZE and crashes on live VMs', { skip }, () => {
+  before(async () => {
+    work = tempDir('onebackup-kvm-');
+    stateDir = tempDir();
+    d = await startDaemon({ stateDir });
+    await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nVM_MAD="kvm"\n');
+    await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
+  });
+  after(async () => {
+    for (const g of guests) {
+      await g.guest.stop();
+      cleanup(g.dir);
+    }
+    await d?.stop();
+    cleanup(stateDir);
+    cleanup(work);
+  });
+
+  it('AGENT freezes the guest for the instant only: filesystem-consistent, thawed, two disks of one instant', async () => {
+    const vm = await liveVm('agent', 'BACKUP_CONFIG=[FS_FREEZE="AGENT"]');
+    const image = await backup(vm.id);
+    const inc = await lastIncrement(image);
+    assert.equal(field(inc, 'CONSISTENCY'), 'filesystem');
+    assert.ok(Number(field(inc, 'FROZEN_MS')) > 0, inc);
+    assert.equal(field(inc, 'WARNING'), undefined);
+    const m = await checkRestores(vm, image);
+    assert.match(vm.guest.console(), /agent: frozen[\s\S]*agent: thawed/);
+    await vm.guest.waitSeq(m + 100);
+  });
+
+  it('SUSPEND pauses the vCPUs for the instant and resumes them', async () => {
+    const vm = await liveVm('suspend', 'BACKUP_CONFIG=[FS_FREEZE="SUSPEND"]');
+    const image = await backup(vm.id);
+    const inc = await lastIncrement(image);
+    assert.equal(field(inc, 'CONSISTENCY'), 'filesystem');
+    assert.equal((await qemuState(vm.guest.qmpSocket)).status, 'running');
+    const m = await checkRestores(vm, image);
+    await vm.guest.waitSeq(m + 100);
+  });
+
+  it('a guest agent that does not answer: the backup goes on crash-consistent and says so', async () => {
+    const vm = await liveVm('no-agent', 'BACKUP_CONFIG=[FS_FREEZE="AGENT"]', { agent: false });
+    const image = await backup(vm.id);
+    const inc = await lastIncrement(image);
+    assert.equal(field(inc, 'CONSISTENCY'), 'crash');
+    assert.match(field(inc, 'WARNING') ?? '', /FS_FREEZE=AGENT failed .*crash-consistent/);
+    await checkRestores(vm, image);
+  });
+
+  it('kill -9 while the guest is frozen: the VM keeps running and the next start thaws it', async () => {
+    const vm = await liveVm('frozen-kill', 'BACKUP_CONFIG=[FS_FREEZE="AGENT"]', { freezeDelayMs: 8000 });
+    const started = await cli('onevm', ['backup', String(vm.id), '-d', '100']);
+    assert.equal(started.code, 0, started.stderr);
+    await until('the guest to be frozen', () => vm.guest.console().includes('agent: frozen'));
+    await d.stop('SIGKILL');
+    const frozenAt = vm.guest.seq();
+    d = await startDaemon({ stateDir });
+    await until(
+      'the guest to be thawed by the restarted daemon',
+      () => vm.guest.console().includes('agent: thawed'),
+      90_000,
+    );
+    await vm.guest.waitSeq(frozenAt + 200);
+    assert.match(d.logs(), /thawed a freeze left by a crash/);
+  });
+
+  it('kill -9 while a backup reads the export: the next start removes exports and fleecing nodes; backups work', async () => {
+    const vm = await liveVm('read-kill', 'BACKUP_CONFIG=[MODE="INCREMENT"]', { extraMiB: 768 });
+    const started = await cli('onevm', ['backup', String(vm.id), '-d', '100']);
+    assert.equal(started.code, 0, started.stderr);
+    await until('the export to be up', async () => (await qemuState(vm.guest.qmpSocket)).exports.length > 0);
+    await d.stop('SIGKILL');
+    const left = await qemuState(vm.guest.qmpSocket);
+    assert.ok(
+      left.nodes.length > 0 && left.jobs.length > 0,
+      `a crash leaves fleecing behind: ${JSON.stringify(left)}`,
+    );
+    const seq = vm.guest.seq();
+    await vm.guest.waitSeq(seq + 100);
+    d = await startDaemon({ stateDir });
+    const cleaned = await qemuState(vm.guest.qmpSocket);
+    assert.deepEqual([cleaned.exports, cleaned.nodes, cleaned.jobs], [[], [], []]);
+    assert.equal(cleaned.status, 'running');
+    const image = await backup(vm.id);
+    await checkRestores(vm, image);
+    const { bitmaps } = await qemuState(vm.guest.qmpSocket);
+    assert.equal(new Set(bitmaps).size, 1, `one checkpoint (on each of the 2 disks) is left: ${bitmaps}`);
+    assert.equal(bitmaps.length, 2);
+  });
+});
