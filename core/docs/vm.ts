@@ -8,7 +8,7 @@ import { backupConfigAttributes } from '../backup-config.js';
 import type { VmView } from '../services/vms.js';
 import type { PlainAttribute } from '../template/attributes.js';
 import { cdata, el, render, type XmlNode } from '../xml/build.js';
-import { idsEl, num, ownedHead, templateEl } from './common.js';
+import { idsEl, lockEls, num, ownedHead, templateEl } from './common.js';
 
 const MB = 1024 * 1024;
 
@@ -65,20 +65,14 @@ function diskAttribute(d: VmView['disks'][number]): PlainAttribute {
   };
 }
 
-function lockEl(v: VmView, short: boolean): XmlNode[] {
-  const r = v.row;
-  if (r.lock_level <= 0) return [];
-  if (short) return [el('LOCK', num('LOCKED', r.lock_level))];
-  return [
-    el(
-      'LOCK',
-      num('LOCKED', r.lock_level),
-      num('OWNER', r.lock_owner),
-      num('TIME', r.lock_time),
-      num('REQ_ID', r.lock_req_id),
-    ),
-  ];
-}
+/** The first elements of every HISTORY record: the VM's one record, on its host in cluster 0. */
+const historyHead = (v: VmView): XmlNode[] => [
+  num('OID', v.row.id),
+  num('SEQ', 0),
+  el('HOSTNAME', v.hostName),
+  num('HID', v.row.host_id),
+  num('CID', 0),
+];
 
 /** The VM's one history record: registered on its host (cluster 0), no system datastore. */
 function historyEl(v: VmView): XmlNode {
@@ -88,11 +82,7 @@ function historyEl(v: VmView): XmlNode {
     'HISTORY_RECORDS',
     el(
       'HISTORY',
-      num('OID', r.id),
-      num('SEQ', 0),
-      el('HOSTNAME', v.hostName),
-      num('HID', r.host_id),
-      num('CID', 0),
+      ...historyHead(v),
       num('STIME', r.stime),
       num('ETIME', 0),
       el('VM_MAD', v.hostVmMad),
@@ -158,7 +148,7 @@ function vmEl(v: VmView, progress?: BackupProgressView): XmlNode {
     num('STIME', r.stime),
     num('ETIME', 0),
     el('DEPLOY_ID', v.deployId),
-    ...lockEl(v, false),
+    ...lockEls(r),
     el('MONITORING'),
     el('SCHED_ACTIONS'),
     templateEl([
@@ -206,7 +196,8 @@ function shortVmEl(v: VmView): XmlNode {
     num('STIME', r.stime),
     num('ETIME', 0),
     el('DEPLOY_ID', v.deployId),
-    ...lockEl(v, true),
+    // The short VM's LOCK holds LOCKED alone.
+    ...(r.lock_level > 0 ? [el('LOCK', num('LOCKED', r.lock_level))] : []),
     el('TEMPLATE', el('CPU'), el('MEMORY'), el('VCPU'), ...v.disks.map(shortDiskEl)),
     el('MONITORING'),
     el('USER_TEMPLATE', ...user.map((a) => el(a.name, a.kind === 'single' ? a.value : ''))),
@@ -214,11 +205,7 @@ function shortVmEl(v: VmView): XmlNode {
       'HISTORY_RECORDS',
       el(
         'HISTORY',
-        num('OID', r.id),
-        num('SEQ', 0),
-        el('HOSTNAME', v.hostName),
-        num('HID', r.host_id),
-        num('CID', 0),
+        ...historyHead(v),
         num('DS_ID', -1),
         el('VM_MAD', v.hostVmMad),
         el('TM_MAD', ''),
