@@ -176,7 +176,7 @@ async function client(target, agent, session, world, end, stats) {
     if (r < 0.3) {
       kind = 'list';
       args = pick([
-        ['one.vmpool.info', -2, -1, -1],
+        ['one.vmpool.info', -2, -1, -1, -1],
         ['one.hostpool.info'],
         ['one.imagepool.info', -2, -1, -1],
         ['one.backupjobpool.info', -2, -1, -1],

@@ -51,6 +51,8 @@ export const VM: ObjectKind = {
   pool: POOLS.vm,
   label: 'VIRTUAL MACHINE',
   noun: 'VM',
+  // The full VMs (with BACKUPS): the short ones of one.vmpool.info have no backup job.
+  listMethod: 'one.vmpool.infoextended',
   poolArgs: [-2, -1, -1, -1],
   columns: [
     id('VM'),
@@ -99,6 +101,16 @@ export const VM: ObjectKind = {
     `\n${'BACKUP CONFIGURATION'.padEnd(80)}\n${templateToString(templateAttributes(d.child('BACKUPS')?.child('BACKUP_CONFIG')))}`,
 };
 
+/** HOST_SHARE/RUNNING_VMS: the host's VMs in state RUNNING. */
+const runningVms = (d: XmlElement): string => d.child('HOST_SHARE')?.text('RUNNING_VMS') || '0';
+
+/** Megabytes as OpenNebula's CLI shows sizes: 512M, 1.5G, 2.3T. */
+function mbToStr(mb: number): string {
+  if (mb < 1024) return `${mb}M`;
+  if (mb < 1024 * 1024) return `${(mb / 1024).toFixed(1)}G`;
+  return `${(mb / 1024 / 1024).toFixed(1)}T`;
+}
+
 export const HOST: ObjectKind = {
   prefix: 'one.host',
   pool: POOLS.host,
@@ -108,15 +120,37 @@ export const HOST: ObjectKind = {
   columns: [
     id('Host'),
     name('Host'),
+    {
+      name: 'CLUSTER',
+      describe: 'Cluster of the host',
+      size: 8,
+      left: true,
+      value: (d) => d.text('CLUSTER'),
+    },
     { name: 'VM_MAD', describe: 'Hypervisor driver', size: 6, left: true, value: (d) => d.text('VM_MAD') },
-    { name: 'RVM', describe: 'Number of VMs', size: 3, value: (d) => String(ids(d, 'VMS').length) },
+    { name: 'RVM', describe: 'Number of running VMs', size: 3, value: runningVms },
+    {
+      name: 'VMS',
+      describe: 'Number of VMs registered on the host',
+      size: 3,
+      value: (d) => String(ids(d, 'VMS').length),
+    },
+    {
+      name: 'BKUP',
+      describe: 'Backups of its VMs in progress',
+      size: 4,
+      value: (d) => tmpl(d, 'RUNNING_BACKUPS') || '0',
+    },
     { name: 'STAT', describe: 'Host status', size: 4, left: true, value: () => 'on' },
   ],
   showFields: (d) => [
     ['ID', d.text('ID')],
     ['NAME', d.text('NAME')],
+    ['CLUSTER', d.text('CLUSTER')],
     ['VM_MAD', d.text('VM_MAD')],
     ['VMS', ids(d, 'VMS').join(',')],
+    ['RUNNING VMS', runningVms(d)],
+    ['RUNNING BACKUPS', tmpl(d, 'RUNNING_BACKUPS') || '0'],
   ],
 };
 
@@ -133,6 +167,8 @@ export const DATASTORE: ObjectKind = {
     { name: 'DS_MAD', describe: 'Datastore driver', size: 6, left: true, value: (d) => d.text('DS_MAD') },
     { name: 'COMP', describe: 'Compression', size: 6, left: true, value: (d) => `${tmpl(d, 'COMPRESSION')}` },
     { name: 'ENC', describe: 'Encrypted', size: 3, left: true, value: (d) => tmpl(d, 'ENCRYPTION') },
+    { name: 'SIZE', describe: 'Size of its filesystem', size: 6, value: (d) => mbToStr(d.num('TOTAL_MB')) },
+    { name: 'AVA', describe: 'Free space left there', size: 6, value: (d) => mbToStr(d.num('FREE_MB')) },
     {
       name: 'IMAGES',
       describe: 'Number of backup images',
@@ -148,6 +184,10 @@ export const DATASTORE: ObjectKind = {
     ['TYPE', tmpl(d, 'TYPE')],
     ['DS_MAD', d.text('DS_MAD')],
     ['BASE PATH', d.text('BASE_PATH')],
+    ['CLUSTERS', ids(d, 'CLUSTERS').join(',')],
+    ['TOTAL', mbToStr(d.num('TOTAL_MB'))],
+    ['FREE', mbToStr(d.num('FREE_MB'))],
+    ['USED', mbToStr(d.num('USED_MB'))],
     ['IMAGES', ids(d, 'IMAGES').join(',')],
   ],
 };
@@ -300,6 +340,7 @@ export const USER: ObjectKind = {
     ['GROUP', d.text('GNAME')],
     ['AUTH_DRIVER', d.text('AUTH_DRIVER')],
     ['ENABLED', d.text('ENABLED') === '1' ? 'Yes' : 'No'],
+    ['LOGIN TOKENS', String(d.children('LOGIN_TOKEN').length)],
   ],
 };
 

@@ -33,12 +33,13 @@ import { explainWaiting } from './scheduler/pick.js';
 import { VmOperations } from './scheduler/vm-operations.js';
 import { forwardingScheduler } from './scheduler-port.js';
 import { BackupJobService } from './services/backupjobs.js';
+import { ClusterService } from './services/clusters.js';
 import type { ServiceDeps } from './services/context.js';
 import { DatastoreService } from './services/datastores.js';
 import { HostService } from './services/hosts.js';
 import { ImageService } from './services/images.js';
 import { ownedCalls } from './services/owned-calls.js';
-import { UserService } from './services/users.js';
+import { MAX_TOKEN_TIME, UserService } from './services/users.js';
 import { VmBackupService } from './services/vm-backups.js';
 import { VmService } from './services/vms.js';
 import { lockStateDir, type StateLock } from './state-lock.js';
@@ -247,6 +248,12 @@ export class Daemon {
       jobs,
       owned: ownedCalls(serviceDeps),
       vmBackups: this.#vmBackups,
+      clusters: new ClusterService(serviceDeps),
+      systemConfig: {
+        maxBackups: config.maxBackups,
+        maxBackupsHost: config.maxBackupsHost,
+        maxTokenTime: MAX_TOKEN_TIME,
+      },
       backupProgress: (vmId) => {
         const running = runner.running.get(vmId);
         if (running) return running;

@@ -36,6 +36,8 @@ export interface ObjectKind extends ObjectRef {
   readonly columns: readonly Column<XmlElement>[];
   /** Extra arguments of pool.info after the session (filter, start, end...). */
   readonly poolArgs: readonly number[];
+  /** The method `list` calls when not the pool's (e.g. one.vmpool.infoextended for full VMs). */
+  readonly listMethod?: string;
   /** Lines of `show` between the header and TEMPLATE CONTENTS. */
   readonly showFields: (doc: XmlElement) => readonly (readonly [string, string])[];
   /** More sections of `show`, after the template. */
@@ -94,7 +96,7 @@ export function listCommand(kind: ObjectKind): CommandSpec {
         stdio.out(describeColumns(kind.columns));
         return;
       }
-      const xml = await clientFor(argv).callString(`${kind.pool.method}`, ...kind.poolArgs);
+      const xml = await clientFor(argv).callString(kind.listMethod ?? kind.pool.method, ...kind.poolArgs);
       if (argv['xml']) stdio.out(`${prettyXml(xml)}\n`);
       else if (argv['json'])
         stdio.out(`${JSON.stringify(xmlToOneJson(xml, [kind.pool.element]), null, 2)}\n`);

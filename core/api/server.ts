@@ -120,7 +120,14 @@ export class ApiServer {
     const response = await dispatch(this.#options.services, this.#options.log, call.methodName, call.params, {
       address: req.socket.remoteAddress ?? '',
     });
-    send(res, 200, 'text/xml', encodeMethodResponse(response));
+    send(
+      res,
+      200,
+      'text/xml',
+      'fault' in response
+        ? encodeFault(response.fault.code, response.fault.message)
+        : encodeMethodResponse(response),
+    );
   }
 
   listen(address: string, port: number): Promise<AddressInfo> {

@@ -3,8 +3,24 @@
  * ParamSpecs, and ArgsOf maps that tuple to the handler's parameter types, so a handler's
  * arguments are typed by its own parameter list.
  */
-import { ErrorCode, OneError } from '../errors.js';
 import type { XmlRpcValue } from './xmlrpc-value.js';
+
+/**
+ * XML-RPC fault codes of xmlrpc-c, which oned's XML-RPC layer answers before a method runs:
+ * an unknown method (-506), and a missing argument or one of the wrong type (-501).
+ */
+export const FaultCode = Object.freeze({ NO_SUCH_METHOD: -506, TYPE: -501 });
+
+/** A call the XML-RPC layer refuses with a fault instead of OpenNebula's [false, message, code]. */
+export class XmlRpcFaultError extends Error {
+  override readonly name = 'XmlRpcFaultError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** The TypeScript type an XML-RPC parameter type checks to. */
 export interface ArgTypes {
@@ -38,6 +54,14 @@ export const boolParam = (name: string, dflt?: boolean): ParamSpec<'bool'> => sp
 export const intArrayParam = (name: string, dflt?: readonly number[]): ParamSpec<'intArray'> =>
   spec('intArray', name, dflt);
 
+/** How xmlrpc-c's "Parameter that is supposed to be <type> is not" names each type. */
+const XMLRPC_TYPE: Readonly<Record<ParamType, string>> = {
+  int: 'integer',
+  string: 'string',
+  bool: 'boolean',
+  intArray: 'array',
+};
+
 const TYPE_WORD: Readonly<Record<ParamType, string>> = {
   int: 'an int',
   string: 'a string',
@@ -62,36 +86,38 @@ function convert(value: XmlRpcValue, type: ParamType): ArgValue | undefined {
   }
 }
 
+/** `(session, id[, decrypt])`: the argument list of a method, optional ones in brackets. */
+export function signatureOf(method: string, specs: readonly ParamSpec[]): string {
+  const required = specs.filter((s) => s.default === undefined).map((s) => `, ${s.name}`);
+  const optional = specs.filter((s) => s.default !== undefined).map((s) => `[, ${s.name}]`);
+  return `${method}(session${required.join('')}${optional.join('')})`;
+}
+
 /**
- * Checks the arguments after the session string against `specs`; throws RPC_API naming the
- * argument. Each value returned has the type its spec names (convert() checks it), which is
- * what lets `ArgsOf<P>` describe the result.
+ * Checks the arguments after the session string against `specs`, as oned's XML-RPC layer
+ * reads them: a missing required argument or one of the wrong type is a fault (-501) naming the
+ * argument; arguments beyond the list are ignored, as oned ignores them. Each value returned has
+ * the type its spec names (convert() checks it), which is what lets `ArgsOf<P>` describe the result.
  */
 export function checkArgs<P extends readonly ParamSpec[]>(
   method: string,
   specs: P,
   args: readonly XmlRpcValue[],
 ): ArgsOf<P> {
-  if (args.length > specs.length) {
-    throw new OneError(
-      ErrorCode.RPC_API,
-      `${method} takes ${specs.length + 1} arguments (session${specs.map((s) => `, ${s.name}`).join('')}); got ${args.length + 1}`,
-    );
-  }
   return specs.map((spec, i) => {
     const raw = args[i];
     if (raw === undefined) {
       if (spec.default !== undefined) return spec.default;
-      throw new OneError(
-        ErrorCode.RPC_API,
-        `${method}: argument ${i + 2} (${spec.name}) is missing; it must be ${TYPE_WORD[spec.type]}`,
+      throw new XmlRpcFaultError(
+        FaultCode.TYPE,
+        `Not enough parameters: argument ${i + 2} (${spec.name}, ${TYPE_WORD[spec.type]}) is missing; the call is ${signatureOf(method, specs)}`,
       );
     }
     const value = convert(raw, spec.type);
     if (value === undefined) {
-      throw new OneError(
-        ErrorCode.RPC_API,
-        `${method}: argument ${i + 2} (${spec.name}) must be ${TYPE_WORD[spec.type]}, got ${describe(raw)}`,
+      throw new XmlRpcFaultError(
+        FaultCode.TYPE,
+        `Parameter that is supposed to be ${XMLRPC_TYPE[spec.type]} is not: argument ${i + 2} (${spec.name}) of ${method} must be ${TYPE_WORD[spec.type]}, got ${describe(raw)}`,
       );
     }
     return value;

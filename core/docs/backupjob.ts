@@ -2,11 +2,7 @@
 import type { BackupJobView } from '../services/backupjobs.js';
 import type { SchedActionTable } from '../store/schema.js';
 import { el, render, type XmlNode } from '../xml/build.js';
-import { num, ownedHead, templateEl } from './common.js';
-
-function idSet(name: string, ids: readonly number[]): XmlNode {
-  return el(name, ...ids.map((id) => num('ID', id)));
-}
+import { idsEl, num, ownedHead, templateEl } from './common.js';
 
 /** A scheduled action as plain XML (no CDATA), as ScheduledAction::to_xml writes it. */
 export function schedActionEl(sa: SchedActionTable): XmlNode {
@@ -39,14 +35,14 @@ function backupJobEl(v: BackupJobView, withSchedActions: boolean): XmlNode {
     num('PRIORITY', j.priority),
     num('LAST_BACKUP_TIME', j.last_backup_time),
     num('LAST_BACKUP_DURATION', j.last_backup_duration),
-    idSet(
+    idsEl(
       'SCHED_ACTIONS',
       v.schedActions.map((s) => s.id),
     ),
-    idSet('UPDATED_VMS', v.sets.UPDATED),
-    idSet('OUTDATED_VMS', v.sets.OUTDATED),
-    idSet('BACKING_UP_VMS', v.sets.ONGOING),
-    idSet('ERROR_VMS', v.sets.ERROR),
+    idsEl('UPDATED_VMS', v.sets.UPDATED),
+    idsEl('OUTDATED_VMS', v.sets.OUTDATED),
+    idsEl('BACKING_UP_VMS', v.sets.ONGOING),
+    idsEl('ERROR_VMS', v.sets.ERROR),
     templateEl(v.template, withSchedActions ? v.schedActions.map(schedActionEl) : []),
   );
 }

@@ -68,3 +68,13 @@ export function templateEl(
     );
   return el(elementName, ...children, ...extra);
 }
+
+/** An IDS element (shared.xsd): `<NAME><ID>1</ID>...</NAME>`. */
+export function idsEl(name: string, ids: readonly number[]): XmlNode {
+  return el(name, ...ids.map((id) => num('ID', id)));
+}
+
+/** The four quota sets of users and groups, empty: onebackup has no quotas (no limit is set). */
+export function emptyQuotaEls(): XmlNode[] {
+  return ['DATASTORE_QUOTA', 'NETWORK_QUOTA', 'VM_QUOTA', 'IMAGE_QUOTA'].map((name) => el(name));
+}

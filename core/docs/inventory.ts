@@ -1,126 +1,59 @@
 /**
- * Documents of the inventory objects (VM, host, datastore, image, user, group), shaped like
- * OpenNebula's with the elements onebackup has. Secrets (password hashes, keys) are never written.
+ * Documents of the hosts, datastores and backup images, element for element as OpenNebula's
+ * schemas (host.xsd, datastore.xsd, image.xsd) order them, with zeros and empty elements for what
+ * onebackup has no notion of (host monitoring, image snapshots and clones). Keys are never written.
  */
-import { backupConfigAttributes } from '../backup-config.js';
 import type { DatastoreView } from '../services/datastores.js';
 import type { HostView } from '../services/hosts.js';
 import type { ImageView } from '../services/images.js';
-import type { GroupView, UserView } from '../services/users.js';
-import type { VmView } from '../services/vms.js';
-import type { PlainAttribute } from '../template/attributes.js';
 import { cdata, el, render, type XmlNode } from '../xml/build.js';
-import { num, ownedHead, templateEl } from './common.js';
+import { idsEl, num, ownedHead, templateEl } from './common.js';
 
-const MB = 1024 * 1024;
-
-/** OpenNebula's numeric VM states: ACTIVE (3) / RUNNING (3), or POWEROFF (8) / LCM_INIT (0). */
-const VM_STATE_CODES: Readonly<Record<string, readonly [number, number]>> = {
-  RUNNING: [3, 3],
-  POWEROFF: [8, 0],
-};
-
-export interface BackupProgressView {
-  readonly bytesDone: number;
-  readonly bytesTotal: number;
-  readonly startedAt: number;
-  /** Set while the backup waits for a slot: why (e.g. `global slots 5/5`). */
-  readonly queued?: string | undefined;
+/** What a host is doing that the scheduler knows: backups of its VMs running now. */
+export interface HostActivity {
+  readonly backupsRunning: number;
 }
 
-function vmEl(v: VmView, progress?: BackupProgressView): XmlNode {
-  const r = v.row;
-  const [state, idleLcm] = VM_STATE_CODES[r.state] ?? [3, 3];
-  // LCM_STATE 69 BACKUP (running VM) or 70 BACKUP_POWEROFF while a backup runs, as OpenNebula.
-  const lcm = progress && progress.queued === undefined ? (r.state === 'POWEROFF' ? 70 : 69) : idleLcm;
-  const cfg = Object.fromEntries(backupConfigAttributes(r.backupConfig));
-  const disks: PlainAttribute[] = v.disks.map((d) => ({
-    kind: 'vector',
-    name: 'DISK',
-    values: new Map([
-      ['DISK_ID', String(d.disk_id)],
-      ['FORMAT', d.format],
-      ['SIZE', String(Math.ceil(d.size_bytes / MB))],
-      ['SOURCE', d.source],
-    ]),
-  }));
-  return el(
-    'VM',
-    ...ownedHead(r, v.uname, v.gname, true),
-    num('LAST_POLL', 0),
-    num('STATE', state),
-    num('LCM_STATE', lcm),
-    num('PREV_STATE', state),
-    num('PREV_LCM_STATE', lcm),
-    num('RESCHED', 0),
-    num('STIME', r.stime),
-    num('ETIME', 0),
-    el('DEPLOY_ID', `one-${r.id}`),
-    el('MONITORING'),
-    el('SCHED_ACTIONS'),
-    templateEl([...disks, { kind: 'single', name: 'VMID', value: String(r.id) }]),
-    templateEl(v.template, [], 'USER_TEMPLATE'),
-    el(
-      'HISTORY_RECORDS',
-      el(
-        'HISTORY',
-        num('OID', r.id),
-        num('SEQ', 0),
-        el('HOSTNAME', v.hostName),
-        num('HID', r.host_id),
-        num('STIME', r.stime),
-      ),
-    ),
-    el(
-      'BACKUPS',
-      el(
-        'BACKUP_CONFIG',
-        ...Object.entries({
-          BACKUP_JOB_ID: r.backup_job_id >= 0 ? String(r.backup_job_id) : undefined,
-          ...cfg,
-        })
-          .filter((e): e is [string, string] => e[1] !== undefined)
-          .sort(([a], [b]) => (a < b ? -1 : 1))
-          .map(([k, val]) => el(k, cdata(val))),
-      ),
-      el('BACKUP_IDS', ...v.backupIds.map((id) => num('ID', id))),
-      ...(progress
-        ? [
-            el(
-              'BACKUP_PROGRESS',
-              num('START', progress.startedAt),
-              num('BYTES_DONE', progress.bytesDone),
-              num('BYTES_TOTAL', progress.bytesTotal),
-              ...(progress.queued === undefined ? [] : [el('QUEUED', cdata(progress.queued))]),
-            ),
-          ]
-        : []),
-    ),
-  );
-}
-
-export const vmXml = (v: VmView, progress?: BackupProgressView): string => render(vmEl(v, progress));
-export const vmPoolXml = (vs: readonly VmView[]): string => render(el('VM_POOL', ...vs.map((v) => vmEl(v))));
-
-function hostEl(v: HostView): XmlNode {
+function hostEl(v: HostView, activity: HostActivity): XmlNode {
   const r = v.row;
   return el(
     'HOST',
     num('ID', r.id),
     el('NAME', r.name),
+    // MONITORED (2): onebackup does not poll hosts; a host is usable once registered.
     num('STATE', 2),
     num('PREV_STATE', 2),
     el('IM_MAD', r.vm_mad),
     el('VM_MAD', r.vm_mad),
     num('CLUSTER_ID', 0),
     el('CLUSTER', 'default'),
-    el('VMS', ...v.vmIds.map((id) => num('ID', id))),
-    templateEl(v.template),
+    el(
+      'HOST_SHARE',
+      num('MEM_USAGE', 0),
+      num('CPU_USAGE', 0),
+      num('TOTAL_MEM', 0),
+      num('TOTAL_CPU', 0),
+      num('MAX_MEM', 0),
+      num('MAX_CPU', 0),
+      num('RUNNING_VMS', v.runningVmIds.length),
+      num('VMS_THREAD', 0),
+      el('DATASTORES', num('DISK_USAGE', 0), num('FREE_DISK', 0), num('MAX_DISK', 0), num('USED_DISK', 0)),
+      el('PCI_DEVICES'),
+      el('NUMA_NODES'),
+    ),
+    idsEl('VMS', v.vmIds),
+    // RUNNING_BACKUPS is ours, computed like oned's monitoring attributes in a host's TEMPLATE.
+    templateEl([
+      ...v.template.filter((a) => a.name !== 'RUNNING_BACKUPS'),
+      { kind: 'single', name: 'RUNNING_BACKUPS', value: String(activity.backupsRunning) },
+    ]),
+    el('MONITORING'),
   );
 }
 
-export const hostXml = (v: HostView): string => render(hostEl(v));
-export const hostPoolXml = (vs: readonly HostView[]): string => render(el('HOST_POOL', ...vs.map(hostEl)));
+export const hostXml = (v: HostView, activity: HostActivity): string => render(hostEl(v, activity));
+export const hostPoolXml = (vs: readonly HostView[], activity: (v: HostView) => HostActivity): string =>
+  render(el('HOST_POOL', ...vs.map((v) => hostEl(v, activity(v)))));
 
 function datastoreEl(v: DatastoreView): XmlNode {
   const r = v.row;
@@ -137,11 +70,11 @@ function datastoreEl(v: DatastoreView): XmlNode {
     num('TYPE', 3),
     num('DISK_TYPE', 0),
     num('STATE', 0),
-    el('CLUSTERS', num('ID', 0)),
-    num('TOTAL_MB', 0),
-    num('FREE_MB', 0),
-    num('USED_MB', 0),
-    el('IMAGES', ...v.imageIds.map((id) => num('ID', id))),
+    idsEl('CLUSTERS', [0]),
+    num('TOTAL_MB', v.capacity.totalMb),
+    num('FREE_MB', v.capacity.freeMb),
+    num('USED_MB', v.capacity.usedMb),
+    idsEl('IMAGES', v.imageIds),
     templateEl(v.template),
   );
 }
@@ -152,24 +85,35 @@ export const datastorePoolXml = (vs: readonly DatastoreView[]): string =>
 
 function imageEl(v: ImageView): XmlNode {
   const r = v.row;
+  // The image changes when a backup adds an increment (or retention drops one).
+  const modtime = Math.max(r.regtime, ...v.increments.map((i) => i.date));
   return el(
     'IMAGE',
     ...ownedHead(r, v.uname, v.gname, true),
+    // BACKUP (6), a FILE (0), never persistent.
     num('TYPE', 6),
     num('DISK_TYPE', 0),
     num('PERSISTENT', 0),
     num('REGTIME', r.regtime),
+    num('MODTIME', modtime),
     el('SOURCE', cdata(r.source)),
     el('PATH', cdata('')),
     el('FORMAT', cdata(r.format)),
     el('FS', cdata('')),
     num('SIZE', r.size_mb),
     num('STATE', r.state),
+    num('PREV_STATE', r.state),
     num('RUNNING_VMS', 0),
+    num('CLONING_OPS', 0),
+    num('CLONING_ID', -1),
+    num('TARGET_SNAPSHOT', -1),
     num('DATASTORE_ID', r.datastore_id),
     el('DATASTORE', v.datastoreName),
-    el('VMS', num('ID', r.vm_id)),
+    idsEl('VMS', [r.vm_id]),
+    el('CLONES'),
+    el('APP_CLONES'),
     templateEl(v.template),
+    el('SNAPSHOTS', el('ALLOW_ORPHANS', 'NO'), num('CURRENT_BASE', -1), num('NEXT_SNAPSHOT', 0)),
     el(
       'BACKUP_INCREMENTS',
       ...v.increments.map((inc) => {
@@ -224,37 +168,3 @@ function captureEls(capture: unknown): XmlNode[] {
 export const imageXml = (v: ImageView): string => render(imageEl(v));
 export const imagePoolXml = (vs: readonly ImageView[]): string =>
   render(el('IMAGE_POOL', ...vs.map(imageEl)));
-
-function userEl(v: UserView): XmlNode {
-  const u = v.user;
-  return el(
-    'USER',
-    num('ID', u.id),
-    num('GID', u.gid),
-    el('GROUPS', num('ID', u.gid)),
-    el('GNAME', v.gname),
-    el('NAME', u.name),
-    el('AUTH_DRIVER', 'core'),
-    num('ENABLED', u.enabled),
-    el('LOGIN_TOKEN'),
-    templateEl([]),
-  );
-}
-
-export const userXml = (v: UserView): string => render(userEl(v));
-export const userPoolXml = (vs: readonly UserView[]): string => render(el('USER_POOL', ...vs.map(userEl)));
-
-function groupEl(v: GroupView): XmlNode {
-  return el(
-    'GROUP',
-    num('ID', v.group.id),
-    el('NAME', v.group.name),
-    templateEl([]),
-    el('USERS', ...v.members.map((id) => num('ID', id))),
-    el('ADMINS'),
-  );
-}
-
-export const groupXml = (v: GroupView): string => render(groupEl(v));
-export const groupPoolXml = (vs: readonly GroupView[]): string =>
-  render(el('GROUP_POOL', ...vs.map(groupEl)));

@@ -76,6 +76,8 @@ export function parseIdList(
   const shown = value.length > 60 ? `${value.slice(0, 60)}...` : value;
   const ids: number[] = [];
   const seen = new Set<number>();
+  /** How often each ID repeats: one message per ID, however many times it is listed. */
+  const repeats = new Map<number, number>();
   for (const piece of pieces) {
     const text = piece.trim();
     if (!/^\d+$/.test(text)) {
@@ -90,15 +92,19 @@ export function parseIdList(
     }
     const id = Number(text);
     if (seen.has(id)) {
-      if (options.rejectDuplicates) {
-        problems.push(
-          problem(at, name, `${what} ${id} is listed twice in ${name}="${shown}"; list each once`),
-        );
-      }
+      repeats.set(id, (repeats.get(id) ?? 1) + 1);
       continue;
     }
     seen.add(id);
     ids.push(id);
+  }
+  if (options.rejectDuplicates) {
+    for (const [id, times] of repeats) {
+      const count = times === 2 ? 'twice' : `${times} times`;
+      problems.push(
+        problem(at, name, `${what} ${id} is listed ${count} in ${name}="${shown}"; list each once`),
+      );
+    }
   }
   return ids;
 }

@@ -52,6 +52,8 @@ import {
   lockObject,
   newObjectOwnership,
   notAuthorized,
+  type PoolQuery,
+  pageOf,
   renameObject,
   unlockObject,
   visibleInPool,
@@ -308,9 +310,9 @@ export class BackupJobService {
     });
   }
 
-  async pool(who: Requester, filter: number, start: number, end: number): Promise<BackupJobView[]> {
+  async pool(who: Requester, q: PoolQuery): Promise<BackupJobView[]> {
     return this.deps.store.read(async (trx) => {
-      return this.views(trx, visibleInPool(await listJobs(trx), who, filter, start, end));
+      return this.views(trx, pageOf(visibleInPool(await listJobs(trx), who, q), q));
     });
   }
 

@@ -5,6 +5,7 @@
  * storage that is, holds or lies inside another datastore's, or that already holds backups.
  */
 import { randomUUID } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { epochSeconds } from '../clock.js';
 import { DATASTORE_UUID } from '../datastore-access.js';
@@ -32,12 +33,38 @@ import {
   refuseOverlap,
   storageOf,
 } from './datastore-storage.js';
-import { loadAuthorized, requireAdmin, visibleInPool } from './objects.js';
+import { loadAuthorized, requireAdmin, visibleInPool, WHOLE_POOL } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 
 export interface DatastoreView extends Named<DatastoreTable> {
   readonly template: readonly PlainAttribute[];
   readonly imageIds: readonly number[];
+  /** The filesystem under BASE_PATH (statfs), in MiB as OpenNebula's TOTAL_MB/FREE_MB/USED_MB; 0 when unknown. */
+  readonly capacity: DatastoreCapacity;
+}
+
+export interface DatastoreCapacity {
+  readonly totalMb: number;
+  readonly freeMb: number;
+  readonly usedMb: number;
+}
+
+const NO_CAPACITY: DatastoreCapacity = Object.freeze({ totalMb: 0, freeMb: 0, usedMb: 0 });
+const MIB = 1024 * 1024;
+
+/** What the filesystem holding `path` has, as OpenNebula's datastore monitor reports it (df). */
+async function capacityOf(path: string | undefined): Promise<DatastoreCapacity> {
+  if (!path) return NO_CAPACITY;
+  try {
+    const s = await statfs(path);
+    return {
+      totalMb: Math.floor((s.blocks * s.bsize) / MIB),
+      freeMb: Math.floor((s.bavail * s.bsize) / MIB),
+      usedMb: Math.floor(((s.blocks - s.bfree) * s.bsize) / MIB),
+    };
+  } catch {
+    return NO_CAPACITY;
+  }
 }
 
 export class DatastoreService {
@@ -143,18 +170,19 @@ export class DatastoreService {
   }
 
   async info(who: Requester, id: number): Promise<DatastoreView> {
-    return this.deps.store.read(async (trx) => {
+    const [view] = await this.deps.store.read(async (trx) => {
       const row = (await loadAuthorized(trx, who, 'datastores', id, 'INFO')) as DatastoreTable;
-      const [view] = await this.views(trx, [row]);
-      return view as DatastoreView;
+      return this.views(trx, [row]);
     });
+    return withCapacity(view as DatastoreView);
   }
 
   async pool(who: Requester): Promise<DatastoreView[]> {
-    return this.deps.store.read(async (trx) => {
+    const views = await this.deps.store.read(async (trx) => {
       const rows = await listDatastores(trx);
-      return this.views(trx, visibleInPool(rows, who, -2, -1, -1));
+      return this.views(trx, visibleInPool(rows, who, WHOLE_POOL));
     });
+    return Promise.all(views.map(withCapacity));
   }
 
   private async views(trx: Tx, rows: readonly DatastoreTable[]): Promise<DatastoreView[]> {
@@ -164,6 +192,13 @@ export class DatastoreService {
       ...n,
       template: decodeAttributes(n.row.template),
       imageIds: images.get(n.row.id) ?? [],
+      capacity: NO_CAPACITY,
     }));
   }
+}
+
+/** The view with its filesystem's capacity, read outside the transaction. */
+async function withCapacity(v: DatastoreView): Promise<DatastoreView> {
+  const base = v.template.find((a) => a.name === 'BASE_PATH');
+  return { ...v, capacity: await capacityOf(base?.kind === 'single' ? base.value : undefined) };
 }

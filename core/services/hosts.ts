@@ -7,20 +7,22 @@ import {
   findHostIdByName,
   insertHost,
   listHosts,
-  vmIdsByHost,
   vmIdsOnHost,
+  vmsByHost,
 } from '../store/hosts.js';
 import type { HostTable } from '../store/schema.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
-import { checkName, loadAuthorized, requireAdmin, visibleInPool } from './objects.js';
+import { checkName, loadAuthorized, requireAdmin, visibleInPool, WHOLE_POOL } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 import { TemplateReader } from './template-reader.js';
 
 export interface HostView extends Named<HostTable> {
   readonly template: readonly PlainAttribute[];
   readonly vmIds: readonly number[];
+  /** The VMs registered on the host whose state is RUNNING. */
+  readonly runningVmIds: readonly number[];
 }
 
 export class HostService {
@@ -74,17 +76,21 @@ export class HostService {
   async pool(who: Requester): Promise<HostView[]> {
     return this.deps.store.read(async (trx) => {
       const rows = await listHosts(trx);
-      return this.views(trx, visibleInPool(rows, who, -2, -1, -1));
+      return this.views(trx, visibleInPool(rows, who, WHOLE_POOL));
     });
   }
 
   private async views(trx: Tx, rows: readonly HostTable[]): Promise<HostView[]> {
     const named = await withNames(trx, rows);
-    const vms = await vmIdsByHost(trx);
-    return named.map((n) => ({
-      ...n,
-      template: decodeAttributes(n.row.template),
-      vmIds: vms.get(n.row.id) ?? [],
-    }));
+    const vms = await vmsByHost(trx);
+    return named.map((n) => {
+      const on = vms.get(n.row.id) ?? [];
+      return {
+        ...n,
+        template: decodeAttributes(n.row.template),
+        vmIds: on.map((v) => v.id),
+        runningVmIds: on.filter((v) => v.state === 'RUNNING').map((v) => v.id),
+      };
+    });
   }
 }

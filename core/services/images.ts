@@ -11,7 +11,7 @@ import {
 } from '../store/images.js';
 import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import type { ServiceDeps } from './context.js';
-import { loadAuthorized, visibleInPool } from './objects.js';
+import { loadAuthorized, type PoolQuery, pageOf, visibleInPool } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 
 export interface ImageView extends Named<ImageRow> {
@@ -40,10 +40,10 @@ export class ImageService {
     });
   }
 
-  async pool(who: Requester, filter: number, start: number, end: number): Promise<ImageView[]> {
+  async pool(who: Requester, q: PoolQuery): Promise<ImageView[]> {
     return this.deps.store.read(async (trx) => {
       const rows = await listImages(trx);
-      return this.views(trx, visibleInPool(rows, who, filter, start, end));
+      return this.views(trx, pageOf(visibleInPool(rows, who, q), q));
     });
   }
 

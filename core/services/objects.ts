@@ -270,24 +270,31 @@ export async function renameObject(
   await setOwnedName(trx, table, id, name);
 }
 
+/** The arguments of `one.<kind>pool.info` as oned reads them (PoolSharedAPI::dump). */
+export interface PoolQuery {
+  /** -2 all the caller may use, -3 the caller's own, -1 own plus the caller's group's, -4 the caller's group's, n >= 0 user n's. */
+  readonly filter: number;
+  /** First ID (end >= -1), or the offset of a page (end < -1); -1 = from the first. */
+  readonly start: number;
+  /** Last ID (-1 = no bound), or -n: a page of n objects from offset `start`. */
+  readonly end: number;
+}
+
+export const WHOLE_POOL: PoolQuery = Object.freeze({ filter: -2, start: -1, end: -1 });
+
 /**
- * Pool filters of `one.<kind>pool.info`: -2 all the caller may use, -3 the caller's own,
- * -1 own plus the caller's group, -4 the caller's primary group, n >= 0 that user's.
- * start/end bound the IDs (-1 = unbounded).
+ * The rows a pool call lists, in the pool's order, before paging (pageOf): oned's user filter
+ * (PoolSQL::usr_filter) and ID range (PoolSQL::oid_filter: only when start is not -1 and end is
+ * -1 or more; end -1 leaves the range open above). A filter below -4 is refused as oned does.
  */
-export function visibleInPool<T extends OwnedColumns>(
-  rows: readonly T[],
-  who: Requester,
-  filter: number,
-  start: number,
-  end: number,
-): T[] {
+export function visibleInPool<T extends OwnedColumns>(rows: readonly T[], who: Requester, q: PoolQuery): T[] {
+  const { filter, start, end } = q;
   if (!Number.isInteger(filter) || filter < -4) {
     throw new OneError(ErrorCode.RPC_API, `Incorrect filter_flag ${filter}: use -4, -3, -2, -1 or a user ID`);
   }
+  const ranged = end >= -1 && start !== -1;
   return rows.filter((row) => {
-    if (start >= 0 && row.id < start) return false;
-    if (end >= 0 && row.id > end) return false;
+    if (ranged && (row.id < start || (end !== -1 && row.id > end))) return false;
     const mayUse = isAuthorized(who, ownedView(row), 'USE');
     if (filter === -3) return row.uid === who.uid;
     if (filter === -1) return row.uid === who.uid || (row.gid === who.gid && mayUse);
@@ -295,4 +302,11 @@ export function visibleInPool<T extends OwnedColumns>(
     if (filter >= 0) return row.uid === filter && mayUse;
     return mayUse;
   });
+}
+
+/** A page of `-end` items from offset `start` when end < -1 (SQL `LIMIT start, -end`), else all. */
+export function pageOf<T>(items: readonly T[], q: PoolQuery): T[] {
+  if (q.end >= -1) return [...items];
+  const from = Math.max(0, q.start);
+  return items.slice(from, from + -q.end);
 }

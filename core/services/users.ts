@@ -7,20 +7,24 @@
  * cached session costs one indexed read and no scrypt. Failed logins are throttled per user name
  * and per client address (login-throttle.ts); a cached session is never throttled.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { ErrorCode, OneError } from '../errors.js';
 import { ONEADMIN_GID, ONEADMIN_UID, USERS_GID } from '../model.js';
 import type { Requester } from '../permissions.js';
 import { findGroup, findGroupByName, insertGroup, listGroups } from '../store/groups.js';
 import type { GroupTable, UserTable } from '../store/schema.js';
 import {
+  deleteLoginTokens,
   deleteUser,
+  findLoginToken,
   findUser,
   findUserByName,
   groupMemberIds,
   insertBootstrapAccounts,
+  insertLoginToken,
   insertUser,
   listUsers,
+  loginTokensOf,
   setUserPasswordHash,
 } from '../store/users.js';
 import type { ServiceDeps } from './context.js';
@@ -31,7 +35,16 @@ import { generatePassword, type PasswordHasher, scryptHasher } from './passwords
 export interface UserView {
   readonly user: UserTable;
   readonly gname: string;
+  /** The user's live login tokens, by the SHA-256 (hex) of their text. */
+  readonly tokens: readonly { tokenHash: string; expiration: number; egid: number }[];
 }
+
+/** oned's LoginTokenPool::MAX_TOKENS. */
+export const MAX_LOGIN_TOKENS = 10;
+/** Longest token lifetime (oned's MAX_TOKEN_TIME of the core driver): -1, no limit. */
+export const MAX_TOKEN_TIME = -1;
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export interface GroupView {
   readonly group: GroupTable;
@@ -100,7 +113,18 @@ export class UserService {
           `${AUTH_FAILED} Too many failed logins ${who}; try again in ${seconds} s.`,
         );
       }
-      const ok = row?.enabled === 1 && (await this.#check(name, session.slice(colon + 1), row.password_hash));
+      const secret = session.slice(colon + 1);
+      // A login token (one.user.login) stands for the password until it expires; checked first
+      // because it costs one indexed read where the password costs a scrypt. Never cached.
+      const token =
+        row?.enabled === 1
+          ? await findLoginToken(this.deps.store.db, row.id, sha256(secret), this.#nowSeconds())
+          : undefined;
+      if (row && token) {
+        this.#throttle.succeeded(name);
+        return this.#requester(row, token.egid);
+      }
+      const ok = row?.enabled === 1 && (await this.#check(name, secret, row.password_hash));
       if (!ok || !row) {
         this.#throttle.failed(name, address);
         throw new OneError(ErrorCode.AUTHENTICATION, AUTH_FAILED);
@@ -112,13 +136,63 @@ export class UserService {
       }
       this.#sessions.set(key, { uid: row.id, hash: row.password_hash });
     }
-    const group = await findGroup(this.deps.store.db, row.gid);
+    return this.#requester(row, -1);
+  }
+
+  /** Who calls: the user, acting as group `egid` (a scoped token) or, with -1, as their own. */
+  async #requester(row: UserTable, egid: number): Promise<Requester> {
+    const gid = egid >= 0 ? egid : row.gid;
+    const group = await findGroup(this.deps.store.db, gid);
     return Object.freeze({
       uid: row.id,
-      gid: row.gid,
+      gid,
       uname: row.name,
-      gname: group?.name ?? String(row.gid),
-      isAdmin: row.id === ONEADMIN_UID || row.gid === ONEADMIN_GID,
+      gname: group?.name ?? String(gid),
+      isAdmin: row.id === ONEADMIN_UID || gid === ONEADMIN_GID,
+    });
+  }
+
+  #nowSeconds(): number {
+    return Math.floor(this.deps.clock.now() / 1000);
+  }
+
+  /**
+   * `one.user.login`: a token for user `uname` valid `valid` seconds (-1: until deleted), acting
+   * as group `egid` (-1: the user's own); returns the token. `valid` 0 deletes `token`, or every
+   * token of the user when `token` is empty. The caller needs MANAGE on the user (themselves, or
+   * an admin), as in oned. Only the token's SHA-256 is stored.
+   */
+  async login(who: Requester, uname: string, token: string, valid: number, egid: number): Promise<string> {
+    const now = this.#nowSeconds();
+    return this.deps.store.tx(async (trx) => {
+      const user = await findUserByName(trx, uname);
+      if (!user) throw new OneError(ErrorCode.NO_EXISTS, `Error getting user [${uname}].`);
+      if (!who.isAdmin && who.uid !== user.id) throw notAuthorized(who, 'MANAGE', 'USER', user.id);
+      if (valid === 0) {
+        if (token === '') await deleteLoginTokens(trx, user.id);
+        else if (
+          (await deleteLoginTokens(trx, user.id, sha256(token))) === 0 &&
+          (await deleteLoginTokens(trx, user.id, token)) === 0
+        )
+          throw new OneError(ErrorCode.RPC_API, `Could not find token: ${token}`);
+        return token;
+      }
+      if (valid < -1) throw new OneError(ErrorCode.RPC_API, 'Wrong valid period for token');
+      if (egid !== -1 && egid !== user.gid)
+        throw new OneError(ErrorCode.RPC_API, 'EGID is not in user group list');
+      if (/\s|:/.test(token))
+        throw new OneError(ErrorCode.RPC_API, 'a token cannot contain spaces or colons');
+      const lifetime =
+        MAX_TOKEN_TIME > 0 && (valid === -1 || valid > MAX_TOKEN_TIME) ? MAX_TOKEN_TIME : valid;
+      const text = token === '' ? randomBytes(20).toString('hex') : token;
+      const added = await insertLoginToken(
+        trx,
+        { uid: user.id, token_hash: sha256(text), expiration: lifetime === -1 ? -1 : now + lifetime, egid },
+        now,
+        MAX_LOGIN_TOKENS,
+      );
+      if (!added) throw new OneError(ErrorCode.RPC_API, 'Max number of tokens limit reached.');
+      return text;
     });
   }
 
@@ -190,8 +264,14 @@ export class UserService {
   }
 
   private async view(user: UserTable): Promise<UserView> {
-    const g = await findGroup(this.deps.store.db, user.gid);
-    return { user, gname: g?.name ?? String(user.gid) };
+    const db = this.deps.store.db;
+    const g = await findGroup(db, user.gid);
+    const tokens = await loginTokensOf(db, [user.id], this.#nowSeconds());
+    return {
+      user,
+      gname: g?.name ?? String(user.gid),
+      tokens: tokens.map((t) => ({ tokenHash: t.token_hash, expiration: t.expiration, egid: t.egid })),
+    };
   }
 
   async allocateGroup(who: Requester, name: string): Promise<number> {

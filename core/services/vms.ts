@@ -24,7 +24,7 @@ import {
   disksOfVms,
   findVm,
   findVmHostByRef,
-  hostNamesById,
+  hostsById,
   insertVm,
   listVms,
   type NewVmDisk,
@@ -40,6 +40,8 @@ import {
   newObjectOwnership,
   notFound,
   ownedView,
+  type PoolQuery,
+  pageOf,
   requireAdmin,
   visibleInPool,
 } from './objects.js';
@@ -50,6 +52,13 @@ export interface VmView extends Named<VmRow> {
   readonly template: readonly PlainAttribute[];
   readonly disks: readonly VmDiskRow[];
   readonly hostName: string;
+  /** The hypervisor driver (VM_MAD) of the VM's host. */
+  readonly hostVmMad: string;
+  /**
+   * The hypervisor's name for the VM (OpenNebula's DEPLOY_ID: a libvirt domain name or UUID);
+   * '' when no hypervisor driver knows the VM as a running entity (hand-registered `fs` VMs).
+   */
+  readonly deployId: string;
   readonly backupIds: readonly number[];
 }
 
@@ -174,10 +183,15 @@ export class VmService {
     });
   }
 
-  async pool(who: Requester, filter: number, start: number, end: number): Promise<VmView[]> {
+  /**
+   * The VMs a pool call lists: oned's filter and ID range, then `keep` (state and key-value
+   * filters, which read the document), then the page. Without `keep` only the page is built.
+   */
+  async pool(who: Requester, q: PoolQuery, keep?: (v: VmView) => boolean): Promise<VmView[]> {
     return this.deps.store.read(async (trx) => {
-      const rows = await listVms(trx);
-      return this.views(trx, visibleInPool(rows, who, filter, start, end));
+      const rows = visibleInPool(await listVms(trx), who, q);
+      if (!keep) return this.views(trx, pageOf(rows, q));
+      return pageOf((await this.views(trx, rows)).filter(keep), q);
     });
   }
 
@@ -185,13 +199,15 @@ export class VmService {
     const named = await withNames(trx, rows);
     const ids = rows.map((r) => r.id);
     const disks = await disksOfVms(trx, ids);
-    const hosts = await hostNamesById(trx);
+    const hosts = await hostsById(trx);
     const images = await backupIdsOfVms(trx, ids);
     return named.map((n) => ({
       ...n,
       template: decodeAttributes(n.row.template),
       disks: disks.filter((d) => d.vm_id === n.row.id),
-      hostName: hosts.get(n.row.host_id) ?? '',
+      hostName: hosts.get(n.row.host_id)?.name ?? '',
+      hostVmMad: hosts.get(n.row.host_id)?.vmMad ?? '',
+      deployId: '',
       backupIds: images.filter((i) => i.vm_id === n.row.id).map((i) => i.id),
     }));
   }

@@ -1,4 +1,5 @@
 /** Hosts: where VMs run, and which hypervisor driver (VM_MAD) reaches their disks. */
+import type { VmState } from '../model.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import { newObjectOwnership } from './owned.js';
 import type { HostTable } from './schema.js';
@@ -45,14 +46,17 @@ export async function vmIdsOnHost(db: Queryable, hostId: number): Promise<number
   return rows.map((r) => r.id);
 }
 
-/** For each host that has VMs: their IDs, in order. */
-export async function vmIdsByHost(db: Queryable): Promise<ReadonlyMap<number, readonly number[]>> {
-  const rows = await db.selectFrom('vms').select(['id', 'host_id']).orderBy('id').execute();
-  const out = new Map<number, number[]>();
+/** For each host that has VMs: their IDs and states, in ID order. */
+export async function vmsByHost(
+  db: Queryable,
+): Promise<ReadonlyMap<number, readonly { id: number; state: VmState }[]>> {
+  const rows = await db.selectFrom('vms').select(['id', 'host_id', 'state']).orderBy('id').execute();
+  const out = new Map<number, { id: number; state: VmState }[]>();
   for (const r of rows) {
-    const ids = out.get(r.host_id);
-    if (ids) ids.push(r.id);
-    else out.set(r.host_id, [r.id]);
+    const vm = { id: r.id, state: r.state };
+    const list = out.get(r.host_id);
+    if (list) list.push(vm);
+    else out.set(r.host_id, [vm]);
   }
   return out;
 }

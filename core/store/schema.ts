@@ -31,6 +31,16 @@ export interface UserTable {
   template: string;
 }
 
+/** A login token of a user (only its SHA-256 is kept). */
+export interface LoginTokenTable {
+  uid: number;
+  token_hash: string;
+  /** Epoch seconds; -1 = never expires. */
+  expiration: number;
+  /** Group the token acts as; -1 = the user's own. */
+  egid: number;
+}
+
 /** Columns every owned object shares. `template` holds the attributes as JSON. */
 export interface OwnedColumns {
   id: number;
@@ -224,6 +234,7 @@ export interface Database {
   pool_ids: PoolIdTable;
   groups: GroupTable;
   users: UserTable;
+  login_tokens: LoginTokenTable;
   hosts: HostTable;
   datastores: DatastoreTable;
   vms: VmTable;

@@ -4,7 +4,7 @@
  */
 import { ONEADMIN_GID, ONEADMIN_UID, USERS_GID } from '../model.js';
 import { nextId, type Queryable, type Tx } from './db.js';
-import type { UserTable } from './schema.js';
+import type { LoginTokenTable, UserTable } from './schema.js';
 
 export async function findUser(db: Queryable, id: number): Promise<UserTable | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
@@ -71,6 +71,76 @@ export async function setUserPasswordHash(trx: Tx, id: number, passwordHash: str
 
 /** Returns false when there is no user `id`. */
 export async function deleteUser(trx: Tx, id: number): Promise<boolean> {
+  await trx.deleteFrom('login_tokens').where('uid', '=', id).execute();
   const res = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
   return Number(res.numDeletedRows) > 0;
+}
+
+/** Login tokens: one row per token, by the SHA-256 (hex) of its text. */
+export type LoginTokenRow = LoginTokenTable;
+
+/** The tokens of these users that have not expired at `now` (epoch seconds), oldest expiry first. */
+export async function loginTokensOf(
+  db: Queryable,
+  uids: readonly number[],
+  now: number,
+): Promise<LoginTokenRow[]> {
+  if (uids.length === 0) return [];
+  return db
+    .selectFrom('login_tokens')
+    .selectAll()
+    .where('uid', 'in', uids)
+    .where((eb) => eb.or([eb('expiration', '=', -1), eb('expiration', '>', now)]))
+    .orderBy('uid')
+    .orderBy('token_hash')
+    .execute();
+}
+
+/** The user's live token with this hash, if any. */
+export async function findLoginToken(
+  db: Queryable,
+  uid: number,
+  tokenHash: string,
+  now: number,
+): Promise<LoginTokenRow | undefined> {
+  return db
+    .selectFrom('login_tokens')
+    .selectAll()
+    .where('uid', '=', uid)
+    .where('token_hash', '=', tokenHash)
+    .where((eb) => eb.or([eb('expiration', '=', -1), eb('expiration', '>', now)]))
+    .executeTakeFirst();
+}
+
+/**
+ * Adds a token after dropping the user's expired ones; false when the user already has
+ * `max` live tokens (oned's LoginTokenPool::MAX_TOKENS).
+ */
+export async function insertLoginToken(
+  trx: Tx,
+  token: LoginTokenRow,
+  now: number,
+  max: number,
+): Promise<boolean> {
+  await trx
+    .deleteFrom('login_tokens')
+    .where('uid', '=', token.uid)
+    .where('expiration', '!=', -1)
+    .where('expiration', '<=', now)
+    .execute();
+  const live = await trx
+    .selectFrom('login_tokens')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('uid', '=', token.uid)
+    .executeTakeFirst();
+  if (Number(live?.n ?? 0) >= max) return false;
+  await trx.insertInto('login_tokens').values(token).execute();
+  return true;
+}
+
+/** Deletes one token (by hash) or, with no hash, all of the user's; returns how many went. */
+export async function deleteLoginTokens(trx: Tx, uid: number, tokenHash?: string): Promise<number> {
+  let q = trx.deleteFrom('login_tokens').where('uid', '=', uid);
+  if (tokenHash !== undefined) q = q.where('token_hash', '=', tokenHash);
+  return Number((await q.executeTakeFirst()).numDeletedRows);
 }

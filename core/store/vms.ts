@@ -147,6 +147,12 @@ export async function hostNamesById(db: Queryable): Promise<Map<number, string>>
   return new Map(rows.map((h) => [h.id, h.name]));
 }
 
+/** Host names and hypervisor drivers by ID, for the HISTORY of VM documents. */
+export async function hostsById(db: Queryable): Promise<Map<number, { name: string; vmMad: string }>> {
+  const rows = await db.selectFrom('hosts').select(['id', 'name', 'vm_mad']).execute();
+  return new Map(rows.map((h) => [h.id, { name: h.name, vmMad: h.vm_mad }]));
+}
+
 /** The host with the lowest ID: where a restored VM goes when its original is gone. */
 export async function firstHostId(db: Queryable): Promise<number | undefined> {
   return (await db.selectFrom('hosts').select('id').orderBy('id').executeTakeFirst())?.id;

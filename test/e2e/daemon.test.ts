@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { decodeMethodResponse, encodeMethodCall } from '../../core/api/xmlrpc.js';
+import { decodeMethodResponse } from '../../core/api/xmlrpc.js';
 import type { XmlRpcValue } from '../../core/api/xmlrpc-value.js';
 import { cleanup, oneadminSession, type RunningDaemon, startDaemon } from '../support/daemon.js';
+import { rpcRaw } from '../support/rpc.js';
 
+/** A call whose parameters are given whole (the session among them). */
 async function rpc(d: RunningDaemon, method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue[]> {
-  const res = await fetch(d.url, {
-    method: 'POST',
-    body: encodeMethodCall(method, params),
-    headers: { 'content-type': 'text/xml' },
-  });
-  const decoded = decodeMethodResponse(await res.text());
+  const decoded = await rpcRaw(d, method, params);
   if ('fault' in decoded) throw new Error(`fault ${decoded.fault.code}: ${decoded.fault.message}`);
   return decoded.value as XmlRpcValue[];
 }
@@ -45,21 +42,22 @@ describe('onebackupd as a child process', () => {
     assert.equal(message, "[one.backupjobpool.info] User couldn't be authenticated, aborting call.");
   });
 
-  it('answers an unknown method with RPC_API', async () => {
-    const [ok, message, code] = await rpc(d, 'one.nothing.here', oneadminSession(d));
-    assert.equal(ok, false);
-    assert.equal(code, 0x1000);
-    assert.match(String(message), /one\.nothing\.here does not exist/);
+  it('answers an unknown method with the fault oned answers (-506)', async () => {
+    const r = await rpcRaw(d, 'one.nothing.here', [oneadminSession(d)]);
+    assert.ok('fault' in r, JSON.stringify(r));
+    assert.equal(r.fault.code, -506);
+    assert.match(r.fault.message, /^Method 'one\.nothing\.here' not defined/);
   });
 
-  it('answers wrong argument types with RPC_API naming the argument', async () => {
-    const [ok, message, code] = await rpc(d, 'one.backupjob.info', oneadminSession(d), 'seven');
-    assert.equal(ok, false);
-    assert.equal(code, 0x1000);
-    assert.equal(
-      message,
-      '[one.backupjob.info] one.backupjob.info: argument 2 (id) must be an int, got the string "seven"',
-    );
+  it('answers wrong argument types with the fault oned answers (-501), naming the argument', async () => {
+    const r = await rpcRaw(d, 'one.backupjob.info', [oneadminSession(d), 'seven']);
+    assert.deepEqual(r, {
+      fault: {
+        code: -501,
+        message:
+          'Parameter that is supposed to be integer is not: argument 2 (id) of one.backupjob.info must be an int, got the string "seven"',
+      },
+    });
   });
 
   it('answers malformed XML and oversized bodies with a fault, and keeps serving', async () => {

@@ -211,6 +211,16 @@ describe('rejections: exit 255, line, attribute and allowed values, nothing crea
     });
   }
 
+  it('a VM listed three times is reported once, with how many times', async () => {
+    const r = await job(['create'], 'NAME="thrice"\nBACKUP_VMS="1,1,2,1,2"\n');
+    assert.equal(r.code, 255);
+    assert.equal(
+      r.stderr,
+      '[one.backupjob.allocate] template line 2, col 12 (BACKUP_VMS): VM 1 is listed 3 times in BACKUP_VMS="1,1,2,1,2"; list each once\n' +
+        'template line 2, col 12 (BACKUP_VMS): VM 2 is listed twice in BACKUP_VMS="1,1,2,1,2"; list each once\n',
+    );
+  });
+
   it('reports several problems of one file at once, in line order', async () => {
     const r = await job(['create'], 'NAME="multi"\nEXECUTION="PARALEL"\nKEEP_LAST=-2\nDATASTORE_ID=7\n');
     assert.equal(r.code, 255);

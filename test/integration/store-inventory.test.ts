@@ -18,8 +18,8 @@ import {
   findHostIdByName,
   insertHost,
   listHosts,
-  vmIdsByHost,
   vmIdsOnHost,
+  vmsByHost,
 } from '../../core/store/hosts.js';
 import {
   clearOwnedLock,
@@ -196,10 +196,16 @@ describe('store: hosts and owned-object writes', () => {
     await addVm(store, 4, 1);
     assert.deepEqual(await vmIdsOnHost(store.db, 0), [3, 5]);
     assert.deepEqual(
-      [...(await vmIdsByHost(store.db)).entries()],
+      [...(await vmsByHost(store.db)).entries()],
       [
-        [0, [3, 5]],
-        [1, [4]],
+        [
+          0,
+          [
+            { id: 3, state: 'RUNNING' },
+            { id: 5, state: 'RUNNING' },
+          ],
+        ],
+        [1, [{ id: 4, state: 'RUNNING' }]],
       ],
     );
   });

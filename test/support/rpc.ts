@@ -1,20 +1,29 @@
-import { decodeMethodResponse, encodeMethodCall } from '../../core/api/xmlrpc.js';
+import { decodeMethodResponse, encodeMethodCall, type XmlRpcResponse } from '../../core/api/xmlrpc.js';
 import type { XmlRpcValue } from '../../core/api/xmlrpc-value.js';
 import { oneadminSession, type RunningDaemon } from './daemon.js';
 
-/** One raw XML-RPC call; returns OpenNebula's [ok, body, code] array. */
+/** One XML-RPC call as sent, with the session first; the response as decoded (a value or a fault). */
+export async function rpcRaw(
+  d: RunningDaemon,
+  method: string,
+  params: readonly XmlRpcValue[],
+): Promise<XmlRpcResponse> {
+  const res = await fetch(d.url, {
+    method: 'POST',
+    body: encodeMethodCall(method, params),
+    headers: { 'content-type': 'text/xml' },
+  });
+  return decodeMethodResponse(await res.text());
+}
+
+/** One raw XML-RPC call; returns OpenNebula's [ok, body, code] array (throws on a fault). */
 export async function rpcAs(
   d: RunningDaemon,
   session: string,
   method: string,
   ...params: XmlRpcValue[]
 ): Promise<XmlRpcValue[]> {
-  const res = await fetch(d.url, {
-    method: 'POST',
-    body: encodeMethodCall(method, [session, ...params]),
-    headers: { 'content-type': 'text/xml' },
-  });
-  const decoded = decodeMethodResponse(await res.text());
+  const decoded = await rpcRaw(d, method, [session, ...params]);
   if ('fault' in decoded) throw new Error(`fault ${decoded.fault.code}: ${decoded.fault.message}`);
   return decoded.value as XmlRpcValue[];
 }
