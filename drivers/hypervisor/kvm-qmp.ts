@@ -153,8 +153,9 @@ export async function liveExtents(disk: LiveDisk): Promise<Extent[]> {
   return runsToExtents(runs.filter((r) => (r.flags & (STATE_HOLE | STATE_ZERO)) === 0));
 }
 
-async function dirtyExtents(client: NbdClient, base: string): Promise<Extent[]> {
-  const runs = await client.blockStatus(`qemu:dirty-bitmap:${base}`);
+/** The dirty extents of an export's `qemu:dirty-bitmap:<bitmap>` context. */
+export async function dirtyExtents(client: NbdClient, bitmap: string): Promise<Extent[]> {
+  const runs = await client.blockStatus(`qemu:dirty-bitmap:${bitmap}`);
   return runsToExtents(runs.filter((r) => (r.flags & STATE_DIRTY) !== 0));
 }
 

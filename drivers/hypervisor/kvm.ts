@@ -9,6 +9,14 @@
 import { fsDriver } from './fs.js';
 import { isPermanentFsError } from './fs-errors.js';
 import { type Freezer, thawLeftover } from './kvm-freeze.js';
+import {
+  domainState,
+  type LibvirtPointInTime,
+  recoverLibvirt,
+  releaseLibvirtView,
+  takeLibvirtView,
+  uriOf,
+} from './kvm-libvirt.js';
 import { liveExtents, type QmpPointInTime, recoverQmp, releaseQmpView, takeQmpView } from './kvm-qmp.js';
 import { QmpClient } from './qmp.js';
 import {
@@ -26,7 +34,7 @@ interface FilesPointInTime extends PointInTime {
   readonly inner: PointInTime;
 }
 
-type KvmPointInTime = QmpPointInTime | FilesPointInTime;
+type KvmPointInTime = QmpPointInTime | LibvirtPointInTime | FilesPointInTime;
 
 function kvmPit(pit: PointInTime): KvmPointInTime {
   return pit as KvmPointInTime;
@@ -82,17 +90,23 @@ export const kvmDriver: HypervisorDriver = {
   },
 
   async stateOf(vm) {
+    if (vm.location?.deployId) return domainState(uriOf(vm), vm.location.deployId);
     const qmp = await reachable(qmpSocketOf(vm));
     qmp?.close();
     return qmp ? 'RUNNING' : 'POWEROFF';
   },
 
   async prepare(vm: VmSpec, options: PrepareOptions): Promise<PointInTime> {
-    const socket = qmpSocketOf(vm);
-    const probe = await reachable(socket);
-    if (probe) {
-      probe.close();
-      return takeQmpView(vm, socket, options, (qmp) => qmpFreezer(vm, qmp));
+    const domain = vm.location?.deployId;
+    if (domain) {
+      if ((await domainState(uriOf(vm), domain)) === 'RUNNING') return takeLibvirtView(vm, options);
+    } else {
+      const socket = qmpSocketOf(vm);
+      const probe = await reachable(socket);
+      if (probe) {
+        probe.close();
+        return takeQmpView(vm, socket, options, (qmp) => qmpFreezer(vm, qmp));
+      }
     }
     const inner = await fsDriver.prepare({ ...vm, state: 'POWEROFF' }, { ...options, freeze: 'NONE' });
     const changes = new Map<number, ChangedBlocks>();
@@ -139,10 +153,12 @@ export const kvmDriver: HypervisorDriver = {
   async release(pit, outcome) {
     const p = kvmPit(pit);
     if (p.kind === 'files') return fsDriver.release(p.inner);
+    if (p.kind === 'libvirt') return releaseLibvirtView(p, outcome?.succeeded ?? false);
     await releaseQmpView(p, outcome?.succeeded ?? false);
   },
 
   async recover(vm, scratchDir) {
+    if (vm.location?.deployId) return recoverLibvirt(vm, scratchDir, undefined, true);
     const socket = vm.location?.qmpSocket;
     if (!socket) return [];
     const qmp = await reachable(socket);

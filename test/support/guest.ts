@@ -4,7 +4,7 @@
  * run under TCG with a QMP socket and a guest agent channel. The writer's records make the disk
  * after writes 1..M computable, so `checkInstant` can tell a disk of one instant from a mix.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -99,7 +99,6 @@ export interface Guest {
   /** Lines the guest printed. */
   console(): string;
   stop(): Promise<void>;
-  readonly process: ChildProcess;
 }
 
 /** Boots the writing guest; resolves once it has written its first records. */
@@ -146,7 +145,6 @@ export async function startGuest(o: GuestOptions): Promise<Guest> {
     qmpSocket,
     agentSocket,
     stride,
-    process: child,
     seq: () => seq,
     console: () => out,
     async waitSeq(atLeast, timeoutMs = 120_000) {
@@ -225,4 +223,99 @@ export function checkInstant(disk: Buffer, initial: Buffer, blocks: number, stri
     );
   }
   return m;
+}
+
+const VIRSH = ['-q', '-c', 'qemu:///system'];
+
+/** Why libvirt tests cannot run here, or undefined; starts virtlogd and libvirtd when root and idle. */
+export async function libvirtUnavailable(): Promise<string | undefined> {
+  const missing = guestUnavailable();
+  if (missing) return missing;
+  try {
+    execFileSync('sh', ['-c', 'command -v virsh && command -v libvirtd'], { stdio: 'ignore' });
+  } catch {
+    return 'libvirt is not installed (.ci/run installs libvirt-daemon-system)';
+  }
+  const up = () => {
+    try {
+      execFileSync('virsh', [...VIRSH, 'version'], { stdio: 'ignore', timeout: 10_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (up()) return undefined;
+  if (process.getuid?.() !== 0) return 'libvirtd is not running and the tests are not root';
+  // In a container nothing starts them (../shared/LIVE-VMS.md).
+  execFileSync('sh', [
+    '-c',
+    'pgrep -x virtlogd >/dev/null || virtlogd -d; pgrep -x libvirtd >/dev/null || libvirtd -d',
+  ]);
+  for (let i = 0; i < 50 && !up(); i++) await new Promise((r) => setTimeout(r, 200));
+  return up() ? undefined : 'libvirtd did not start';
+}
+
+export interface LibvirtGuest extends Guest {
+  readonly domain: string;
+}
+
+/**
+ * The writing guest as a libvirt domain (type qemu: TCG), its console in a file, a guest agent
+ * channel libvirt manages. `dir` and the disk must be reachable by the QEMU user (mode 0755).
+ */
+export async function startLibvirtGuest(
+  o: GuestOptions & { readonly domain: string },
+): Promise<LibvirtGuest> {
+  const { kernel, initrd } = buildGuest();
+  const stride = o.stride ?? 97;
+  const consoleLog = join(o.dir, 'console.log');
+  const cmdline = `console=ttyS0 quiet writer.blocks=${o.blocks} writer.stride=${stride} writer.delay_us=${o.delayUs ?? 0} writer.freeze_delay_ms=${o.freezeDelayMs ?? 0}`;
+  const disk = (path: string, format: string, dev: string) =>
+    `<disk type='file' device='disk'><driver name='qemu' type='${format}'/><source file='${path}'/><target dev='${dev}' bus='virtio'/></disk>`;
+  const xml = `<domain type='qemu'><name>${o.domain}</name><memory unit='MiB'>256</memory>
+<os><type arch='x86_64'>hvm</type><kernel>${kernel}</kernel><initrd>${initrd}</initrd><cmdline>${cmdline}</cmdline></os>
+<devices>${disk(o.disk, o.format, 'vda')}${o.extraDisk ? disk(o.extraDisk, 'raw', 'vdb') : ''}
+<serial type='file'><source path='${consoleLog}'/><target port='0'/></serial>
+<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>`;
+  const xmlPath = join(o.dir, 'domain.xml');
+  writeFileSync(xmlPath, xml);
+  execFileSync('virsh', [...VIRSH, 'define', xmlPath]);
+  execFileSync('virsh', [...VIRSH, 'start', o.domain]);
+  const read = () => (existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '');
+  const seq = () => Math.max(0, ...[...read().matchAll(/writer: seq (\d+)/g)].map((m) => Number(m[1])));
+  const guest: LibvirtGuest = {
+    domain: o.domain,
+    qmpSocket: '',
+    agentSocket: '',
+    stride,
+    seq,
+    console: read,
+    async waitSeq(atLeast, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (seq() < atLeast) {
+        if (Date.now() > deadline)
+          throw new Error(`the guest wrote ${seq()} records, not ${atLeast}: ${read()}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    },
+    async stop() {
+      for (const args of [
+        ['destroy', o.domain],
+        ['undefine', o.domain, '--checkpoints-metadata'],
+      ]) {
+        try {
+          execFileSync('virsh', [...VIRSH, ...args], { stdio: 'ignore' });
+        } catch {
+          /* already gone */
+        }
+      }
+    },
+  };
+  try {
+    await guest.waitSeq(100);
+  } catch (err) {
+    await guest.stop();
+    throw err;
+  }
+  return guest;
 }

@@ -1,0 +1,128 @@
+/**
+ * Live VMs as libvirt domains (DEPLOY_ID), libvirt's own pull-mode backup API: a real guest writes
+ * during each backup; FULL then CBT increments (libvirt checkpoints) restore to one instant;
+ * FS_FREEZE=AGENT goes through libvirt's guest agent channel; one checkpoint is kept.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
+import {
+  checkInstant,
+  type LibvirtGuest,
+  libvirtUnavailable,
+  rawBytes,
+  startLibvirtGuest,
+} from '../support/guest.js';
+import { rpcOk } from '../support/rpc.js';
+
+const MiB = 1024 * 1024;
+const BLOCKS = 256;
+const skip = await libvirtUnavailable();
+
+let d: RunningDaemon;
+let work: string;
+const guests: LibvirtGuest[] = [];
+const cli = (name: string, args: string[]) => runCli(name, args, d);
+
+async function backup(vm: number): Promise<string> {
+  const r = await cli('onevm', ['backup', String(vm), '-d', '100', '--wait']);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${d.logs().slice(-3000)}`);
+  const m = /backup done, image (\d+)/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  return m[1] as string;
+}
+
+async function restore(image: string, increment: number): Promise<string> {
+  const to = join(work, `restore-${image}-${increment}`);
+  const r = await cli('oneimage', [
+    'restore',
+    image,
+    '--increment',
+    String(increment),
+    '--disk-id',
+    '0',
+    '--to',
+    to,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1];
+  assert.ok(file, r.stdout);
+  return file;
+}
+
+async function increments(image: string): Promise<string[]> {
+  const r = await cli('oneimage', ['show', image, '-x']);
+  assert.equal(r.code, 0, r.stderr);
+  return [...r.stdout.matchAll(/<INCREMENT>([\s\S]*?)<\/INCREMENT>/g)].map((m) => m[1] as string);
+}
+
+const field = (xml: string, name: string) =>
+  new RegExp(`<${name}>(?:<!\\[CDATA\\[)?([^<\\]]*)`).exec(xml)?.[1];
+const virsh = (...args: string[]) =>
+  execFileSync('virsh', ['-q', '-c', 'qemu:///system', ...args]).toString();
+
+describe('live backups of libvirt domains', { skip }, () => {
+  before(async () => {
+    work = tempDir('onebackup-libvirt-');
+    chmodSync(work, 0o755);
+    d = await startDaemon();
+    await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nVM_MAD="kvm"\n');
+    await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
+  });
+  after(async () => {
+    for (const g of guests) await g.stop();
+    await d?.stop();
+    if (d) cleanup(d.stateDir);
+    cleanup(work);
+  });
+
+  it('qcow2 domain: FULL then CBT increments with FS_FREEZE=AGENT, the guest writing, each one instant', async () => {
+    const initial = Buffer.alloc(64 * MiB);
+    initial.fill(0x5a, 40 * MiB, 41 * MiB);
+    const raw = join(work, 'initial.raw');
+    writeFileSync(raw, initial);
+    const disk = join(work, 'web.qcow2');
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, disk]);
+    const domain = `onebackup-test-${process.pid}`;
+    const guest = await startLibvirtGuest({
+      dir: work,
+      disk,
+      format: 'qcow2',
+      blocks: BLOCKS,
+      delayUs: 3000,
+      domain,
+    });
+    guests.push(guest);
+    const vm = Number(
+      await rpcOk(
+        d,
+        'one.vm.allocate',
+        `NAME="web"\nHOST="kvm1"\nDEPLOY_ID="${domain}"\nBACKUP_CONFIG=[MODE="INCREMENT", FS_FREEZE="AGENT"]\n` +
+          `DISK=[SOURCE="${disk}", FORMAT="qcow2"]\n`,
+      ),
+    );
+    const image = await backup(vm);
+    await guest.waitSeq(guest.seq() + 200);
+    assert.equal(await backup(vm), image);
+    const incs = await increments(image);
+    assert.equal(incs.length, 2);
+    assert.equal(field(incs[0] as string, 'CONSISTENCY'), 'filesystem');
+    assert.equal(field(incs[1] as string, 'CHANGES_SINCE'), field(incs[0] as string, 'CHECKPOINT'));
+    assert.ok(Number(field(incs[1] as string, 'BYTES_READ')) < 32 * MiB, incs[1]);
+    const seen: number[] = [];
+    for (const i of [0, 1])
+      seen.push(
+        checkInstant(rawBytes(await restore(image, i), 'qcow2', work), initial, BLOCKS, guest.stride),
+      );
+    assert.ok((seen[0] as number) < (seen[1] as number), `${seen}`);
+    assert.match(guest.console(), /agent: frozen[\s\S]*agent: thawed/);
+    const checkpoints = virsh('checkpoint-list', domain, '--name')
+      .split('\n')
+      .filter((l) => l.startsWith('onebackup-'));
+    assert.deepEqual(checkpoints, [field(incs[1] as string, 'CHECKPOINT')]);
+    assert.equal(virsh('domstate', domain).trim(), 'running');
+  });
+});
