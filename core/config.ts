@@ -32,6 +32,8 @@ export interface DaemonConfig {
   readonly shutdownGraceSeconds: number;
   /** Where GET /metrics and /health also listen; undefined: only on the API's address. */
   readonly metricsListen: { readonly address: string; readonly port: number } | undefined;
+  /** Seconds between host monitoring passes (kvm: domains and VM states); 0 = only `onehost sync`. */
+  readonly monitoringIntervalHost: number;
 }
 
 export interface ConfigOverrides {
@@ -55,6 +57,7 @@ const KNOWN = [
   'MAX_REQUEST_BYTES',
   'SHUTDOWN_GRACE',
   'METRICS_LISTEN',
+  'MONITORING_INTERVAL_HOST',
 ];
 
 function isTimeZone(tz: string): boolean {
@@ -197,6 +200,7 @@ export function loadConfig(
     maxRequestBytes: int('MAX_REQUEST_BYTES', 1024, 1024 * 1024 * 1024, 1024 * 1024),
     shutdownGraceSeconds: int('SHUTDOWN_GRACE', 0, 86_400, 30),
     metricsListen: metricsListen ? Object.freeze(metricsListen) : undefined,
+    monitoringIntervalHost: int('MONITORING_INTERVAL_HOST', 0, 86_400, 60),
   };
   if (problems.length > 0) throw new TemplateError(problems, file);
   return Object.freeze({ ...config, db: Object.freeze(config.db) });

@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileKeyStore } from '../drivers/datastore/keys.js';
 import type { DatastoreDriverFactory } from '../drivers/datastore/types.js';
+import { vmDiscovery } from '../drivers/hypervisor/registry.js';
 import type { HypervisorDriver } from '../drivers/hypervisor/types.js';
 import type { Services } from './api/methods.js';
 import { ApiServer } from './api/server.js';
@@ -69,6 +70,8 @@ export class Daemon {
   #datastores: OpenDatastores | undefined;
   #vmBackups: VmBackupService | undefined;
   #lock: StateLock | undefined;
+  /** Cancels the next host monitoring pass. */
+  #cancelMonitor: (() => void) | undefined;
   #scheduler: JobScheduler | undefined;
   #url: string | undefined;
   #metricsServer: MetricsHttpServer | undefined;
@@ -198,6 +201,7 @@ export class Daemon {
       store: this.#store,
       clock: this.deps.clock,
       inspectDisk: this.deps.inspectDisk,
+      discovery: vmDiscovery(this.deps.hypervisors),
       hypervisorDrivers: [...this.deps.hypervisors.keys()],
       datastoreDrivers: [...this.deps.datastores.keys()],
       defaultDatastoreBase: join(config.stateDir, 'datastores'),
@@ -264,6 +268,7 @@ export class Daemon {
       now: () => this.deps.clock.now(),
       taskLog: (jobId, runId, vmId) => readTaskLog(store, jobId, runId, vmId),
     };
+    this.startHostMonitor(services.hosts);
     const health = async (): Promise<readonly [number, string]> => {
       const report = await checkHealth({
         store,
@@ -339,7 +344,33 @@ export class Daemon {
     }
   }
 
+  /**
+   * Every MONITORING_INTERVAL_HOST seconds: hosts whose driver lists VMs (kvm with libvirt) are
+   * synchronised and bare-QEMU VMs get the state QEMU reports. One pass at a time; problems are
+   * logged once until they change.
+   */
+  private startHostMonitor(hosts: HostService): void {
+    const every = this.deps.config.monitoringIntervalHost * 1000;
+    if (every <= 0) return;
+    const system = { uid: 0, gid: 0, uname: 'oneadmin', gname: 'oneadmin', isAdmin: true };
+    let lastProblems = '';
+    const pass = async () => {
+      const r = await hosts.monitor(system).catch((err: unknown) => ({
+        synced: 0,
+        states: 0,
+        problems: [err instanceof Error ? err.message : String(err)],
+      }));
+      const problems = r.problems.join('; ');
+      if (problems !== lastProblems && problems !== '') this.deps.log.warn('host monitoring', { problems });
+      lastProblems = problems;
+      if (this.#server) this.#cancelMonitor = this.deps.clock.setTimeout(() => void pass(), every);
+    };
+    this.#cancelMonitor = this.deps.clock.setTimeout(() => void pass(), Math.min(every, 2000));
+  }
+
   async stop(): Promise<void> {
+    this.#cancelMonitor?.();
+    this.#cancelMonitor = undefined;
     await this.#starting?.catch(() => undefined);
     const server = this.#server;
     const store = this.#store;

@@ -98,6 +98,12 @@ export const INVENTORY_METHODS: Readonly<Record<string, MethodDef>> = {
     return docs.hostXml(host, hostActivity(s, host));
   }),
   'one.host.rename': renameMethod('hosts'),
+  // Ours (oned has no such call): the host's VMs made to match its hypervisor (kvm: libvirt).
+  'one.host.sync': method([id], async (s, who, hostId) => {
+    const r = await s.hosts.sync(who, hostId);
+    const ids = (list: readonly number[]) => (list.length > 0 ? list.join(',') : '-');
+    return `ADDED=${ids(r.added)} UPDATED=${ids(r.updated)} GONE=${ids(r.gone)}`;
+  }),
   'one.hostpool.info': method([], async (s, who) =>
     docs.hostPoolXml(await s.hosts.pool(who), (host) => hostActivity(s, host)),
   ),

@@ -4,6 +4,7 @@ import type { DiskInspector } from '../disk-facts.js';
 import type { Requester } from '../permissions.js';
 import type { SchedulerPort } from '../scheduler-port.js';
 import type { Store } from '../store/db.js';
+import type { VmDiscovery } from '../vm-discovery.js';
 
 /** What every service needs, passed in by the daemon (tests pass their own). */
 export interface ServiceDeps {
@@ -11,6 +12,8 @@ export interface ServiceDeps {
   readonly clock: Clock;
   /** Reads a disk file's format and virtual size (the fs hypervisor driver in production). */
   readonly inspectDisk: DiskInspector;
+  /** The hypervisors' view of hosts and VMs (onehost sync, the host monitor, VM states). */
+  readonly discovery: VmDiscovery;
   /** Hypervisor driver names hosts may use (VM_MAD). */
   readonly hypervisorDrivers: readonly string[];
   /** Datastore driver names backup datastores may use (DS_MAD). */

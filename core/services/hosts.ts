@@ -2,6 +2,7 @@
 import { ErrorCode, OneError } from '../errors.js';
 import type { Requester } from '../permissions.js';
 import type { Tx } from '../store/db.js';
+import { type HostSyncResult, setVmState, syncHostVms } from '../store/host-sync.js';
 import {
   deleteHost,
   findHostIdByName,
@@ -11,8 +12,10 @@ import {
   vmsByHost,
 } from '../store/hosts.js';
 import type { HostTable } from '../store/schema.js';
+import { hypervisorVms } from '../store/vms.js';
 import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
+import type { DiscoveredVm } from '../vm-discovery.js';
 import type { ServiceDeps } from './context.js';
 import { checkName, loadAuthorized, requireAdmin, visibleInPool, WHOLE_POOL } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
@@ -23,6 +26,11 @@ export interface HostView extends Named<HostTable> {
   readonly vmIds: readonly number[];
   /** The VMs registered on the host whose state is RUNNING. */
   readonly runningVmIds: readonly number[];
+}
+
+function singleOf(template: string, name: string): string | undefined {
+  const a = decodeAttributes(template).find((x) => x.name === name);
+  return a?.kind === 'single' && a.value !== '' ? a.value : undefined;
 }
 
 export class HostService {
@@ -78,6 +86,68 @@ export class HostService {
       const rows = await listHosts(trx);
       return this.views(trx, visibleInPool(rows, who, WHOLE_POOL));
     });
+  }
+
+  /**
+   * Makes the host's VMs match its hypervisor (kvm through libvirt: domains, their disks and
+   * states); admins only. Returns what changed.
+   */
+  async sync(
+    who: Requester,
+    id: number,
+    options: { readonly monitor?: boolean } = {},
+  ): Promise<HostSyncResult> {
+    requireAdmin(who, 'MANAGE', 'HOST');
+    const host = await this.deps.store.read(
+      async (trx) => (await loadAuthorized(trx, who, 'hosts', id, 'ADMIN')) as HostTable,
+    );
+    const reach = { name: host.name, libvirtUri: singleOf(host.template, 'LIBVIRT_URI') };
+    let found: readonly DiscoveredVm[] | undefined;
+    try {
+      found = await this.deps.discovery.discover(host.vm_mad, reach);
+    } catch (err) {
+      throw new OneError(
+        ErrorCode.ACTION,
+        `host ${id} (${host.name}): cannot list its VMs through ${host.vm_mad}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (!found)
+      throw new OneError(
+        ErrorCode.ACTION,
+        `host ${id} (${host.name}) has VM_MAD="${host.vm_mad}", which cannot list VMs; register them with onevm create`,
+      );
+    const vms = found;
+    const nowS = Math.floor(this.deps.clock.now() / 1000);
+    // The monitor imports new domains only where the host asks for it (IMPORT_VMS = "YES").
+    const importNew = !options.monitor || singleOf(host.template, 'IMPORT_VMS')?.toUpperCase() === 'YES';
+    return this.deps.store.tx((trx) => syncHostVms(trx, id, who, vms, nowS, importNew));
+  }
+
+  /**
+   * One monitoring pass (the daemon runs it every MONITORING_INTERVAL_HOST): hosts whose driver
+   * lists VMs are synchronised; VMs reached through a bare QEMU get the state it reports.
+   */
+  async monitor(who: Requester): Promise<{ synced: number; states: number; problems: string[] }> {
+    const problems: string[] = [];
+    let synced = 0;
+    let states = 0;
+    const hosts = await this.deps.store.read((trx) => listHosts(trx));
+    for (const h of hosts) {
+      if (h.vm_mad === 'fs') continue;
+      try {
+        await this.sync(who, h.id, { monitor: true });
+        synced++;
+      } catch (err) {
+        if (!(err instanceof OneError && /cannot list VMs;/.test(err.message)))
+          problems.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+    for (const vm of await this.deps.store.read((trx) => hypervisorVms(trx))) {
+      if (vm.location.deployId || !vm.location.qmpSocket) continue;
+      const state = await this.deps.discovery.stateOf(vm.vmMad, vm).catch(() => undefined);
+      if (state && (await this.deps.store.tx((trx) => setVmState(trx, vm.id, state)))) states++;
+    }
+    return { synced, states, problems };
   }
 
   private async views(trx: Tx, rows: readonly HostTable[]): Promise<HostView[]> {

@@ -6,16 +6,19 @@
  * from its disk files as the `fs` driver reads them. Restored disks are files, as with `fs`.
  * The VM's state is the hypervisor's: a reachable QEMU process is running.
  */
+import type { DiscoveredDisk, DiscoveredVm } from '../../core/vm-discovery.js';
 import { fsDriver } from './fs.js';
 import { isPermanentFsError } from './fs-errors.js';
 import { type Freezer, thawLeftover } from './kvm-freeze.js';
 import {
+  domainDisks,
   domainState,
   type LibvirtPointInTime,
   recoverLibvirt,
   releaseLibvirtView,
   takeLibvirtView,
   uriOf,
+  virsh,
 } from './kvm-libvirt.js';
 import { liveExtents, type QmpPointInTime, recoverQmp, releaseQmpView, takeQmpView } from './kvm-qmp.js';
 import { QmpClient } from './qmp.js';
@@ -172,6 +175,25 @@ export const kvmDriver: HypervisorDriver = {
     } finally {
       qmp.close();
     }
+  },
+
+  async discover(host) {
+    const uri = host.libvirtUri ?? 'qemu:///system';
+    const names = (await virsh(uri, ['list', '--all', '--name']))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    const out: DiscoveredVm[] = [];
+    for (const name of names) {
+      const disks: DiscoveredDisk[] = [];
+      for (const d of await domainDisks(uri, name)) {
+        const format = d.format === 'qcow2' ? 'qcow2' : 'raw';
+        const facts = await fsDriver.inspect(d.source, format);
+        disks.push({ source: d.source, format: facts.format, virtualSize: facts.virtualSize });
+      }
+      out.push({ deployId: name, name, state: await domainState(uri, name), disks });
+    }
+    return out;
   },
 
   createDisk: fsDriver.createDisk,

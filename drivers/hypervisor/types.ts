@@ -5,6 +5,7 @@
 
 import type { DiskFacts } from '../../core/disk-facts.js';
 import type { DiskFormat, FsFreeze } from '../../core/model.js';
+import type { DiscoveredVm, HostReach } from '../../core/vm-discovery.js';
 
 export interface DiskSpec {
   readonly diskId: number;
@@ -119,6 +120,8 @@ export interface HypervisorDriver {
    * stale checkpoints, a freeze): called at start and before each backup. Returns what it did.
    */
   recover?(vm: VmSpec, scratchDir: string): Promise<readonly string[]>;
+  /** The VMs of a host and their disks (kvm through libvirt); absent when the driver cannot list them. */
+  discover?(host: HostReach): Promise<readonly DiscoveredVm[]>;
   /** The VM's state as the hypervisor sees it (undefined: the driver has no such notion). */
   stateOf?(vm: VmSpec): Promise<'RUNNING' | 'POWEROFF' | undefined>;
   /**

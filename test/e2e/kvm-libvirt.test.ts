@@ -125,4 +125,46 @@ describe('live backups of libvirt domains', { skip }, () => {
     assert.deepEqual(checkpoints, [field(incs[1] as string, 'CHECKPOINT')]);
     assert.equal(virsh('domstate', domain).trim(), 'running');
   });
+
+  it('onehost sync imports a shut-off domain with its disks; its backup reads the files; a removed domain is marked gone', async () => {
+    const disk = join(work, 'db.raw');
+    const data = Buffer.alloc(8 * MiB);
+    data.fill(0x77, MiB, 3 * MiB);
+    writeFileSync(disk, data);
+    const domain = `onebackup-sync-${process.pid}`;
+    const xmlPath = join(work, 'db.xml');
+    writeFileSync(
+      xmlPath,
+      `<domain type='qemu'><name>${domain}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`,
+    );
+    virsh('define', xmlPath);
+    try {
+      const sync = await cli('onehost', ['sync', 'kvm1']);
+      assert.equal(sync.code, 0, sync.stderr);
+      const list0 = await cli('onevm', ['list', '--csv']);
+      const added = new RegExp(`^(\\d+),[^\\n]*${domain}`, 'm').exec(list0.stdout)?.[1];
+      assert.ok(
+        added && (/ADDED=([\d,]+)/.exec(sync.stdout)?.[1] ?? '').split(',').includes(added),
+        `${sync.stdout}${list0.stdout}`,
+      );
+      const show = await cli('onevm', ['show', added, '-x']);
+      assert.match(show.stdout, new RegExp(`<DEPLOY_ID>(<!\\[CDATA\\[)?${domain}`));
+      assert.match(show.stdout, new RegExp(disk.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      const image = await backup(Number(added));
+      const to = join(work, 'db-restore');
+      const r = await cli('oneimage', ['restore', image, '--disk-id', '0', '--to', to]);
+      assert.equal(r.code, 0, r.stderr);
+      const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1] as string;
+      assert.ok(execFileSync('cmp', [file, disk]).length === 0);
+      assert.equal(
+        (await cli('onehost', ['sync', 'kvm1'])).stdout.includes(`ADDED=-`),
+        true,
+        'a second sync adds nothing',
+      );
+    } finally {
+      virsh('undefine', domain);
+    }
+    const gone = await cli('onehost', ['sync', 'kvm1']);
+    assert.match(gone.stdout, /GONE=\d+/);
+  });
 });

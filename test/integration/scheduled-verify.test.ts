@@ -33,6 +33,7 @@ import { verifyPosition } from '../../core/store/verify-schedules.js';
 import { fileKeyStore } from '../../drivers/datastore/keys.js';
 import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
+import { HYPERVISOR_DRIVERS, vmDiscovery } from '../../drivers/hypervisor/registry.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -85,6 +86,7 @@ async function world() {
     timeZone: 'UTC',
     scheduler: forwardingScheduler(() => scheduler),
     inspectDisk: async () => ({ format: 'raw', virtualSize: 12 * MiB }),
+    discovery: vmDiscovery(HYPERVISOR_DRIVERS),
     hypervisorDrivers: ['fs'],
     datastoreDrivers: ['local'],
     defaultDatastoreBase: join(dir, 'ds'),

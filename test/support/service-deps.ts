@@ -8,6 +8,7 @@ import type { ServiceDeps } from '../../core/services/context.js';
 import type { Store } from '../../core/store/db.js';
 import { fileKeyStore } from '../../drivers/datastore/keys.js';
 import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
+import { HYPERVISOR_DRIVERS, vmDiscovery } from '../../drivers/hypervisor/registry.js';
 
 export function testServiceDeps(
   store: Store,
@@ -22,6 +23,7 @@ export function testServiceDeps(
     timeZone: 'UTC',
     scheduler: forwardingScheduler(scheduler),
     inspectDisk: async () => ({ format: 'raw', virtualSize: 1 << 20 }),
+    discovery: vmDiscovery(HYPERVISOR_DRIVERS),
     hypervisorDrivers: ['fs'],
     datastoreDrivers: ['local'],
     defaultDatastoreBase: join(dir, 'ds'),
