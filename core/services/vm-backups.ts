@@ -13,7 +13,15 @@ import { isAuthorized, type Requester } from '../permissions.js';
 import type { Tx } from '../store/db.js';
 import { findImage, isBackupDatastore } from '../store/images.js';
 import { findOwnedNameClash } from '../store/owned.js';
-import { disksOfVm, findVm, firstHostId, hostNamesById, insertVm, type NewVmDisk } from '../store/vms.js';
+import {
+  disksOfVm,
+  findVm,
+  firstHostId,
+  hostNamesById,
+  hypervisorVms,
+  insertVm,
+  type NewVmDisk,
+} from '../store/vms.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
 import {
@@ -228,7 +236,7 @@ export class VmBackupService {
     incrementId: number,
     diskId: number,
   ): Promise<number> {
-    const { vm, disks } = await this.deps.store.tx(async (trx) => {
+    const { vm, disks, reach } = await this.deps.store.tx(async (trx) => {
       const owned = await loadAuthorized(trx, who, 'vms', vmId, 'ADMIN');
       const image = await findImage(trx, imageId);
       if (!image) throw new OneError(ErrorCode.NO_EXISTS, `Error getting image [${imageId}].`);
@@ -241,12 +249,17 @@ export class VmBackupService {
       }
       const row = await findVm(trx, owned.id);
       if (!row) throw notFound('VM', owned.id);
-      return { vm: row, disks: await disksOfVm(trx, vmId) };
+      return { vm: row, disks: await disksOfVm(trx, vmId), reach: (await hypervisorVms(trx, vmId))[0] };
     });
-    if (vm.state !== 'POWEROFF') {
+    // A kvm VM's state is its hypervisor's, asked now: the disks must not be in use.
+    const live = reach
+      ? await this.deps.discovery.stateOf(reach.vmMad, reach).catch(() => undefined)
+      : undefined;
+    const state = live ?? vm.state;
+    if (state !== 'POWEROFF') {
       throw new OneError(
         ErrorCode.ACTION,
-        `VM ${vmId} must be POWEROFF for an in-place restore (it is ${vm.state})`,
+        `VM ${vmId} must be POWEROFF for an in-place restore (it is ${state}${live ? ' according to its hypervisor' : ''}); power it off first`,
       );
     }
     if (this.deps.scheduler.hasBackup(vmId))

@@ -193,9 +193,9 @@ export interface HypervisorVm {
   readonly location: VmLocationAttributes;
 }
 
-/** Every VM on a host whose VM_MAD is not `fs`, with its disks and location. */
-export async function hypervisorVms(db: Queryable): Promise<HypervisorVm[]> {
-  const rows = await db
+/** Every VM on a host whose VM_MAD is not `fs` (or only VM `onlyId`), with its disks and location. */
+export async function hypervisorVms(db: Queryable, onlyId?: number): Promise<HypervisorVm[]> {
+  let query = db
     .selectFrom('vms')
     .innerJoin('hosts', 'hosts.id', 'vms.host_id')
     .select([
@@ -205,8 +205,9 @@ export async function hypervisorVms(db: Queryable): Promise<HypervisorVm[]> {
       'hosts.vm_mad as vmMad',
     ])
     .where('hosts.vm_mad', '!=', 'fs')
-    .orderBy('vms.id')
-    .execute();
+    .orderBy('vms.id');
+  if (onlyId !== undefined) query = query.where('vms.id', '=', onlyId);
+  const rows = await query.execute();
   const disks = await disksOfVms(
     db,
     rows.map((r) => r.id),

@@ -97,7 +97,7 @@ async function liveVm(name: string, format: 'raw' | 'qcow2', delayUs: number) {
         `BACKUP_CONFIG=[MODE="INCREMENT"]\nDISK=[SOURCE="${disk}", FORMAT="${format}"]\n`,
     ),
   );
-  return { id, guest, initial, dir };
+  return { id, guest, initial, dir, disk };
 }
 
 describe('live backups of a running VM through QMP', { skip }, () => {
@@ -182,7 +182,72 @@ describe('live backups of a running VM through QMP', { skip }, () => {
     await backup(vm.id);
     const inc = (await increments(image))[1] as string;
     assert.match(field(inc, 'FULL_READ') ?? '', /checkpoint onebackup-\S+ is not on disk 0/);
-    checkInstant(rawBytes(await restore(image, 1), 'qcow2', work), vm.initial, BLOCKS, vm.guest.stride);
+    const restoredM = checkInstant(
+      rawBytes(await restore(image, 1), 'qcow2', work),
+      vm.initial,
+      BLOCKS,
+      vm.guest.stride,
+    );
     assert.equal((await ourBitmaps(vm.guest.qmpSocket)).length, 1);
+    // In place only when QEMU is gone: the state is asked of the hypervisor, not the inventory.
+    const refused = await cli('onevm', ['restore', String(vm.id), image, '--increment', '1']);
+    assert.equal(refused.code, 255);
+    assert.match(refused.stderr, /must be POWEROFF .*RUNNING according to its hypervisor/);
+    await vm.guest.stop();
+    const inPlace = await cli('onevm', ['restore', String(vm.id), image, '--increment', '1']);
+    assert.equal(inPlace.code, 0, inPlace.stderr);
+    assert.equal(
+      checkInstant(rawBytes(vm.disk, 'qcow2', work), vm.initial, BLOCKS, vm.guest.stride),
+      restoredM,
+    );
+  });
+
+  it('a scheduled job backs a running VM up every minute, FULL then a CBT increment, each one instant', async () => {
+    const vm = await liveVm('scheduled', 'qcow2', 3000);
+    guests.push(vm);
+    const tmpl = join(work, 'job.tmpl');
+    writeFileSync(
+      tmpl,
+      `NAME="live-every-minute"\nBACKUP_VMS="${vm.id}"\nDATASTORE_ID=100\nMODE="INCREMENT"\n`,
+    );
+    const created = await cli('onebackupjob', ['create', tmpl]);
+    assert.equal(created.code, 0, created.stderr);
+    const job = /ID: (\d+)/.exec(created.stdout)?.[1] as string;
+    const sched = await cli('onebackupjob', ['backup', job, '--interval', '1 minute']);
+    assert.equal(sched.code, 0, sched.stderr);
+    const imageOf = async () => {
+      const list = await cli('oneimage', ['list', '--csv']);
+      return new RegExp(`^(\\d+),[^\\n]*,${vm.id} `, 'm').exec(list.stdout)?.[1];
+    };
+    const deadline = Date.now() + 150_000;
+    let incs: string[] = [];
+    for (;;) {
+      const image = await imageOf();
+      incs = image === undefined ? [] : await increments(image);
+      if (incs.length >= 2) break;
+      assert.ok(
+        Date.now() < deadline,
+        `two scheduled backups in 150 s: ${incs.length}\n${d.logs().slice(-2000)}`,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const image = (await imageOf()) as string;
+    assert.equal(field(incs[0] as string, 'TYPE'), 'FULL');
+    assert.equal(field(incs[1] as string, 'TYPE'), 'INCREMENT');
+    assert.equal(field(incs[1] as string, 'CHANGES_SINCE'), field(incs[0] as string, 'CHECKPOINT'));
+    const m0 = checkInstant(
+      rawBytes(await restore(image, 0), 'qcow2', work),
+      vm.initial,
+      BLOCKS,
+      vm.guest.stride,
+    );
+    const m1 = checkInstant(
+      rawBytes(await restore(image, 1), 'qcow2', work),
+      vm.initial,
+      BLOCKS,
+      vm.guest.stride,
+    );
+    assert.ok(m0 < m1, `${m0} < ${m1}`);
+    assert.equal((await cli('onebackupjob', ['delete', job])).code, 0);
   });
 });
