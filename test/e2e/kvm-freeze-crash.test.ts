@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { QmpClient } from '../../drivers/hypervisor/qmp.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { checkInstant, type Guest, guestUnavailable, rawBytes, startGuest } from '../support/guest.js';
+import { backupLive, incrementsOf, restoreLive, startLiveWorld, xmlField } from '../support/live-backups.js';
 import { rpcOk } from '../support/rpc.js';
 
 const MiB = 1024 * 1024;
@@ -26,34 +27,6 @@ let stateDir: string;
 let work: string;
 const guests: { guest: Guest; dir: string }[] = [];
 const cli = (name: string, args: string[]) => runCli(name, args, d);
-
-async function backup(vm: number): Promise<string> {
-  const r = await cli('onevm', ['backup', String(vm), '-d', '100', '--wait']);
-  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${d.logs().slice(-3000)}`);
-  const m = /backup done, image (\d+)/.exec(r.stdout);
-  assert.ok(m, r.stdout);
-  return m[1] as string;
-}
-
-async function restore(image: string, disk: number): Promise<string> {
-  const to = join(work, `restore-${image}-${disk}-${randomBytes(2).toString('hex')}`);
-  const r = await cli('oneimage', ['restore', image, '--disk-id', String(disk), '--to', to]);
-  assert.equal(r.code, 0, r.stderr);
-  const file = new RegExp(`DISK ${disk}: (\\S+)`).exec(r.stdout)?.[1];
-  assert.ok(file, r.stdout);
-  return file;
-}
-
-async function lastIncrement(image: string): Promise<string> {
-  const r = await cli('oneimage', ['show', image, '-x']);
-  assert.equal(r.code, 0, r.stderr);
-  return (
-    [...r.stdout.matchAll(/<INCREMENT>([\s\S]*?)<\/INCREMENT>/g)].map((m) => m[1] as string).at(-1) ?? ''
-  );
-}
-
-const field = (xml: string, name: string) =>
-  new RegExp(`<${name}>(?:<!\\[CDATA\\[)?([^<\\]]*)`).exec(xml)?.[1];
 
 /** What QEMU holds of ours: exports, fleecing nodes, block jobs, checkpoints; and its run state. */
 async function qemuState(socket: string) {
@@ -143,12 +116,15 @@ async function liveVm(
 /** Both disks of the image's last increment restore to one instant of the guest. */
 async function checkRestores(vm: LiveVm, image: string): Promise<number> {
   const m = checkInstant(
-    rawBytes(await restore(image, 0), 'qcow2', work),
+    rawBytes(await restoreLive(d, work, image, { disk: 0 }), 'qcow2', work),
     vm.initial,
     BLOCKS,
     vm.guest.stride,
   );
-  assert.ok(readFileSync(await restore(image, 1)).equals(vm.extra), 'the data disk restores bit for bit');
+  assert.ok(
+    readFileSync(await restoreLive(d, work, image, { disk: 1 })).equals(vm.extra),
+    'the data disk restores bit for bit',
+  );
   return m;
 }
 
@@ -156,9 +132,7 @@ describe('FS_FREEZE and crashes on live VMs', { skip }, () => {
   before(async () => {
     work = tempDir('onebackup-kvm-');
     stateDir = tempDir();
-    d = await startDaemon({ stateDir });
-    await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nVM_MAD="kvm"\n');
-    await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
+    d = await startLiveWorld(stateDir);
   });
   after(async () => {
     for (const g of guests) {
@@ -172,11 +146,11 @@ describe('FS_FREEZE and crashes on live VMs', { skip }, () => {
 
   it('AGENT freezes the guest for the instant only: filesystem-consistent, thawed, two disks of one instant', async () => {
     const vm = await liveVm('agent', 'BACKUP_CONFIG=[FS_FREEZE="AGENT"]');
-    const image = await backup(vm.id);
-    const inc = await lastIncrement(image);
-    assert.equal(field(inc, 'CONSISTENCY'), 'filesystem');
-    assert.ok(Number(field(inc, 'FROZEN_MS')) > 0, inc);
-    assert.equal(field(inc, 'WARNING'), undefined);
+    const image = await backupLive(d, vm.id);
+    const inc = (await incrementsOf(d, image)).at(-1) ?? '';
+    assert.equal(xmlField(inc, 'CONSISTENCY'), 'filesystem');
+    assert.ok(Number(xmlField(inc, 'FROZEN_MS')) > 0, inc);
+    assert.equal(xmlField(inc, 'WARNING'), undefined);
     const m = await checkRestores(vm, image);
     assert.match(vm.guest.console(), /agent: frozen[\s\S]*agent: thawed/);
     await vm.guest.waitSeq(m + 100);
@@ -184,9 +158,9 @@ describe('FS_FREEZE and crashes on live VMs', { skip }, () => {
 
   it('SUSPEND pauses the vCPUs for the instant and resumes them', async () => {
     const vm = await liveVm('suspend', 'BACKUP_CONFIG=[FS_FREEZE="SUSPEND"]');
-    const image = await backup(vm.id);
-    const inc = await lastIncrement(image);
-    assert.equal(field(inc, 'CONSISTENCY'), 'filesystem');
+    const image = await backupLive(d, vm.id);
+    const inc = (await incrementsOf(d, image)).at(-1) ?? '';
+    assert.equal(xmlField(inc, 'CONSISTENCY'), 'filesystem');
     assert.equal((await qemuState(vm.guest.qmpSocket)).status, 'running');
     const m = await checkRestores(vm, image);
     await vm.guest.waitSeq(m + 100);
@@ -194,10 +168,10 @@ describe('FS_FREEZE and crashes on live VMs', { skip }, () => {
 
   it('a guest agent that does not answer: the backup goes on crash-consistent and says so', async () => {
     const vm = await liveVm('no-agent', 'BACKUP_CONFIG=[FS_FREEZE="AGENT"]', { agent: false });
-    const image = await backup(vm.id);
-    const inc = await lastIncrement(image);
-    assert.equal(field(inc, 'CONSISTENCY'), 'crash');
-    assert.match(field(inc, 'WARNING') ?? '', /FS_FREEZE=AGENT failed .*crash-consistent/);
+    const image = await backupLive(d, vm.id);
+    const inc = (await incrementsOf(d, image)).at(-1) ?? '';
+    assert.equal(xmlField(inc, 'CONSISTENCY'), 'crash');
+    assert.match(xmlField(inc, 'WARNING') ?? '', /FS_FREEZE=AGENT failed .*crash-consistent/);
     await checkRestores(vm, image);
   });
 
@@ -235,7 +209,7 @@ describe('FS_FREEZE and crashes on live VMs', { skip }, () => {
     const cleaned = await qemuState(vm.guest.qmpSocket);
     assert.deepEqual([cleaned.exports, cleaned.nodes, cleaned.jobs], [[], [], []]);
     assert.equal(cleaned.status, 'running');
-    const image = await backup(vm.id);
+    const image = await backupLive(d, vm.id);
     await checkRestores(vm, image);
     const { bitmaps } = await qemuState(vm.guest.qmpSocket);
     assert.equal(new Set(bitmaps).size, 1, `one checkpoint (on each of the 2 disks) is left: ${bitmaps}`);

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
+import { cleanup, type RunningDaemon, runCli, tempDir } from '../support/daemon.js';
 import {
   checkInstant,
   type LibvirtGuest,
@@ -16,6 +16,7 @@ import {
   rawBytes,
   startLibvirtGuest,
 } from '../support/guest.js';
+import { backupLive, incrementsOf, restoreLive, startLiveWorld, xmlField } from '../support/live-backups.js';
 import { rpcOk } from '../support/rpc.js';
 
 const MiB = 1024 * 1024;
@@ -27,40 +28,6 @@ let work: string;
 const guests: LibvirtGuest[] = [];
 const cli = (name: string, args: string[]) => runCli(name, args, d);
 
-async function backup(vm: number): Promise<string> {
-  const r = await cli('onevm', ['backup', String(vm), '-d', '100', '--wait']);
-  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${d.logs().slice(-3000)}`);
-  const m = /backup done, image (\d+)/.exec(r.stdout);
-  assert.ok(m, r.stdout);
-  return m[1] as string;
-}
-
-async function restore(image: string, increment: number): Promise<string> {
-  const to = join(work, `restore-${image}-${increment}`);
-  const r = await cli('oneimage', [
-    'restore',
-    image,
-    '--increment',
-    String(increment),
-    '--disk-id',
-    '0',
-    '--to',
-    to,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1];
-  assert.ok(file, r.stdout);
-  return file;
-}
-
-async function increments(image: string): Promise<string[]> {
-  const r = await cli('oneimage', ['show', image, '-x']);
-  assert.equal(r.code, 0, r.stderr);
-  return [...r.stdout.matchAll(/<INCREMENT>([\s\S]*?)<\/INCREMENT>/g)].map((m) => m[1] as string);
-}
-
-const field = (xml: string, name: string) =>
-  new RegExp(`<${name}>(?:<!\\[CDATA\\[)?([^<\\]]*)`).exec(xml)?.[1];
 const virsh = (...args: string[]) =>
   execFileSync('virsh', ['-q', '-c', 'qemu:///system', ...args]).toString();
 
@@ -68,9 +35,7 @@ describe('live backups of libvirt domains', { skip }, () => {
   before(async () => {
     work = tempDir('onebackup-libvirt-');
     chmodSync(work, 0o755);
-    d = await startDaemon();
-    await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nVM_MAD="kvm"\n');
-    await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
+    d = await startLiveWorld();
   });
   after(async () => {
     for (const g of guests) await g.stop();
@@ -104,25 +69,30 @@ describe('live backups of libvirt domains', { skip }, () => {
           `DISK=[SOURCE="${disk}", FORMAT="qcow2"]\n`,
       ),
     );
-    const image = await backup(vm);
+    const image = await backupLive(d, vm);
     await guest.waitSeq(guest.seq() + 200);
-    assert.equal(await backup(vm), image);
-    const incs = await increments(image);
+    assert.equal(await backupLive(d, vm), image);
+    const incs = await incrementsOf(d, image);
     assert.equal(incs.length, 2);
-    assert.equal(field(incs[0] as string, 'CONSISTENCY'), 'filesystem');
-    assert.equal(field(incs[1] as string, 'CHANGES_SINCE'), field(incs[0] as string, 'CHECKPOINT'));
-    assert.ok(Number(field(incs[1] as string, 'BYTES_READ')) < 32 * MiB, incs[1]);
+    assert.equal(xmlField(incs[0] as string, 'CONSISTENCY'), 'filesystem');
+    assert.equal(xmlField(incs[1] as string, 'CHANGES_SINCE'), xmlField(incs[0] as string, 'CHECKPOINT'));
+    assert.ok(Number(xmlField(incs[1] as string, 'BYTES_READ')) < 32 * MiB, incs[1]);
     const seen: number[] = [];
     for (const i of [0, 1])
       seen.push(
-        checkInstant(rawBytes(await restore(image, i), 'qcow2', work), initial, BLOCKS, guest.stride),
+        checkInstant(
+          rawBytes(await restoreLive(d, work, image, { increment: i }), 'qcow2', work),
+          initial,
+          BLOCKS,
+          guest.stride,
+        ),
       );
     assert.ok((seen[0] as number) < (seen[1] as number), `${seen}`);
     assert.match(guest.console(), /agent: frozen[\s\S]*agent: thawed/);
     const checkpoints = virsh('checkpoint-list', domain, '--name')
       .split('\n')
       .filter((l) => l.startsWith('onebackup-'));
-    assert.deepEqual(checkpoints, [field(incs[1] as string, 'CHECKPOINT')]);
+    assert.deepEqual(checkpoints, [xmlField(incs[1] as string, 'CHECKPOINT')]);
     assert.equal(virsh('domstate', domain).trim(), 'running');
   });
 
@@ -150,7 +120,7 @@ describe('live backups of libvirt domains', { skip }, () => {
       const show = await cli('onevm', ['show', added, '-x']);
       assert.match(show.stdout, new RegExp(`<DEPLOY_ID>(<!\\[CDATA\\[)?${domain}`));
       assert.match(show.stdout, new RegExp(disk.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-      const image = await backup(Number(added));
+      const image = await backupLive(d, Number(added));
       const to = join(work, 'db-restore');
       const r = await cli('oneimage', ['restore', image, '--disk-id', '0', '--to', to]);
       assert.equal(r.code, 0, r.stderr);

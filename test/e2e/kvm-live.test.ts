@@ -10,8 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QmpClient } from '../../drivers/hypervisor/qmp.js';
-import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
+import { cleanup, type RunningDaemon, runCli, tempDir } from '../support/daemon.js';
 import { checkInstant, type Guest, guestUnavailable, rawBytes, startGuest } from '../support/guest.js';
+import { backupLive, incrementsOf, restoreLive, startLiveWorld, xmlField } from '../support/live-backups.js';
 import { rpcOk } from '../support/rpc.js';
 
 const MiB = 1024 * 1024;
@@ -21,42 +22,6 @@ const skip = guestUnavailable();
 let d: RunningDaemon;
 let work: string;
 const cli = (name: string, args: string[]) => runCli(name, args, d);
-
-async function backup(vm: number, extra: string[] = []): Promise<string> {
-  const r = await cli('onevm', ['backup', String(vm), '-d', '100', '--wait', ...extra]);
-  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${d.logs().slice(-3000)}`);
-  const m = /backup done, image (\d+)/.exec(r.stdout);
-  assert.ok(m, r.stdout);
-  return m[1] as string;
-}
-
-async function restore(image: string, increment: number): Promise<string> {
-  const to = join(work, `restore-${image}-${increment}`);
-  const r = await cli('oneimage', [
-    'restore',
-    image,
-    '--increment',
-    String(increment),
-    '--disk-id',
-    '0',
-    '--to',
-    to,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1];
-  assert.ok(file, r.stdout);
-  return file;
-}
-
-/** The increments of an image as `oneimage show -x` gives them. */
-async function increments(image: string): Promise<string[]> {
-  const r = await cli('oneimage', ['show', image, '-x']);
-  assert.equal(r.code, 0, r.stderr);
-  return [...r.stdout.matchAll(/<INCREMENT>([\s\S]*?)<\/INCREMENT>/g)].map((m) => m[1] as string);
-}
-
-const field = (xml: string, name: string) =>
-  new RegExp(`<${name}>(?:<!\\[CDATA\\[)?([^<\\]]*)`).exec(xml)?.[1];
 
 async function ourBitmaps(socket: string): Promise<string[]> {
   const qmp = await QmpClient.connect(socket);
@@ -104,9 +69,7 @@ describe('live backups of a running VM through QMP', { skip }, () => {
   const guests: { guest: Guest; dir: string }[] = [];
   before(async () => {
     work = tempDir('onebackup-kvm-');
-    d = await startDaemon();
-    await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nVM_MAD="kvm"\n');
-    await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
+    d = await startLiveWorld();
   });
   after(async () => {
     for (const g of guests) {
@@ -123,31 +86,31 @@ describe('live backups of a running VM through QMP', { skip }, () => {
       const vm = await liveVm(`live-${format}`, format, 3000);
       guests.push(vm);
       const seen: number[] = [];
-      const image = await backup(vm.id);
+      const image = await backupLive(d, vm.id);
       for (let i = 0; i < 2; i++) {
         await vm.guest.waitSeq(vm.guest.seq() + 200);
-        assert.equal(await backup(vm.id), image, 'an increment adds to the same image');
+        assert.equal(await backupLive(d, vm.id), image, 'an increment adds to the same image');
       }
-      const incs = await increments(image);
+      const incs = await incrementsOf(d, image);
       assert.equal(incs.length, 3);
-      assert.equal(field(incs[0] as string, 'TYPE'), 'FULL');
+      assert.equal(xmlField(incs[0] as string, 'TYPE'), 'FULL');
       for (const [i, inc] of incs.entries()) {
-        assert.equal(field(inc, 'CONSISTENCY'), 'crash');
+        assert.equal(xmlField(inc, 'CONSISTENCY'), 'crash');
         if (i > 0) {
-          assert.equal(field(inc, 'TYPE'), 'INCREMENT');
-          assert.equal(field(inc, 'FULL_READ'), undefined, inc);
-          const changed = Number(field(inc, 'CHANGED_BYTES'));
+          assert.equal(xmlField(inc, 'TYPE'), 'INCREMENT');
+          assert.equal(xmlField(inc, 'FULL_READ'), undefined, inc);
+          const changed = Number(xmlField(inc, 'CHANGED_BYTES'));
           assert.ok(
             changed > 0 && changed <= BLOCKS * 64 * 1024,
             `changed bytes ${changed} within the written region`,
           );
           assert.ok(
-            Number(field(inc, 'BYTES_READ')) < (64 * MiB) / 2,
+            Number(xmlField(inc, 'BYTES_READ')) < (64 * MiB) / 2,
             'an increment reads only changed chunks',
           );
         }
         const m = checkInstant(
-          rawBytes(await restore(image, i), format, work),
+          rawBytes(await restoreLive(d, work, image, { increment: i }), format, work),
           vm.initial,
           BLOCKS,
           vm.guest.stride,
@@ -173,17 +136,17 @@ describe('live backups of a running VM through QMP', { skip }, () => {
   it('an increment whose checkpoint was removed reads the whole disk, says why, and is still one instant', async () => {
     const vm = await liveVm('lost-checkpoint', 'qcow2', 3000);
     guests.push(vm);
-    const image = await backup(vm.id);
+    const image = await backupLive(d, vm.id);
     const names = await ourBitmaps(vm.guest.qmpSocket);
     const qmp = await QmpClient.connect(vm.guest.qmpSocket);
     for (const name of names) await qmp.execute('block-dirty-bitmap-remove', { node: 'disk0', name });
     qmp.close();
     await vm.guest.waitSeq(vm.guest.seq() + 100);
-    await backup(vm.id);
-    const inc = (await increments(image))[1] as string;
-    assert.match(field(inc, 'FULL_READ') ?? '', /checkpoint onebackup-\S+ is not on disk 0/);
+    await backupLive(d, vm.id);
+    const inc = (await incrementsOf(d, image))[1] as string;
+    assert.match(xmlField(inc, 'FULL_READ') ?? '', /checkpoint onebackup-\S+ is not on disk 0/);
     const restoredM = checkInstant(
-      rawBytes(await restore(image, 1), 'qcow2', work),
+      rawBytes(await restoreLive(d, work, image, { increment: 1 }), 'qcow2', work),
       vm.initial,
       BLOCKS,
       vm.guest.stride,
@@ -223,7 +186,7 @@ describe('live backups of a running VM through QMP', { skip }, () => {
     let incs: string[] = [];
     for (;;) {
       const image = await imageOf();
-      incs = image === undefined ? [] : await increments(image);
+      incs = image === undefined ? [] : await incrementsOf(d, image);
       if (incs.length >= 2) break;
       assert.ok(
         Date.now() < deadline,
@@ -232,17 +195,17 @@ describe('live backups of a running VM through QMP', { skip }, () => {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const image = (await imageOf()) as string;
-    assert.equal(field(incs[0] as string, 'TYPE'), 'FULL');
-    assert.equal(field(incs[1] as string, 'TYPE'), 'INCREMENT');
-    assert.equal(field(incs[1] as string, 'CHANGES_SINCE'), field(incs[0] as string, 'CHECKPOINT'));
+    assert.equal(xmlField(incs[0] as string, 'TYPE'), 'FULL');
+    assert.equal(xmlField(incs[1] as string, 'TYPE'), 'INCREMENT');
+    assert.equal(xmlField(incs[1] as string, 'CHANGES_SINCE'), xmlField(incs[0] as string, 'CHECKPOINT'));
     const m0 = checkInstant(
-      rawBytes(await restore(image, 0), 'qcow2', work),
+      rawBytes(await restoreLive(d, work, image, { increment: 0 }), 'qcow2', work),
       vm.initial,
       BLOCKS,
       vm.guest.stride,
     );
     const m1 = checkInstant(
-      rawBytes(await restore(image, 1), 'qcow2', work),
+      rawBytes(await restoreLive(d, work, image, { increment: 1 }), 'qcow2', work),
       vm.initial,
       BLOCKS,
       vm.guest.stride,

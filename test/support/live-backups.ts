@@ -1,0 +1,59 @@
+/**
+ * Backups and restores of live VMs through the real CLIs, as the kvm e2e tests check them:
+ * `onevm backup --wait`, one disk of one increment restored into a fresh directory, an image's
+ * increments as `oneimage show -x` gives them, and a live-VM world (host kvm1, datastore 100).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { type RunningDaemon, runCli, startDaemon } from './daemon.js';
+import { rpcOk } from './rpc.js';
+
+/** `onevm backup --wait` into datastore 100, which must succeed; the image ID it reports. */
+export async function backupLive(d: RunningDaemon, vm: number): Promise<string> {
+  const r = await runCli('onevm', ['backup', String(vm), '-d', '100', '--wait'], d);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${d.logs().slice(-3000)}`);
+  const m = /backup done, image (\d+)/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  return m[1] as string;
+}
+
+/** `oneimage restore` of one disk (of one increment, default the last) into a new directory under `work`. */
+export async function restoreLive(
+  d: RunningDaemon,
+  work: string,
+  image: string,
+  options: { readonly increment?: number; readonly disk?: number } = {},
+): Promise<string> {
+  const disk = options.disk ?? 0;
+  const to = join(work, `restore-${image}-${randomBytes(3).toString('hex')}`);
+  const increment = options.increment === undefined ? [] : ['--increment', String(options.increment)];
+  const r = await runCli(
+    'oneimage',
+    ['restore', image, ...increment, '--disk-id', String(disk), '--to', to],
+    d,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const file = new RegExp(`DISK ${disk}: (\\S+)`).exec(r.stdout)?.[1];
+  assert.ok(file, r.stdout);
+  return file;
+}
+
+/** The INCREMENT elements of an image, as `oneimage show -x` gives them. */
+export async function incrementsOf(d: RunningDaemon, image: string): Promise<string[]> {
+  const r = await runCli('oneimage', ['show', image, '-x'], d);
+  assert.equal(r.code, 0, r.stderr);
+  return [...r.stdout.matchAll(/<INCREMENT>([\s\S]*?)<\/INCREMENT>/g)].map((m) => m[1] as string);
+}
+
+/** The text of the first `<name>` element in an XML fragment (CDATA or not). */
+export const xmlField = (xml: string, name: string): string | undefined =>
+  new RegExp(`<${name}>(?:<!\\[CDATA\\[)?([^<\\]]*)`).exec(xml)?.[1];
+
+/** A daemon with host kvm1 (VM_MAD kvm) and datastore 100. */
+export async function startLiveWorld(stateDir?: string): Promise<RunningDaemon> {
+  const d = await startDaemon(stateDir === undefined ? {} : { stateDir });
+  await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nVM_MAD="kvm"\n');
+  await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
+  return d;
+}
