@@ -215,4 +215,46 @@ describe('FS_FREEZE and crashes on live VMs', { skip }, () => {
     assert.equal(new Set(bitmaps).size, 1, `one checkpoint (on each of the 2 disks) is left: ${bitmaps}`);
     assert.equal(bitmaps.length, 2);
   });
+
+  it('cancelling a job while it reads a live VM removes the export and fleecing at once; the next run works', async () => {
+    const vm = await liveVm('cancelled', 'BACKUP_CONFIG=[MODE="INCREMENT"]', { extraMiB: 768 });
+    const tmpl = join(work, 'cancel-job.tmpl');
+    writeFileSync(tmpl, `NAME="cancel-me"\nBACKUP_VMS="${vm.id}"\nDATASTORE_ID=100\nMODE="INCREMENT"\n`);
+    const created = await cli('onebackupjob', ['create', tmpl]);
+    assert.equal(created.code, 0, created.stderr);
+    const job = /ID: (\d+)/.exec(created.stdout)?.[1] as string;
+    assert.equal((await cli('onebackupjob', ['backup', job])).code, 0);
+    await until('the export to be up', async () => (await qemuState(vm.guest.qmpSocket)).exports.length > 0);
+    const cancel = await cli('onebackupjob', ['cancel', job]);
+    assert.equal(cancel.code, 0, cancel.stderr);
+    await until(
+      'the export, fleecing nodes and jobs to go',
+      async () => {
+        const q = await qemuState(vm.guest.qmpSocket);
+        return q.exports.length + q.nodes.length + q.jobs.length === 0;
+      },
+      15_000,
+    );
+    const q = await qemuState(vm.guest.qmpSocket);
+    assert.equal(q.status, 'running');
+    assert.equal(
+      (await cli('oneimage', ['list', '--csv'])).stdout.includes(`,${vm.id} `),
+      false,
+      'no image from a cancelled backup',
+    );
+    // The next run backs the VM up whole (the cancelled attempt's checkpoint is gone) and restores to one instant.
+    assert.equal((await cli('onebackupjob', ['backup', job])).code, 0);
+    let image: string | undefined;
+    await until(
+      'the next run to record a backup',
+      async () => {
+        image = new RegExp(`^(\\d+),[^\\n]*,${vm.id} `, 'm').exec(
+          (await cli('oneimage', ['list', '--csv'])).stdout,
+        )?.[1];
+        return image !== undefined;
+      },
+      120_000,
+    );
+    await checkRestores(vm, image as string);
+  });
 });
