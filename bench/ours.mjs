@@ -40,7 +40,7 @@ async function main() {
         parent: null,
         now: () => Date.now(),
         previous: previousPath
-          ? decodeManifest(await datastore.getManifest(previousPath), previousPath)
+          ? decodeManifest(await datastore.getManifest(previousPath), previousPath, keys)
           : undefined,
       });
       stored = m.stats.bytesStored;
@@ -52,8 +52,14 @@ async function main() {
     const [dsDir, manifest, target, workers] = rest;
     const pool = new ChunkPool(Number(workers));
     const datastore = await localDatastore.open({ id: 1, basePath: dsDir });
-    const m = decodeManifest(await datastore.getManifest(manifest), manifest);
-    await restoreDisk({ manifest: m, disk: m.disks[0], target, hypervisor: fsDriver, datastore, pool, keys });
+    const m = decodeManifest(await datastore.getManifest(manifest), manifest, keys);
+    const disk = m.disks[0];
+    const writer = await fsDriver.createDisk(target, disk.format, disk.virtualSize, {
+      partial: `${target}.part`,
+      resume: false,
+      overwrite: false,
+    });
+    await restoreDisk({ manifest: m, disk, writer, datastore, pool, keys, keepOnFailure: false });
     await pool.close();
   }
   const ms = performance.now() - started;

@@ -1,5 +1,6 @@
 /** The inventory object kinds as the CLIs list and show them. */
 
+import { DEFAULT_SYNC_LEVEL } from '../core/model.js';
 import { templateToString } from '../core/template/serialize.js';
 import type { ObjectKind } from './common/object-commands.js';
 import { POOLS } from './common/resolve.js';
@@ -148,6 +149,8 @@ export const DATASTORE: ObjectKind = {
     ['TYPE', tmpl(d, 'TYPE')],
     ['DS_MAD', d.text('DS_MAD')],
     ['BASE PATH', d.text('BASE_PATH')],
+    // Datastores made before SYNC_LEVEL existed have none: they run at the default.
+    ['SYNC LEVEL', tmpl(d, 'SYNC_LEVEL') || DEFAULT_SYNC_LEVEL],
     ['IMAGES', ids(d, 'IMAGES').join(',')],
   ],
 };
