@@ -124,7 +124,7 @@ describe('power cut (ext4 shut down without flushing) at SYNC_LEVEL filesystem',
         `NAME="ds"\nTYPE="BACKUP_DS"\nDS_MAD="local"\nBASE_PATH="${base}"\n`,
       );
       const show = await runCli('onedatastore', ['show', String(DS)], d);
-      assert.match(show.stdout, /SYNC LEVEL\s+: filesystem\s*\n[^]*SYNC_LEVEL="filesystem"/);
+      assert.match(show.stdout, /SYNC LEVEL\s+: filesystem\s*\n[\s\S]*SYNC_LEVEL="filesystem"/);
       const disks = VMS.map((vm) => join(work, `vm${vm}.raw`));
       for (const [vm, path] of disks.entries()) {
         const fd = openSync(path, 'w');
