@@ -169,7 +169,6 @@ describe('power cut (ext4 shut down without flushing) at SYNC_LEVEL filesystem',
           cleanup(to);
         }
       };
-      let lostChunks = 0;
       let interrupted = 0;
       for (let k = 0; k < CUTS; k++) {
         // New data in every disk, then a backup of each, cut mid-way or just after one is recorded.
@@ -198,7 +197,6 @@ describe('power cut (ext4 shut down without flushing) at SYNC_LEVEL filesystem',
         await d.stop('SIGKILL');
         cut.remount();
         const lostNow = lost(present, chunkFiles(base));
-        lostChunks += lostNow;
         d = await startDaemon({ stateDir: state, conf: CONF });
         const recorded = [...(await listed())].filter(([key]) => !before.has(key));
         for (const [key, vm] of recorded) ledger.set(key, now[vm] as string);
@@ -222,8 +220,9 @@ describe('power cut (ext4 shut down without flushing) at SYNC_LEVEL filesystem',
       assert.equal(verify.code, 0, verify.stderr);
       assert.match(verify.stdout, /^OK: \d+ chunks verified\n$/);
       console.log(`power-cut: ${story.join('; ')}`);
-      // Not vacuous: the cuts lost unflushed chunks, and interrupted backups.
-      assert.ok(lostChunks > 0, `no chunk was lost: ${story.join('; ')}`);
+      // Not vacuous: the cuts interrupted backups. Whether chunk files were lost depends on timing
+      // (another backup's syncfs or manifest fsync may have made them durable first): the story
+      // says; the driver test above proves that a cut loses what was not flushed.
       assert.ok(interrupted > 0, `no backup was interrupted: ${story.join('; ')}`);
     } finally {
       await d.stop('SIGKILL');
