@@ -1,5 +1,6 @@
 /** The inventory object kinds as the CLIs list and show them. */
 
+import { DEFAULT_SYNC_LEVEL } from '../core/model.js';
 import { templateToString } from '../core/template/serialize.js';
 import type { ObjectKind } from './common/object-commands.js';
 import { POOLS } from './common/resolve.js';
@@ -188,6 +189,8 @@ export const DATASTORE: ObjectKind = {
     ['TOTAL', mbToStr(d.num('TOTAL_MB'))],
     ['FREE', mbToStr(d.num('FREE_MB'))],
     ['USED', mbToStr(d.num('USED_MB'))],
+    // Datastores made before SYNC_LEVEL existed have none: they run at the default.
+    ['SYNC LEVEL', tmpl(d, 'SYNC_LEVEL') || DEFAULT_SYNC_LEVEL],
     ['IMAGES', ids(d, 'IMAGES').join(',')],
   ],
 };

@@ -53,6 +53,11 @@ export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 export const isCompression = guard(COMPRESSIONS);
 
+/** A datastore's SYNC_LEVEL (as Proxmox Backup Server's): when its writes are flushed. */
+export const SYNC_LEVELS = ['file', 'filesystem', 'none'] as const;
+export type SyncLevel = (typeof SYNC_LEVELS)[number];
+export const DEFAULT_SYNC_LEVEL: SyncLevel = 'filesystem';
+
 /** Lock levels of OpenNebula's `lock` call: 1 use, 2 manage, 3 admin, 4 all. 0 = unlocked. */
 export const LOCK_LABELS = ['None', 'Use', 'Manage', 'Admin', 'All'] as const;
 

@@ -44,6 +44,8 @@ export interface RestoreOutcome {
   readonly files: ReadonlyMap<number, string>;
   /** Chunks a resumed restore found already written. */
   readonly chunksSkipped?: number;
+  /** How the disks were made durable before the restore returned. */
+  readonly durability?: string;
 }
 
 export interface VerifyOutcome {

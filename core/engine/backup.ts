@@ -1,11 +1,11 @@
 /**
  * One VM backup: point in time -> extents -> 4 MiB chunks aligned to disk offsets -> workers
- * (digest, compress, encrypt) -> datastore -> manifest, written last. All-zero chunks are
- * recorded, never stored, and found before any hashing (a memcmp on the main thread); chunks the
- * datastore has are not written again. Chunks in flight live in the run's shared slots
- * (chunk-slots.ts), whose number bounds them, so memory stays flat whatever the disk size. An
- * abort stops reading, waits for the chunks in flight and writes no manifest: nothing
- * half-visible is left.
+ * (digest, compress, encrypt) -> datastore -> one flush -> manifest, written last. All-zero chunks
+ * are recorded, never stored, and found before any hashing (a memcmp on the main thread); chunks
+ * the datastore has are not written again, unless their size or header shows a crash tore them.
+ * Chunks in flight live in the daemon's shared regions (chunk-slots.ts), whose number bounds
+ * them, so memory stays flat whatever the disk size. An abort stops reading, waits for the chunks
+ * in flight and writes no manifest: nothing half-visible is left.
  */
 import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
@@ -13,6 +13,8 @@ import type { HypervisorDriver, PointInTime } from '../../drivers/hypervisor/typ
 import type { ChunkKeys } from '../chunk-keys.js';
 import type { Compression } from '../model.js';
 import { type ChangedChunks, captureOf, changedChunks, chunksTouched } from './changed-chunks.js';
+import { CHUNK_HEADER, storedChunkProblem } from './chunk-codec.js';
+import type { Region } from './chunk-slots.js';
 import {
   CHUNK_SIZE,
   diskDigest,
@@ -54,10 +56,20 @@ function isZero(buf: Uint8Array): boolean {
   return ZERO.subarray(0, buf.length).equals(buf);
 }
 
+/** Encoded chunks written at once per backup; more wait in the queue, each holding a payload region. */
+const WRITE_DEPTH = 4;
+
 export async function runBackup(req: BackupRequest): Promise<Manifest> {
   const started = req.now();
   const slots = req.pool.slots();
-  const queue = new PQueue({ concurrency: slots.count });
+  // Encoding and writing queue apart: an encoded chunk frees its plaintext region (the next read)
+  // at once, and its payload waits for the disk behind at most WRITE_DEPTH writes in flight.
+  const compute = new PQueue({ concurrency: slots.count });
+  const writes = new PQueue({ concurrency: WRITE_DEPTH });
+  const idle = async () => {
+    await compute.onIdle();
+    await writes.onIdle();
+  };
   const stats = { bytesRead: 0, bytesStored: 0, bytesDeduplicated: 0, bytesZero: 0 };
   const total = req.pit.disks.reduce((s, d) => s + d.virtualSize, 0);
   let done = 0;
@@ -65,6 +77,76 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
   const disks: ManifestDisk[] = [];
   const changes: ChangedChunks[] = [];
   let failure: unknown;
+  const fail = (err: unknown) => {
+    failure ??= err;
+  };
+  const finished = (length: number) => {
+    done += length;
+    req.onProgress?.({ bytesDone: done, bytesTotal: total });
+  };
+
+  /** Whether the chunk the previous backup stored under `id` looks whole (a crash may have torn it). */
+  const reusable = async (id: string, length: number): Promise<boolean> => {
+    const found = await req.datastore.chunkHead(id, CHUNK_HEADER);
+    return found !== undefined && storedChunkProblem(found, length, req.keys !== undefined) === undefined;
+  };
+
+  /**
+   * Stores an encoded chunk unless the datastore has it already, size and header alike; one of
+   * another size or header (short, torn) is written over, never trusted.
+   */
+  const store = async (id: string, payload: Uint8Array, length: number): Promise<void> => {
+    const found = await req.datastore.chunkHead(id, CHUNK_HEADER);
+    if (found && found.size === payload.length && found.head.equals(payload.subarray(0, CHUNK_HEADER))) {
+      stats.bytesDeduplicated += length;
+      return;
+    }
+    const replace = found !== undefined;
+    if (await req.datastore.putChunk(id, payload, { signal: req.signal, replace }))
+      stats.bytesStored += payload.length;
+    else stats.bytesDeduplicated += length;
+  };
+
+  /** Encodes chunk `i` (read into `plain`), then queues its write; gives `plain` back once encoded. */
+  const encode = async (
+    ids: (string | null)[],
+    i: number,
+    previousId: string | undefined,
+    plain: Region,
+    length: number,
+  ) => {
+    const payload = await slots.acquirePayload();
+    const slot = slots.pair(plain, payload);
+    let writing = false;
+    try {
+      let { id, length: stored } = await req.pool.encodeSlot(slot, length, options, previousId);
+      if (stored === 0 && !(await reusable(id, length))) {
+        // The previous backup's chunk is gone or bad (deleted, quarantined, torn by a crash): the
+        // source is right here, so encode it again and write it, instead of failing later restores.
+        ({ id, length: stored } = await req.pool.encodeSlot(slot, length, options));
+      }
+      ids[i] = id;
+      if (stored === 0) {
+        stats.bytesDeduplicated += length;
+        finished(length);
+        return;
+      }
+      writing = true;
+      writes
+        .add(async () => {
+          try {
+            await store(id, slot.payload.subarray(0, stored), length);
+          } finally {
+            slots.releasePayload(payload);
+          }
+          finished(length);
+        })
+        .catch(fail);
+    } finally {
+      slots.releasePlain(plain);
+      if (!writing) slots.releasePayload(payload);
+    }
+  };
 
   try {
     for (const disk of req.pit.disks) {
@@ -78,7 +160,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
       const ids: (string | null)[] = new Array(count).fill(null);
       const withData = chunksTouched(await req.hypervisor.extents(req.pit, disk.diskId));
       // Changed-block tracking: chunks no changed block touches are the previous backup's.
-      const changed = await changedChunks(req.pit, disk, previous, req.datastore);
+      const changed = await changedChunks(req.pit, disk, previous, reusable);
       changes.push(changed);
       for (let i = 0; i < count; i++) {
         req.signal?.throwIfAborted();
@@ -97,52 +179,27 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
           done += length;
           continue;
         }
-        // A free slot is the bound on chunks in flight: reading waits for one.
-        const slot = await slots.acquire();
-        const plain = slot.plain.subarray(0, length);
+        // A free plaintext region is the bound on chunks read ahead: reading waits for one.
+        const region = await slots.acquirePlain();
+        const plain = region.bytes.subarray(0, length);
         try {
           req.signal?.throwIfAborted();
           await req.hypervisor.read(req.pit, disk.diskId, i * CHUNK_SIZE, plain);
         } catch (err) {
-          slots.release(slot);
+          slots.releasePlain(region);
           throw err;
         }
         stats.bytesRead += length;
         if (isZero(plain)) {
-          slots.release(slot);
+          slots.releasePlain(region);
           stats.bytesZero += length;
           done += length;
           continue;
         }
-        queue
-          .add(async () => {
-            try {
-              const previousId = previous?.chunks[i] ?? undefined;
-              let { id, length: stored } = await req.pool.encodeSlot(slot, length, options, previousId);
-              if (stored === 0 && !(await req.datastore.hasChunk(id))) {
-                // The previous backup's chunk is gone (deleted, or quarantined as bad): the source is
-                // right here, so encode it again and write it, instead of failing every later backup.
-                ({ id, length: stored } = await req.pool.encodeSlot(slot, length, options));
-              }
-              ids[i] = id;
-              if (stored === 0) {
-                stats.bytesDeduplicated += length;
-              } else if (
-                await req.datastore.putChunk(id, slot.payload.subarray(0, stored), { signal: req.signal })
-              )
-                stats.bytesStored += stored;
-              else stats.bytesDeduplicated += length;
-            } finally {
-              slots.release(slot);
-            }
-            done += length;
-            req.onProgress?.({ bytesDone: done, bytesTotal: total });
-          })
-          .catch((err: unknown) => {
-            failure ??= err;
-          });
+        const previousId = previous?.chunks[i] ?? undefined;
+        compute.add(() => encode(ids, i, previousId, region, length)).catch(fail);
       }
-      await queue.onIdle();
+      await idle();
       if (failure) throw failure;
       req.signal?.throwIfAborted();
       disks.push({
@@ -155,12 +212,14 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
     }
   } catch (err) {
     // Nothing may outlive the run: chunks in flight finish (or fail) before the error goes up.
-    await queue.onIdle();
+    await idle();
     throw err;
   }
-  await queue.onIdle();
+  await idle();
   if (failure) throw failure;
   req.signal?.throwIfAborted();
+  // Every chunk the manifest names durable first (one flush at sync level `filesystem`).
+  await req.datastore.flush({ signal: req.signal });
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,

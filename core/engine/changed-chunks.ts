@@ -1,10 +1,9 @@
 /**
  * Changed-block tracking in the engine: which chunks of a disk an increment must read, given the
  * changed extents the hypervisor reports since the previous backup's checkpoint; the others are
- * the previous backup's chunks (checked present in the datastore: a chunk that is gone is read
- * again, since the source is right there). And the `capture` a manifest records.
+ * the previous backup's chunks (checked present and whole, by size and header, in the datastore:
+ * a chunk that is gone or torn is read again, since the source is right there). And the `capture` a manifest records.
  */
-import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { DiskSpec, Extent, PointInTime } from '../../drivers/hypervisor/types.js';
 import { CHUNK_SIZE, type Manifest, type ManifestCapture, type ManifestDisk } from './manifest.js';
 
@@ -37,7 +36,8 @@ export async function changedChunks(
   pit: PointInTime,
   disk: DiskSpec,
   previous: ManifestDisk | undefined,
-  datastore: Pick<DatastoreDriver, 'hasChunk'>,
+  /** Whether the stored chunk `id` of `length` plain bytes looks whole (size and header). */
+  reusable: (id: string, length: number) => Promise<boolean>,
 ): Promise<ChangedChunks> {
   const diskId = disk.diskId;
   const changes = pit.changes?.get(diskId);
@@ -57,7 +57,8 @@ export async function changedChunks(
     await Promise.all(
       candidates.slice(at, at + 64).map(async (i) => {
         const id = previous.chunks[i] ?? null;
-        if (id === null || (await datastore.hasChunk(id))) unchanged.set(i, id);
+        const length = Math.min(CHUNK_SIZE, disk.virtualSize - i * CHUNK_SIZE);
+        if (id === null || (await reusable(id, length))) unchanged.set(i, id);
       }),
     );
   }

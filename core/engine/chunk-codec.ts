@@ -31,6 +31,34 @@ export class ChunkCorruptError extends Error {
   override name = 'ChunkCorruptError';
 }
 
+/** Bytes of a stored chunk's header: version, flags, plaintext length. */
+export const CHUNK_HEADER = 6;
+
+/**
+ * Why a stored chunk's size and header cannot be those of a chunk of `plainLength` bytes (a crash
+ * left it short or torn, or it is not a chunk at all), or undefined when they can be. Cheap: the
+ * size and 6 bytes, no decoding; a full read (restore, verify) still checks the digest and
+ * quarantines what fails. An uncompressed chunk's size is exact; a compressed one's is bounded.
+ */
+export function storedChunkProblem(
+  found: { readonly size: number; readonly head: Uint8Array },
+  plainLength: number,
+  encrypted: boolean,
+): string | undefined {
+  const { size, head } = found;
+  if (size < CHUNK_HEADER || head.length < CHUNK_HEADER) return `${size} bytes, shorter than a chunk header`;
+  if (head[0] !== VERSION) return `unknown format ${head[0]}`;
+  const flags = head[1] as number;
+  if ((flags & ~7) !== 0 || (flags & 3) === 3) return `unknown flags ${flags}`;
+  if (Boolean(flags & 4) !== encrypted) return encrypted ? 'not encrypted' : 'encrypted';
+  const length = new DataView(head.buffer, head.byteOffset, CHUNK_HEADER).getUint32(2);
+  if (length !== plainLength) return `header says ${length} bytes of data, the chunk has ${plainLength}`;
+  const overhead = CHUNK_HEADER + (encrypted ? 28 : 0);
+  if ((flags & 3) === 0 ? size !== overhead + plainLength : size <= overhead || size > PAYLOAD_CAPACITY)
+    return `${size} bytes stored, not a whole chunk`;
+  return undefined;
+}
+
 export function chunkId(plain: Uint8Array, keys: ChunkKeys | undefined): string {
   return (keys ? createHmac('sha256', keys.mac) : createHash('sha256')).update(plain).digest('hex');
 }

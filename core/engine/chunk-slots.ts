@@ -1,14 +1,14 @@
 /**
  * Reusable chunk buffers shared with the worker threads. One SharedArrayBuffer holds `count`
- * slots; each slot has a plaintext region (one chunk) and a payload region (one stored chunk,
- * compressed and encrypted), both starting on 4 KiB boundaries: reads into unaligned 4 MiB
+ * plaintext regions (one chunk each) and as many payload regions (one stored chunk, compressed
+ * and encrypted), all starting on 4 KiB boundaries: reads into unaligned 4 MiB
  * buffers ran 5x slower here, and a fresh 4 MiB allocation per chunk costs page faults and
  * zeroing in the kernel (PERFORMANCE.md). The memory is a shared WebAssembly.Memory because V8
  * maps it page-aligned (reads into it ran at 11 GB/s, 6.8 GB/s 16 bytes further); a plain
  * SharedArrayBuffer comes from malloc, 16 bytes into a page. Page alignment also lets the
- * slots be written with O_DIRECT (drivers/direct-io.ts). Workers read and write the slots in
- * place, so a chunk is neither copied nor transferred between threads, and memory stays at
- * `count` slots whatever the disk size. One slot set serves the whole daemon (ChunkPool.slots).
+ * regions be written with O_DIRECT (drivers/direct-io.ts). Workers read and write the regions in
+ * place (a slot pairs one of each for a task), so a chunk is neither copied nor transferred
+ * between threads, and memory stays at `count` of each whatever the disk size. One slot set serves the whole daemon (ChunkPool.slots).
  */
 import { CHUNK_SIZE } from './manifest.js';
 import { zstd } from './zstd-binding.js';
@@ -42,6 +42,13 @@ export interface SlotRef {
   readonly payloadOffset: number;
 }
 
+/** One region of the shared buffer: a chunk's plaintext, or one stored chunk. */
+export interface Region {
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+}
+
+/** A plaintext region and a payload region, paired for one encode or decode. */
 export class ChunkSlot implements SlotRef {
   /** One chunk of guest bytes. */
   readonly plain: Uint8Array;
@@ -50,11 +57,19 @@ export class ChunkSlot implements SlotRef {
 
   constructor(
     readonly memory: SharedArrayBuffer,
-    readonly plainOffset: number,
-    readonly payloadOffset: number,
+    readonly plainRegion: Region,
+    readonly payloadRegion: Region,
   ) {
-    this.plain = new Uint8Array(memory, plainOffset, CHUNK_SIZE);
-    this.payload = new Uint8Array(memory, payloadOffset, PAYLOAD_CAPACITY);
+    this.plain = plainRegion.bytes;
+    this.payload = payloadRegion.bytes;
+  }
+
+  get plainOffset(): number {
+    return this.plainRegion.offset;
+  }
+
+  get payloadOffset(): number {
+    return this.payloadRegion.offset;
   }
 
   get ref(): SlotRef {
@@ -62,32 +77,95 @@ export class ChunkSlot implements SlotRef {
   }
 }
 
-/** A fixed set of slots with an async acquire: the bound on chunks in flight. */
-export class ChunkSlots {
-  readonly #free: ChunkSlot[] = [];
-  readonly #waiting: ((slot: ChunkSlot) => void)[] = [];
+/** A fixed set of regions with an async acquire, in the order asked. */
+class Regions {
+  readonly #free: Region[] = [];
+  readonly #waiting: ((r: Region) => void)[] = [];
 
-  constructor(readonly count: number) {
-    const stride = aligned(CHUNK_SIZE) + aligned(PAYLOAD_CAPACITY);
-    const pages = Math.ceil((stride * count) / WASM_PAGE);
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
-      .buffer as SharedArrayBuffer;
-    for (let i = 0; i < count; i++) {
-      const base = i * stride;
-      this.#free.push(new ChunkSlot(memory, base, base + aligned(CHUNK_SIZE)));
-    }
+  constructor(regions: Region[]) {
+    this.#free.push(...regions.reverse());
   }
 
-  /** A free slot, waiting for one to be released when all are in use. */
-  acquire(): Promise<ChunkSlot> {
-    const slot = this.#free.pop();
-    if (slot) return Promise.resolve(slot);
+  acquire(): Promise<Region> {
+    const r = this.#free.pop();
+    if (r) return Promise.resolve(r);
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
-  release(slot: ChunkSlot): void {
+  release(r: Region): void {
     const next = this.#waiting.shift();
-    if (next) next(slot);
-    else this.#free.push(slot);
+    if (next) next(r);
+    else this.#free.push(r);
+  }
+}
+
+/**
+ * Fixed sets of plaintext and payload regions with an async acquire: the bound on chunks in
+ * flight. The two are taken apart so that an encoded chunk gives its plaintext region back at
+ * once (the next read can start) while its payload waits for the disk, and a decoded one its
+ * payload region while its plaintext is written. Every caller takes a plaintext region before a
+ * payload region, and only holders of both (encoding, decoding) or of one that they are writing
+ * ever wait on nothing but I/O: so no two callers can wait on each other in a cycle.
+ */
+export class ChunkSlots {
+  readonly memory: SharedArrayBuffer;
+  readonly #plains: Regions;
+  readonly #payloads: Regions;
+
+  constructor(
+    readonly count: number,
+    readonly payloadCount = count,
+  ) {
+    const plainStride = aligned(CHUNK_SIZE);
+    const payloadStride = aligned(PAYLOAD_CAPACITY);
+    const total = plainStride * count + payloadStride * payloadCount;
+    const pages = Math.ceil(total / WASM_PAGE);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+      .buffer as SharedArrayBuffer;
+    this.memory = memory;
+    const plains: Region[] = [];
+    for (let i = 0; i < count; i++) {
+      const offset = i * plainStride;
+      plains.push({ offset, bytes: new Uint8Array(memory, offset, CHUNK_SIZE) });
+    }
+    const payloads: Region[] = [];
+    for (let i = 0; i < payloadCount; i++) {
+      const offset = count * plainStride + i * payloadStride;
+      payloads.push({ offset, bytes: new Uint8Array(memory, offset, PAYLOAD_CAPACITY) });
+    }
+    this.#plains = new Regions(plains);
+    this.#payloads = new Regions(payloads);
+  }
+
+  acquirePlain(): Promise<Region> {
+    return this.#plains.acquire();
+  }
+
+  releasePlain(r: Region): void {
+    this.#plains.release(r);
+  }
+
+  /** A payload region; callers that will hold a plaintext region too take that one first. */
+  acquirePayload(): Promise<Region> {
+    return this.#payloads.acquire();
+  }
+
+  releasePayload(r: Region): void {
+    this.#payloads.release(r);
+  }
+
+  pair(plain: Region, payload: Region): ChunkSlot {
+    return new ChunkSlot(this.memory, plain, payload);
+  }
+
+  /** A plaintext and a payload region (in that order), waiting while all are in use. */
+  async acquire(): Promise<ChunkSlot> {
+    const plain = await this.acquirePlain();
+    return this.pair(plain, await this.acquirePayload());
+  }
+
+  release(slot: ChunkSlot): void {
+    this.releasePayload(slot.payloadRegion);
+    this.releasePlain(slot.plainRegion);
   }
 }

@@ -10,7 +10,7 @@
  * names: a chunk another backup deduplicated against meanwhile is named by that backup's manifest
  * and stays. If the daemon dies first, `onedatastore gc` frees them.
  */
-import type { DatastoreDriver } from '../../drivers/datastore/types.js';
+import type { DatastoreDriver, PutChunkOptions } from '../../drivers/datastore/types.js';
 import type { Extent } from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
 import { ErrorCode, OneError } from '../errors.js';
@@ -21,7 +21,7 @@ export function trackingDatastore(driver: DatastoreDriver, written: Set<string>)
   return new Proxy(driver, {
     get(target, prop) {
       if (prop === 'putChunk')
-        return async (id: string, bytes: Uint8Array, o?: { signal?: AbortSignal | undefined }) => {
+        return async (id: string, bytes: Uint8Array, o?: PutChunkOptions) => {
           const now = await target.putChunk(id, bytes, o);
           if (now) written.add(id);
           return now;

@@ -14,11 +14,13 @@ import type { DecodeSlotTask, DecodeTask, EncodeSlotResult, EncodeSlotTask } fro
 const SHARED_EXTRA = 4;
 
 /** Where an operation takes its chunk buffers: acquire waits while all are in use. */
-export interface ChunkSlotSource {
+export interface ChunkSlotSource
+  extends Pick<
+    ChunkSlots,
+    'acquire' | 'release' | 'acquirePlain' | 'releasePlain' | 'acquirePayload' | 'releasePayload' | 'pair'
+  > {
   /** Chunks one operation keeps in flight. */
   readonly count: number;
-  acquire(): Promise<ChunkSlot>;
-  release(slot: ChunkSlot): void;
 }
 
 export class ChunkPool {
@@ -48,9 +50,11 @@ export class ChunkPool {
 
   /**
    * Slots for one backup or restore. Every operation of the daemon draws from one set of chunk
-   * buffers, so memory is bounded per daemon, not per operation: two slots per thread keep every
-   * worker busy while the main thread reads or writes the next chunk, one more is that next
-   * chunk, and SHARED_EXTRA more let several operations read while the workers are busy.
+   * buffers, so memory is bounded per daemon, not per operation: two plaintext regions per thread
+   * keep every worker busy while the main thread reads the next chunk, one more is that next
+   * chunk, and SHARED_EXTRA more let several operations read while the workers are busy; as many
+   * payload regions hold encoded chunks until the disk has them (chunk-slots.ts), so a write that
+   * waits on the disk holds a payload, not a worker's next plaintext.
    * `count` is how many one operation keeps in flight. Slot tasks are never aborted in a worker
    * (a cancelled run waits for its chunks in flight, a few milliseconds each), so a slot is free
    * only once no thread writes to it: a cancelled run can never scribble on another's buffers.
@@ -62,6 +66,11 @@ export class ChunkPool {
       count: this.#threads * 2 + 1,
       acquire: () => shared.acquire(),
       release: (slot) => shared.release(slot),
+      acquirePlain: () => shared.acquirePlain(),
+      releasePlain: (r) => shared.releasePlain(r),
+      acquirePayload: () => shared.acquirePayload(),
+      releasePayload: (r) => shared.releasePayload(r),
+      pair: (plain, payload) => shared.pair(plain, payload),
     };
   }
 

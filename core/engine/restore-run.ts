@@ -42,6 +42,8 @@ export interface RestoreResult {
   readonly files: Map<number, string>;
   /** Chunks a resumed restore found already written. */
   readonly chunksSkipped: number;
+  /** How the disks were made durable (the hypervisor driver's words), for the output. */
+  readonly durability: string;
 }
 
 interface Setup {
@@ -172,6 +174,9 @@ export async function runRestore(job: RestoreJob, manifest: Manifest, setup: Set
     await checkSpace(hypervisor, manifest, opened);
     writing = true;
     let chunksSkipped = 0;
+    const durability = [
+      ...new Set(opened.map((o) => o.writer.durability ?? 'not stated by the driver')),
+    ].join('; ');
     while (opened.length > 0) {
       const o = opened[0] as (typeof opened)[number];
       chunksSkipped += await restoreDisk({
@@ -188,7 +193,7 @@ export async function runRestore(job: RestoreJob, manifest: Manifest, setup: Set
       if (opened.length > 0) await journal.record({ ...started, committed: [...committed] });
     }
     await journal.finish(started.token);
-    return { manifest, files, chunksSkipped };
+    return { manifest, files, chunksSkipped, durability };
   } catch (err) {
     // Kept for --resume once writing began (or when resuming); a refused pre-flight leaves nothing.
     const keep = started.resumable && writing;

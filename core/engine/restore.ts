@@ -2,7 +2,8 @@
  * Restore: manifest -> chunks (GCM tag and digest checked by the workers) -> written at their
  * offsets into a new disk, holes left sparse. Chunks go through reusable shared slots (no
  * per-chunk buffers between threads). Every CHECKPOINT_EVERY chunks the writer makes what it
- * wrote durable and records it, so an interrupted restore resumes without writing it again. A
+ * wrote durable and records it, so an interrupted restore resumes without writing it again; the
+ * only other flush is the writer's commit at the end. A
  * failure aborts the new disk (no half disk stays) or, for restores that can be resumed, keeps
  * the partial file under its journal entry (restore-journal.ts).
  */
@@ -27,8 +28,11 @@ export interface RestoreRequest {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Chunks written between two checkpoints (made durable and recorded for a resume). */
-const CHECKPOINT_EVERY = 16;
+/**
+ * Chunks written between two checkpoints (made durable and recorded for a resume): 256 MiB, so a
+ * restore flushes a few times and at its end, not per write; a resume redoes at most that much.
+ */
+const CHECKPOINT_EVERY = 64;
 
 /** Bytes a disk's stored chunks fill once restored, leaving out chunks already written. */
 export function allocatedBytes(manifest: Manifest, disk: ManifestDisk, done: ReadonlySet<number>): number {
@@ -77,6 +81,7 @@ export async function restoreDisk(req: RestoreRequest): Promise<number> {
       const slot = await slots.acquire();
       queue
         .add(async () => {
+          let payloadHeld = true;
           try {
             const stored = await readChunk(req.datastore, id, slot.payload, req.signal);
             const length = await req.pool
@@ -87,9 +92,13 @@ export async function restoreDisk(req: RestoreRequest): Promise<number> {
                   await req.datastore.quarantineChunk(id).catch(() => false);
                 throw err;
               });
+            // Decoded: the payload region goes back at once, the plaintext waits for the disk.
+            slots.releasePayload(slot.payloadRegion);
+            payloadHeld = false;
             await writer.write(i * manifest.chunkSize, slot.plain.subarray(0, length));
           } finally {
-            slots.release(slot);
+            if (payloadHeld) slots.releasePayload(slot.payloadRegion);
+            slots.releasePlain(slot.plainRegion);
           }
           if (++sinceCheckpoint >= CHECKPOINT_EVERY) {
             sinceCheckpoint = 0;

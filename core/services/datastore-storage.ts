@@ -5,7 +5,7 @@
 import type { DatastoreAccess, StorageSettings } from '../datastore-access.js';
 import { DATASTORE_UUID, locationsOverlap } from '../datastore-access.js';
 import { ErrorCode, OneError } from '../errors.js';
-import { COMPRESSIONS, type Compression } from '../model.js';
+import { COMPRESSIONS, type Compression, DEFAULT_SYNC_LEVEL, SYNC_LEVELS, type SyncLevel } from '../model.js';
 import { parseVerifyBudget, parseVerifyInterval } from '../schedule/verify-settings.js';
 import { datastoreToOpen, findDatastoreIdByName, listDatastores } from '../store/datastores.js';
 import type { Tx } from '../store/db.js';
@@ -26,6 +26,7 @@ const SINGLETONS = [
   DATASTORE_UUID,
   'VERIFY_INTERVAL',
   'VERIFY_BUDGET',
+  'SYNC_LEVEL',
 ];
 const LEVELS: Readonly<Record<Compression, readonly [number, number, number]>> = {
   zstd: [1, 19, 1],
@@ -42,6 +43,7 @@ export interface DatastoreTemplate {
   readonly compression: Compression;
   readonly level: number;
   readonly encryption: 'YES' | 'NO';
+  readonly syncLevel: SyncLevel;
   readonly basePath: string | undefined;
   /** VERIFY_INTERVAL and VERIFY_BUDGET as given (checked): the scheduled verify. */
   readonly verify: readonly PlainAttribute[];
@@ -62,6 +64,7 @@ export function readDatastoreTemplate(text: string, drivers: readonly string[]):
   const [min, max, dflt] = LEVELS[compression];
   const level = r.integer('COMPRESSION_LEVEL', min, max, dflt);
   const encryption = r.yesNo('ENCRYPTION', 'NO');
+  const syncLevel = r.oneOf('SYNC_LEVEL', SYNC_LEVELS, DEFAULT_SYNC_LEVEL, { lower: true });
   const basePath = r.get('BASE_PATH');
   if (basePath !== undefined && !basePath.startsWith('/'))
     r.fail(r.at('BASE_PATH'), 'BASE_PATH', `BASE_PATH="${basePath}" must be an absolute path`);
@@ -85,7 +88,18 @@ export function readDatastoreTemplate(text: string, drivers: readonly string[]):
       'VERIFY_BUDGET',
       'VERIFY_BUDGET limits the scheduled verify: give VERIFY_INTERVAL too (e.g. VERIFY_INTERVAL = "24")',
     );
-  return { reader: r, name: name ?? '', type, dsMad, compression, level, encryption, basePath, verify };
+  return {
+    reader: r,
+    name: name ?? '',
+    type,
+    dsMad,
+    compression,
+    level,
+    encryption,
+    syncLevel,
+    basePath,
+    verify,
+  };
 }
 
 /** The attributes a datastore is stored with. */
@@ -102,6 +116,7 @@ export function datastoreAttributes(
     single(DATASTORE_UUID, uuid),
     single('DS_MAD', t.dsMad),
     single('ENCRYPTION', encryption),
+    single('SYNC_LEVEL', t.syncLevel),
     single('TYPE', t.type),
     ...t.verify,
     ...t.reader.others(),

@@ -183,7 +183,7 @@ export class VmBackupService {
     // Each restore its own directory: two in the same second never share files.
     const unique = `image-${imageId}-${stamp}-${randomBytes(3).toString('hex')}`;
     const dir = to ?? join(this.backups.restoreDir, unique);
-    const { manifest, files, chunksSkipped } = await this.deps.scheduler.restore({
+    const { manifest, files, chunksSkipped, durability } = await this.deps.scheduler.restore({
       imageId,
       vmId: image.vm_id,
       incrementId,
@@ -194,6 +194,7 @@ export class VmBackupService {
     });
     const lines = [...files.entries()].map(([d, f]) => `DISK ${d}: ${f}`);
     if (resume) lines.push(`RESUMED: ${chunksSkipped ?? 0} chunks were already written`);
+    if (durability !== undefined) lines.push(`DURABLE: ${durability}`);
     if (diskId !== undefined) return lines.join('\n');
     const vmId = await this.deps.store.tx(async (trx) => {
       const original = await findVm(trx, image.vm_id);

@@ -4,8 +4,12 @@
  *   <base>/backups/<path>          manifests
  *   <base>/quarantine/<id>.<ms>    chunks found bad, moved aside (quarantineChunk)
  *   <base>/onebackup-datastore.json    identity: which datastore this directory belongs to
- * Writes go to `<dir>/.tmp-<random>`, are fsynced, renamed into place and the directory is
- * fsynced, so a crash leaves the old state or the new one; cleanup() removes `.tmp-*` leftovers.
+ * Writes go to `<dir>/.tmp-<random>` and are renamed into place, so a crash leaves the old state
+ * or the new one under a name; cleanup() removes `.tmp-*` leftovers. SYNC_LEVEL says when they are
+ * made durable: `file` fsyncs each file and its directory before the rename returns (a flush per
+ * chunk); `filesystem` (the default) renames chunks into place unflushed and flush() syncs the
+ * whole filesystem once (syncfs(2), through coreutils' `sync -f`: Node has no binding), while
+ * manifests and the identity are fsynced as under `file`; `none` flushes nothing.
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -24,8 +28,17 @@ import {
 } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { ErrorCode, OneError } from '../../core/errors.js';
+import { DEFAULT_SYNC_LEVEL, SYNC_LEVELS, type SyncLevel } from '../../core/model.js';
 import { DirectFile } from '../direct-io.js';
-import type { CallOptions, DatastoreAttributes, DatastoreDriver, DatastoreDriverFactory } from './types.js';
+import { execFileOffThread } from '../exec-thread.js';
+import type {
+  CallOptions,
+  ChunkHead,
+  DatastoreAttributes,
+  DatastoreDriver,
+  DatastoreDriverFactory,
+  PutChunkOptions,
+} from './types.js';
 
 const ID = /^[0-9a-f]{64}$/;
 const IDENTITY_FILE = 'onebackup-datastore.json';
@@ -56,10 +69,16 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes a file atomically: temp name, fsync, rename, directory fsync. Chunks are written with
- * O_DIRECT where they can (direct-io.ts): no page-cache copy, and little left for fsync to do.
+ * Writes a file atomically: temp name, (fsync,) rename, (directory fsync); `durable` says whether
+ * to flush. Chunks are written with O_DIRECT where they can (direct-io.ts): no page-cache copy, so
+ * their bytes are on the device when the write returns and a later flush has little left to do.
  */
-async function writeAtomic(path: string, bytes: Uint8Array, o?: CallOptions): Promise<void> {
+async function writeAtomic(
+  path: string,
+  bytes: Uint8Array,
+  durable: boolean,
+  o?: CallOptions,
+): Promise<void> {
   o?.signal?.throwIfAborted();
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
@@ -73,7 +92,7 @@ async function writeAtomic(path: string, bytes: Uint8Array, o?: CallOptions): Pr
   try {
     try {
       await fh.write(bytes, 0);
-      await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -83,7 +102,7 @@ async function writeAtomic(path: string, bytes: Uint8Array, o?: CallOptions): Pr
     await rm(tmp, { force: true });
     throw explain(err, path);
   }
-  await fsyncDir(dir);
+  if (durable) await fsyncDir(dir);
 }
 
 const WHY: Readonly<Record<string, string>> = {
@@ -115,10 +134,26 @@ async function* walk(dir: string): AsyncGenerator<string> {
   }
 }
 
-/** The configuration of a `local` datastore: where its directory is. */
+/** The configuration of a `local` datastore: where its directory is and how it flushes. */
 export interface LocalConfig {
   readonly id: number;
   readonly basePath: string;
+  /** SYNC_LEVEL; DEFAULT_SYNC_LEVEL when left out. */
+  readonly syncLevel?: SyncLevel | undefined;
+}
+
+/** syncfs(2) of the filesystem holding `dir`: coreutils' `sync -f`, spawned off the main thread. */
+async function syncFilesystem(dir: string, o?: CallOptions): Promise<void> {
+  try {
+    await execFileOffThread('sync', ['-f', dir], {
+      maxBuffer: 64 * 1024,
+      ...(o?.signal ? { signal: o.signal } : {}),
+    });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    const why = ((err as { stderr?: string }).stderr ?? '').trim() || (err as Error).message;
+    throw new Error(`cannot flush the filesystem of ${dir} (sync -f): ${why}`);
+  }
 }
 
 class LocalDatastore implements DatastoreDriver {
@@ -127,7 +162,10 @@ class LocalDatastore implements DatastoreDriver {
   private readonly backups: string;
   #closed = false;
 
-  constructor(private readonly base: string) {
+  constructor(
+    private readonly base: string,
+    readonly syncLevel: SyncLevel,
+  ) {
     this.chunks = join(base, 'chunks');
     this.backups = join(base, 'backups');
   }
@@ -153,10 +191,33 @@ class LocalDatastore implements DatastoreDriver {
     }
   }
 
-  async putChunk(id: string, bytes: Uint8Array, o?: CallOptions): Promise<boolean> {
-    if (await this.hasChunk(id)) return false;
-    await writeAtomic(this.chunkPath(id), bytes, o);
+  async chunkHead(id: string, bytes: number): Promise<ChunkHead | undefined> {
+    let fh: import('node:fs/promises').FileHandle;
+    try {
+      fh = await open(this.chunkPath(id), 'r');
+    } catch (err) {
+      if (this.isNotFound(err)) return undefined;
+      throw err;
+    }
+    try {
+      const { size } = await fh.stat();
+      const head = Buffer.alloc(Math.min(bytes, size));
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      return { size, head: head.subarray(0, bytesRead) };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async putChunk(id: string, bytes: Uint8Array, o?: PutChunkOptions): Promise<boolean> {
+    if (!o?.replace && (await this.hasChunk(id))) return false;
+    await writeAtomic(this.chunkPath(id), bytes, this.syncLevel === 'file', o);
     return true;
+  }
+
+  async flush(o?: CallOptions): Promise<void> {
+    this.checkOpen();
+    if (this.syncLevel === 'filesystem') await syncFilesystem(this.base, o);
   }
 
   async getChunk(id: string): Promise<Buffer> {
@@ -214,7 +275,7 @@ class LocalDatastore implements DatastoreDriver {
   async putManifest(path: string, doc: Uint8Array, o?: CallOptions): Promise<void> {
     this.checkOpen();
     checkPath(path);
-    return writeAtomic(join(this.backups, ...path.split('/')), doc, o);
+    return writeAtomic(join(this.backups, ...path.split('/')), doc, this.syncLevel !== 'none', o);
   }
 
   async getManifest(path: string): Promise<Buffer> {
@@ -282,7 +343,7 @@ class LocalDatastore implements DatastoreDriver {
 
   async writeIdentity(doc: Uint8Array): Promise<void> {
     this.checkOpen();
-    await writeAtomic(join(this.base, IDENTITY_FILE), doc);
+    await writeAtomic(join(this.base, IDENTITY_FILE), doc, this.syncLevel !== 'none');
   }
 
   async isEmpty(): Promise<boolean> {
@@ -399,12 +460,19 @@ export const localDatastore = {
         ErrorCode.ACTION,
         `datastore ${ds.id} (local): BASE_PATH="${basePath}" must be an absolute path`,
       );
-    return Object.freeze({ id: ds.id, basePath });
+    const given = ds.attributes.get('SYNC_LEVEL');
+    const syncLevel = SYNC_LEVELS.find((l) => l === (given ?? DEFAULT_SYNC_LEVEL).trim().toLowerCase());
+    if (syncLevel === undefined)
+      throw new OneError(
+        ErrorCode.ACTION,
+        `datastore ${ds.id} (local): SYNC_LEVEL="${given}" is not one of ${SYNC_LEVELS.join(', ')}; give SYNC_LEVEL = "filesystem" (the default: one flush per backup), "file" (a flush per chunk) or "none" (no flush: throwaway targets)`,
+      );
+    return Object.freeze({ id: ds.id, basePath, syncLevel });
   },
   redact: (config: LocalConfig) => config,
   location: (config: LocalConfig) => realLocation(config.basePath),
   open: async (config: LocalConfig) => {
     await makeBase(config.id, config.basePath);
-    return new LocalDatastore(config.basePath);
+    return new LocalDatastore(config.basePath, config.syncLevel ?? DEFAULT_SYNC_LEVEL);
   },
 } satisfies DatastoreDriverFactory<LocalConfig>;

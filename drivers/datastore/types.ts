@@ -1,12 +1,30 @@
 /**
  * The datastore driver contract. Chunks are content-addressed (the ID is the hex digest of the
  * chunk's plaintext, keyed when the datastore is encrypted) and immutable; a manifest names the
- * chunks of one backup increment and is written last. Every put is durable and atomic when its
- * promise resolves: a crash leaves either the whole object or nothing visible (temp files are
- * removed by cleanup()).
+ * chunks of one backup increment and is written last. Every put is atomic: a crash leaves either
+ * the whole object or nothing visible under its name (temp files are removed by cleanup()), except
+ * that a chunk not yet flushed may be found short or torn after a power cut (hence chunkHead()).
+ * Durability follows the datastore's sync level (Proxmox Backup Server's): `file` makes each put
+ * durable before it resolves; `filesystem` makes chunks durable together at flush() and manifests
+ * and the identity as they resolve; `none` never flushes. The engine calls flush() before
+ * putManifest(), so at `file` and `filesystem` no manifest names a chunk a crash can lose.
  */
+import type { SyncLevel } from '../../core/model.js';
+
+export type { SyncLevel };
+
+/** What a stored chunk looks like from outside: its size and first bytes (a cheap check before reuse). */
+export interface ChunkHead {
+  readonly size: number;
+  readonly head: Buffer;
+}
 export interface CallOptions {
   readonly signal?: AbortSignal | undefined;
+}
+
+export interface PutChunkOptions extends CallOptions {
+  /** Write over a chunk already there (its size or header was found wrong). */
+  readonly replace?: boolean | undefined;
 }
 
 export interface DatastoreStat {
@@ -18,9 +36,25 @@ export interface DatastoreStat {
 
 export interface DatastoreDriver {
   readonly name: string;
+  /** How puts are made durable (see above); restores and `onedatastore show` say it. */
+  readonly syncLevel: SyncLevel;
   hasChunk(id: string, o?: CallOptions): Promise<boolean>;
-  /** Stores a chunk if absent; resolves once it is durable, to true if it was written now. */
-  putChunk(id: string, bytes: Uint8Array, o?: CallOptions): Promise<boolean>;
+  /**
+   * The chunk's size and its first `bytes` bytes (fewer when the file is shorter), or undefined
+   * when there is none: the engine checks them before it reuses a chunk a crash may have torn.
+   */
+  chunkHead(id: string, bytes: number): Promise<ChunkHead | undefined>;
+  /**
+   * Stores a chunk if absent (or in place of the one there, with `replace`: the caller found it
+   * bad); resolves to true if it was written now. Durable at once at sync level `file`, else at
+   * the next flush().
+   */
+  putChunk(id: string, bytes: Uint8Array, o?: PutChunkOptions): Promise<boolean>;
+  /**
+   * Makes every chunk put so far durable: one flush of the datastore's storage at sync level
+   * `filesystem`, nothing at `file` (each put was) or `none`. Called before putManifest().
+   */
+  flush(o?: CallOptions): Promise<void>;
   getChunk(id: string, o?: CallOptions): Promise<Buffer>;
   /**
    * Optional: reads a chunk into the caller's buffer and returns its length, so restores reuse
@@ -37,7 +71,10 @@ export interface DatastoreDriver {
    */
   quarantineChunk(id: string): Promise<boolean>;
   listChunks(): AsyncIterable<string>;
-  /** Writes (or replaces) a manifest atomically. `path` is relative, '/'-separated. */
+  /**
+   * Writes (or replaces) a manifest atomically, durable when it resolves (but at sync level
+   * `none`). `path` is relative, '/'-separated.
+   */
   putManifest(path: string, doc: Uint8Array, o?: CallOptions): Promise<void>;
   getManifest(path: string, o?: CallOptions): Promise<Buffer>;
   /** Manifest paths under a prefix, sorted. */

@@ -7,7 +7,8 @@
  * guest offset, length, first host cluster of a qcow2); a resumed writer reopens the partial and
  * skips what that file lists. abort() removes both files; suspend() keeps them for a resume.
  */
-import { link, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { DiskFormat } from '../../core/model.js';
 import { DirectFile } from '../direct-io.js';
 import { Qcow2Writer } from './qcow2-writer.js';
@@ -46,8 +47,23 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Moves the finished partial to the target; refuses to replace a file unless told to. */
+/** Makes a directory's entries durable (a file linked or renamed into it). */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Moves the finished partial to the target, durably; refuses to replace a file unless told to. */
 async function place(partial: string, target: string, overwrite: boolean): Promise<void> {
+  await placeName(partial, target, overwrite);
+  await syncDir(dirname(target));
+}
+
+async function placeName(partial: string, target: string, overwrite: boolean): Promise<void> {
   if (overwrite) {
     await rename(partial, target);
     return;
@@ -122,6 +138,7 @@ export async function openDiskWriter(
   };
   const writer: DiskWriter = {
     done,
+    durability: 'fsync of each disk file before it is put in place, then of its directory',
     async write(offset, data) {
       if (qcow2) await qcow2.write(offset, data);
       else await (raw as DirectFile).write(data, offset);

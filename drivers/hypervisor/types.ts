@@ -81,6 +81,8 @@ export interface DiskWriter {
   commit(): Promise<void>;
   /** Drops a half-written disk. */
   abort(): Promise<void>;
+  /** How commit() makes the disk durable, in words for the restore's output (e.g. "fsync ..."). */
+  readonly durability?: string;
   /** Stops, keeping the half-written disk and its record for a resume. */
   suspend(): Promise<void>;
 }

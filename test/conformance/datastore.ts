@@ -32,6 +32,25 @@ export function datastoreSuite(
       }
     });
 
+    it("tells a chunk's size and first bytes; replace writes over a chunk found bad; flush resolves", async () => {
+      const { driver, done } = await make();
+      try {
+        const bytes = randomBytes(1000);
+        const id = idOf(bytes);
+        assert.equal(await driver.chunkHead(id, 6), undefined);
+        assert.equal(await driver.putChunk(id, bytes.subarray(0, 3)), true);
+        assert.deepEqual(await driver.chunkHead(id, 6), { size: 3, head: bytes.subarray(0, 3) });
+        assert.equal(await driver.putChunk(id, bytes), false, 'not replaced unless asked');
+        assert.equal(await driver.putChunk(id, bytes, { replace: true }), true);
+        assert.deepEqual(await driver.chunkHead(id, 6), { size: 1000, head: bytes.subarray(0, 6) });
+        await driver.flush();
+        assert.deepEqual(await driver.getChunk(id), bytes);
+        assert.ok(['file', 'filesystem', 'none'].includes(driver.syncLevel));
+      } finally {
+        await done();
+      }
+    });
+
     it('writes, lists, replaces and deletes manifests', async () => {
       const { driver, done } = await make();
       try {

@@ -36,7 +36,38 @@ it('local: BASE_PATH must be an absolute path', () => {
   assert.deepEqual(localDatastore.parseConfig({ id: 101, attributes: new Map([['BASE_PATH', '/srv/bk']]) }), {
     id: 101,
     basePath: '/srv/bk',
+    syncLevel: 'filesystem',
   });
+});
+
+it('local: SYNC_LEVEL is file, filesystem (the default) or none; anything else is refused naming the attribute and the choices', async () => {
+  const config = (level: string) =>
+    localDatastore.parseConfig({
+      id: 102,
+      attributes: new Map([
+        ['BASE_PATH', '/srv/bk'],
+        ['SYNC_LEVEL', level],
+      ]),
+    });
+  assert.equal(config('file').syncLevel, 'file');
+  assert.equal(config('FILESYSTEM').syncLevel, 'filesystem');
+  assert.equal(config('none').syncLevel, 'none');
+  assert.throws(() => config('fsync'), {
+    message: /^datastore 102 \(local\): SYNC_LEVEL="fsync" is not one of file, filesystem, none; /,
+  });
+  const dir = tempDir();
+  try {
+    for (const level of ['file', 'filesystem', 'none'] as const) {
+      const driver = await localDatastore.open({ id: 102, basePath: join(dir, level), syncLevel: level });
+      assert.equal(driver.syncLevel, level);
+      await driver.putChunk('ab'.repeat(32), Buffer.from('chunk'));
+      await driver.flush();
+      assert.deepEqual(await driver.getChunk('ab'.repeat(32)), Buffer.from('chunk'));
+      await driver.close();
+    }
+  } finally {
+    cleanup(dir);
+  }
 });
 
 it('local: no space, quota, permission, read-only and not-a-directory are permanent; not found and I/O errors are retried', async () => {

@@ -175,7 +175,10 @@ describe('INCREMENT mode', () => {
     const before1 = (await cli('onevm', ['list', '--csv', '--no-header'])).stdout;
     const one = await cli('oneimage', ['restore', '1', '--disk-id', '1']);
     assert.equal(one.code, 0, one.stderr);
-    assert.match(one.stdout, /^DISK 1: \S+disk\.1\.raw\n$/);
+    assert.match(
+      one.stdout,
+      /^DISK 1: \S+disk\.1\.raw\nDURABLE: fsync of each disk file before it is put in place, then of its directory\n$/,
+    );
     assert.equal((await cli('onevm', ['list', '--csv', '--no-header'])).stdout, before1);
     const bad = await cli('oneimage', ['restore', '1', '--disk-id', '7']);
     assert.equal(bad.code, 255);
@@ -221,6 +224,7 @@ describe('encryption, rules and failures', () => {
     scribble(vm.disks[0]?.[0] as string, 'qcow2', 0, MiB);
     const r = await cli('onevm', ['restore', String(vm.id), image]);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /restored from image \d+; DURABLE: the disks were flushed to stable storage/);
     assert.deepEqual(
       vm.disks.map(([p, f]) => rawSha(p, f, work)),
       want,

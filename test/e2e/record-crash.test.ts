@@ -8,6 +8,9 @@
  * after each restart, must hold: UPDATED <=> task done <=> one backup recorded by the run, never
  * two, pointers and retention with it; every run ends done; every backup restores bit for bit.
  *
+ * The datastore runs at the default SYNC_LEVEL, "filesystem" (issue 16); power cuts, which lose
+ * what a kill -9 keeps, are test/e2e/power-cut.test.ts.
+ *
  * Reproduce a failure with the seed it prints: CRASH_SEED=<n> node test/run.mjs record-crash
  */
 import assert from 'node:assert/strict';
@@ -137,6 +140,9 @@ describe('kill -9 while a job run records its backups (issue 9, one transaction 
     d = first;
     await rpcOk(first, 'one.host.allocate', 'NAME="node1"\nVM_MAD="fs"\n');
     await rpcOk(first, 'one.datastore.allocate', 'NAME="ds"\nTYPE="BACKUP_DS"\nDS_MAD="local"\n');
+    // The default SYNC_LEVEL (issue 16): chunks unflushed until one flush before each manifest.
+    const show = await runCli('onedatastore', ['show', String(DS)], first);
+    assert.match(show.stdout, /SYNC LEVEL\s+: filesystem\s*\n/);
     mkdirSync(join(dir, 'vms'));
     for (const vm of VMS) {
       // 24 MiB: 16 of random data in 2 MiB runs, holes between them.
