@@ -124,6 +124,11 @@ export const imageRestoreCommand: CommandSpec = {
       .option('resume', {
         type: 'boolean',
         describe: 'Continue your interrupted restore of this backup (kept 24 h), skipping what it wrote',
+      })
+      .option('define-domain', {
+        type: 'boolean',
+        describe:
+          'Also define a new libvirt domain like the backed-up one (kvm hosts), on the restored disks; use --to a directory QEMU can read',
       }),
   run: async (argv) => {
     const client = clientFor(argv);
@@ -135,6 +140,7 @@ export const imageRestoreCommand: CommandSpec = {
     if (argv['name'] !== undefined) lines.push(`NAME = ${q(argv['name'])}`);
     if (argv['to'] !== undefined) lines.push(`TO = ${q(argv['to'])}`);
     if (argv['resume'] === true) lines.push('RESUME = "YES"');
+    if (argv['define-domain'] === true) lines.push('DEFINE = "YES"');
     const result = await client.callString('one.image.restore', image, -1, lines.join('\n'));
     stdio.out(`${result}\n`);
   },

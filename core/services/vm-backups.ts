@@ -22,6 +22,7 @@ import {
   insertVm,
   type NewVmDisk,
 } from '../store/vms.js';
+import { setSingle } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
 import type { ServiceDeps } from './context.js';
 import {
@@ -145,9 +146,11 @@ export class VmBackupService {
   async restore(who: Requester, imageId: number, text: string): Promise<string> {
     const r = new TemplateReader(
       text.trim() === '' ? [] : parseTemplate(text).attributes,
-      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO', 'RESUME'],
+      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO', 'RESUME', 'DEFINE'],
       [],
     );
+    // DEFINE = "YES": also a new hypervisor VM (a libvirt domain) like the original, on these disks.
+    const define = r.oneOf('DEFINE', ['YES', 'NO'], 'NO') === 'YES';
     const incrementId =
       r.get('INCREMENT_ID') === undefined ? undefined : r.integer('INCREMENT_ID', 0, 1e9, 0);
     const diskId = r.get('DISK_ID') === undefined ? undefined : r.integer('DISK_ID', 0, 1e6, 0);
@@ -196,6 +199,8 @@ export class VmBackupService {
     if (resume) lines.push(`RESUMED: ${chunksSkipped ?? 0} chunks were already written`);
     if (durability !== undefined) lines.push(`DURABLE: ${durability}`);
     if (diskId !== undefined) return lines.join('\n');
+    const deployId = define ? await this.defineLike(image.vm_id, imageId, askedName, who, files) : undefined;
+    if (deployId !== undefined) lines.push(`DEPLOY_ID: ${deployId}`);
     const vmId = await this.deps.store.tx(async (trx) => {
       const original = await findVm(trx, image.vm_id);
       const host = original ? original.host_id : await firstHostId(trx);
@@ -204,11 +209,13 @@ export class VmBackupService {
           ErrorCode.ACTION,
           'no host to register the restored VM on; create one with onehost create',
         );
-      const name = await freeVmName(
-        trx,
-        who.uid,
-        askedName ?? `${original?.name ?? `vm-${image.vm_id}`}-restore-${imageId}`,
-      );
+      const name =
+        deployId ??
+        (await freeVmName(
+          trx,
+          who.uid,
+          askedName ?? `${original?.name ?? `vm-${image.vm_id}`}-restore-${imageId}`,
+        ));
       const disks: NewVmDisk[] = [];
       for (const d of manifest.disks) {
         const source = files.get(d.diskId);
@@ -218,7 +225,7 @@ export class VmBackupService {
       return insertVm(trx, {
         name,
         ownership: newObjectOwnership(who),
-        template: [],
+        template: deployId === undefined ? [] : setSingle([], 'DEPLOY_ID', deployId),
         hostId: host,
         state: 'POWEROFF',
         stime: stamp,
@@ -227,6 +234,52 @@ export class VmBackupService {
       });
     });
     return [`VM: ${vmId}`, ...lines].join('\n');
+  }
+
+  /**
+   * Defines a new hypervisor VM like the backed-up one (its libvirt domain), on the restored
+   * files; returns its DEPLOY_ID (also the new inventory VM's name).
+   */
+  private async defineLike(
+    vmId: number,
+    imageId: number,
+    askedName: string | undefined,
+    who: Requester,
+    files: ReadonlyMap<number, string>,
+  ): Promise<string> {
+    const { original, disks, name } = await this.deps.store.read(async (trx) => {
+      const row = await findVm(trx, vmId);
+      return {
+        original: (await hypervisorVms(trx, vmId))[0],
+        disks: await disksOfVm(trx, vmId),
+        name: await freeVmName(trx, who.uid, askedName ?? `${row?.name ?? `vm-${vmId}`}-restore-${imageId}`),
+      };
+    });
+    const from = original?.location.deployId;
+    if (!original || from === undefined)
+      throw new OneError(
+        ErrorCode.ACTION,
+        `image ${imageId}: VM ${vmId} is not a hypervisor VM with a DEPLOY_ID, so no new one can be defined like it; the disks were restored (${[...files.values()].join(', ')})`,
+      );
+    const sources = new Map<string, string>();
+    for (const d of disks) {
+      const to = files.get(d.disk_id);
+      if (to !== undefined) sources.set(d.source, to);
+    }
+    try {
+      const made = await this.deps.discovery.define(
+        original.vmMad,
+        { name: '', libvirtUri: original.location.libvirtUri },
+        { from, name, sources },
+      );
+      if (made === undefined) throw new Error(`VM_MAD="${original.vmMad}" cannot define VMs`);
+      return made;
+    } catch (err) {
+      throw new OneError(
+        ErrorCode.ACTION,
+        `image ${imageId}: cannot define a VM like ${from}: ${err instanceof Error ? err.message : String(err)}; the disks were restored (${[...files.values()].join(', ')})`,
+      );
+    }
   }
 
   /** `one.vm.restore`: the VM's own disk files are replaced; the VM must be powered off. */

@@ -33,6 +33,7 @@ import {
 } from '../store/vms.js';
 import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
+import type { DiscoveredDisk, VmReach } from '../vm-discovery.js';
 import type { ServiceDeps } from './context.js';
 import {
   checkName,
@@ -83,11 +84,13 @@ export class VmService {
     const disks: { source: string; format: DiskFormat | undefined; at: { line: number; column: number } }[] =
       [];
     const vectors = r.vectors('DISK');
-    if (vectors.length === 0)
+    const reach = reachOf([...r.others()]);
+    // A kvm VM (DEPLOY_ID or QMP_SOCKET) without DISK gets its disks from the hypervisor, below.
+    if (vectors.length === 0 && reach.deployId === undefined && reach.qmpSocket === undefined)
       r.fail(
         { line: 1, column: 1 },
         'DISK',
-        'a VM needs at least one DISK = [ SOURCE = "/path", FORMAT = "qcow2" ]',
+        'a VM needs at least one DISK = [ SOURCE = "/path", FORMAT = "qcow2" ] (on a kvm host, DEPLOY_ID or QMP_SOCKET lets onebackup read its disks from the hypervisor)',
       );
     for (const v of vectors) {
       const source = v.values.get('SOURCE');
@@ -115,7 +118,14 @@ export class VmService {
     }
     r.throwIfProblems();
     const facts: DiskFacts[] = [];
-    for (const d of disks) {
+    if (vectors.length === 0) {
+      for (const d of await this.hypervisorDisks(r, hostRef as string, reach)) {
+        disks.push({ source: d.source, format: d.format, at: { line: 1, column: 1 } });
+        facts.push(d);
+      }
+      r.throwIfProblems();
+    }
+    for (const d of vectors.length === 0 ? [] : disks) {
       try {
         facts.push(await this.deps.inspectDisk(d.source, d.format));
       } catch (err) {
@@ -151,6 +161,40 @@ export class VmService {
         disks: newDisks,
       });
     });
+  }
+
+  /** A new kvm VM's disks as its hypervisor has them (the VM's template named no DISK). */
+  private async hypervisorDisks(
+    r: TemplateReader,
+    hostRef: string,
+    reach: VmReach,
+  ): Promise<readonly DiscoveredDisk[]> {
+    const host = await this.deps.store.read((trx) => findVmHostByRef(trx, hostRef));
+    if (!host) return [];
+    const where = reach.deployId !== undefined ? 'DEPLOY_ID' : 'QMP_SOCKET';
+    try {
+      const libvirtUri = decodeAttributes(host.template).find((a) => a.name === 'LIBVIRT_URI');
+      const found = await this.deps.discovery.disksOf(host.vm_mad, {
+        id: -1,
+        location: { ...reach, ...(libvirtUri?.kind === 'single' ? { libvirtUri: libvirtUri.value } : {}) },
+      });
+      if (found === undefined)
+        r.fail(
+          r.at(where),
+          'DISK',
+          `host ${host.name} (VM_MAD="${host.vm_mad}") cannot list a VM's disks; give DISK = [ SOURCE = "..." ]`,
+        );
+      else if (found.length === 0)
+        r.fail(r.at(where), 'DISK', `the hypervisor reports no file disks for ${where}`);
+      return found ?? [];
+    } catch (err) {
+      r.fail(
+        r.at(where),
+        where,
+        `cannot read the VM's disks from the hypervisor: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return [];
+    }
   }
 
   async delete(who: Requester, id: number): Promise<void> {
@@ -211,6 +255,20 @@ export class VmService {
       backupIds: images.filter((i) => i.vm_id === n.row.id).map((i) => i.id),
     }));
   }
+}
+
+/** DEPLOY_ID, QMP_SOCKET and GUEST_AGENT_SOCKET of a VM template, as the hypervisor reaches the VM. */
+function reachOf(attrs: readonly PlainAttribute[]): VmReach {
+  const get = (name: string) => {
+    const a = attrs.find((x) => x.name === name);
+    return a?.kind === 'single' && a.value !== '' ? a.value : undefined;
+  };
+  const pairs: [keyof VmReach, string | undefined][] = [
+    ['deployId', get('DEPLOY_ID')],
+    ['qmpSocket', get('QMP_SOCKET')],
+    ['agentSocket', get('GUEST_AGENT_SOCKET')],
+  ];
+  return Object.fromEntries(pairs.filter(([, v]) => v !== undefined));
 }
 
 /** BACKUP_CONFIG = [ MODE, KEEP_LAST, FS_FREEZE ]: how `onevm backup` backs this VM up. */

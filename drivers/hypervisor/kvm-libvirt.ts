@@ -306,3 +306,43 @@ export async function recoverLibvirt(
   await rm(exportDirOf(scratchDir, vm.id), { recursive: true, force: true });
   return done;
 }
+
+function xmlAttr(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/'/g, '&apos;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+}
+
+/**
+ * Defines a new domain like `from` (its inactive XML) named `name`, without its UUID and MAC
+ * addresses (libvirt makes new ones), with each file disk's source replaced; refuses when a file
+ * disk of `from` has no replacement (two domains must never share a disk by accident).
+ */
+export async function defineLike(
+  uri: string,
+  from: string,
+  name: string,
+  sources: ReadonlyMap<string, string>,
+  scratchDir: string,
+): Promise<string> {
+  let xml = await virsh(uri, ['dumpxml', '--inactive', from]);
+  for (const d of await domainDisks(uri, from)) {
+    const to = sources.get(d.source);
+    if (to === undefined)
+      throw new PermanentDriverError(
+        `domain ${from}: disk ${d.target} (${d.source}) is not in the backup; restore every disk to define a new domain`,
+      );
+    xml = xml.split(`file='${xmlAttr(d.source)}'`).join(`file='${xmlAttr(to)}'`);
+  }
+  xml = xml
+    .replace(/<name>[^<]*<\/name>/, `<name>${xmlAttr(name)}</name>`)
+    .replace(/\s*<uuid>[^<]*<\/uuid>/, '')
+    .replace(/\s*<mac address=[^>]*\/>/g, '');
+  await mkdir(scratchDir, { recursive: true, mode: 0o700 });
+  const file = join(scratchDir, `define-${randomBytes(4).toString('hex')}.xml`);
+  await writeFile(file, xml, { mode: 0o600 });
+  try {
+    await virsh(uri, ['define', file]);
+  } finally {
+    await rm(file, { force: true });
+  }
+  return name;
+}

@@ -6,11 +6,14 @@
  * from its disk files as the `fs` driver reads them. Restored disks are files, as with `fs`.
  * The VM's state is the hypervisor's: a reachable QEMU process is running.
  */
+
+import { tmpdir } from 'node:os';
 import type { DiscoveredDisk, DiscoveredVm } from '../../core/vm-discovery.js';
 import { fsDriver } from './fs.js';
 import { isPermanentFsError } from './fs-errors.js';
 import { type Freezer, thawLeftover } from './kvm-freeze.js';
 import {
+  defineLike,
   domainDisks,
   domainState,
   type LibvirtPointInTime,
@@ -20,7 +23,14 @@ import {
   uriOf,
   virsh,
 } from './kvm-libvirt.js';
-import { liveExtents, type QmpPointInTime, recoverQmp, releaseQmpView, takeQmpView } from './kvm-qmp.js';
+import {
+  blockNodes,
+  liveExtents,
+  type QmpPointInTime,
+  recoverQmp,
+  releaseQmpView,
+  takeQmpView,
+} from './kvm-qmp.js';
 import { QmpClient } from './qmp.js';
 import {
   type ChangedBlocks,
@@ -58,6 +68,16 @@ async function reachable(socket: string): Promise<QmpClient | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** A libvirt domain's file disks, with their facts read from the files. */
+async function libvirtDisks(uri: string, domain: string): Promise<DiscoveredDisk[]> {
+  const disks: DiscoveredDisk[] = [];
+  for (const d of await domainDisks(uri, domain)) {
+    const facts = await fsDriver.inspect(d.source, d.format === 'qcow2' ? 'qcow2' : 'raw');
+    disks.push({ source: d.source, format: facts.format, virtualSize: facts.virtualSize });
+  }
+  return disks;
 }
 
 /** Freezes through QMP (`stop`/`cont`, on the view's own connection) and the guest agent's socket. */
@@ -184,16 +204,41 @@ export const kvmDriver: HypervisorDriver = {
       .map((l) => l.trim())
       .filter((l) => l !== '');
     const out: DiscoveredVm[] = [];
-    for (const name of names) {
-      const disks: DiscoveredDisk[] = [];
-      for (const d of await domainDisks(uri, name)) {
-        const format = d.format === 'qcow2' ? 'qcow2' : 'raw';
-        const facts = await fsDriver.inspect(d.source, format);
-        disks.push({ source: d.source, format: facts.format, virtualSize: facts.virtualSize });
-      }
-      out.push({ deployId: name, name, state: await domainState(uri, name), disks });
-    }
+    for (const name of names)
+      out.push({
+        deployId: name,
+        name,
+        state: await domainState(uri, name),
+        disks: await libvirtDisks(uri, name),
+      });
     return out;
+  },
+
+  async define(host, request) {
+    return defineLike(
+      host.libvirtUri ?? 'qemu:///system',
+      request.from,
+      request.name,
+      request.sources,
+      tmpdir(),
+    );
+  },
+
+  async disksOf(vm) {
+    if (vm.location?.deployId) return libvirtDisks(uriOf(vm), vm.location.deployId);
+    const qmp = await QmpClient.connect(qmpSocketOf(vm)).catch((err: Error) => {
+      throw new PermanentDriverError(
+        `VM ${vm.id}: cannot reach QEMU at ${vm.location?.qmpSocket}: ${err.message}`,
+      );
+    });
+    try {
+      const nodes = await blockNodes(qmp);
+      return nodes
+        .filter((n) => n.format === 'raw' || n.format === 'qcow2')
+        .map((n) => ({ source: n.file, format: n.format as 'raw' | 'qcow2', virtualSize: n.virtualSize }));
+    } finally {
+      qmp.close();
+    }
   },
 
   createDisk: fsDriver.createDisk,

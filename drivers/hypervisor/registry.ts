@@ -24,6 +24,16 @@ export function vmDiscovery(drivers: ReadonlyMap<string, HypervisorDriver>): VmD
       const driver = drivers.get(vmMad);
       return driver?.discover ? driver.discover(host) : undefined;
     },
+    async define(vmMad, host, request) {
+      const driver = drivers.get(vmMad);
+      return driver?.define ? driver.define(host, request) : undefined;
+    },
+    async disksOf(vmMad, vm) {
+      const driver = drivers.get(vmMad);
+      return driver?.disksOf
+        ? driver.disksOf({ id: vm.id, state: 'RUNNING', disks: [], location: vm.location })
+        : undefined;
+    },
     async stateOf(vmMad, vm) {
       const driver = drivers.get(vmMad);
       return driver?.stateOf

@@ -5,7 +5,7 @@
 
 import type { DiskFacts } from '../../core/disk-facts.js';
 import type { DiskFormat, FsFreeze } from '../../core/model.js';
-import type { DiscoveredVm, HostReach } from '../../core/vm-discovery.js';
+import type { DefineRequest, DiscoveredDisk, DiscoveredVm, HostReach } from '../../core/vm-discovery.js';
 
 export interface DiskSpec {
   readonly diskId: number;
@@ -124,6 +124,10 @@ export interface HypervisorDriver {
   recover?(vm: VmSpec, scratchDir: string): Promise<readonly string[]>;
   /** The VMs of a host and their disks (kvm through libvirt); absent when the driver cannot list them. */
   discover?(host: HostReach): Promise<readonly DiscoveredVm[]>;
+  /** Defines a new VM like an existing one with other disk files (kvm: a libvirt domain); its DEPLOY_ID. */
+  define?(host: HostReach, request: DefineRequest): Promise<string>;
+  /** A VM's disks as the hypervisor has them (kvm: the libvirt domain's or the QEMU process's). */
+  disksOf?(vm: VmSpec): Promise<readonly DiscoveredDisk[]>;
   /** The VM's state as the hypervisor sees it (undefined: the driver has no such notion). */
   stateOf?(vm: VmSpec): Promise<'RUNNING' | 'POWEROFF' | undefined>;
   /**

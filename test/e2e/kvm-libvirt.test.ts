@@ -126,6 +126,29 @@ describe('live backups of libvirt domains', { skip }, () => {
       assert.equal(r.code, 0, r.stderr);
       const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1] as string;
       assert.ok(execFileSync('cmp', [file, disk]).length === 0);
+      // A new domain like it, on the restored disk (in a directory QEMU can read).
+      const copyDir = join(work, 'copy');
+      const copy = await cli('oneimage', [
+        'restore',
+        image,
+        '--name',
+        `${domain}-copy`,
+        '--define-domain',
+        '--to',
+        copyDir,
+      ]);
+      assert.equal(copy.code, 0, copy.stderr);
+      assert.match(copy.stdout, new RegExp(`DEPLOY_ID: ${domain}-copy`));
+      try {
+        const copyXml = virsh('dumpxml', `${domain}-copy`);
+        const restored = /DISK 0: (\S+)/.exec(copy.stdout)?.[1] as string;
+        assert.ok(copyXml.includes(`file='${restored}'`), copyXml);
+        assert.ok(!copyXml.includes(`file='${disk}'`), 'the copy never shares the original disk');
+        assert.equal(virsh('domstate', `${domain}-copy`).trim(), 'shut off');
+        assert.ok(execFileSync('cmp', [restored, disk]).length === 0);
+      } finally {
+        virsh('undefine', `${domain}-copy`);
+      }
       assert.equal(
         (await cli('onehost', ['sync', 'kvm1'])).stdout.includes(`ADDED=-`),
         true,

@@ -54,14 +54,18 @@ async function liveVm(name: string, format: 'raw' | 'qcow2', delayUs: number) {
   }
   const dir = tempDir('onebackup-guest-run-');
   const guest = await startGuest({ dir, disk, format, blocks: BLOCKS, delayUs });
+  // The raw VMs name no DISK: their disks come from QEMU (query-block).
+  const diskLine = format === 'raw' ? '' : `DISK=[SOURCE="${disk}", FORMAT="${format}"]\n`;
   const id = Number(
     await rpcOk(
       d,
       'one.vm.allocate',
       `NAME="${name}"\nHOST="kvm1"\nQMP_SOCKET="${guest.qmpSocket}"\nGUEST_AGENT_SOCKET="${guest.agentSocket}"\n` +
-        `BACKUP_CONFIG=[MODE="INCREMENT"]\nDISK=[SOURCE="${disk}", FORMAT="${format}"]\n`,
+        `BACKUP_CONFIG=[MODE="INCREMENT"]\n${diskLine}`,
     ),
   );
+  const shown = await runCli('onevm', ['show', String(id), '-x'], d);
+  assert.ok(shown.stdout.includes(disk), `the disk as QEMU has it: ${shown.stdout}`);
   return { id, guest, initial, dir, disk };
 }
 
