@@ -208,6 +208,24 @@ function imageStat(d: XmlElement): string {
   return d.num('STATE') === 5 ? 'err' : 'rdy';
 }
 
+/** How a live backup's instant was taken (kvm), one increment: consistency, freeze, what was read. */
+function captureLines(i: XmlElement): string {
+  const consistency = i.text('CONSISTENCY');
+  if (!consistency) return '';
+  const id = i.text('ID');
+  const frozen = i.num('FROZEN_MS');
+  const lines = [
+    `INCREMENT ${id}: ${consistency}-consistent${frozen > 0 ? `, guest frozen ${frozen} ms` : ''}${
+      i.text('CHANGES_SINCE')
+        ? `, read ${(i.num('CHANGED_BYTES') / 1048576).toFixed(1)}M changed since the previous backup`
+        : ''
+    }`,
+    ...i.children('FULL_READ').map((f) => `INCREMENT ${id}: read whole: ${f.text()}`),
+    ...i.children('WARNING').map((w) => `INCREMENT ${id}: WARNING: ${w.text()}`),
+  ];
+  return lines.map((l) => `${l}\n`).join('');
+}
+
 export const IMAGE: ObjectKind = {
   prefix: 'one.image',
   pool: POOLS.image,
@@ -314,7 +332,7 @@ export const IMAGE: ObjectKind = {
           (disk) => `INCREMENT ${i.text('ID')} DISK ${disk.text('ID')} SHA256: ${disk.text('SHA256')}\n`,
         ),
       )
-      .join('')}`;
+      .join('')}${incs.map(captureLines).join('')}`;
   },
 };
 

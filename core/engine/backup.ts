@@ -45,6 +45,8 @@ export interface BackupRequest {
   readonly previous?: Manifest | undefined;
   /** The checkpoint (of `previous`) whose changed blocks the point in time reports. */
   readonly changesSince?: string | undefined;
+  /** An increment with INCREMENT_MODE=CBT: disks read whole say why. */
+  readonly changeTracking?: boolean | undefined;
   readonly now: () => number;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((p: BackupProgress) => void) | undefined;
@@ -160,7 +162,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
       const ids: (string | null)[] = new Array(count).fill(null);
       const withData = chunksTouched(await req.hypervisor.extents(req.pit, disk.diskId));
       // Changed-block tracking: chunks no changed block touches are the previous backup's.
-      const changed = await changedChunks(req.pit, disk, previous, reusable);
+      const changed = await changedChunks(req.pit, disk, previous, reusable, req.changeTracking === true);
       changes.push(changed);
       for (let i = 0; i < count; i++) {
         req.signal?.throwIfAborted();

@@ -38,11 +38,19 @@ export async function changedChunks(
   previous: ManifestDisk | undefined,
   /** Whether the stored chunk `id` of `length` plain bytes looks whole (size and header). */
   reusable: (id: string, length: number) => Promise<boolean>,
+  /** An increment with changed-block tracking: a disk read whole gets a reason. */
+  wanted: boolean,
 ): Promise<ChangedChunks> {
   const diskId = disk.diskId;
   const changes = pit.changes?.get(diskId);
   const none = { diskId, unchanged: new Map<number, string | null>(), changedBytes: 0 };
-  if (!changes) return none;
+  if (!wanted) return none;
+  if (!changes)
+    return {
+      ...none,
+      fullReadReason:
+        'the previous backup started no checkpoint to count changes from (its disks could not keep one, or its hypervisor driver tracks no changes)',
+    };
   if (changes.kind === 'full') return { ...none, fullReadReason: changes.reason };
   if (!previous)
     return {

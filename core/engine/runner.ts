@@ -267,6 +267,7 @@ export class BackupRunner {
           parent: null,
           previous,
           changesSince,
+          changeTracking: job.changeTracking,
           now: () => clock.now(),
           signal: job.signal,
           onProgress: (p) => {

@@ -34,7 +34,8 @@ export interface LibvirtPointInTime extends PointInTime {
   readonly domain: string;
   readonly live: readonly LiveDisk[];
   readonly dir: string;
-  readonly checkpoint: string;
+  /** Undefined when a disk cannot keep a checkpoint (not qcow2). */
+  readonly checkpoint: string | undefined;
   readonly base: string | undefined;
   readonly changes: ReadonlyMap<number, ChangedBlocks>;
   readonly consistency: Consistency;
@@ -177,7 +178,17 @@ export async function takeLibvirtView(vm: VmSpec, options: PrepareOptions): Prom
   }
   const changes = new Map<number, ChangedBlocks>();
   let base = options.changesSince;
-  if (base !== undefined && !(await checkpoints(uri, domain)).includes(base)) {
+  // libvirt keeps checkpoints (persistent bitmaps) only in qcow2 images.
+  const rawDisk = vm.disks.find((spec) => (targets.get(spec.diskId) as DomainDisk).format !== 'qcow2');
+  const tracked = rawDisk === undefined;
+  if (!tracked) {
+    for (const spec of vm.disks)
+      changes.set(spec.diskId, {
+        kind: 'full',
+        reason: `disk ${rawDisk?.diskId} is not qcow2: libvirt keeps checkpoints only in qcow2 disks`,
+      });
+    base = undefined;
+  } else if (base !== undefined && !(await checkpoints(uri, domain)).includes(base)) {
     for (const spec of vm.disks)
       changes.set(spec.diskId, {
         kind: 'full',
@@ -209,7 +220,12 @@ export async function takeLibvirtView(vm: VmSpec, options: PrepareOptions): Prom
   try {
     options.signal?.throwIfAborted();
     const consistency = await withFreeze(libvirtFreezer(uri, domain), options, vm.id, async () => {
-      await virsh(uri, ['backup-begin', domain, join(dir, 'backup.xml'), join(dir, 'checkpoint.xml')]);
+      await virsh(uri, [
+        'backup-begin',
+        domain,
+        join(dir, 'backup.xml'),
+        ...(tracked ? [join(dir, 'checkpoint.xml')] : []),
+      ]);
     });
     started = true;
     for (const spec of vm.disks) {
@@ -244,7 +260,7 @@ export async function takeLibvirtView(vm: VmSpec, options: PrepareOptions): Prom
       domain,
       live,
       dir,
-      checkpoint: tag,
+      checkpoint: tracked ? tag : undefined,
       base,
       changes,
       consistency,
@@ -268,7 +284,8 @@ export async function releaseLibvirtView(pit: LibvirtPointInTime, succeeded: boo
   await ignoring(virsh(pit.uri, ['domjobabort', pit.domain]));
   if (succeeded) {
     if (pit.base) await ignoring(virsh(pit.uri, ['checkpoint-delete', pit.domain, pit.base]));
-  } else await ignoring(virsh(pit.uri, ['checkpoint-delete', pit.domain, pit.checkpoint]));
+  } else if (pit.checkpoint)
+    await ignoring(virsh(pit.uri, ['checkpoint-delete', pit.domain, pit.checkpoint]));
   await rm(pit.dir, { recursive: true, force: true });
 }
 

@@ -180,7 +180,7 @@ export async function takeQmpView(
   const socketPath = join(options.scratchDir, `nbd-vm${vm.id}.sock`);
   const live: LiveDisk[] = [];
   const added: string[] = [];
-  let started = false;
+  let _started = false;
   try {
     await recoverQmp(qmp, vm, options.scratchDir, options.changesSince);
     const nodes = await nodesOfDisks(qmp, vm);
@@ -234,7 +234,7 @@ export async function takeQmpView(
     const consistency = await withFreeze(freezerFor(qmp), options, vm.id, async () => {
       await qmp.execute('transaction', { actions });
     });
-    started = true;
+    _started = true;
     await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: socketPath } } });
     for (const d of pending) {
       await qmp.execute('block-export-add', {
@@ -268,8 +268,9 @@ export async function takeQmpView(
     };
   } catch (err) {
     await Promise.all(live.map((d) => ignoring(d.client.close())));
-    // Before the transaction the previous checkpoint still records: keep it. After, it stopped.
-    await ignoring(recoverQmp(qmp, vm, options.scratchDir, started ? undefined : options.changesSince));
+    // The previous checkpoint stays: still recording before the transaction; after it, stopped,
+    // and the next backup then says why it reads whole disks.
+    await ignoring(recoverQmp(qmp, vm, options.scratchDir, options.changesSince));
     for (const node of added) await ignoring(qmp.execute('blockdev-del', { 'node-name': node }));
     qmp.close();
     throw err;
@@ -283,25 +284,27 @@ export async function releaseQmpView(pit: QmpPointInTime, succeeded: boolean): P
   // QEMU gone (the VM stopped): nothing of the view is left to remove.
   if (!qmp) return;
   const vm: VmSpec = { id: pit.vmId, state: 'RUNNING', disks: pit.disks };
-  // Success: only the new checkpoint stays. Failure: neither (the next backup reads whole disks).
-  await ignoring(recoverQmp(qmp, vm, pit.scratchDir, succeeded ? pit.checkpoint : undefined));
+  // Success: only the new checkpoint stays. Failure: the new one goes, and the one the view read
+  // since (it stopped recording at the view's instant) stays until the next backup, which reads
+  // whole disks and says why.
+  const base = pit.live.find((d) => d.base !== undefined)?.base;
+  await ignoring(recoverQmp(qmp, vm, pit.scratchDir, succeeded ? pit.checkpoint : base));
   qmp.close();
 }
 
 /**
  * Removes every `onebackup-*` export, block job, fleecing node and file of the VM, and the
- * `onebackup-*` bitmaps `keep` does not keep (a name: only that one; `recording`: those still
- * recording, for a recovery that does not know which one the next backup starts from): what a
+ * `onebackup-*` bitmaps but `keep` (a name: only that one; `all`: every one, for a recovery that
+ * does not know which one the next backup starts from: that backup removes the others): what a
  * crash, a cancel or a finished backup leaves. Returns what it removed.
  */
 export async function recoverQmp(
   qmp: QmpClient,
   vm: VmSpec,
   scratchDir: string,
-  keep: string | undefined | { readonly recording: true },
+  keep: string | undefined | 'all',
 ): Promise<string[]> {
-  const kept = (b: BitmapInfo) =>
-    typeof keep === 'string' ? b.name === keep : keep !== undefined && b.recording && !b.inconsistent;
+  const kept = (b: BitmapInfo) => keep === 'all' || b.name === keep;
   const done: string[] = [];
   for (const e of list(await qmp.execute('query-block-exports').catch(() => []))) {
     const id = String(obj(e).id ?? '');

@@ -74,7 +74,10 @@ async function reachable(socket: string): Promise<QmpClient | undefined> {
 async function libvirtDisks(uri: string, domain: string): Promise<DiscoveredDisk[]> {
   const disks: DiscoveredDisk[] = [];
   for (const d of await domainDisks(uri, domain)) {
-    const facts = await fsDriver.inspect(d.source, d.format === 'qcow2' ? 'qcow2' : 'raw');
+    const format: 'qcow2' | 'raw' = d.format === 'qcow2' ? 'qcow2' : 'raw';
+    // A disk file that cannot be read (gone, no permission) is listed with size 0: the VM shows
+    // up, and its backup fails naming the file.
+    const facts = await fsDriver.inspect(d.source, format).catch(() => ({ format, virtualSize: 0 }));
     disks.push({ source: d.source, format: facts.format, virtualSize: facts.virtualSize });
   }
   return disks;
@@ -133,12 +136,11 @@ export const kvmDriver: HypervisorDriver = {
     }
     const inner = await fsDriver.prepare({ ...vm, state: 'POWEROFF' }, { ...options, freeze: 'NONE' });
     const changes = new Map<number, ChangedBlocks>();
-    if (options.changesSince !== undefined)
-      for (const d of vm.disks)
-        changes.set(d.diskId, {
-          kind: 'full',
-          reason: 'the VM is not running: its disk files are read whole',
-        });
+    for (const d of vm.disks)
+      changes.set(d.diskId, {
+        kind: 'full',
+        reason: 'the VM is not running: its disk files are read whole',
+      });
     const pit: FilesPointInTime = {
       kind: 'files',
       vmId: vm.id,
@@ -190,7 +192,7 @@ export const kvmDriver: HypervisorDriver = {
       const done: string[] = [];
       if (await thawLeftover(qmpFreezer(vm, qmp), scratchDir, vm.id))
         done.push('thawed a freeze left by a crash');
-      done.push(...(await recoverQmp(qmp, vm, scratchDir, { recording: true })));
+      done.push(...(await recoverQmp(qmp, vm, scratchDir, 'all')));
       return done;
     } finally {
       qmp.close();

@@ -257,4 +257,44 @@ describe('FS_FREEZE and crashes on live VMs', { skip }, () => {
     );
     await checkRestores(vm, image as string);
   });
+
+  it('an increment after one that crashed reads whole disks, says why, and is one instant; checkpoints stay bounded', async () => {
+    const vm = await liveVm('after-crash', 'BACKUP_CONFIG=[MODE="INCREMENT"]', { extraMiB: 768 });
+    const image = await backupLive(d, vm.id);
+    // 600 MiB of new random data on the data disk (through QEMU: it holds the file), so the
+    // next increment takes long enough to be killed while it reads.
+    const noise = join(work, 'noise.bin');
+    writeFileSync(noise, randomBytes(600 * MiB));
+    const qmp = await QmpClient.connect(vm.guest.qmpSocket);
+    await qmp.execute(
+      'human-monitor-command',
+      { 'command-line': `qemu-io disk1 "write -s ${noise} 0 600M"` },
+      120_000,
+    );
+    qmp.close();
+    const fresh = readFileSync(noise);
+    fresh.copy(vm.extra, 0);
+    assert.equal((await cli('onevm', ['backup', String(vm.id), '-d', '100'])).code, 0);
+    await until('the export to be up', async () => (await qemuState(vm.guest.qmpSocket)).exports.length > 0);
+    await d.stop('SIGKILL');
+    d = await startDaemon({ stateDir });
+    // The interrupted increment may be run again by the restarted daemon: wait for the VM to be idle.
+    await until(
+      'no backup of the VM running',
+      async () => !(await cli('onevm', ['show', String(vm.id), '-x'])).stdout.includes('<BACKUP_PROGRESS>'),
+      120_000,
+    );
+    await vm.guest.waitSeq(vm.guest.seq() + 200);
+    assert.equal(await backupLive(d, vm.id), image);
+    const incs = await incrementsOf(d, image);
+    const fullRead = incs.map((x) => xmlField(x, 'FULL_READ') ?? '').find((x) => x !== '');
+    assert.match(
+      fullRead ?? '',
+      /stopped recording \(an earlier backup attempt did not finish\)/,
+      incs.join('\n'),
+    );
+    await checkRestores(vm, image);
+    const { bitmaps } = await qemuState(vm.guest.qmpSocket);
+    assert.equal(new Set(bitmaps).size, 1, `one checkpoint left: ${bitmaps}`);
+  });
 });

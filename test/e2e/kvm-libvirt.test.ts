@@ -160,4 +160,47 @@ describe('live backups of libvirt domains', { skip }, () => {
     const gone = await cli('onehost', ['sync', 'kvm1']);
     assert.match(gone.stdout, /GONE=\d+/);
   });
+
+  it('raw domain: full backups of one instant; an increment reads the whole disk, since libvirt keeps no checkpoint in raw disks', async () => {
+    const initial = Buffer.alloc(32 * MiB);
+    initial.fill(0x33, 20 * MiB, 21 * MiB);
+    const disk = join(work, 'raw-guest.raw');
+    writeFileSync(disk, initial);
+    const domain = `onebackup-raw-${process.pid}`;
+    const guest = await startLibvirtGuest({
+      dir: work,
+      disk,
+      format: 'raw',
+      blocks: BLOCKS,
+      delayUs: 3000,
+      domain,
+    });
+    guests.push(guest);
+    const vm = Number(
+      await rpcOk(
+        d,
+        'one.vm.allocate',
+        `NAME="rawvm"\nHOST="kvm1"\nDEPLOY_ID="${domain}"\nBACKUP_CONFIG=[MODE="INCREMENT"]\n`,
+      ),
+    );
+    const image = await backupLive(d, vm);
+    await guest.waitSeq(guest.seq() + 200);
+    assert.equal(await backupLive(d, vm), image);
+    const incs = await incrementsOf(d, image);
+    assert.match(
+      xmlField(incs[1] as string, 'FULL_READ') ?? '',
+      /libvirt keeps checkpoints only in qcow2 disks/,
+    );
+    const seen = [];
+    for (const i of [0, 1])
+      seen.push(
+        checkInstant(
+          rawBytes(await restoreLive(d, work, image, { increment: i }), 'raw', work),
+          initial,
+          BLOCKS,
+          guest.stride,
+        ),
+      );
+    assert.ok((seen[0] as number) < (seen[1] as number), `${seen}`);
+  });
 });

@@ -149,6 +149,9 @@ describe('live backups of a running VM through QMP', { skip }, () => {
     await backupLive(d, vm.id);
     const inc = (await incrementsOf(d, image))[1] as string;
     assert.match(xmlField(inc, 'FULL_READ') ?? '', /checkpoint onebackup-\S+ is not on disk 0/);
+    const shown = await cli('oneimage', ['show', image]);
+    assert.match(shown.stdout, /INCREMENT 0: crash-consistent\n/);
+    assert.match(shown.stdout, /INCREMENT 1: read whole: disk 0: checkpoint onebackup-\S+ is not on disk 0/);
     const restoredM = checkInstant(
       rawBytes(await restoreLive(d, work, image, { increment: 1 }), 'qcow2', work),
       vm.initial,

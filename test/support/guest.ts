@@ -121,7 +121,8 @@ export async function startGuest(o: GuestOptions): Promise<Guest> {
         ? [
             ...['-blockdev', `driver=file,filename=${o.extraDisk},node-name=file1`],
             ...['-blockdev', 'driver=raw,file=file1,node-name=disk1'],
-            ...['-device', 'virtio-blk-pci,drive=disk1,id=vd1'],
+            // share-rw: tests write to it from outside through QMP (qemu-io).
+            ...['-device', 'virtio-blk-pci,drive=disk1,id=vd1,share-rw=on'],
           ]
         : []),
       ...['-device', 'virtio-serial', '-chardev', `socket,path=${agentSocket},server=on,wait=off,id=qga0`],
@@ -268,7 +269,7 @@ export async function startLibvirtGuest(
 ): Promise<LibvirtGuest> {
   const { kernel, initrd } = buildGuest();
   const stride = o.stride ?? 97;
-  const consoleLog = join(o.dir, 'console.log');
+  const consoleLog = join(o.dir, `${o.domain}.console.log`);
   const cmdline = `console=ttyS0 quiet writer.blocks=${o.blocks} writer.stride=${stride} writer.delay_us=${o.delayUs ?? 0} writer.freeze_delay_ms=${o.freezeDelayMs ?? 0}`;
   const disk = (path: string, format: string, dev: string) =>
     `<disk type='file' device='disk'><driver name='qemu' type='${format}'/><source file='${path}'/><target dev='${dev}' bus='virtio'/></disk>`;
@@ -277,10 +278,15 @@ export async function startLibvirtGuest(
 <devices>${disk(o.disk, o.format, 'vda')}${o.extraDisk ? disk(o.extraDisk, 'raw', 'vdb') : ''}
 <serial type='file'><source path='${consoleLog}'/><target port='0'/></serial>
 <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>`;
-  const xmlPath = join(o.dir, 'domain.xml');
+  const xmlPath = join(o.dir, `${o.domain}.xml`);
   writeFileSync(xmlPath, xml);
   execFileSync('virsh', [...VIRSH, 'define', xmlPath]);
-  execFileSync('virsh', [...VIRSH, 'start', o.domain]);
+  try {
+    execFileSync('virsh', [...VIRSH, 'start', o.domain]);
+  } catch (err) {
+    execFileSync('virsh', [...VIRSH, 'undefine', o.domain], { stdio: 'ignore' });
+    throw err;
+  }
   const read = () => (existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '');
   const seq = () => Math.max(0, ...[...read().matchAll(/writer: seq (\d+)/g)].map((m) => Number(m[1])));
   const guest: LibvirtGuest = {
