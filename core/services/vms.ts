@@ -80,7 +80,7 @@ export class VmService {
       if (p) r.fail(r.at('NAME'), 'NAME', p);
     }
     const hostRef = r.require('HOST', 'name the host it runs on: HOST = "node1" (see onehost list)');
-    const state = r.oneOf('STATE', VM_STATES, 'RUNNING');
+    let state = r.oneOf('STATE', VM_STATES, 'RUNNING');
     const disks: { source: string; format: DiskFormat | undefined; at: { line: number; column: number } }[] =
       [];
     const vectors = r.vectors('DISK');
@@ -133,6 +133,9 @@ export class VmService {
       }
     }
     r.throwIfProblems();
+    // A kvm VM's state is its hypervisor's, not what the template says.
+    if (reach.deployId !== undefined || reach.qmpSocket !== undefined)
+      state = (await this.hypervisorState(hostRef as string, reach)) ?? state;
     const now = Math.floor(this.deps.clock.now() / 1000);
     return this.deps.store.tx(async (trx) => {
       const host = await findVmHostByRef(trx, hostRef as string);
@@ -163,21 +166,36 @@ export class VmService {
     });
   }
 
+  /** A new kvm VM's state as its hypervisor reports it (undefined: it cannot tell). */
+  private async hypervisorState(
+    hostRef: string,
+    reach: VmReach,
+  ): Promise<'RUNNING' | 'POWEROFF' | undefined> {
+    const on = await this.onHost(hostRef, reach);
+    return on && this.deps.discovery.stateOf(on.host.vm_mad, on.vm).catch(() => undefined);
+  }
+
+  /** The host a new VM names, and how its hypervisor reaches the VM (with the host's LIBVIRT_URI). */
+  private async onHost(hostRef: string, reach: VmReach) {
+    const host = await this.deps.store.read((trx) => findVmHostByRef(trx, hostRef));
+    if (!host) return undefined;
+    const libvirtUri = decodeAttributes(host.template).find((a) => a.name === 'LIBVIRT_URI');
+    const location = { ...reach, ...(libvirtUri?.kind === 'single' ? { libvirtUri: libvirtUri.value } : {}) };
+    return { host, vm: { id: -1, location } };
+  }
+
   /** A new kvm VM's disks as its hypervisor has them (the VM's template named no DISK). */
   private async hypervisorDisks(
     r: TemplateReader,
     hostRef: string,
     reach: VmReach,
   ): Promise<readonly DiscoveredDisk[]> {
-    const host = await this.deps.store.read((trx) => findVmHostByRef(trx, hostRef));
-    if (!host) return [];
+    const on = await this.onHost(hostRef, reach);
+    if (!on) return [];
+    const { host } = on;
     const where = reach.deployId !== undefined ? 'DEPLOY_ID' : 'QMP_SOCKET';
     try {
-      const libvirtUri = decodeAttributes(host.template).find((a) => a.name === 'LIBVIRT_URI');
-      const found = await this.deps.discovery.disksOf(host.vm_mad, {
-        id: -1,
-        location: { ...reach, ...(libvirtUri?.kind === 'single' ? { libvirtUri: libvirtUri.value } : {}) },
-      });
+      const found = await this.deps.discovery.disksOf(host.vm_mad, on.vm);
       if (found === undefined)
         r.fail(
           r.at(where),

@@ -164,6 +164,12 @@ describe('live backups of a running VM through QMP', { skip }, () => {
     assert.equal(refused.code, 255);
     assert.match(refused.stderr, /must be POWEROFF .*RUNNING according to its hypervisor/);
     await vm.guest.stop();
+    // The host monitor (every 2 s here) sees QEMU gone: the inventory says POWEROFF.
+    const deadline = Date.now() + 30_000;
+    while (!/<STATE>8<\/STATE>/.test((await cli('onevm', ['show', String(vm.id), '-x'])).stdout)) {
+      assert.ok(Date.now() < deadline, 'the monitor marks the VM POWEROFF');
+      await new Promise((r) => setTimeout(r, 500));
+    }
     const inPlace = await cli('onevm', ['restore', String(vm.id), image, '--increment', '1']);
     assert.equal(inPlace.code, 0, inPlace.stderr);
     assert.equal(

@@ -50,9 +50,10 @@ export async function incrementsOf(d: RunningDaemon, image: string): Promise<str
 export const xmlField = (xml: string, name: string): string | undefined =>
   new RegExp(`<${name}>(?:<!\\[CDATA\\[)?([^<\\]]*)`).exec(xml)?.[1];
 
-/** A daemon with host kvm1 (VM_MAD kvm) and datastore 100. */
+/** A daemon with host kvm1 (VM_MAD kvm) and datastore 100, monitoring hosts every 2 s. */
 export async function startLiveWorld(stateDir?: string): Promise<RunningDaemon> {
-  const d = await startDaemon(stateDir === undefined ? {} : { stateDir });
+  const conf = 'LOG_LEVEL = "debug"\nTIMEZONE = "UTC"\nMONITORING_INTERVAL_HOST = 2\n';
+  const d = await startDaemon(stateDir === undefined ? { conf } : { stateDir, conf });
   await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nVM_MAD="kvm"\n');
   await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
   return d;
