@@ -25,7 +25,13 @@ import {
 import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { ErrorCode, OneError } from '../../core/errors.js';
 import { DirectFile } from '../direct-io.js';
-import type { CallOptions, DatastoreAttributes, DatastoreDriver, DatastoreDriverFactory } from './types.js';
+import type {
+  CallOptions,
+  DatastoreAttributes,
+  DatastoreDriver,
+  DatastoreDriverFactory,
+  FilesystemSpace,
+} from './types.js';
 
 const ID = /^[0-9a-f]{64}$/;
 const IDENTITY_FILE = 'onebackup-datastore.json';
@@ -246,6 +252,16 @@ class LocalDatastore implements DatastoreDriver {
     await mkdir(this.base, { recursive: true });
     const s = await statfs(this.base);
     return s.bavail * s.bsize;
+  }
+
+  async filesystem(): Promise<FilesystemSpace> {
+    this.checkOpen();
+    const s = await statfs(this.base);
+    return {
+      totalBytes: s.blocks * s.bsize,
+      freeBytes: s.bavail * s.bsize,
+      usedBytes: (s.blocks - s.bfree) * s.bsize,
+    };
   }
 
   async stat() {

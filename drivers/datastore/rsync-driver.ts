@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { FX, isDirectory, OPEN, SftpSession as Session, type SftpSession, SftpStatusError } from '../sftp.js';
 import { describeTarget, explainSshFailure, SshError, type SshTarget, sshSubsystemArgs } from '../ssh.js';
-import type { CallOptions, DatastoreDriver, DatastoreStat } from './types.js';
+import type { CallOptions, DatastoreDriver, DatastoreStat, FilesystemSpace } from './types.js';
 
 const { join, dirname } = posix;
 const ID = /^[0-9a-f]{64}$/;
@@ -46,12 +46,6 @@ export interface RsyncConfig {
   readonly target: SshTarget;
   /** The directory on the backup server, normalised. */
   readonly basePath: string;
-}
-
-export interface FilesystemSpace {
-  readonly totalBytes: number;
-  readonly freeBytes: number;
-  readonly usedBytes: number;
 }
 
 export class RsyncDatastore implements DatastoreDriver {

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parseTemplate } from '../../core/template/parser.js';
 import { rsyncDatastore } from '../../drivers/datastore/rsync.js';
 import type { DatastoreAttributes } from '../../drivers/datastore/types.js';
 import { cleanup, tempDir } from '../support/daemon.js';
@@ -194,5 +195,26 @@ describe('rsync datastore over a real sshd', () => {
     });
     const c = rsyncDatastore.parseConfig(attributes('/srv/b//x/'));
     assert.equal(c.basePath, '/srv/b/x');
+  });
+
+  it('conf/examples/datastore-rsync.tmpl is a valid rsync datastore', () => {
+    const text = readFileSync(
+      new URL('../../../conf/examples/datastore-rsync.tmpl', import.meta.url),
+      'utf8',
+    );
+    const map = new Map<string, string>();
+    for (const a of parseTemplate(text).attributes) if (a.kind === 'single') map.set(a.name, a.value);
+    assert.equal(map.get('DS_MAD'), 'rsync');
+    const c = rsyncDatastore.parseConfig({ id: 100, attributes: map });
+    assert.deepEqual(
+      { ...c.target },
+      {
+        host: 'backup1.example.com',
+        port: 22,
+        user: 'onebackup',
+        key: '/var/lib/onebackup/.ssh/id_ed25519',
+        knownHosts: '/var/lib/onebackup/.ssh/known_hosts',
+      },
+    );
   });
 });
