@@ -206,7 +206,7 @@ export class Daemon {
       datastoreDrivers: [...this.deps.datastores.keys()],
       defaultDatastoreBase: join(config.stateDir, 'datastores'),
       createDatastoreKey: (id) => keys.create(id),
-      datastoreAccess: datastoreAccess(this.deps.datastores, keys),
+      datastoreAccess: datastoreAccess(this.deps.datastores, keys, (ds) => openDatastores.get(ds)),
       closeDatastore: (id) => openDatastores.close(id),
       dropManifests: async (datastoreId, paths) => {
         try {

@@ -55,9 +55,21 @@ export interface StorageSurvey {
   readonly empty: boolean;
 }
 
+/** The filesystem holding a datastore's storage, in bytes. */
+export interface StorageCapacity {
+  readonly totalBytes: number;
+  readonly freeBytes: number;
+  readonly usedBytes: number;
+}
+
 export interface DatastoreAccess {
   /** Canonical location (symlinks resolved), for the overlap check at create and import. */
   location(ds: StorageSettings): Promise<string>;
+  /**
+   * The filesystem that holds the storage (its driver's statvfs, a remote one included), or
+   * undefined when it cannot be asked now (unreachable, or no answer within a few seconds).
+   */
+  capacity(ds: StorageSettings): Promise<StorageCapacity | undefined>;
   /** The storage's identity, if any, and whether it holds anything. */
   survey(ds: StorageSettings): Promise<StorageSurvey>;
   /** Writes the identity document (create, import). */

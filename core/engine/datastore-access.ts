@@ -10,9 +10,17 @@ import { ErrorCode, OneError } from '../errors.js';
 import { encodeIdentity, readIdentity, storageName } from './datastore-identity.js';
 import { decodeManifest, incrementStats, isEncryptedManifest } from './manifest.js';
 
+/** How long a datastore document waits for its storage's capacity before showing zeros. */
+const CAPACITY_TIMEOUT_MS = 5000;
+
+/**
+ * `opened`, when given, hands out the daemon's open driver of a datastore that exists (so a
+ * remote datastore's capacity is asked over its open connection, not a new one per document).
+ */
 export function datastoreAccess(
   factories: ReadonlyMap<string, DatastoreDriverFactory>,
   keys: KeyStore,
+  opened?: (ds: StorageSettings) => Promise<DatastoreDriver>,
 ): DatastoreAccess {
   const factory = (ds: StorageSettings): DatastoreDriverFactory => {
     const f = factories.get(ds.dsMad);
@@ -39,6 +47,20 @@ export function datastoreAccess(
     location: async (ds) => {
       const f = factory(ds);
       return f.location(f.parseConfig(ds));
+    },
+    capacity: async (ds) => {
+      const measure = async (d: DatastoreDriver) => d.filesystem?.();
+      const asked = opened && ds.id >= 0 ? opened(ds).then(measure) : withDriver(ds, measure);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), CAPACITY_TIMEOUT_MS);
+        timer.unref();
+      });
+      try {
+        return await Promise.race([asked.catch(() => undefined), late]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     survey: (ds) =>
       withDriver(ds, async (d) => ({

@@ -68,6 +68,12 @@ export function readDatastoreTemplate(text: string, drivers: readonly string[]):
   const basePath = r.get('BASE_PATH');
   if (basePath !== undefined && !basePath.startsWith('/'))
     r.fail(r.at('BASE_PATH'), 'BASE_PATH', `BASE_PATH="${basePath}" must be an absolute path`);
+  // The default (<state dir>/datastores/<id>) is a directory on this machine: only `local` has one.
+  if (basePath === undefined && dsMad !== 'local')
+    r.require(
+      'BASE_PATH',
+      `DS_MAD="${dsMad}" keeps the backups on another machine: give the directory there`,
+    );
   const verify: PlainAttribute[] = [];
   for (const [attr, parse] of [
     ['VERIFY_INTERVAL', parseVerifyInterval],

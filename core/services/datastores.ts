@@ -5,10 +5,9 @@
  * storage that is, holds or lies inside another datastore's, or that already holds backups.
  */
 import { randomUUID } from 'node:crypto';
-import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { epochSeconds } from '../clock.js';
-import { DATASTORE_UUID } from '../datastore-access.js';
+import { DATASTORE_UUID, type DatastoreAccess } from '../datastore-access.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Requester } from '../permissions.js';
 import {
@@ -52,19 +51,15 @@ export interface DatastoreCapacity {
 const NO_CAPACITY: DatastoreCapacity = Object.freeze({ totalMb: 0, freeMb: 0, usedMb: 0 });
 const MIB = 1024 * 1024;
 
-/** What the filesystem holding `path` has, as OpenNebula's datastore monitor reports it (df). */
-async function capacityOf(path: string | undefined): Promise<DatastoreCapacity> {
-  if (!path) return NO_CAPACITY;
-  try {
-    const s = await statfs(path);
-    return {
-      totalMb: Math.floor((s.blocks * s.bsize) / MIB),
-      freeMb: Math.floor((s.bavail * s.bsize) / MIB),
-      usedMb: Math.floor(((s.blocks - s.bfree) * s.bsize) / MIB),
-    };
-  } catch {
-    return NO_CAPACITY;
-  }
+/** What the filesystem holding the datastore has, as OpenNebula's datastore monitor reports it (df). */
+async function capacityOf(access: DatastoreAccess, v: DatastoreView): Promise<DatastoreCapacity> {
+  const c = await access.capacity(storageOf(v.row.id, v.row.ds_mad, v.template));
+  if (!c) return NO_CAPACITY;
+  return {
+    totalMb: Math.floor(c.totalBytes / MIB),
+    freeMb: Math.floor(c.freeBytes / MIB),
+    usedMb: Math.floor(c.usedBytes / MIB),
+  };
 }
 
 export class DatastoreService {
@@ -174,7 +169,7 @@ export class DatastoreService {
       const row = (await loadAuthorized(trx, who, 'datastores', id, 'INFO')) as DatastoreTable;
       return this.views(trx, [row]);
     });
-    return withCapacity(view as DatastoreView);
+    return this.#withCapacity(view as DatastoreView);
   }
 
   async pool(who: Requester): Promise<DatastoreView[]> {
@@ -182,7 +177,12 @@ export class DatastoreService {
       const rows = await listDatastores(trx);
       return this.views(trx, visibleInPool(rows, who, WHOLE_POOL));
     });
-    return Promise.all(views.map(withCapacity));
+    return Promise.all(views.map((v) => this.#withCapacity(v)));
+  }
+
+  /** The view with its filesystem's capacity, read outside the transaction. */
+  async #withCapacity(v: DatastoreView): Promise<DatastoreView> {
+    return { ...v, capacity: await capacityOf(this.deps.datastoreAccess, v) };
   }
 
   private async views(trx: Tx, rows: readonly DatastoreTable[]): Promise<DatastoreView[]> {
@@ -195,10 +195,4 @@ export class DatastoreService {
       capacity: NO_CAPACITY,
     }));
   }
-}
-
-/** The view with its filesystem's capacity, read outside the transaction. */
-async function withCapacity(v: DatastoreView): Promise<DatastoreView> {
-  const base = v.template.find((a) => a.name === 'BASE_PATH');
-  return { ...v, capacity: await capacityOf(base?.kind === 'single' ? base.value : undefined) };
 }

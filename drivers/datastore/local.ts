@@ -37,6 +37,7 @@ import type {
   DatastoreAttributes,
   DatastoreDriver,
   DatastoreDriverFactory,
+  FilesystemSpace,
   PutChunkOptions,
 } from './types.js';
 
@@ -307,6 +308,16 @@ class LocalDatastore implements DatastoreDriver {
     await mkdir(this.base, { recursive: true });
     const s = await statfs(this.base);
     return s.bavail * s.bsize;
+  }
+
+  async filesystem(): Promise<FilesystemSpace> {
+    this.checkOpen();
+    const s = await statfs(this.base);
+    return {
+      totalBytes: s.blocks * s.bsize,
+      freeBytes: s.bavail * s.bsize,
+      usedBytes: (s.blocks - s.bfree) * s.bsize,
+    };
   }
 
   async stat() {

@@ -1,5 +1,9 @@
-/** Datastore drivers by DS_MAD name, registered explicitly. `local`: a directory on this host. */
+/**
+ * Datastore drivers by DS_MAD name, registered explicitly. `local`: a directory on this host;
+ * `rsync`: the same format in a directory on a backup server reached over SSH.
+ */
 import { localDatastore } from './local.js';
+import { rsyncDatastore } from './rsync.js';
 import type { DatastoreDriverFactory } from './types.js';
 
 function createRegistry(
@@ -13,5 +17,5 @@ function createRegistry(
   return map;
 }
 
-export const DATASTORE_DRIVERS = createRegistry([localDatastore]);
+export const DATASTORE_DRIVERS = createRegistry([localDatastore, rsyncDatastore as DatastoreDriverFactory]);
 export const DATASTORE_DRIVER_NAMES: readonly string[] = Object.freeze([...DATASTORE_DRIVERS.keys()]);

@@ -34,6 +34,12 @@ export interface DatastoreStat {
   readonly freeBytes: number;
 }
 
+export interface FilesystemSpace {
+  readonly totalBytes: number;
+  readonly freeBytes: number;
+  readonly usedBytes: number;
+}
+
 export interface DatastoreDriver {
   readonly name: string;
   /** How puts are made durable (see above); restores and `onedatastore show` say it. */
@@ -83,6 +89,11 @@ export interface DatastoreDriver {
   stat(): Promise<DatastoreStat>;
   /** Optional: the free bytes alone, without stat()'s walk of everything stored (checked before each backup). */
   freeBytes?(): Promise<number>;
+  /**
+   * Optional: the size, free and used bytes of the filesystem that holds the datastore (statvfs,
+   * no walk), as OpenNebula's TOTAL_MB/FREE_MB/USED_MB report it.
+   */
+  filesystem?(): Promise<FilesystemSpace>;
   /** Removes temp files a crash left behind; returns how many. */
   cleanup(): Promise<number>;
   /**
