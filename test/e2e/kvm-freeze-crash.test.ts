@@ -297,4 +297,49 @@ describe('FS_FREEZE and crashes on live VMs', { skip }, () => {
     const { bitmaps } = await qemuState(vm.guest.qmpSocket);
     assert.equal(new Set(bitmaps).size, 1, `one checkpoint left: ${bitmaps}`);
   });
+
+  it("a job's FS_FREEZE=AGENT with FS_FREEZE_FAILURE=FAIL fails the backup when the agent does not answer, and says why", async () => {
+    const vm = await liveVm('job-freeze', 'BACKUP_CONFIG=[FS_FREEZE="NONE"]', { agent: false });
+    const tmpl = join(work, 'freeze-job.tmpl');
+    writeFileSync(
+      tmpl,
+      `NAME="must-freeze"\nBACKUP_VMS="${vm.id}"\nDATASTORE_ID=100\nFS_FREEZE="AGENT"\nFS_FREEZE_FAILURE="FAIL"\nMAX_RETRIES=0\n`,
+    );
+    const created = await cli('onebackupjob', ['create', tmpl]);
+    assert.equal(created.code, 0, created.stderr);
+    const job = /ID: (\d+)/.exec(created.stdout)?.[1] as string;
+    assert.equal((await cli('onebackupjob', ['backup', job])).code, 0);
+    let shown = '';
+    await until(
+      'the job VM to fail',
+      async () => {
+        shown = (await cli('onebackupjob', ['show', job, '-x'])).stdout;
+        return /<ERROR_VMS><ID>\d+<\/ID>/.test(shown) || /<ERROR_VMS>\s*<ID>/.test(shown);
+      },
+      90_000,
+    );
+    const vmDoc = (await cli('onevm', ['show', String(vm.id), '-x'])).stdout;
+    assert.match(vmDoc + d.logs(), /FS_FREEZE=AGENT failed .*FS_FREEZE_FAILURE=FAIL stops the backup/);
+    assert.equal((await cli('oneimage', ['list', '--csv'])).stdout.includes(`,${vm.id} `), false, 'no image');
+    assert.equal((await qemuState(vm.guest.qmpSocket)).status, 'running');
+  });
+
+  it('an increment after the disk was resized reads the whole disk, says why, and restores at the new size', async () => {
+    const vm = await liveVm('resized', 'BACKUP_CONFIG=[MODE="INCREMENT"]');
+    const image = await backupLive(d, vm.id);
+    const qmp = await QmpClient.connect(vm.guest.qmpSocket);
+    await qmp.execute('block_resize', { 'node-name': 'disk0', size: 48 * MiB });
+    qmp.close();
+    await vm.guest.waitSeq(vm.guest.seq() + 100);
+    assert.equal(await backupLive(d, vm.id), image);
+    const inc = (await incrementsOf(d, image)).at(-1) ?? '';
+    assert.match(xmlField(inc, 'FULL_READ') ?? '', /resized/);
+    const grown = Buffer.concat([vm.initial, Buffer.alloc(16 * MiB)]);
+    checkInstant(
+      rawBytes(await restoreLive(d, work, image, { disk: 0 }), 'qcow2', work),
+      grown,
+      BLOCKS,
+      vm.guest.stride,
+    );
+  });
 });
