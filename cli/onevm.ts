@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { vmBackupCommand, vmRestoreCommand } from './common/backup-commands.js';
+import { vmBackupCancelCommand, vmBackupCommand, vmRestoreCommand } from './common/backup-commands.js';
 /** onevm: register VMs (name, host, disks) that backup jobs protect. */
 import {
   createCommand,
@@ -26,6 +26,7 @@ main((args) =>
       renameCommand(VM),
       ...lockCommands(VM),
       vmBackupCommand,
+      vmBackupCancelCommand,
       vmRestoreCommand,
     ],
     args,

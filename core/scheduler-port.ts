@@ -72,6 +72,11 @@ export interface SchedulerPort {
   schedulesChanged(): void;
   /** Abort the running backups of these VMs (cancel); they end as the store already says. */
   abort(vmIds: readonly number[]): void;
+  /**
+   * `onevm backup-cancel` of a VM in no job: its queued backup leaves the queue, or its running
+   * one is aborted. Undefined when it has none.
+   */
+  cancelVmBackup(vmId: number): Promise<'queued' | 'running' | undefined>;
   /** For every OUTDATED VM of the job that is not running: its rank and why it waits. */
   waiting(jobId: number): readonly { vmId: number; rank: number; reason: string }[];
   /**
@@ -99,6 +104,7 @@ const idleScheduler: SchedulerPort = Object.freeze({
   jobChanged: () => undefined,
   schedulesChanged: () => undefined,
   abort: () => undefined,
+  cancelVmBackup: async () => undefined,
   waiting: () => [],
   requestVmBackup: notRunning,
   hasBackup: () => false,
@@ -118,6 +124,7 @@ export function forwardingScheduler(current: () => SchedulerPort | undefined): S
     jobChanged: (id) => current()?.jobChanged(id),
     schedulesChanged: () => current()?.schedulesChanged(),
     abort: (vms) => current()?.abort(vms),
+    cancelVmBackup: async (vm) => current()?.cancelVmBackup(vm),
     waiting: (id) => current()?.waiting(id) ?? [],
     requestVmBackup: (r) => now().requestVmBackup(r),
     hasBackup: (vm) => current()?.hasBackup(vm) ?? false,

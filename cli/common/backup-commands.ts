@@ -68,6 +68,18 @@ export const vmBackupCommand: CommandSpec = {
   },
 };
 
+export const vmBackupCancelCommand: CommandSpec = {
+  command: 'backup-cancel <vmid>',
+  describe: "Cancels the VM's running or queued backup (onevm backup or its job); nothing of it is recorded",
+  builder: (y) => y.positional('vmid', { type: 'string', describe: 'VM ID or name' }),
+  run: async (argv) => {
+    const client = clientFor(argv);
+    const vm = await resolveId(client, POOLS.vm, s(argv['vmid']));
+    await client.call('one.vm.backupcancel', vm);
+    if (argv.verbose) stdio.out(`VM ${vm}: Canceling backup\n`);
+  },
+};
+
 /** What tells one backup of a VM from the next: its backup IDs, chain position and last time. */
 function backupState(doc: ReturnType<typeof parseStringSync>) {
   const backups = doc.child('BACKUPS');

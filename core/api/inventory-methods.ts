@@ -58,6 +58,7 @@ export const INVENTORY_METHODS: Readonly<Record<string, MethodDef>> = {
     [id, intParam('datastore_id'), boolParam('reset', false)],
     (s, who, vmId, datastoreId, reset) => s.vmBackups.backup(who, vmId, datastoreId, reset),
   ),
+  'one.vm.backupcancel': onId([id], (s, who, vmId) => s.vmBackups.cancel(who, vmId)),
   'one.vm.restore': method(
     [id, intParam('image_id'), intParam('increment_id', -1), intParam('disk_id', -1)],
     (s, who, vmId, imageId, incrementId, diskId) =>

@@ -31,7 +31,7 @@ import { DataOperations } from './data-operations.js';
 import { DispatchIndex } from './dispatch-index.js';
 import { classifyFailure, failureMessage, reportJobFailure } from './failure.js';
 import { candidateJob } from './load-state.js';
-import { ManualBackups } from './manual-backups.js';
+import { CANCELLED_BY_USER, ManualBackups } from './manual-backups.js';
 import { ProgressSaver, type TaskProgress } from './progress-saver.js';
 import { ScheduleTimer } from './schedule-timer.js';
 import type { JobSchedulerDeps } from './scheduler-deps.js';
@@ -153,7 +153,11 @@ export class JobScheduler implements SchedulerPort {
   }
 
   abort(vmIds: readonly number[]): void {
-    for (const vm of vmIds) this.#running.get(vm)?.controller.abort(new Error('backup cancelled by user'));
+    for (const vm of vmIds) this.#running.get(vm)?.controller.abort(new Error(CANCELLED_BY_USER));
+  }
+
+  cancelVmBackup(vmId: number): Promise<'queued' | 'running' | undefined> {
+    return this.#manual.cancel(vmId);
   }
 
   waiting(jobId: number): readonly { vmId: number; rank: number; reason: string }[] {

@@ -12,6 +12,7 @@ import { ErrorCode, OneError } from '../errors.js';
 import { isAuthorized, type Requester } from '../permissions.js';
 import type { Tx } from '../store/db.js';
 import { findImage, isBackupDatastore } from '../store/images.js';
+import { cancelJobRun } from '../store/jobs.js';
 import { findOwnedNameClash } from '../store/owned.js';
 import {
   disksOfVm,
@@ -83,6 +84,35 @@ export class VmBackupService {
     });
     this.deps.scheduler.requestVmBackup(request);
     return vmId;
+  }
+
+  /**
+   * `onevm backup-cancel` (`one.vm.backupcancel`): the VM's running or queued backup, whether
+   * `onevm backup` or its job started it, stops. MANAGE on the VM, as `one.vm.backup`. A job's
+   * VM ends as `onebackupjob cancel` leaves it (a running one in ERROR, a queued one out of the
+   * run); a queued `onevm backup` leaves the queue; a running one is aborted and its chunks removed.
+   * Nothing is recorded as a backup. Returns what was stopped.
+   */
+  async cancel(who: Requester, vmId: number): Promise<'queued' | 'running'> {
+    const { jobId, fromJob } = await this.deps.store.tx(async (trx) => {
+      await loadAuthorized(trx, who, 'vms', vmId, 'MANAGE');
+      const row = await findVm(trx, vmId);
+      if (!row) throw notFound('VM', vmId);
+      if (row.backup_job_id < 0) return { jobId: -1, fromJob: undefined };
+      return {
+        jobId: row.backup_job_id,
+        fromJob: await cancelJobRun(trx, row.backup_job_id, this.deps.clock.now(), vmId),
+      };
+    });
+    if (fromJob && fromJob.running.length + fromJob.queued.length > 0) {
+      this.deps.scheduler.abort(fromJob.running);
+      this.deps.scheduler.jobChanged(jobId);
+      return fromJob.running.length > 0 ? 'running' : 'queued';
+    }
+    const manual = await this.deps.scheduler.cancelVmBackup(vmId);
+    if (manual === undefined)
+      throw new OneError(ErrorCode.ACTION, `Could not cancel backup for VM ${vmId}, no backup in progress`);
+    return manual;
   }
 
   /** `onedatastore gc`: MANAGE on the datastore. Returns a one-line summary. */
