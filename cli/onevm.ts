@@ -11,6 +11,7 @@ import {
   showCommand,
 } from './common/object-commands.js';
 import { main, runProgram } from './common/program.js';
+import { vmUpdateCommand, vmUpdateConfCommand } from './common/vm-update-commands.js';
 import { VM } from './kinds.js';
 
 main((args) =>
@@ -24,6 +25,8 @@ main((args) =>
       showCommand(VM),
       ...ownershipCommands(VM),
       renameCommand(VM),
+      vmUpdateCommand,
+      vmUpdateConfCommand,
       ...lockCommands(VM),
       vmBackupCommand,
       vmBackupCancelCommand,

@@ -58,6 +58,12 @@ export const INVENTORY_METHODS: Readonly<Record<string, MethodDef>> = {
     [id, intParam('datastore_id'), boolParam('reset', false)],
     (s, who, vmId, datastoreId, reset) => s.vmBackups.backup(who, vmId, datastoreId, reset),
   ),
+  'one.vm.update': onId([id, tmpl, intParam('type', 0)], (s, who, vmId, text, type) =>
+    s.vms.update(who, vmId, text, type),
+  ),
+  'one.vm.updateconf': onId([id, tmpl, intParam('type', 0)], (s, who, vmId, text, type) =>
+    s.vms.updateConf(who, vmId, text, type),
+  ),
   'one.vm.backupcancel': onId([id], (s, who, vmId) => s.vmBackups.cancel(who, vmId)),
   'one.vm.restore': method(
     [id, intParam('image_id'), intParam('increment_id', -1), intParam('disk_id', -1)],
