@@ -11,6 +11,7 @@
  */
 import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
+import type { OperationProgress, ProgressWatch } from '../progress.js';
 import type {
   GcOutcome,
   RestoreOutcome,
@@ -197,8 +198,16 @@ export class JobScheduler implements SchedulerPort {
     return this.#data.restore(request);
   }
 
-  verify(datastoreId: number, scope: { imageId?: number; incrementId?: number }): Promise<VerifyOutcome> {
-    return this.#data.verify(datastoreId, scope);
+  verify(
+    datastoreId: number,
+    scope: { imageId?: number; incrementId?: number },
+    watch?: ProgressWatch,
+  ): Promise<VerifyOutcome> {
+    return this.#data.verify(datastoreId, scope, watch);
+  }
+
+  progress(watch: ProgressWatch): OperationProgress | undefined {
+    return this.#data.progress(watch);
   }
 
   gc(datastoreId: number): Promise<GcOutcome> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import { isAuthorized, type Requester } from '../permissions.js';
+import type { OperationProgress, ProgressWatch } from '../progress.js';
 import type { Tx } from '../store/db.js';
 import { findImage, isBackupDatastore } from '../store/images.js';
 import { cancelJobRun } from '../store/jobs.js';
@@ -46,6 +47,11 @@ async function freeVmName(trx: Tx, uid: number, name: string): Promise<string> {
     const candidate = n === 1 ? name : `${name}-${n}`;
     if ((await findOwnedNameClash(trx, 'vms', candidate, -1, uid)) === undefined) return candidate;
   }
+}
+
+/** A restore or verify the caller tagged, to follow it with `one.progress.info`. */
+function watchOf(who: Requester, tag: string): ProgressWatch | undefined {
+  return tag === '' ? undefined : { tag, uid: who.uid };
 }
 
 export class VmBackupService {
@@ -115,6 +121,14 @@ export class VmBackupService {
     return manual;
   }
 
+  /** `one.progress.info`: the caller's tagged restore or verify while it waits or runs. */
+  progress(who: Requester, tag: string): OperationProgress {
+    const p = this.deps.scheduler.progress({ tag, uid: who.uid });
+    if (!p)
+      throw new OneError(ErrorCode.NO_EXISTS, `no restore or verify of yours runs under the tag "${tag}"`);
+    return p;
+  }
+
   /** `onedatastore gc`: MANAGE on the datastore. Returns a one-line summary. */
   async gc(who: Requester, datastoreId: number): Promise<string> {
     await this.deps.store.tx((trx) => loadAuthorized(trx, who, 'datastores', datastoreId, 'MANAGE'));
@@ -135,6 +149,7 @@ export class VmBackupService {
   async verify(
     who: Requester,
     target: { datastoreId: number } | { imageId: number; incrementId: number },
+    tag = '',
   ): Promise<string> {
     let datastoreId: number;
     let scope: { imageId?: number; incrementId?: number } = {};
@@ -154,7 +169,7 @@ export class VmBackupService {
       await this.deps.store.tx((trx) => loadAuthorized(trx, who, 'datastores', target.datastoreId, 'MANAGE'));
       datastoreId = target.datastoreId;
     }
-    const r = await this.deps.scheduler.verify(datastoreId, scope);
+    const r = await this.deps.scheduler.verify(datastoreId, scope, watchOf(who, tag));
     const head =
       r.problems.length === 0
         ? `OK: ${r.chunksChecked} chunks verified`
@@ -175,7 +190,7 @@ export class VmBackupService {
   async restore(who: Requester, imageId: number, text: string): Promise<string> {
     const r = new TemplateReader(
       text.trim() === '' ? [] : parseTemplate(text).attributes,
-      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO', 'RESUME'],
+      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO', 'RESUME', 'PROGRESS_TAG'],
       [],
     );
     const incrementId =
@@ -221,6 +236,7 @@ export class VmBackupService {
       dir,
       resume,
       who: { uid: who.uid, isAdmin: who.isAdmin },
+      watch: watchOf(who, r.get('PROGRESS_TAG') ?? ''),
     });
     const lines = [...files.entries()].map(([d, f]) => `DISK ${d}: ${f}`);
     if (resume) lines.push(`RESUMED: ${chunksSkipped ?? 0} chunks were already written`);
