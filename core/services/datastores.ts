@@ -52,11 +52,20 @@ export interface DatastoreCapacity {
 const NO_CAPACITY: DatastoreCapacity = Object.freeze({ totalMb: 0, freeMb: 0, usedMb: 0 });
 const MIB = 1024 * 1024;
 
+/** How long `list`/`show` wait for a filesystem's size: a storage that hangs must not hang them. */
+const CAPACITY_TIMEOUT_MS = 2000;
+
 /** What the filesystem holding `path` has, as OpenNebula's datastore monitor reports it (df). */
 async function capacityOf(path: string | undefined): Promise<DatastoreCapacity> {
   if (!path) return NO_CAPACITY;
+  let cancel: NodeJS.Timeout | undefined;
   try {
-    const s = await statfs(path);
+    const s = await Promise.race([
+      statfs(path),
+      new Promise<never>((_, reject) => {
+        cancel = setTimeout(() => reject(new Error('no answer')), CAPACITY_TIMEOUT_MS);
+      }),
+    ]);
     return {
       totalMb: Math.floor((s.blocks * s.bsize) / MIB),
       freeMb: Math.floor((s.bavail * s.bsize) / MIB),
@@ -64,6 +73,8 @@ async function capacityOf(path: string | undefined): Promise<DatastoreCapacity> 
     };
   } catch {
     return NO_CAPACITY;
+  } finally {
+    clearTimeout(cancel);
   }
 }
 
@@ -174,7 +185,7 @@ export class DatastoreService {
       const row = (await loadAuthorized(trx, who, 'datastores', id, 'INFO')) as DatastoreTable;
       return this.views(trx, [row]);
     });
-    return withCapacity(view as DatastoreView);
+    return withCapacity(view as DatastoreView, this.deps.datastoreAnswering);
   }
 
   async pool(who: Requester): Promise<DatastoreView[]> {
@@ -182,7 +193,7 @@ export class DatastoreService {
       const rows = await listDatastores(trx);
       return this.views(trx, visibleInPool(rows, who, WHOLE_POOL));
     });
-    return Promise.all(views.map(withCapacity));
+    return Promise.all(views.map((v) => withCapacity(v, this.deps.datastoreAnswering)));
   }
 
   private async views(trx: Tx, rows: readonly DatastoreTable[]): Promise<DatastoreView[]> {
@@ -197,8 +208,15 @@ export class DatastoreService {
   }
 }
 
-/** The view with its filesystem's capacity, read outside the transaction. */
-async function withCapacity(v: DatastoreView): Promise<DatastoreView> {
+/**
+ * The view with its filesystem's capacity, read outside the transaction; a datastore whose
+ * storage did not answer its last probe is not asked (its capacity is unknown, 0).
+ */
+async function withCapacity(
+  v: DatastoreView,
+  answering: ((id: number) => boolean) | undefined,
+): Promise<DatastoreView> {
+  if (answering && !answering(v.row.id)) return v;
   const base = v.template.find((a) => a.name === 'BASE_PATH');
   return { ...v, capacity: await capacityOf(base?.kind === 'single' ? base.value : undefined) };
 }
