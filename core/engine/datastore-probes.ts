@@ -11,10 +11,12 @@
  * In memory only: a restart asks again.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { DatastoreDriverFactory } from '../../drivers/datastore/types.js';
+import type { DatastoreAttributes, DatastoreDriverFactory } from '../../drivers/datastore/types.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { DatastoreToOpen } from './open-datastores.js';
+
+/** A datastore as open-datastores.ts takes it. */
+type DatastoreToOpen = DatastoreAttributes & { readonly dsMad: string };
 
 /** The last answer of a datastore's storage. */
 export interface DatastoreAnswer {
