@@ -275,7 +275,11 @@ export class Daemon {
         const running = runner.running.get(vmId);
         if (running) return running;
         const queued = port.backupQueuedReason(vmId);
-        return queued === undefined ? undefined : { startedAt: 0, bytesDone: 0, bytesTotal: 0, queued };
+        if (queued !== undefined) return { startedAt: 0, bytesDone: 0, bytesTotal: 0, queued };
+        // Dispatched, still setting up (datastore probe, identity, keys): running, nothing read yet.
+        return port.hasBackup(vmId)
+          ? { startedAt: epochSeconds(clock), bytesDone: 0, bytesTotal: 0 }
+          : undefined;
       },
       version: VERSION.opennebula,
       now: () => this.deps.clock.now(),

@@ -70,6 +70,8 @@ export class ProgressReporter {
       this.#say(`${this.#object}: queued: ${p.queued}`, true);
       return;
     }
+    // Setting up: nothing to measure yet.
+    if (p.total <= 0) return;
     this.#start ??= { at: now, done: p.done };
     const pct = p.total > 0 ? Math.min(100, Math.floor((100 * p.done) / p.total)) : 0;
     const seconds = (now - this.#start.at) / 1000;
