@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { vmBackupCommand, vmRestoreCommand } from './common/backup-commands.js';
+import { vmBackupCancelCommand, vmBackupCommand, vmRestoreCommand } from './common/backup-commands.js';
 /** onevm: register VMs (name, host, disks) that backup jobs protect. */
 import {
   createCommand,
@@ -11,6 +11,7 @@ import {
   showCommand,
 } from './common/object-commands.js';
 import { main, runProgram } from './common/program.js';
+import { vmUpdateCommand, vmUpdateConfCommand } from './common/vm-update-commands.js';
 import { VM } from './kinds.js';
 
 main((args) =>
@@ -24,8 +25,11 @@ main((args) =>
       showCommand(VM),
       ...ownershipCommands(VM),
       renameCommand(VM),
+      vmUpdateCommand,
+      vmUpdateConfCommand,
       ...lockCommands(VM),
       vmBackupCommand,
+      vmBackupCancelCommand,
       vmRestoreCommand,
     ],
     args,

@@ -34,6 +34,10 @@ export interface DaemonConfig {
   readonly metricsListen: { readonly address: string; readonly port: number } | undefined;
   /** Seconds between host monitoring passes (kvm: domains and VM states); 0 = only `onehost sync`. */
   readonly monitoringIntervalHost: number;
+  /** Seconds between datastore probes (does the storage answer?); 0 = only before each use. */
+  readonly monitoringIntervalDatastore: number;
+  /** Seconds a datastore's storage has to answer a probe before it counts as not answering. */
+  readonly datastoreTimeoutSeconds: number;
 }
 
 export interface ConfigOverrides {
@@ -58,6 +62,8 @@ const KNOWN = [
   'SHUTDOWN_GRACE',
   'METRICS_LISTEN',
   'MONITORING_INTERVAL_HOST',
+  'MONITORING_INTERVAL_DATASTORE',
+  'DATASTORE_TIMEOUT',
 ];
 
 function isTimeZone(tz: string): boolean {
@@ -201,6 +207,8 @@ export function loadConfig(
     shutdownGraceSeconds: int('SHUTDOWN_GRACE', 0, 86_400, 30),
     metricsListen: metricsListen ? Object.freeze(metricsListen) : undefined,
     monitoringIntervalHost: int('MONITORING_INTERVAL_HOST', 0, 86_400, 60),
+    monitoringIntervalDatastore: int('MONITORING_INTERVAL_DATASTORE', 0, 86_400, 60),
+    datastoreTimeoutSeconds: int('DATASTORE_TIMEOUT', 1, 3600, 10),
   };
   if (problems.length > 0) throw new TemplateError(problems, file);
   return Object.freeze({ ...config, db: Object.freeze(config.db) });

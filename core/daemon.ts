@@ -17,6 +17,7 @@ import type { DaemonConfig } from './config.js';
 import type { DiskInspector } from './disk-facts.js';
 import { classifiedDriver } from './engine/classified-driver.js';
 import { datastoreAccess } from './engine/datastore-access.js';
+import { DatastoreProbes } from './engine/datastore-probes.js';
 import { OpenDatastores } from './engine/open-datastores.js';
 import { ChunkPool } from './engine/pool.js';
 import { RestoreJournal } from './engine/restore-journal.js';
@@ -68,6 +69,7 @@ export class Daemon {
   #server: ApiServer | undefined;
   #pool: ChunkPool | undefined;
   #datastores: OpenDatastores | undefined;
+  #probes: DatastoreProbes | undefined;
   #vmBackups: VmBackupService | undefined;
   #lock: StateLock | undefined;
   /** Cancels the next host monitoring pass. */
@@ -148,9 +150,18 @@ export class Daemon {
           (e) => `image ${e.imageId}: ${e.disks.map((d) => d.partial).join(', ')}`,
         ),
       });
-    this.#datastores = new OpenDatastores(this.deps.datastores);
+    const probes = new DatastoreProbes({
+      factories: this.deps.datastores,
+      clock,
+      log,
+      timeoutMs: config.datastoreTimeoutSeconds * 1000,
+    });
+    this.#probes = probes;
+    this.#datastores = new OpenDatastores(this.deps.datastores, probes);
     const openDatastores = this.#datastores;
-    await this.cleanDatastores(this.#store, openDatastores);
+    const known = async () =>
+      (await listDatastores(store.db)).filter((r) => this.deps.datastores.has(r.ds_mad)).map(datastoreToOpen);
+    await openDatastores.cleanupAll(await known(), this.deps.log);
     this.#pool = new ChunkPool(config.workers);
     const pool = this.#pool;
     let scheduler: JobScheduler | undefined;
@@ -165,6 +176,7 @@ export class Daemon {
       datastoreStat: async (id) => (await datastoreSetup(id)).driver.stat(),
       version: VERSION.onebackup,
       poolUtilization: () => pool.busyShareSinceLastCall(),
+      datastoreAnswers: () => probes.answers(),
     });
     const observer = fanOut([metrics.observer, this.#outcomes], (err) =>
       log.warn('metrics observer failed', { error: err instanceof Error ? err.message : String(err) }),
@@ -208,6 +220,7 @@ export class Daemon {
       createDatastoreKey: (id) => keys.create(id),
       datastoreAccess: datastoreAccess(this.deps.datastores, keys, (ds) => openDatastores.get(ds)),
       closeDatastore: (id) => openDatastores.close(id),
+      datastoreAnswering: (id) => probes.answering(id),
       dropManifests: async (datastoreId, paths) => {
         try {
           const { driver } = await datastoreSetup(datastoreId);
@@ -262,13 +275,18 @@ export class Daemon {
         const running = runner.running.get(vmId);
         if (running) return running;
         const queued = port.backupQueuedReason(vmId);
-        return queued === undefined ? undefined : { startedAt: 0, bytesDone: 0, bytesTotal: 0, queued };
+        if (queued !== undefined) return { startedAt: 0, bytesDone: 0, bytesTotal: 0, queued };
+        // Dispatched, still setting up (datastore probe, identity, keys): running, nothing read yet.
+        return port.hasBackup(vmId)
+          ? { startedAt: epochSeconds(clock), bytesDone: 0, bytesTotal: 0 }
+          : undefined;
       },
       version: VERSION.opennebula,
       now: () => this.deps.clock.now(),
       taskLog: (jobId, runId, vmId) => readTaskLog(store, jobId, runId, vmId),
     };
     this.startHostMonitor(services.hosts);
+    probes.monitor(known, config.monitoringIntervalDatastore * 1000);
     const health = async (): Promise<readonly [number, string]> => {
       const report = await checkHealth({
         store,
@@ -281,8 +299,9 @@ export class Daemon {
           },
         maxHeartbeatAgeMs: HEARTBEAT_MAX_AGE_MS,
         storeTimeoutMs: HEALTH_STORE_TIMEOUT_MS,
+        datastores: () => probes.answers(),
       });
-      return [report.status === 'ok' ? 200 : 503, `${JSON.stringify(report)}\n`];
+      return [report.status === 'unhealthy' ? 503 : 200, `${JSON.stringify(report)}\n`];
     };
     const scrape = async (): Promise<readonly [string, string]> => [
       metrics.contentType,
@@ -326,24 +345,6 @@ export class Daemon {
     return this.#url;
   }
 
-  /** Removes temp files a crash left in every datastore. */
-  private async cleanDatastores(store: Store, open: OpenDatastores): Promise<void> {
-    const rows = await listDatastores(store.db);
-    for (const row of rows) {
-      if (!this.deps.datastores.has(row.ds_mad)) continue;
-      try {
-        const removed = await (await open.get(datastoreToOpen(row))).cleanup();
-        if (removed > 0)
-          this.deps.log.info('removed temp files left by a crash', { datastore: row.id, files: removed });
-      } catch (err) {
-        this.deps.log.warn('cannot clean datastore', {
-          datastore: row.id,
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
-    }
-  }
-
   /**
    * Every MONITORING_INTERVAL_HOST seconds: hosts whose driver lists VMs (kvm with libvirt) are
    * synchronised and bare-QEMU VMs get the state QEMU reports. One pass at a time; problems are
@@ -371,6 +372,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.#cancelMonitor?.();
     this.#cancelMonitor = undefined;
+    this.#probes?.stop();
     await this.#starting?.catch(() => undefined);
     const server = this.#server;
     const store = this.#store;

@@ -5,6 +5,7 @@
  * of their kind instead of running at once.
  */
 import type { DiskFormat } from './model.js';
+import type { OperationProgress, ProgressCounter, ProgressWatch } from './progress.js';
 
 /** A backup of a VM in no job (`onevm backup`). */
 export interface VmBackupRequest {
@@ -30,6 +31,10 @@ export interface RestoreRequest {
   readonly resume?: boolean;
   /** Who asks: a resume continues only their own restores (any, for an admin). */
   readonly who?: { readonly uid: number; readonly isAdmin: boolean };
+  /** Follow it under this tag (`one.progress.info`). */
+  readonly watch?: ProgressWatch | undefined;
+  /** The counter the engine updates (set by the scheduler for a followed restore). */
+  readonly progress?: ProgressCounter | undefined;
 }
 
 export interface RestoreOutcome {
@@ -74,6 +79,11 @@ export interface SchedulerPort {
   schedulesChanged(): void;
   /** Abort the running backups of these VMs (cancel); they end as the store already says. */
   abort(vmIds: readonly number[]): void;
+  /**
+   * `onevm backup-cancel` of a VM in no job: its queued backup leaves the queue, or its running
+   * one is aborted. Undefined when it has none.
+   */
+  cancelVmBackup(vmId: number): Promise<'queued' | 'running' | undefined>;
   /** For every OUTDATED VM of the job that is not running: its rank and why it waits. */
   waiting(jobId: number): readonly { vmId: number; rank: number; reason: string }[];
   /**
@@ -88,8 +98,14 @@ export interface SchedulerPort {
   /** Runs when a restore slot is free (MAX_RESTORES). */
   restore(request: RestoreRequest): Promise<RestoreOutcome>;
   /** Run when a verify/GC slot is free (MAX_MAINTENANCE). */
-  verify(datastoreId: number, scope: { imageId?: number; incrementId?: number }): Promise<VerifyOutcome>;
+  verify(
+    datastoreId: number,
+    scope: { imageId?: number; incrementId?: number },
+    watch?: ProgressWatch,
+  ): Promise<VerifyOutcome>;
   gc(datastoreId: number): Promise<GcOutcome>;
+  /** A restore or verify the user tagged, while it waits or runs. */
+  progress(watch: ProgressWatch): OperationProgress | undefined;
 }
 
 function notRunning(): never {
@@ -101,6 +117,7 @@ const idleScheduler: SchedulerPort = Object.freeze({
   jobChanged: () => undefined,
   schedulesChanged: () => undefined,
   abort: () => undefined,
+  cancelVmBackup: async () => undefined,
   waiting: () => [],
   requestVmBackup: notRunning,
   hasBackup: () => false,
@@ -108,6 +125,7 @@ const idleScheduler: SchedulerPort = Object.freeze({
   restore: notRunning,
   verify: notRunning,
   gc: notRunning,
+  progress: () => undefined,
 });
 
 /**
@@ -120,12 +138,14 @@ export function forwardingScheduler(current: () => SchedulerPort | undefined): S
     jobChanged: (id) => current()?.jobChanged(id),
     schedulesChanged: () => current()?.schedulesChanged(),
     abort: (vms) => current()?.abort(vms),
+    cancelVmBackup: async (vm) => current()?.cancelVmBackup(vm),
     waiting: (id) => current()?.waiting(id) ?? [],
     requestVmBackup: (r) => now().requestVmBackup(r),
     hasBackup: (vm) => current()?.hasBackup(vm) ?? false,
     backupQueuedReason: (vm) => current()?.backupQueuedReason(vm),
     restore: (r) => now().restore(r),
-    verify: (ds, scope) => now().verify(ds, scope),
+    verify: (ds, scope, watch) => now().verify(ds, scope, watch),
     gc: (ds) => now().gc(ds),
+    progress: (watch) => current()?.progress(watch),
   };
 }

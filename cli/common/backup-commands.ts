@@ -2,6 +2,7 @@
 import { CliError } from '../cli-error.js';
 import { parseStringSync } from '../format/xml-read.js';
 import { type CommandSpec, clientFor, stdio } from './program.js';
+import { followTagged, ProgressReporter, progressTag } from './progress.js';
 import { POOLS, resolveId } from './resolve.js';
 
 const s = (v: unknown) => String(v);
@@ -29,27 +30,19 @@ export const vmBackupCommand: CommandSpec = {
     await client.call('one.vm.backup', vm, ds, argv['reset'] === true);
     if (argv.verbose) stdio.out(`VM ${vm}: backup queued\n`);
     if (!argv['wait']) return;
-    let said = '';
-    const say = (line: string) => {
-      if (line === said) return;
-      said = line;
-      if (process.stderr.isTTY) process.stderr.write(`\r${line.padEnd(60)}`);
-      else if (line.includes('queued')) process.stderr.write(`${line}\n`);
-    };
+    const progress = new ProgressReporter(`VM ${vm}`, 'backup');
     for (let idle = 0, first = true; ; first = false) {
       if (!first) await sleep(300);
       const doc = parseStringSync(await client.callString('one.vm.info', vm, false));
       const now = backupState(doc);
-      const progress = doc.child('BACKUPS')?.child('BACKUP_PROGRESS');
-      if (progress) {
+      const running = doc.child('BACKUPS')?.child('BACKUP_PROGRESS');
+      if (running) {
         idle = 0;
-        const queued = progress.text('QUEUED');
-        const total = progress.num('BYTES_TOTAL');
-        const pct = total > 0 ? Math.floor((100 * progress.num('BYTES_DONE')) / total) : 0;
-        say(queued !== '' ? `VM ${vm}: queued: ${queued}` : `VM ${vm}: backing up ${pct}%`);
+        const queued = running.child('QUEUED') ? running.text('QUEUED') : undefined;
+        progress.update({ done: running.num('BYTES_DONE'), total: running.num('BYTES_TOTAL'), queued });
         continue;
       }
-      if (process.stderr.isTTY && said !== '') process.stderr.write('\n');
+      progress.end();
       // Done only on evidence: a new backup recorded, or a new error. Neither yet: keep
       // looking for a while (the backup may be between queue and start), then say so.
       if (now.error !== before.error && now.error !== '') throw new CliError(`VM ${vm}: ${now.error}`);
@@ -65,6 +58,18 @@ export const vmBackupCommand: CommandSpec = {
           `VM ${vm}: the backup ended without recording a backup or an error (was onebackupd restarted?); see onevm show ${vm}`,
         );
     }
+  },
+};
+
+export const vmBackupCancelCommand: CommandSpec = {
+  command: 'backup-cancel <vmid>',
+  describe: "Cancels the VM's running or queued backup (onevm backup or its job); nothing of it is recorded",
+  builder: (y) => y.positional('vmid', { type: 'string', describe: 'VM ID or name' }),
+  run: async (argv) => {
+    const client = clientFor(argv);
+    const vm = await resolveId(client, POOLS.vm, s(argv['vmid']));
+    await client.call('one.vm.backupcancel', vm);
+    if (argv.verbose) stdio.out(`VM ${vm}: Canceling backup\n`);
   },
 };
 
@@ -141,7 +146,15 @@ export const imageRestoreCommand: CommandSpec = {
     if (argv['to'] !== undefined) lines.push(`TO = ${q(argv['to'])}`);
     if (argv['resume'] === true) lines.push('RESUME = "YES"');
     if (argv['define-domain'] === true) lines.push('DEFINE = "YES"');
-    const result = await client.callString('one.image.restore', image, -1, lines.join('\n'));
+    const tag = progressTag();
+    lines.push(`PROGRESS_TAG = ${q(tag)}`);
+    const result = await followTagged(
+      client,
+      tag,
+      new ProgressReporter(`image ${image}`, 'restore'),
+      client.callString('one.image.restore', image, -1, lines.join('\n')),
+      'bytes',
+    );
     stdio.out(`${result}\n`);
   },
 };
@@ -161,17 +174,22 @@ function verifyCommand(kind: 'image' | 'datastore'): CommandSpec {
         : y.positional('datastoreid', { type: 'string' }),
     run: async (argv, status) => {
       const client = clientFor(argv);
-      const report =
+      const tag = progressTag();
+      const id =
         kind === 'image'
-          ? await client.callString(
+          ? await resolveId(client, POOLS.image, s(argv['imageid']))
+          : await resolveId(client, POOLS.datastore, s(argv['datastoreid']));
+      const call =
+        kind === 'image'
+          ? client.callString(
               'one.image.verify',
-              await resolveId(client, POOLS.image, s(argv['imageid'])),
+              id,
               argv['increment'] === undefined ? -1 : Number(argv['increment']),
+              tag,
             )
-          : await client.callString(
-              'one.datastore.verify',
-              await resolveId(client, POOLS.datastore, s(argv['datastoreid'])),
-            );
+          : client.callString('one.datastore.verify', id, tag);
+      const reporter = new ProgressReporter(`${kind} ${id}`, 'verify');
+      const report = await followTagged(client, tag, reporter, call, 'chunks');
       if (report.startsWith('OK')) stdio.out(`${report}\n`);
       else {
         process.stderr.write(`${report}\n`);

@@ -58,6 +58,13 @@ export const INVENTORY_METHODS: Readonly<Record<string, MethodDef>> = {
     [id, intParam('datastore_id'), boolParam('reset', false)],
     (s, who, vmId, datastoreId, reset) => s.vmBackups.backup(who, vmId, datastoreId, reset),
   ),
+  'one.vm.update': onId([id, tmpl, intParam('type', 0)], (s, who, vmId, text, type) =>
+    s.vms.update(who, vmId, text, type),
+  ),
+  'one.vm.updateconf': onId([id, tmpl, intParam('type', 0)], (s, who, vmId, text, type) =>
+    s.vms.updateConf(who, vmId, text, type),
+  ),
+  'one.vm.backupcancel': onId([id], (s, who, vmId) => s.vmBackups.cancel(who, vmId)),
   'one.vm.restore': method(
     [id, intParam('image_id'), intParam('increment_id', -1), intParam('disk_id', -1)],
     (s, who, vmId, imageId, incrementId, diskId) =>
@@ -123,10 +130,18 @@ export const INVENTORY_METHODS: Readonly<Record<string, MethodDef>> = {
   'one.image.info': method([id, decrypt], async (s, who, imageId) =>
     docs.imageXml(await s.images.info(who, imageId)),
   ),
-  'one.image.verify': method([id, intParam('increment_id', -1)], (s, who, imageId, incrementId) =>
-    s.vmBackups.verify(who, { imageId, incrementId }),
+  // `tag` (ours, optional): follow the verify with one.progress.info.
+  'one.image.verify': method(
+    [id, intParam('increment_id', -1), stringParam('tag', '')],
+    (s, who, imageId, incrementId, tag) => s.vmBackups.verify(who, { imageId, incrementId }, tag),
   ),
-  'one.datastore.verify': method([id], (s, who, datastoreId) => s.vmBackups.verify(who, { datastoreId })),
+  'one.datastore.verify': method([id, stringParam('tag', '')], (s, who, datastoreId, tag) =>
+    s.vmBackups.verify(who, { datastoreId }, tag),
+  ),
+  // Ours: a restore or verify the caller tagged (PROGRESS_TAG, tag), while it waits or runs.
+  'one.progress.info': method([stringParam('tag')], async (s, who, tag) =>
+    docs.progressXml(tag, s.vmBackups.progress(who, tag)),
+  ),
   'one.datastore.gc': method([id], (s, who, datastoreId) => s.vmBackups.gc(who, datastoreId)),
   'one.image.restore': method(
     [id, intParam('datastore_id', -1), stringParam('template', '')],

@@ -2,6 +2,7 @@
  * The cluster documents (cluster.xsd) and `one.system.config` (opennebula_configuration.xsd):
  * the settings of onebackupd that mean what OpenNebula's do, in the schema's order.
  */
+import type { OperationProgress } from '../progress.js';
 import type { ClusterView } from '../services/clusters.js';
 import { el, render, type XmlNode } from '../xml/build.js';
 import { idsEl, num, templateEl } from './common.js';
@@ -47,6 +48,23 @@ export function systemConfigXml(c: SystemConfigView): string {
       el('DEFAULT_AUTH', 'core'),
       num('MAX_BACKUPS', c.maxBackups),
       num('MAX_BACKUPS_HOST', c.maxBackupsHost),
+    ),
+  );
+}
+
+/** `one.progress.info` (ours): a tagged restore or verify while it waits or runs. */
+export function progressXml(tag: string, p: OperationProgress): string {
+  return render(
+    el(
+      'PROGRESS',
+      el('TAG', tag),
+      el('KIND', p.kind),
+      ...(p.queued === undefined ? [] : [el('QUEUED', p.queued)]),
+      num('START', p.startedAt),
+      num('BYTES_DONE', p.counter.bytesDone),
+      num('BYTES_TOTAL', p.counter.bytesTotal),
+      num('CHUNKS_DONE', p.counter.chunksDone),
+      num('CHUNKS_TOTAL', p.counter.chunksTotal),
     ),
   );
 }

@@ -11,6 +11,7 @@
  */
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
+import type { ProgressCounter } from '../progress.js';
 import { ChunkCorruptError } from './chunk-codec.js';
 import { decodeManifest } from './manifest.js';
 import type { ChunkPool } from './pool.js';
@@ -104,6 +105,26 @@ export interface VerifyOptions {
   readonly from?: VerifyPosition | undefined;
   /** Stop once spent (after one chunk at least, so every run moves on). */
   readonly budget?: VerifyLimits | undefined;
+  /** Told how many distinct chunks there are to check (a first pass over the manifests), then each checked. */
+  readonly progress?: ProgressCounter | undefined;
+}
+
+/** Distinct chunks the readable manifests of `incs` name (a manifest that cannot be read counts none). */
+async function countChunks(
+  incs: readonly ReferencedIncrement[],
+  driver: DatastoreDriver,
+  keys: ChunkKeys | undefined,
+): Promise<number> {
+  const ids = new Set<string>();
+  for (const inc of incs) {
+    try {
+      const m = decodeManifest(await driver.getManifest(inc.source), inc.source, keys);
+      for (const d of m.disks) for (const id of d.chunks) if (id !== null) ids.add(id);
+    } catch {
+      // The main pass reports it.
+    }
+  }
+  return ids.size;
 }
 
 const before = (a: { imageId: number; incrementId: number }, b: VerifyPosition) =>
@@ -123,7 +144,8 @@ export async function verifyBackups(
   const verdict = new Map<string, string | null>();
   const problems: VerifyProblem[] = [];
   const completed: { imageId: number; incrementId: number }[] = [];
-  const { from, budget } = options;
+  const { from, budget, progress } = options;
+  if (progress && !from && !budget) progress.chunksTotal = await countChunks(incs, driver, keys);
   let quarantined = 0;
   let bytesRead = 0;
   let chunksRead = 0;
@@ -170,6 +192,7 @@ export async function verifyBackups(
             const bytes = await driver.getChunk(id);
             bytesRead += bytes.length;
             chunksRead++;
+            if (progress) progress.bytesDone += bytes.length;
             await pool.decode(id, bytes, keys);
             bad = null;
           } catch (err) {
@@ -182,6 +205,7 @@ export async function verifyBackups(
             } else bad = (err as Error).message;
           }
           verdict.set(id, bad);
+          if (progress) progress.chunksDone = verdict.size;
         }
         if (bad !== null)
           problems.push({

@@ -17,7 +17,9 @@ import type {
   DatastoreDriverFactory,
 } from '../../drivers/datastore/types.js';
 import { ErrorCode, OneError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { classifiedDriver } from './classified-driver.js';
+import type { DatastoreProbes } from './datastore-probes.js';
 
 /** A datastore as the store holds it: ID, DS_MAD and single-valued template attributes. */
 export interface DatastoreToOpen extends DatastoreAttributes {
@@ -28,12 +30,21 @@ export class OpenDatastores {
   readonly #factories: ReadonlyMap<string, DatastoreDriverFactory>;
   readonly #open = new Map<number, Promise<DatastoreDriver>>();
 
-  constructor(factories: ReadonlyMap<string, DatastoreDriverFactory>) {
+  readonly #probes: DatastoreProbes | undefined;
+
+  /** With `probes`, a datastore that does not answer is refused before its driver is used. */
+  constructor(factories: ReadonlyMap<string, DatastoreDriverFactory>, probes?: DatastoreProbes) {
     this.#factories = factories;
+    this.#probes = probes;
   }
 
-  /** The datastore's driver, opened now if it is not open yet. */
-  get(ds: DatastoreToOpen): Promise<DatastoreDriver> {
+  /** The datastore's driver, opened now if it is not open yet; refused when its storage does not answer. */
+  async get(ds: DatastoreToOpen): Promise<DatastoreDriver> {
+    await this.#probes?.require(ds);
+    return this.#driver(ds);
+  }
+
+  #driver(ds: DatastoreToOpen): Promise<DatastoreDriver> {
     const open = this.#open.get(ds.id);
     if (open) return open;
     const opening = this.#openDriver(ds);
@@ -44,6 +55,25 @@ export class OpenDatastores {
     return opening;
   }
 
+  /**
+   * Removes the temp files a crash left in these datastores, all at once (start-up): one that
+   * does not answer is skipped after its probe's time limit, and the start goes on.
+   */
+  async cleanupAll(datastores: readonly DatastoreToOpen[], log: Logger): Promise<void> {
+    const clean = async (ds: DatastoreToOpen) => {
+      try {
+        const removed = await (await this.get(ds)).cleanup();
+        if (removed > 0) log.info('removed temp files left by a crash', { datastore: ds.id, files: removed });
+      } catch (err) {
+        log.warn('cannot clean datastore', {
+          datastore: ds.id,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    };
+    await Promise.all(datastores.map(clean));
+  }
+
   /** How many drivers are open or opening (for tests and /health). */
   get size(): number {
     return this.#open.size;
@@ -51,6 +81,7 @@ export class OpenDatastores {
 
   /** Closes the datastore's driver if it is open (the datastore was deleted). */
   async close(datastoreId: number): Promise<void> {
+    this.#probes?.forget(datastoreId);
     const open = this.#open.get(datastoreId);
     if (!open) return;
     this.#open.delete(datastoreId);

@@ -14,6 +14,7 @@ import type { DiskWriter, HypervisorDriver } from '../../drivers/hypervisor/type
 import type { ChunkKeys } from '../chunk-keys.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { DiskFormat } from '../model.js';
+import type { ProgressCounter } from '../progress.js';
 import type { Manifest, ManifestDisk } from './manifest.js';
 import type { DatastoreToOpen } from './open-datastores.js';
 import type { ChunkPool } from './pool.js';
@@ -35,6 +36,8 @@ export interface RestoreJob {
   /** Continue the interrupted restore of this backup instead of starting a new one. */
   readonly resume: boolean;
   readonly who: { readonly uid: number; readonly isAdmin: boolean };
+  /** Told the allocated bytes to write, then each one written. */
+  readonly progress?: ProgressCounter | undefined;
 }
 
 export interface RestoreResult {
@@ -161,6 +164,7 @@ export async function runRestore(job: RestoreJob, manifest: Manifest, setup: Set
       if (at && committed.has(disk.diskId)) {
         // Finished before the interruption.
         files.set(disk.diskId, at.target);
+        if (job.progress) job.progress.bytesDone += allocatedBytes(manifest, disk, new Set());
         continue;
       }
       if (!at) throw new OneError(ErrorCode.ACTION, `the interrupted restore has no disk ${disk.diskId}`);
@@ -172,6 +176,10 @@ export async function runRestore(job: RestoreJob, manifest: Manifest, setup: Set
       opened.push({ disk, target: at.target, writer });
     }
     await checkSpace(hypervisor, manifest, opened);
+    if (job.progress) {
+      for (const d of disks) job.progress.bytesTotal += allocatedBytes(manifest, d, new Set());
+      for (const d of disks) job.progress.chunksTotal += d.chunks.filter((c) => c !== null).length;
+    }
     writing = true;
     let chunksSkipped = 0;
     const durability = [
@@ -187,6 +195,7 @@ export async function runRestore(job: RestoreJob, manifest: Manifest, setup: Set
         pool: setup.pool,
         keys: setup.keys,
         keepOnFailure: started.resumable,
+        progress: job.progress,
       }).finally(() => opened.shift());
       files.set(o.disk.diskId, o.target);
       committed.add(o.disk.diskId);

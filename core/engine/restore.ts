@@ -11,6 +11,7 @@ import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { DiskWriter } from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
+import type { ProgressCounter } from '../progress.js';
 import { ChunkCorruptError } from './chunk-codec.js';
 import type { Manifest, ManifestDisk } from './manifest.js';
 import type { ChunkPool } from './pool.js';
@@ -26,6 +27,8 @@ export interface RestoreRequest {
   /** On failure keep the partial disk for a resume (suspend) instead of removing it (abort). */
   readonly keepOnFailure: boolean;
   readonly signal?: AbortSignal | undefined;
+  /** Counts the bytes written (and those a resumed restore finds already there). */
+  readonly progress?: ProgressCounter | undefined;
 }
 
 /**
@@ -73,6 +76,8 @@ export async function restoreDisk(req: RestoreRequest): Promise<number> {
       if (id === null) continue;
       if (writer.done.has(i * manifest.chunkSize)) {
         skipped += 1;
+        if (req.progress)
+          req.progress.bytesDone += Math.min(manifest.chunkSize, disk.virtualSize - i * manifest.chunkSize);
         continue;
       }
       if (failure) break;
@@ -96,6 +101,10 @@ export async function restoreDisk(req: RestoreRequest): Promise<number> {
             slots.releasePayload(slot.payloadRegion);
             payloadHeld = false;
             await writer.write(i * manifest.chunkSize, slot.plain.subarray(0, length));
+            if (req.progress) {
+              req.progress.bytesDone += length;
+              req.progress.chunksDone += 1;
+            }
           } finally {
             if (payloadHeld) slots.releasePayload(slot.payloadRegion);
             slots.releasePlain(slot.plainRegion);

@@ -2,7 +2,9 @@
  * GET /health (issue 5): whether the store takes writes (a real write in a transaction that is
  * then rolled back, so a read-only file, a full lock or a broken database shows) and whether the
  * scheduler loop is alive (its timer heartbeat is recent). 200 when both hold, else 503, with
- * the details as JSON for a person or a probe.
+ * the details as JSON for a person or a probe. A datastore whose storage does not answer its
+ * probe (core/engine/datastore-probes.ts) makes it `degraded` (still 200: the daemon serves the
+ * others), naming the datastore and why.
  */
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/db.js';
@@ -24,10 +26,19 @@ export interface HealthDeps {
   readonly maxHeartbeatAgeMs: number;
   /** The store check gives up after this (a transaction holding the database for longer). */
   readonly storeTimeoutMs: number;
+  /** The last probe of each datastore (read, never waited for). */
+  readonly datastores?: () => readonly DatastoreHealth[];
+}
+
+export interface DatastoreHealth {
+  readonly id: number;
+  readonly answering: boolean;
+  readonly checkedAt: number;
+  readonly error?: string;
 }
 
 export interface HealthReport {
-  readonly status: 'ok' | 'unhealthy';
+  readonly status: 'ok' | 'degraded' | 'unhealthy';
   readonly store: { readonly writable: boolean; readonly error?: string };
   readonly scheduler: {
     readonly alive: boolean;
@@ -35,6 +46,8 @@ export interface HealthReport {
     readonly last_pass_age_s: number | null;
     readonly running: number;
   };
+  /** Datastores whose storage did not answer their last probe. */
+  readonly datastores_not_answering: readonly { id: number; error: string; checked_age_s: number | null }[];
 }
 
 class RollBack extends Error {}
@@ -73,8 +86,11 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
   const age = (t: number | undefined) => (t !== undefined && t > 0 ? Math.round((now - t) / 100) / 10 : null);
   const heartbeatAge = age(s?.heartbeatAt);
   const alive = heartbeatAge !== null && heartbeatAge * 1000 <= deps.maxHeartbeatAgeMs;
+  const down = (deps.datastores?.() ?? [])
+    .filter((d) => !d.answering)
+    .map((d) => ({ id: d.id, error: d.error ?? 'no answer', checked_age_s: age(d.checkedAt) }));
   return {
-    status: store.writable && alive ? 'ok' : 'unhealthy',
+    status: !store.writable || !alive ? 'unhealthy' : down.length > 0 ? 'degraded' : 'ok',
     store,
     scheduler: {
       alive,
@@ -82,5 +98,6 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
       last_pass_age_s: age(s?.lastPassAt),
       running: s?.running ?? 0,
     },
+    datastores_not_answering: down,
   };
 }

@@ -4,9 +4,11 @@
  * counters, the scrape-time state gauges, the worker pool utilisation, build info and
  * prom-client's process metrics.
  */
+
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BackupObserver } from '../events.js';
 import { eventMetrics } from './event-metrics.js';
+import type { DatastoreHealth } from './health.js';
 import { IntegrityMetrics } from './integrity-metrics.js';
 import { StateMetrics, type StateSources } from './state-metrics.js';
 
@@ -20,6 +22,8 @@ export interface MetricsSources extends StateSources {
   readonly version: string;
   /** Share of the worker pool's capacity in use, 0-1 (piscina's utilization). */
   readonly poolUtilization: () => number;
+  /** The last probe of each datastore's storage (never waited for at scrape time). */
+  readonly datastoreAnswers?: () => readonly DatastoreHealth[];
 }
 
 export class DaemonMetrics {
@@ -48,6 +52,17 @@ export class DaemonMetrics {
       registers,
       collect() {
         this.set(src.poolUtilization());
+      },
+    });
+    new Gauge({
+      name: 'onebackup_datastore_up',
+      help: "1 when the datastore's storage answered its last probe within DATASTORE_TIMEOUT, 0 when it did not (nothing is read or written there until it does).",
+      labelNames: ['datastore'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const a of src.datastoreAnswers?.() ?? [])
+          this.set({ datastore: String(a.id) }, a.answering ? 1 : 0);
       },
     });
     this.observer = eventMetrics(this.registry);

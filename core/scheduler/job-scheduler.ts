@@ -11,6 +11,7 @@
  */
 import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
+import type { OperationProgress, ProgressWatch } from '../progress.js';
 import type {
   GcOutcome,
   RestoreOutcome,
@@ -27,17 +28,23 @@ import {
   requeueInterrupted,
 } from '../store/job-vms.js';
 import { allJobIds } from '../store/jobs.js';
+import { settledWithin } from './bounded-wait.js';
 import { DataOperations } from './data-operations.js';
 import { DispatchIndex } from './dispatch-index.js';
 import { classifyFailure, failureMessage, reportJobFailure } from './failure.js';
 import { candidateJob } from './load-state.js';
-import { ManualBackups } from './manual-backups.js';
+import { CANCELLED_BY_USER, ManualBackups } from './manual-backups.js';
 import { ProgressSaver, type TaskProgress } from './progress-saver.js';
 import { ScheduleTimer } from './schedule-timer.js';
 import type { JobSchedulerDeps } from './scheduler-deps.js';
 import type { Dispatch, DispatchState } from './types.js';
 import { VerifyTimer } from './verify-timer.js';
 import type { BackupResult } from './vm-operations.js';
+
+type VerifyScope = { imageId?: number; incrementId?: number };
+
+/** How long aborted operations get to end at shutdown. */
+const ABORTED_WAIT_MS = 15_000;
 
 interface Started {
   readonly dispatch: Dispatch;
@@ -131,19 +138,18 @@ export class JobScheduler implements SchedulerPort {
     await this.#pass;
     await this.#schedules.stop();
     await this.verifies.stop();
+    const { clock, log } = this.#deps;
     const all = () => Promise.all([...this.#settled.values()]);
-    if (this.#settled.size > 0) {
-      let cancelGrace: (() => void) | undefined;
-      const grace = new Promise<void>((resolve) => {
-        cancelGrace = this.#deps.clock.setTimeout(resolve, graceMs);
-      });
-      await Promise.race([all(), grace]);
-      cancelGrace?.();
+    if (this.#settled.size > 0 && !(await settledWithin(clock, all(), graceMs))) {
       for (const s of this.#running.values()) s.controller.abort(new Error('onebackupd is stopping'));
       this.#manual.abortAll(new Error('onebackupd is stopping'));
-      await all();
     }
-    await this.#data.idle();
+    // An aborted operation stuck on a storage that does not answer is left behind (requeued at start).
+    const ended =
+      (await settledWithin(clock, all(), ABORTED_WAIT_MS)) &&
+      (await settledWithin(clock, this.#data.idle(), Math.max(graceMs, ABORTED_WAIT_MS)));
+    if (!ended)
+      log.warn('stopping with operations that did not end when aborted; the next start requeues them');
   }
 
   jobChanged(jobId: number): void {
@@ -153,7 +159,11 @@ export class JobScheduler implements SchedulerPort {
   }
 
   abort(vmIds: readonly number[]): void {
-    for (const vm of vmIds) this.#running.get(vm)?.controller.abort(new Error('backup cancelled by user'));
+    for (const vm of vmIds) this.#running.get(vm)?.controller.abort(new Error(CANCELLED_BY_USER));
+  }
+
+  cancelVmBackup(vmId: number): Promise<'queued' | 'running' | undefined> {
+    return this.#manual.cancel(vmId);
   }
 
   waiting(jobId: number): readonly { vmId: number; rank: number; reason: string }[] {
@@ -193,8 +203,12 @@ export class JobScheduler implements SchedulerPort {
     return this.#data.restore(request);
   }
 
-  verify(datastoreId: number, scope: { imageId?: number; incrementId?: number }): Promise<VerifyOutcome> {
-    return this.#data.verify(datastoreId, scope);
+  verify(ds: number, scope: VerifyScope, watch?: ProgressWatch): Promise<VerifyOutcome> {
+    return this.#data.verify(ds, scope, watch);
+  }
+
+  progress(watch: ProgressWatch): OperationProgress | undefined {
+    return this.#data.progress(watch);
   }
 
   gc(datastoreId: number): Promise<GcOutcome> {

@@ -24,7 +24,12 @@ interface ManualBackup {
   readonly queueId: number;
   readonly request: VmBackupRequest;
   readonly controller: AbortController;
+  /** `onevm backup-cancel` stopped it (not a shutdown). */
+  cancelled?: boolean;
 }
+
+/** The error a cancelled backup ends with (and the VM's ERROR says). */
+export const CANCELLED_BY_USER = 'backup cancelled by user';
 
 export interface ManualBackupsDeps {
   readonly index: DispatchIndex;
@@ -80,13 +85,40 @@ export class ManualBackups {
     return this.#deps.index.explain(nowS).find((w) => w.jobId === m.queueId)?.reason ?? 'queued';
   }
 
+  /**
+   * `onevm backup-cancel`: a queued request leaves the queue (the VM's ERROR says it was
+   * cancelled, so `--wait` ends); a running one is aborted and ends as a failed backup does,
+   * its written chunks removed. Undefined when the VM has no manual backup.
+   */
+  async cancel(vmId: number): Promise<'queued' | 'running' | undefined> {
+    const m = this.#byVm.get(vmId);
+    if (m === undefined) return undefined;
+    m.cancelled = true;
+    if (this.#deps.settled.has(vmId)) {
+      m.controller.abort(new Error(CANCELLED_BY_USER));
+      return 'running';
+    }
+    this.#byQueueId.delete(m.queueId);
+    this.#byVm.delete(vmId);
+    this.#deps.index.removeJob(m.queueId);
+    this.#deps.log.info('backup cancelled', { vm: vmId, queued: true });
+    await this.#recordError(vmId, CANCELLED_BY_USER);
+    this.#deps.kick();
+    return 'queued';
+  }
+
+  async #recordError(vmId: number, message: string): Promise<void> {
+    const ctime = this.#deps.ctime(epochSeconds(this.#deps.clock));
+    await this.#deps.store.tx((trx) => setVmError(trx, vmId, `${ctime} : [backup] ${message}`));
+  }
+
   abortAll(reason: Error): void {
     for (const m of this.#byQueueId.values()) m.controller.abort(reason);
   }
 
   /** Starts a picked request; its slots are freed and the next pass runs when it ends. */
   launch(d: Dispatch): void {
-    const { index, store, log, observer } = this.#deps;
+    const { index, log, observer } = this.#deps;
     const m = this.#byQueueId.get(d.jobId);
     if (m === undefined) {
       index.finished(d.vmId);
@@ -110,10 +142,9 @@ export class ManualBackups {
           observer?.backupFailed({
             vmId,
             jobId: -1,
-            reason: classifyFailure(err, m.controller.signal.aborted),
+            reason: m.cancelled ? 'cancelled' : classifyFailure(err, m.controller.signal.aborted),
           });
-          const ctime = this.#deps.ctime(epochSeconds(this.#deps.clock));
-          await store.tx((trx) => setVmError(trx, vmId, `${ctime} : [backup] ${message}`));
+          await this.#recordError(vmId, m.cancelled ? CANCELLED_BY_USER : message);
         },
       )
       .catch((err: unknown) =>

@@ -13,6 +13,7 @@ import type { BackupRunner } from '../engine/runner.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { BackupMode, FsFreeze, IncrementMode } from '../model.js';
+import type { ProgressCounter } from '../progress.js';
 import { backupImageName } from '../schedule/image-names.js';
 import type { VerifyBudget } from '../schedule/verify-settings.js';
 import type { RestoreOutcome, RestoreRequest } from '../scheduler-port.js';
@@ -212,6 +213,7 @@ export class VmOperations {
       targetFor: request.targetFor,
       resume: request.resume ?? false,
       who: request.who ?? { uid: -1, isAdmin: false },
+      progress: request.progress,
     });
   }
 
@@ -219,11 +221,12 @@ export class VmOperations {
   async verify(
     datastoreId: number,
     scope: { imageId?: number; incrementId?: number },
+    progress?: ProgressCounter,
   ): Promise<VerifyResult> {
     const { store, clock } = this.deps;
     const datastore = datastoreToOpen(await datastoreRow(store.db, datastoreId));
     const increments = await this.#increments(datastoreId, scope);
-    const result = await this.deps.engine.verify(datastore, increments, scope);
+    const result = await this.deps.engine.verify(datastore, increments, scope, progress ? { progress } : {});
     const { checked, broken } = imageVerdicts(increments, result, undefined);
     const nowS = epochSeconds(clock);
     await store.tx((trx) => recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS)));

@@ -217,7 +217,7 @@ export class BackupJobService {
    * Returns the VMs whose running backups must be aborted.
    */
   async cancel(who: Requester, id: number): Promise<number[]> {
-    const aborted = await this.deps.store.tx(async (trx) => {
+    const { running: aborted } = await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'backup_jobs', id, 'MANAGE');
       return cancelJobRun(trx, id, this.deps.clock.now());
     });

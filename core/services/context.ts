@@ -24,6 +24,8 @@ export interface ServiceDeps {
   readonly createDatastoreKey: (datastoreId: number) => Promise<void>;
   /** A datastore's storage outside backups: location, identity, manifests, keys (create, import). */
   readonly datastoreAccess: DatastoreAccess;
+  /** False when the datastore's storage did not answer its last probe (its capacity is not read). */
+  readonly datastoreAnswering?: (datastoreId: number) => boolean;
   /** Closes a deleted datastore's driver if it is open (the daemon keeps one per datastore). */
   readonly closeDatastore?: (datastoreId: number) => Promise<void>;
   /** Deletes manifests from a datastore after their records are gone (best effort, logged). */

@@ -180,8 +180,14 @@ export class DatastoreService {
     return Promise.all(views.map((v) => this.#withCapacity(v)));
   }
 
-  /** The view with its filesystem's capacity, read outside the transaction. */
+  /**
+   * The view with its filesystem's capacity, read outside the transaction (through the driver:
+   * an rsync datastore's is the backup server's); a datastore whose storage did not answer its
+   * last probe is not asked (its capacity is unknown, 0).
+   */
   async #withCapacity(v: DatastoreView): Promise<DatastoreView> {
+    const answering = this.deps.datastoreAnswering;
+    if (answering && !answering(v.row.id)) return v;
     return { ...v, capacity: await capacityOf(this.deps.datastoreAccess, v) };
   }
 

@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import { isAuthorized, type Requester } from '../permissions.js';
+import type { OperationProgress, ProgressWatch } from '../progress.js';
 import type { Tx } from '../store/db.js';
 import { findImage, isBackupDatastore } from '../store/images.js';
+import { cancelJobRun } from '../store/jobs.js';
 import { findOwnedNameClash } from '../store/owned.js';
 import {
   disksOfVm,
@@ -46,6 +48,11 @@ async function freeVmName(trx: Tx, uid: number, name: string): Promise<string> {
     const candidate = n === 1 ? name : `${name}-${n}`;
     if ((await findOwnedNameClash(trx, 'vms', candidate, -1, uid)) === undefined) return candidate;
   }
+}
+
+/** A restore or verify the caller tagged, to follow it with `one.progress.info`. */
+function watchOf(who: Requester, tag: string): ProgressWatch | undefined {
+  return tag === '' ? undefined : { tag, uid: who.uid };
 }
 
 export class VmBackupService {
@@ -86,6 +93,43 @@ export class VmBackupService {
     return vmId;
   }
 
+  /**
+   * `onevm backup-cancel` (`one.vm.backupcancel`): the VM's running or queued backup, whether
+   * `onevm backup` or its job started it, stops. MANAGE on the VM, as `one.vm.backup`. A job's
+   * VM ends as `onebackupjob cancel` leaves it (a running one in ERROR, a queued one out of the
+   * run); a queued `onevm backup` leaves the queue; a running one is aborted and its chunks removed.
+   * Nothing is recorded as a backup. Returns what was stopped.
+   */
+  async cancel(who: Requester, vmId: number): Promise<'queued' | 'running'> {
+    const { jobId, fromJob } = await this.deps.store.tx(async (trx) => {
+      await loadAuthorized(trx, who, 'vms', vmId, 'MANAGE');
+      const row = await findVm(trx, vmId);
+      if (!row) throw notFound('VM', vmId);
+      if (row.backup_job_id < 0) return { jobId: -1, fromJob: undefined };
+      return {
+        jobId: row.backup_job_id,
+        fromJob: await cancelJobRun(trx, row.backup_job_id, this.deps.clock.now(), vmId),
+      };
+    });
+    if (fromJob && fromJob.running.length + fromJob.queued.length > 0) {
+      this.deps.scheduler.abort(fromJob.running);
+      this.deps.scheduler.jobChanged(jobId);
+      return fromJob.running.length > 0 ? 'running' : 'queued';
+    }
+    const manual = await this.deps.scheduler.cancelVmBackup(vmId);
+    if (manual === undefined)
+      throw new OneError(ErrorCode.ACTION, `Could not cancel backup for VM ${vmId}, no backup in progress`);
+    return manual;
+  }
+
+  /** `one.progress.info`: the caller's tagged restore or verify while it waits or runs. */
+  progress(who: Requester, tag: string): OperationProgress {
+    const p = this.deps.scheduler.progress({ tag, uid: who.uid });
+    if (!p)
+      throw new OneError(ErrorCode.NO_EXISTS, `no restore or verify of yours runs under the tag "${tag}"`);
+    return p;
+  }
+
   /** `onedatastore gc`: MANAGE on the datastore. Returns a one-line summary. */
   async gc(who: Requester, datastoreId: number): Promise<string> {
     await this.deps.store.tx((trx) => loadAuthorized(trx, who, 'datastores', datastoreId, 'MANAGE'));
@@ -106,6 +150,7 @@ export class VmBackupService {
   async verify(
     who: Requester,
     target: { datastoreId: number } | { imageId: number; incrementId: number },
+    tag = '',
   ): Promise<string> {
     let datastoreId: number;
     let scope: { imageId?: number; incrementId?: number } = {};
@@ -125,7 +170,7 @@ export class VmBackupService {
       await this.deps.store.tx((trx) => loadAuthorized(trx, who, 'datastores', target.datastoreId, 'MANAGE'));
       datastoreId = target.datastoreId;
     }
-    const r = await this.deps.scheduler.verify(datastoreId, scope);
+    const r = await this.deps.scheduler.verify(datastoreId, scope, watchOf(who, tag));
     const head =
       r.problems.length === 0
         ? `OK: ${r.chunksChecked} chunks verified`
@@ -146,7 +191,7 @@ export class VmBackupService {
   async restore(who: Requester, imageId: number, text: string): Promise<string> {
     const r = new TemplateReader(
       text.trim() === '' ? [] : parseTemplate(text).attributes,
-      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO', 'RESUME', 'DEFINE'],
+      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO', 'RESUME', 'DEFINE', 'PROGRESS_TAG'],
       [],
     );
     // DEFINE = "YES": also a new hypervisor VM (a libvirt domain) like the original, on these disks.
@@ -194,6 +239,7 @@ export class VmBackupService {
       dir,
       resume,
       who: { uid: who.uid, isAdmin: who.isAdmin },
+      watch: watchOf(who, r.get('PROGRESS_TAG') ?? ''),
     });
     const lines = [...files.entries()].map(([d, f]) => `DISK ${d}: ${f}`);
     if (resume) lines.push(`RESUMED: ${chunksSkipped ?? 0} chunks were already written`);

@@ -1,20 +1,8 @@
 /** VMs in the inventory (`onevm create`, `delete`, `show`, `list`): template checks, then store transitions. */
 
-import type { BackupConfig } from '../backup-config.js';
 import type { DiskFacts } from '../disk-facts.js';
 import { ErrorCode, OneError } from '../errors.js';
-import {
-  BACKUP_MODES,
-  type BackupMode,
-  DISK_FORMATS,
-  type DiskFormat,
-  FS_FREEZE_MODES,
-  type FsFreeze,
-  isBackupMode,
-  isDiskFormat,
-  isFsFreeze,
-  VM_STATES,
-} from '../model.js';
+import { DISK_FORMATS, type DiskFormat, isDiskFormat, VM_STATES } from '../model.js';
 import { isAuthorized, type Requester } from '../permissions.js';
 import type { Tx } from '../store/db.js';
 import { removeDeletedVmFromJob } from '../store/jobs.js';
@@ -48,6 +36,7 @@ import {
 } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 import { TemplateReader } from './template-reader.js';
+import { readBackupConfig, updateVm, updateVmConf } from './vm-update.js';
 
 export interface VmView extends Named<VmRow> {
   readonly template: readonly PlainAttribute[];
@@ -235,6 +224,16 @@ export class VmService {
     if (jobId >= 0) this.deps.scheduler.jobChanged(jobId);
   }
 
+  /** `one.vm.update`: the user template (type 0 replaces, 1 merges), and STATE on fs hosts. */
+  update(who: Requester, id: number, text: string, type: number): Promise<number> {
+    return updateVm(this.deps, who, id, text, type);
+  }
+
+  /** `one.vm.updateconf`: BACKUP_CONFIG (type 0 replaces, 1 merges). */
+  updateConf(who: Requester, id: number, text: string, type: number): Promise<number> {
+    return updateVmConf(this.deps, who, id, text, type);
+  }
+
   async info(who: Requester, id: number): Promise<VmView> {
     return this.deps.store.read(async (trx) => {
       await loadAuthorized(trx, who, 'vms', id, 'INFO');
@@ -287,42 +286,4 @@ function reachOf(attrs: readonly PlainAttribute[]): VmReach {
     ['agentSocket', get('GUEST_AGENT_SOCKET')],
   ];
   return Object.fromEntries(pairs.filter(([, v]) => v !== undefined));
-}
-
-/** BACKUP_CONFIG = [ MODE, KEEP_LAST, FS_FREEZE ]: how `onevm backup` backs this VM up. */
-function readBackupConfig(r: TemplateReader): BackupConfig {
-  const [vector, ...more] = r.vectors('BACKUP_CONFIG');
-  for (const extra of more) r.fail(extra, 'BACKUP_CONFIG', 'BACKUP_CONFIG is given twice; keep one');
-  if (!vector) return {};
-  const out: { mode?: BackupMode; keepLast?: number; fsFreeze?: FsFreeze } = {};
-  const at = (k: string) => vector.positions.get(k) ?? vector;
-  for (const [key, raw] of vector.values) {
-    const v = raw.toUpperCase();
-    if (key === 'MODE') {
-      if (isBackupMode(v)) out.mode = v;
-      else r.fail(at(key), 'BACKUP_CONFIG/MODE', `MODE="${raw}" is not one of ${BACKUP_MODES.join(', ')}`);
-    } else if (key === 'FS_FREEZE') {
-      if (isFsFreeze(v)) out.fsFreeze = v;
-      else
-        r.fail(
-          at(key),
-          'BACKUP_CONFIG/FS_FREEZE',
-          `FS_FREEZE="${raw}" is not one of ${FS_FREEZE_MODES.join(', ')}`,
-        );
-    } else if (key === 'KEEP_LAST') {
-      if (/^\d+$/.test(raw)) out.keepLast = Number(raw);
-      else
-        r.fail(
-          at(key),
-          'BACKUP_CONFIG/KEEP_LAST',
-          `KEEP_LAST="${raw}" is not a whole number >= 0 (0 keeps every backup)`,
-        );
-    } else
-      r.fail(
-        at(key),
-        `BACKUP_CONFIG/${key}`,
-        `${key} is not a BACKUP_CONFIG setting (MODE, KEEP_LAST, FS_FREEZE)`,
-      );
-  }
-  return out;
 }

@@ -243,32 +243,48 @@ export async function openJobRun(
 }
 
 /**
- * `cancel`: OUTDATED VMs leave every set; ONGOING ones land in ERROR. Returns the VMs whose
- * running backups must be aborted.
+ * `cancel` (of the whole run, or of one VM's backup with `onevm backup-cancel`): OUTDATED VMs
+ * leave every set (task excluded); ONGOING ones land in ERROR (task failed). Returns the VMs
+ * whose running backups must be aborted, and those taken out of the queue.
  */
-export async function cancelJobRun(trx: Tx, jobId: number, nowMs: number): Promise<number[]> {
-  const rows = await trx
+export async function cancelJobRun(
+  trx: Tx,
+  jobId: number,
+  nowMs: number,
+  onlyVm?: number,
+): Promise<{ running: number[]; queued: number[] }> {
+  let query = trx
     .selectFrom('job_vms')
     .select(['vm_id', 'vm_set'])
     .where('job_id', '=', jobId)
-    .where('vm_set', 'in', ['ONGOING', 'OUTDATED'])
-    .execute();
+    .where('vm_set', 'in', ['ONGOING', 'OUTDATED']);
+  if (onlyVm !== undefined) query = query.where('vm_id', '=', onlyVm);
+  const rows = await query.execute();
+  const error = 'backup cancelled by user';
   for (const r of rows) {
-    await updateTask(trx, jobId, r.vm_id, {
-      status: r.vm_set === 'ONGOING' ? 'failed' : 'excluded',
-      error: 'backup cancelled by user',
-      end_ms: nowMs,
-    });
+    const ongoing = r.vm_set === 'ONGOING';
+    await updateTask(trx, jobId, r.vm_id, { status: ongoing ? 'failed' : 'excluded', error, end_ms: nowMs });
+    if (ongoing)
+      await setJobVmSet(trx, jobId, r.vm_id, { vm_set: 'ERROR', error, changed: Math.floor(nowMs / 1000) });
+    else await trx.deleteFrom('job_vms').where('job_id', '=', jobId).where('vm_id', '=', r.vm_id).execute();
   }
-  await trx.deleteFrom('job_vms').where('job_id', '=', jobId).where('vm_set', '=', 'OUTDATED').execute();
+  await closeRunIfFinished(trx, jobId, nowMs, onlyVm === undefined);
+  const of = (set: string) => rows.filter((r) => r.vm_set === set).map((r) => r.vm_id);
+  return { running: of('ONGOING'), queued: of('OUTDATED') };
+}
+
+async function setJobVmSet(
+  trx: Tx,
+  jobId: number,
+  vmId: number,
+  values: { vm_set: 'ERROR'; error: string; changed: number },
+): Promise<void> {
   await trx
     .updateTable('job_vms')
-    .set({ vm_set: 'ERROR', error: 'backup cancelled by user', changed: Math.floor(nowMs / 1000) })
+    .set(values)
     .where('job_id', '=', jobId)
-    .where('vm_set', '=', 'ONGOING')
+    .where('vm_id', '=', vmId)
     .execute();
-  await closeRunIfFinished(trx, jobId, nowMs, true);
-  return rows.filter((r) => r.vm_set === 'ONGOING').map((r) => r.vm_id);
 }
 
 /** `retry`: ERROR VMs go back to OUTDATED (in the run in progress, or a new `retry` run). */

@@ -117,6 +117,20 @@ export async function setVmBackupConfig(trx: Tx, id: number, cfg: BackupConfig):
     .execute();
 }
 
+/** `onevm update`: the VM's template attributes, and its STATE when given (fs hosts only). */
+export async function updateVmTemplate(
+  trx: Tx,
+  id: number,
+  template: readonly PlainAttribute[],
+  state: VmState | undefined,
+): Promise<void> {
+  await trx
+    .updateTable('vms')
+    .set({ template: encodeAttributes(template), ...(state ? { state } : {}) })
+    .where('id', '=', id)
+    .execute();
+}
+
 /**
  * Sets the VM's ERROR attribute to `text`, or removes it when `text` is undefined (a backup that
  * succeeded). A VM that no longer exists is left alone.

@@ -482,6 +482,7 @@ export const localDatastore = {
   },
   redact: (config: LocalConfig) => config,
   location: (config: LocalConfig) => realLocation(config.basePath),
+  probePaths: (config: LocalConfig) => [config.basePath, join(config.basePath, IDENTITY_FILE)],
   open: async (config: LocalConfig) => {
     await makeBase(config.id, config.basePath);
     return new LocalDatastore(config.basePath, config.syncLevel ?? DEFAULT_SYNC_LEVEL);

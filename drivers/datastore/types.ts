@@ -148,5 +148,12 @@ export interface DatastoreDriverFactory<C = unknown> {
   location(config: C): Promise<string>;
   /** The configuration as logs and documents may print it (secrets replaced). */
   redact(config: C): C;
+  /**
+   * Local paths whose answering tells whether the storage answers (a directory is listed and its
+   * filesystem asked for its size, a file has a byte read), from a child process with a time
+   * limit: an NFS mount that hangs blocks that process, never the daemon. Drivers without local
+   * paths leave it out.
+   */
+  probePaths?(config: C): readonly string[];
   open(config: C): Promise<DatastoreDriver>;
 }

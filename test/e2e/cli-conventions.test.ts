@@ -64,7 +64,7 @@ describe('CLI conventions', () => {
   it('--password without --user is refused, never ignored', async () => {
     const r = await runCli('onebackupjob', ['list', '--password', 'secret'], d);
     assert.deepEqual([r.code, r.stderr], [255, '--password needs --user as well (whose password is it?)\n']);
-    const onevm = await runCli('onevm', ['update', '0'], d);
+    const onevm = await runCli('onevm', ['updat', '0'], d);
     assert.equal(onevm.code, 255, 'an unknown onevm command is an error too');
   });
 

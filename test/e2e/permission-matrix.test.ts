@@ -51,6 +51,8 @@ const UNTARGETED: Readonly<Record<string, 'refused' | 'own' | 'pool' | 'open'>> 
   'one.clusterpool.info': 'open',
   'one.system.version': 'open',
   'one.system.config': 'open',
+  // A restore or verify the caller tagged: only her own are found.
+  'one.progress.info': 'open',
   // Any user may read the one cluster (OpenNebula's default ACLs let users USE clusters).
   'one.cluster.info': 'open',
   // A login token for a user named in the call: of a user that is not hers, refused.

@@ -78,6 +78,8 @@ describe('README walk-through', () => {
     for (const id of ['ID: 0', 'ID: 1', 'ID: 100'])
       assert.ok(a.stdout.includes(id), `${id} in:\n${a.stdout}`);
     assert.match(a.stdout, /nightly-web/);
+    // vm-web.tmpl registers web-1 RUNNING; the block's onevm update powered it off (POWEROFF is 8).
+    assert.match(String(await rpcOk(d, 'one.vm.info', 0)), /<STATE>8<\/STATE>/);
     // A reader moves on once the job's run has ended; the walk-through's next block assumes it.
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -86,6 +88,7 @@ describe('README walk-through', () => {
       assert.ok(Date.now() < deadline, 'the job run ended');
       await new Promise((r) => setTimeout(r, 100));
     }
+    assert.match(String(await rpcOk(d, 'one.backupjob.info', 0)), /<UPDATED_VMS><ID>0<\/ID>/);
     const b = run(second);
     assert.equal(b.code, 0, `${b.stdout}\n${b.stderr}`);
     assert.match(b.stdout, /VM 1: backup done, image \d+\n/);

@@ -38,7 +38,7 @@ describe('onebackupd.conf', () => {
           err.message,
           'x.conf line 1, col 1 (MAX_BACKUPS): MAX_BACKUPS = "five" is not a whole number in 0-10000\n' +
             'x.conf line 2, col 1 (TIMEZONE): TIMEZONE = "Mars/Olympus" is not an IANA time zone (e.g. "Europe/Madrid", "UTC")\n' +
-            'x.conf line 3, col 1 (BOGUS): unknown option BOGUS; known: LISTEN_ADDRESS, PORT, STATE_DIR, DB, TIMEZONE, LOG_LEVEL, LOG_FORMAT, MAX_BACKUPS, MAX_BACKUPS_HOST, MAX_RESTORES, MAX_MAINTENANCE, WORKERS, MAX_REQUEST_BYTES, SHUTDOWN_GRACE, METRICS_LISTEN, MONITORING_INTERVAL_HOST',
+            'x.conf line 3, col 1 (BOGUS): unknown option BOGUS; known: LISTEN_ADDRESS, PORT, STATE_DIR, DB, TIMEZONE, LOG_LEVEL, LOG_FORMAT, MAX_BACKUPS, MAX_BACKUPS_HOST, MAX_RESTORES, MAX_MAINTENANCE, WORKERS, MAX_REQUEST_BYTES, SHUTDOWN_GRACE, METRICS_LISTEN, MONITORING_INTERVAL_HOST, MONITORING_INTERVAL_DATASTORE, DATASTORE_TIMEOUT',
         );
         return true;
       },

@@ -26,6 +26,7 @@ describe('health check', () => {
         status: 'ok',
         store: { writable: true },
         scheduler: { alive: true, heartbeat_age_s: 0, last_pass_age_s: 5, running: 1 },
+        datastores_not_answering: [],
       });
       // The probe row was rolled back.
       assert.deepEqual(await store.db.selectFrom('last_outcomes').selectAll().execute(), []);
