@@ -100,8 +100,15 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
   const store = async (id: string, payload: Uint8Array, length: number): Promise<void> => {
     const found = await req.datastore.chunkHead(id, CHUNK_HEADER);
     if (found && found.size === payload.length && found.head.equals(payload.subarray(0, CHUNK_HEADER))) {
-      stats.bytesDeduplicated += length;
-      return;
+      // A chunk no manifest vouches for may be a file a crash left with its size right and its
+      // body lost (written, never flushed, by a backup that did not finish): it is trusted only
+      // when it is byte for byte what this backup would write. (Chunks of the previous manifest,
+      // flushed before it was written, take the cheaper header check in `reusable`.)
+      const stored = await req.datastore.getChunk(id, { signal: req.signal }).catch(() => undefined);
+      if (stored?.equals(payload)) {
+        stats.bytesDeduplicated += length;
+        return;
+      }
     }
     const replace = found !== undefined;
     if (await req.datastore.putChunk(id, payload, { signal: req.signal, replace }))
