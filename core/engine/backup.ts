@@ -105,7 +105,17 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
       // when it is byte for byte what this backup would write. (Chunks of the previous manifest,
       // flushed before it was written, take the cheaper header check in `reusable`.)
       const stored = await req.datastore.getChunk(id, { signal: req.signal }).catch(() => undefined);
-      if (stored?.equals(payload)) {
+      // Unencrypted chunks encode the same bytes every time; encrypted ones (a fresh nonce) are
+      // checked by decoding them (GCM tag and digest), in a worker.
+      const whole =
+        stored !== undefined &&
+        (stored.equals(payload) ||
+          (req.keys !== undefined &&
+            (await req.pool.decode(id, stored, req.keys, req.signal).then(
+              () => true,
+              () => false,
+            ))));
+      if (whole) {
         stats.bytesDeduplicated += length;
         return;
       }

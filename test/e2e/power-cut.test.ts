@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { localDatastore } from '../../drivers/datastore/local.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
+import { prng } from '../support/disks.js';
 import { PowerCutFs } from '../support/power-cut.js';
 import { rpcOk } from '../support/rpc.js';
 
@@ -37,18 +38,6 @@ const CONF =
 const unavailable = PowerCutFs.unavailable();
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** mulberry32: the cut moments and the changed regions replay from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Chunk files under a datastore directory, with their sizes. */
 function chunkFiles(base: string): Map<string, number> {

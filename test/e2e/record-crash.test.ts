@@ -29,6 +29,7 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
+import { prng } from '../support/disks.js';
 import { rpcOk } from '../support/rpc.js';
 import {
   type Baseline,
@@ -58,18 +59,6 @@ const RUN_DEADLINE_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
-
-/** mulberry32: the random delays and the regions of new data replay from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A moment of the run to kill at: true once reached, compared with the state when the watch began. */
 type Moment = {
