@@ -107,7 +107,8 @@ export async function startGuest(o: GuestOptions): Promise<Guest> {
   const stride = o.stride ?? 97;
   const qmpSocket = join(o.dir, 'qmp.sock');
   const agentSocket = join(o.dir, 'agent.sock');
-  const append = `console=ttyS0 quiet writer.blocks=${o.blocks} writer.stride=${stride} writer.delay_us=${o.delayUs ?? 0} writer.freeze_delay_ms=${o.freezeDelayMs ?? 0}`;
+  // no_timer_check: under TCG on a loaded machine the kernel's IO-APIC timer check can panic at boot.
+  const append = `console=ttyS0 quiet no_timer_check writer.blocks=${o.blocks} writer.stride=${stride} writer.delay_us=${o.delayUs ?? 0} writer.freeze_delay_ms=${o.freezeDelayMs ?? 0}`;
   const child = spawn(
     'qemu-system-x86_64',
     [
@@ -270,7 +271,7 @@ export async function startLibvirtGuest(
   const { kernel, initrd } = buildGuest();
   const stride = o.stride ?? 97;
   const consoleLog = join(o.dir, `${o.domain}.console.log`);
-  const cmdline = `console=ttyS0 quiet writer.blocks=${o.blocks} writer.stride=${stride} writer.delay_us=${o.delayUs ?? 0} writer.freeze_delay_ms=${o.freezeDelayMs ?? 0}`;
+  const cmdline = `console=ttyS0 quiet no_timer_check writer.blocks=${o.blocks} writer.stride=${stride} writer.delay_us=${o.delayUs ?? 0} writer.freeze_delay_ms=${o.freezeDelayMs ?? 0}`;
   const disk = (path: string, format: string, dev: string) =>
     `<disk type='file' device='disk'><driver name='qemu' type='${format}'/><source file='${path}'/><target dev='${dev}' bus='virtio'/></disk>`;
   const xml = `<domain type='qemu'><name>${o.domain}</name><memory unit='MiB'>256</memory>
