@@ -241,13 +241,19 @@ describe('pool calls as oned reads them', () => {
   });
 
   it("the real CLI's calls, extra arguments included, are answered", async () => {
+    // Every image, newest first (the backup-in-progress test above may have taken more than one).
+    const all = poolIds(String(await rpcOk(d, 'one.imagepool.info', -2, -1, -1)), 'IMAGE');
+    assert.ok(all.length >= 2 && all.at(-1) === 0, `${all}`);
     const images = String(await rpcOk(d, 'one.imagepool.info', -2, 0, -39, -1, ''));
-    assert.deepEqual(poolIds(images, 'IMAGE'), [1, 0]);
+    assert.deepEqual(poolIds(images, 'IMAGE'), all.slice(0, 39));
     assert.deepEqual(
       poolIds(String(await rpcOk(d, 'one.vmpool.info', -2, -1, -1, -1, '')), 'VM'),
       [3, 2, 1, 0],
     );
-    assert.deepEqual(poolIds(String(await rpcOk(d, 'one.imagepool.info', -2, 1, -1)), 'IMAGE'), [1]);
+    assert.deepEqual(
+      poolIds(String(await rpcOk(d, 'one.imagepool.info', -2, 1, -1)), 'IMAGE'),
+      all.filter((id) => id >= 1),
+    );
   });
 
   it('state filter: -2 and -1 all (no VM is DONE), else that STATE; out of range refused', async () => {
