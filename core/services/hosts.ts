@@ -13,7 +13,12 @@ import {
 } from '../store/hosts.js';
 import type { HostTable } from '../store/schema.js';
 import { hypervisorVms } from '../store/vms.js';
-import { decodeAttributes, encodeAttributes, type PlainAttribute } from '../template/attributes.js';
+import {
+  decodeAttributes,
+  encodeAttributes,
+  type PlainAttribute,
+  storedSingle,
+} from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
 import type { DiscoveredVm } from '../vm-discovery.js';
 import type { ServiceDeps } from './context.js';
@@ -26,11 +31,6 @@ export interface HostView extends Named<HostTable> {
   readonly vmIds: readonly number[];
   /** The VMs registered on the host whose state is RUNNING. */
   readonly runningVmIds: readonly number[];
-}
-
-function singleOf(template: string, name: string): string | undefined {
-  const a = decodeAttributes(template).find((x) => x.name === name);
-  return a?.kind === 'single' && a.value !== '' ? a.value : undefined;
 }
 
 export class HostService {
@@ -101,7 +101,7 @@ export class HostService {
     const host = await this.deps.store.read(
       async (trx) => (await loadAuthorized(trx, who, 'hosts', id, 'ADMIN')) as HostTable,
     );
-    const reach = { name: host.name, libvirtUri: singleOf(host.template, 'LIBVIRT_URI') };
+    const reach = { name: host.name, libvirtUri: storedSingle(host.template, 'LIBVIRT_URI') };
     let found: readonly DiscoveredVm[] | undefined;
     try {
       found = await this.deps.discovery.discover(host.vm_mad, reach);
@@ -119,7 +119,7 @@ export class HostService {
     const vms = found;
     const nowS = Math.floor(this.deps.clock.now() / 1000);
     // The monitor imports new domains only where the host asks for it (IMPORT_VMS = "YES").
-    const importNew = !options.monitor || singleOf(host.template, 'IMPORT_VMS')?.toUpperCase() === 'YES';
+    const importNew = !options.monitor || storedSingle(host.template, 'IMPORT_VMS')?.toUpperCase() === 'YES';
     return this.deps.store.tx((trx) => syncHostVms(trx, id, who, vms, nowS, importNew));
   }
 

@@ -19,7 +19,7 @@ import {
   type VmDiskRow,
   type VmRow,
 } from '../store/vms.js';
-import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
+import { decodeAttributes, type PlainAttribute, storedSingle } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
 import type { DiscoveredDisk, VmReach } from '../vm-discovery.js';
 import type { ServiceDeps } from './context.js';
@@ -168,8 +168,8 @@ export class VmService {
   private async onHost(hostRef: string, reach: VmReach) {
     const host = await this.deps.store.read((trx) => findVmHostByRef(trx, hostRef));
     if (!host) return undefined;
-    const libvirtUri = decodeAttributes(host.template).find((a) => a.name === 'LIBVIRT_URI');
-    const location = { ...reach, ...(libvirtUri?.kind === 'single' ? { libvirtUri: libvirtUri.value } : {}) };
+    const libvirtUri = storedSingle(host.template, 'LIBVIRT_URI');
+    const location = { ...reach, ...(libvirtUri !== undefined ? { libvirtUri } : {}) };
     return { host, vm: { id: -1, location } };
   }
 

@@ -7,7 +7,7 @@
  */
 
 import type { Requester } from '../permissions.js';
-import { decodeAttributes, setSingle } from '../template/attributes.js';
+import { setSingle, storedSingle } from '../template/attributes.js';
 import type { DiscoveredVm } from '../vm-discovery.js';
 import type { Tx } from './db.js';
 import { newObjectOwnership } from './owned.js';
@@ -17,11 +17,6 @@ export interface HostSyncResult {
   readonly added: readonly number[];
   readonly updated: readonly number[];
   readonly gone: readonly number[];
-}
-
-function deployIdOf(template: string): string | undefined {
-  const a = decodeAttributes(template).find((x) => x.name === 'DEPLOY_ID');
-  return a?.kind === 'single' && a.value !== '' ? a.value : undefined;
 }
 
 export async function syncHostVms(
@@ -40,7 +35,7 @@ export async function syncHostVms(
     .execute();
   const byDeployId = new Map<string, { id: number; state: string }>();
   for (const r of rows) {
-    const deployId = deployIdOf(r.template);
+    const deployId = storedSingle(r.template, 'DEPLOY_ID');
     if (deployId !== undefined) byDeployId.set(deployId, { id: r.id, state: r.state });
   }
   const added: number[] = [];

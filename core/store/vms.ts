@@ -10,6 +10,7 @@ import {
   encodeAttributes,
   type PlainAttribute,
   setSingle,
+  storedSingle,
 } from '../template/attributes.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import type { HostTable, OwnedColumns, VmDiskTable, VmTable } from './schema.js';
@@ -180,23 +181,15 @@ export interface VmLocationAttributes {
   readonly libvirtUri?: string;
 }
 
-function singles(template: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const a of decodeAttributes(template)) if (a.kind === 'single') out.set(a.name, a.value);
-  return out;
-}
-
 /** The location attributes of a VM from its stored template and its host's. */
 export function vmLocation(vmTemplate: string, hostTemplate: string | undefined): VmLocationAttributes {
-  const vm = singles(vmTemplate);
-  const host = singles(hostTemplate ?? '[]');
   const pairs: [keyof VmLocationAttributes, string | undefined][] = [
-    ['deployId', vm.get('DEPLOY_ID')],
-    ['qmpSocket', vm.get('QMP_SOCKET')],
-    ['agentSocket', vm.get('GUEST_AGENT_SOCKET')],
-    ['libvirtUri', host.get('LIBVIRT_URI')],
+    ['deployId', storedSingle(vmTemplate, 'DEPLOY_ID')],
+    ['qmpSocket', storedSingle(vmTemplate, 'QMP_SOCKET')],
+    ['agentSocket', storedSingle(vmTemplate, 'GUEST_AGENT_SOCKET')],
+    ['libvirtUri', storedSingle(hostTemplate ?? '[]', 'LIBVIRT_URI')],
   ];
-  return Object.fromEntries(pairs.filter(([, v]) => v !== undefined && v !== ''));
+  return Object.fromEntries(pairs.filter(([, v]) => v !== undefined));
 }
 
 /** A VM whose host runs a hypervisor other than `fs`, as recovery at start needs it. */

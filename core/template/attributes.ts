@@ -54,3 +54,9 @@ export function setSingle(attrs: readonly PlainAttribute[], name: string, value:
 export function withoutNames(attrs: readonly PlainAttribute[], names: readonly string[]): PlainAttribute[] {
   return attrs.filter((a) => !names.includes(a.name));
 }
+
+/** A single attribute of a stored template (its encoded form), when given and not empty. */
+export function storedSingle(template: string, name: string): string | undefined {
+  const a = decodeAttributes(template).find((x) => x.name === name);
+  return a?.kind === 'single' && a.value !== '' ? a.value : undefined;
+}
