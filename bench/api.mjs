@@ -137,7 +137,7 @@ async function buildInventory(target, agent, session, dir) {
     if (!r.ok) throw new Error(`${method}: ${r.text}`);
     return Number(/<i4>(\d+)<\/i4>/.exec(r.text)?.[1] ?? Number.NaN);
   };
-  for (let h = 0; h < HOSTS; h++) await ok('one.host.allocate', `NAME="node${h}"\n`);
+  for (let h = 0; h < HOSTS; h++) await ok('one.host.allocate', `NAME="node${h}"\nTRANSPORT="local"\n`);
   await ok('one.datastore.allocate', 'NAME="bench"\nTYPE="BACKUP_DS"\n');
   const vms = [];
   for (let i = 0; i < VMS; i++) {

@@ -76,7 +76,7 @@ const results = {
   frozenMs: [],
 };
 try {
-  await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nVM_MAD="kvm"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nTRANSPORT="local"\nVM_MAD="kvm"\n');
   await rpcOk(d, 'one.datastore.allocate', `NAME="bench"\nBASE_PATH="${join(work, 'ds')}"\n`);
   const vm = Number(
     await rpcOk(

@@ -18,6 +18,7 @@ import { VERSION } from '../core/version.js';
 import { DATASTORE_DRIVERS } from '../drivers/datastore/registry.js';
 import { inspectDiskFile } from '../drivers/hypervisor/disk-info.js';
 import { HYPERVISOR_DRIVERS } from '../drivers/hypervisor/registry.js';
+import { hypervisorHosts } from '../drivers/remote/host-drivers.js';
 
 const PACKAGE_CONF = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'conf', 'onebackupd.conf');
 const SYSTEM_CONF = '/etc/onebackup/onebackupd.conf';
@@ -73,7 +74,7 @@ async function main(): Promise<number> {
     clock: systemClock,
     log,
     inspectDisk: inspectDiskFile,
-    hypervisors: HYPERVISOR_DRIVERS,
+    hypervisors: hypervisorHosts(HYPERVISOR_DRIVERS),
     datastores: DATASTORE_DRIVERS,
   });
 

@@ -9,13 +9,12 @@ import { join } from 'node:path';
 import { fileKeyStore } from '../drivers/datastore/keys.js';
 import type { DatastoreDriverFactory } from '../drivers/datastore/types.js';
 import { vmDiscovery } from '../drivers/hypervisor/registry.js';
-import type { HypervisorDriver } from '../drivers/hypervisor/types.js';
+import type { HypervisorHosts } from '../drivers/hypervisor/types.js';
 import type { Services } from './api/methods.js';
 import { ApiServer } from './api/server.js';
 import { type Clock, epochSeconds } from './clock.js';
 import type { DaemonConfig } from './config.js';
 import type { DiskInspector } from './disk-facts.js';
-import { classifiedDriver } from './engine/classified-driver.js';
 import { datastoreAccess } from './engine/datastore-access.js';
 import { DatastoreProbes } from './engine/datastore-probes.js';
 import { OpenDatastores } from './engine/open-datastores.js';
@@ -60,7 +59,8 @@ export interface DaemonDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly inspectDisk: DiskInspector;
-  readonly hypervisors: ReadonlyMap<string, HypervisorDriver>;
+  /** The hypervisor drivers of each host: this machine's, or run by a host's agent over SSH. */
+  readonly hypervisors: HypervisorHosts;
   readonly datastores: ReadonlyMap<string, DatastoreDriverFactory>;
 }
 
@@ -93,28 +93,41 @@ export class Daemon {
     return this.#metricsUrl;
   }
 
-  /** Asks each hypervisor driver to undo what a crashed backup left on its VMs (kvm: exports, freezes). */
+  /**
+   * Asks each hypervisor driver to undo what a crashed backup left on its VMs (kvm: exports,
+   * freezes). VMs on this machine are done before start goes on (their markers live in the scratch
+   * directory, wiped next); VMs on SSH hosts in the background, so a host that is down does not
+   * hold the start (their drivers recover again before each backup).
+   */
   private async recoverHypervisors(store: Store, scratchDir: string): Promise<void> {
     const vms = await hypervisorVms(store.db);
-    await Promise.all(
-      vms.map(async (vm) => {
-        const driver = this.deps.hypervisors.get(vm.vmMad);
-        if (!driver?.recover) return;
-        try {
-          const done = await driver.recover(
-            { id: vm.id, state: 'RUNNING', disks: vm.disks, location: vm.location },
-            scratchDir,
-          );
-          if (done.length > 0)
-            this.deps.log.info('cleaned up after an interrupted backup', { vm: vm.id, done });
-        } catch (err) {
-          this.deps.log.warn('cannot clean up after an interrupted backup; the next backup of the VM will', {
-            vm: vm.id,
-            error: err instanceof Error ? err.message : String(err),
-          });
-        }
-      }),
-    );
+    const remote = vms.filter((vm) => !this.deps.hypervisors.isLocal(vm.location.host));
+    const local = vms.filter((vm) => this.deps.hypervisors.isLocal(vm.location.host));
+    const recover = (list: typeof vms) =>
+      Promise.all(
+        list.map(async (vm) => {
+          const driver = this.deps.hypervisors.driver(vm.vmMad, vm.location.host);
+          if (!driver?.recover) return;
+          try {
+            const done = await driver.recover(
+              { id: vm.id, state: 'RUNNING', disks: vm.disks, location: vm.location },
+              scratchDir,
+            );
+            if (done.length > 0)
+              this.deps.log.info('cleaned up after an interrupted backup', { vm: vm.id, done });
+          } catch (err) {
+            this.deps.log.warn(
+              'cannot clean up after an interrupted backup; the next backup of the VM will',
+              {
+                vm: vm.id,
+                error: err instanceof Error ? err.message : String(err),
+              },
+            );
+          }
+        }),
+      );
+    void recover(remote);
+    await recover(local);
   }
 
   /** Opens everything and listens; resolves to the XML-RPC URL. */
@@ -187,7 +200,7 @@ export class Daemon {
       log,
       pool: this.#pool,
       // Each driver's errors pass through its own isPermanent() on their way to the scheduler.
-      hypervisors: new Map([...this.deps.hypervisors].map(([name, h]) => [name, classifiedDriver(h)])),
+      hypervisors: this.deps.hypervisors,
       openDatastores,
       loadKeys: (id) => keys.load(id),
       scratchDir,
@@ -214,7 +227,7 @@ export class Daemon {
       clock: this.deps.clock,
       inspectDisk: this.deps.inspectDisk,
       discovery: vmDiscovery(this.deps.hypervisors),
-      hypervisorDrivers: [...this.deps.hypervisors.keys()],
+      hypervisorDrivers: this.deps.hypervisors.names,
       datastoreDrivers: [...this.deps.datastores.keys()],
       defaultDatastoreBase: join(config.stateDir, 'datastores'),
       createDatastoreKey: (id) => keys.create(id),
@@ -394,6 +407,7 @@ export class Daemon {
       }),
     );
     this.#datastores = undefined;
+    await this.deps.hypervisors.close();
     await store?.close();
     this.#lock?.release();
     this.#lock = undefined;

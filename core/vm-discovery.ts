@@ -18,10 +18,37 @@ export interface DiscoveredVm {
   readonly disks: readonly DiscoveredDisk[];
 }
 
+/**
+ * How the daemon reaches a host: its NAME (an SSH address) and the attributes that say how
+ * (TRANSPORT, SSH_PORT, SSH_USER, SSH_KEY, SSH_KNOWN_HOSTS). A host named `localhost`, or with
+ * TRANSPORT = "local", is the daemon's own machine.
+ */
+export interface HostAccess {
+  readonly name: string;
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+/** A bad host access attribute and why. */
+export interface HostAccessProblem {
+  readonly attribute: string;
+  readonly message: string;
+}
+
+/** The host attributes that make a HostAccess. */
+export const HOST_ACCESS_ATTRIBUTES = Object.freeze([
+  'TRANSPORT',
+  'SSH_PORT',
+  'SSH_USER',
+  'SSH_KEY',
+  'SSH_KNOWN_HOSTS',
+]);
+
 /** Where a host's hypervisor is reached (the host's LIBVIRT_URI for libvirt). */
 export interface HostReach {
   readonly name: string;
   readonly libvirtUri?: string | undefined;
+  /** How the daemon reaches the host (undefined: the daemon's own machine). */
+  readonly access?: HostAccess | undefined;
 }
 
 /** Where a VM runs, from its template (DEPLOY_ID, QMP_SOCKET, GUEST_AGENT_SOCKET) and its host's. */
@@ -30,6 +57,8 @@ export interface VmReach {
   readonly qmpSocket?: string;
   readonly agentSocket?: string;
   readonly libvirtUri?: string;
+  /** The VM's host, when the daemon reaches it (undefined: the daemon's own machine). */
+  readonly host?: HostAccess;
 }
 
 /** A new VM defined in the hypervisor like an existing one, with other disk files. */
@@ -41,7 +70,32 @@ export interface DefineRequest {
   readonly sources: ReadonlyMap<string, string>;
 }
 
+/** A host's state as seen through its agent (host monitoring), or why it could not be reached. */
+export interface HostHealth {
+  readonly reachable: boolean;
+  /** Why the host could not be reached (unreachable, wrong host key, no node, ...). */
+  readonly error?: string | undefined;
+  /** The agent's onebackup version and bundle digest (the same as the daemon's when reachable). */
+  readonly version?: string | undefined;
+  readonly node?: string | undefined;
+  /** Free and total bytes of the filesystems holding the host's disks, by directory. */
+  readonly space: readonly {
+    readonly path: string;
+    readonly freeBytes: number;
+    readonly totalBytes: number;
+    readonly error?: string | undefined;
+  }[];
+  readonly load1?: number | undefined;
+  readonly cpus?: number | undefined;
+}
+
 export interface VmDiscovery {
+  /** Problems with a host's NAME and access attributes (TRANSPORT, SSH_*), each naming the fix. */
+  checkHost(host: HostAccess): readonly HostAccessProblem[];
+  /** Whether the host is the daemon's own machine. */
+  isLocal(host: HostAccess): boolean;
+  /** Reachability, agent version and free space where `paths` live. */
+  health(host: HostAccess, paths: readonly string[]): Promise<HostHealth>;
   /**
    * Defines (does not start) a new VM like `from` on the host, with other disks; returns its
    * DEPLOY_ID, or undefined when the driver cannot define VMs.

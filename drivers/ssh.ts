@@ -84,12 +84,12 @@ export function describeTarget(t: SshTarget): string {
 }
 
 /**
- * The arguments of `ssh` that run `subsystem` on the target: never a prompt (BatchMode), never an
- * unknown or changed host key accepted (StrictHostKeyChecking=yes, known_hosts never updated), no
- * forwarding of agents, X11 or ports, no shared master connection from the user's configuration
- * (each caller keeps its own connection), and a dead peer noticed within 30 s.
+ * The options of every connection: never a prompt (BatchMode), never an unknown or changed host
+ * key accepted (StrictHostKeyChecking=yes, known_hosts never updated), no forwarding of agents,
+ * X11 or ports, no shared master connection from the user's configuration (each caller keeps its
+ * own connection), and a dead peer noticed within 30 s.
  */
-export function sshSubsystemArgs(t: SshTarget, subsystem: string): string[] {
+function sshOptions(t: SshTarget): string[] {
   const args = [
     '-T',
     '-x',
@@ -117,8 +117,20 @@ export function sshSubsystemArgs(t: SshTarget, subsystem: string): string[] {
   if (t.user !== undefined) args.push('-l', t.user);
   if (t.key !== undefined) args.push('-i', t.key, '-o', 'IdentitiesOnly=yes');
   if (t.knownHosts !== undefined) args.push('-o', `UserKnownHostsFile=${t.knownHosts}`);
-  args.push('-s', '--', t.host, subsystem);
   return args;
+}
+
+/** The arguments of `ssh` that run `subsystem` (e.g. sftp) on the target. */
+export function sshSubsystemArgs(t: SshTarget, subsystem: string): string[] {
+  return [...sshOptions(t), '-s', '--', t.host, subsystem];
+}
+
+/**
+ * The arguments of `ssh` that run a fixed command on the target. The remote shell parses
+ * `command`: callers build it from constants only, never from names or paths a user gave.
+ */
+export function sshCommandArgs(t: SshTarget, command: string): string[] {
+  return [...sshOptions(t), '--', t.host, command];
 }
 
 /** Why a connection failed, for the caller's classification. */

@@ -108,7 +108,7 @@ async function main() {
   console.log(`API ${daemon.api}\nmetrics ${daemon.metrics}`);
 
   say('a host, a datastore and three VMs with generated disks');
-  await cli('onehost', ['create'], 'NAME = "node1"\nVM_MAD = "fs"\n');
+  await cli('onehost', ['create'], 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
   const ds = (
     await cli(
       'onedatastore',

@@ -15,6 +15,7 @@ import type { ChunkKeys } from '../chunk-keys.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { DiskFormat } from '../model.js';
 import type { ProgressCounter } from '../progress.js';
+import type { HostAccess } from '../vm-discovery.js';
 import type { Manifest, ManifestDisk } from './manifest.js';
 import type { DatastoreToOpen } from './open-datastores.js';
 import type { ChunkPool } from './pool.js';
@@ -27,6 +28,8 @@ export interface RestoreJob {
   readonly manifestPath: string;
   /** VM_MAD of the host of the image's VM, if any. */
   readonly hypervisor: string | undefined;
+  /** How the daemon reaches that host: an in-place restore writes there. */
+  readonly host?: HostAccess | undefined;
   readonly imageId: number;
   readonly diskId: number | undefined;
   /** A new directory for the disks (unused when resuming: the interrupted restore's is). */

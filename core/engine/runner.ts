@@ -11,15 +11,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
-import type { DiskSpec, HypervisorDriver, VmLocation } from '../../drivers/hypervisor/types.js';
+import type {
+  DiskSpec,
+  HypervisorDriver,
+  HypervisorHosts,
+  VmLocation,
+} from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
 import { type Clock, epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Compression, FsFreeze, VmState } from '../model.js';
+import type { HostAccess } from '../vm-discovery.js';
 import { runBackup } from './backup.js';
 import { checkpointOf } from './changed-chunks.js';
+import { classifiedDriver } from './classified-driver.js';
 import { checkIdentity } from './datastore-identity.js';
 import {
   allocatedChunkBytes,
@@ -47,7 +54,8 @@ export interface EngineDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly pool: ChunkPool;
-  readonly hypervisors: ReadonlyMap<string, HypervisorDriver>;
+  /** The hypervisor drivers of each host: local, or run by the host's agent over SSH. */
+  readonly hypervisors: HypervisorHosts;
   /** Each datastore's driver, opened once and shared (closed on delete and at stop). */
   readonly openDatastores: OpenDatastores;
   readonly loadKeys: (datastoreId: number) => Promise<ChunkKeys>;
@@ -197,11 +205,12 @@ export class BackupRunner {
     };
   }
 
-  #hypervisor(name: string | undefined, hostId: number): HypervisorDriver {
-    const hypervisor = this.deps.hypervisors.get(name ?? 'fs');
+  /** The host's driver, its errors passed through its own isPermanent() on their way to the scheduler. */
+  #hypervisor(name: string | undefined, hostId: number, host: HostAccess | undefined): HypervisorDriver {
+    const hypervisor = this.deps.hypervisors.driver(name ?? 'fs', host);
     if (!hypervisor)
       throw new OneError(ErrorCode.INTERNAL, `host ${hostId}: hypervisor driver ${name} is not available`);
-    return hypervisor;
+    return classifiedDriver(hypervisor);
   }
 
   /**
@@ -216,7 +225,7 @@ export class BackupRunner {
     if (this.running.has(vmId))
       throw new OneError(ErrorCode.ACTION, `VM ${vmId}: a backup of this VM is already running`);
     const { clock } = this.deps;
-    const hypervisor = this.#hypervisor(job.hypervisor, job.hostId);
+    const hypervisor = this.#hypervisor(job.hypervisor, job.hostId, job.location?.host);
     const disks = [...job.disks];
     const ds = await this.datastore(job.datastore);
     const datastoreId = ds.id;
@@ -368,9 +377,11 @@ export class BackupRunner {
       `${ds.id}:${job.manifestPath}`,
       ds.keys,
     );
-    const hypervisor =
-      this.deps.hypervisors.get(job.hypervisor ?? 'fs') ??
-      (this.deps.hypervisors.get('fs') as HypervisorDriver);
+    // In place: on the VM's host; otherwise on this machine, with the same driver.
+    const hypervisor = classifiedDriver(
+      this.deps.hypervisors.driver(job.hypervisor ?? 'fs', job.targetFor ? job.host : undefined) ??
+        (this.deps.hypervisors.driver('fs', undefined) as HypervisorDriver),
+    );
     return runRestore(job, manifest, {
       driver: ds.driver,
       keys: ds.keys,

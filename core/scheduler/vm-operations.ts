@@ -207,6 +207,7 @@ export class VmOperations {
       datastore,
       manifestPath: src.increment.source,
       hypervisor: src.hypervisor,
+      host: src.host,
       imageId: request.imageId,
       diskId: request.diskId,
       dir: request.dir,

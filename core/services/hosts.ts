@@ -12,7 +12,7 @@ import {
   vmsByHost,
 } from '../store/hosts.js';
 import type { HostTable } from '../store/schema.js';
-import { hypervisorVms } from '../store/vms.js';
+import { hostAccessOf, hypervisorVms } from '../store/vms.js';
 import {
   decodeAttributes,
   encodeAttributes,
@@ -20,7 +20,8 @@ import {
   storedSingle,
 } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
-import type { DiscoveredVm } from '../vm-discovery.js';
+import type { Position } from '../template/types.js';
+import { type DiscoveredVm, HOST_ACCESS_ATTRIBUTES } from '../vm-discovery.js';
 import type { ServiceDeps } from './context.js';
 import { checkName, loadAuthorized, requireAdmin, visibleInPool, WHOLE_POOL } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
@@ -38,13 +39,25 @@ export class HostService {
 
   async allocate(who: Requester, text: string): Promise<number> {
     requireAdmin(who, 'CREATE', 'HOST');
-    const r = new TemplateReader(parseTemplate(text).attributes, ['NAME', 'VM_MAD'], []);
+    const attrs = parseTemplate(text).attributes;
+    const r = new TemplateReader(attrs, ['NAME', 'VM_MAD'], []);
     const name = r.require('NAME', 'give the host a NAME = "..."');
     if (name !== undefined) {
       const p = checkName(name);
       if (p) r.fail(r.at('NAME'), 'NAME', p);
     }
     const vmMad = r.oneOf('VM_MAD', this.deps.hypervisorDrivers, 'fs', { lower: true });
+    // How the daemon reaches the host: NAME is its SSH address unless TRANSPORT = "local".
+    const attributes: Record<string, string> = {};
+    const where = new Map<string, Position>();
+    for (const a of attrs)
+      if (a.kind === 'single' && HOST_ACCESS_ATTRIBUTES.includes(a.name)) {
+        attributes[a.name] = a.value;
+        where.set(a.name, { line: a.line, column: a.column });
+      }
+    if (name !== undefined)
+      for (const p of this.deps.discovery.checkHost({ name, attributes }))
+        r.fail(where.get(p.attribute) ?? r.at(p.attribute), p.attribute, p.message);
     r.throwIfProblems();
     return this.deps.store.tx(async (trx) => {
       const clash = await findHostIdByName(trx, name as string);
@@ -101,7 +114,11 @@ export class HostService {
     const host = await this.deps.store.read(
       async (trx) => (await loadAuthorized(trx, who, 'hosts', id, 'ADMIN')) as HostTable,
     );
-    const reach = { name: host.name, libvirtUri: storedSingle(host.template, 'LIBVIRT_URI') };
+    const reach = {
+      name: host.name,
+      libvirtUri: storedSingle(host.template, 'LIBVIRT_URI'),
+      access: hostAccessOf(host),
+    };
     let found: readonly DiscoveredVm[] | undefined;
     try {
       found = await this.deps.discovery.discover(host.vm_mad, reach);

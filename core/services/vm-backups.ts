@@ -307,6 +307,12 @@ export class VmBackupService {
         ErrorCode.ACTION,
         `image ${imageId}: VM ${vmId} is not a hypervisor VM with a DEPLOY_ID, so no new one can be defined like it; the disks were restored (${[...files.values()].join(', ')})`,
       );
+    const host = original.location.host;
+    if (host && !this.deps.discovery.isLocal(host))
+      throw new OneError(
+        ErrorCode.ACTION,
+        `image ${imageId}: VM ${vmId} runs on host ${host.name}, reached over SSH, and the disks were restored on this machine (${[...files.values()].join(', ')}); copy them to the host and define the VM there, or restore in place (onevm restore)`,
+      );
     const sources = new Map<string, string>();
     for (const d of disks) {
       const to = files.get(d.disk_id);
@@ -315,7 +321,7 @@ export class VmBackupService {
     try {
       const made = await this.deps.discovery.define(
         original.vmMad,
-        { name: '', libvirtUri: original.location.libvirtUri },
+        { name: '', libvirtUri: original.location.libvirtUri, access: host },
         { from, name, sources },
       );
       if (made === undefined) throw new Error(`VM_MAD="${original.vmMad}" cannot define VMs`);

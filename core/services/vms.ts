@@ -12,6 +12,7 @@ import {
   disksOfVms,
   findVm,
   findVmHostByRef,
+  hostAccessOf,
   hostsById,
   insertVm,
   listVms,
@@ -169,7 +170,11 @@ export class VmService {
     const host = await this.deps.store.read((trx) => findVmHostByRef(trx, hostRef));
     if (!host) return undefined;
     const libvirtUri = storedSingle(host.template, 'LIBVIRT_URI');
-    const location = { ...reach, ...(libvirtUri !== undefined ? { libvirtUri } : {}) };
+    const location = {
+      ...reach,
+      ...(libvirtUri !== undefined ? { libvirtUri } : {}),
+      host: hostAccessOf(host),
+    };
     return { host, vm: { id: -1, location } };
   }
 

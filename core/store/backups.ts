@@ -9,12 +9,13 @@ import { type BackupConfig, backupConfigFromJson, backupConfigToJson } from '../
 import { ErrorCode, OneError } from '../errors.js';
 import type { BackupMode, DiskFormat, VmState } from '../model.js';
 import { isAuthorized, permissionsFromBits, type Requester } from '../permissions.js';
+import type { HostAccess } from '../vm-discovery.js';
 import { findDatastore } from './datastores.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import { IMAGE_STATE_ERROR } from './images.js';
 import { newObjectOwnership } from './owned.js';
 import type { DatastoreTable, ImageIncrementTable, ImageTable, OwnedColumns } from './schema.js';
-import { type VmLocationAttributes, vmLocation } from './vms.js';
+import { hostAccessOf, type VmLocationAttributes, vmLocation } from './vms.js';
 
 /** Everything a VM backup reads before it starts. */
 export interface BackupSource {
@@ -71,7 +72,7 @@ export async function readBackupSource(
     throw new OneError(ErrorCode.ACTION, 'Datastore needs to be of type BACKUP');
   const host = await db
     .selectFrom('hosts')
-    .select(['vm_mad', 'template'])
+    .select(['vm_mad', 'template', 'name'])
     .where('id', '=', vm.host_id)
     .executeTakeFirst();
   const backupConfig = backupConfigFromJson(vm.backup_config);
@@ -82,7 +83,7 @@ export async function readBackupSource(
     plan.reset,
     datastoreId,
   );
-  const location = vmLocation(vm.template, host?.template);
+  const location = vmLocation(vm.template, host);
   const disks = await db
     .selectFrom('vm_disks')
     .selectAll()
@@ -331,6 +332,8 @@ export interface RestoreSource {
   readonly increment: ImageIncrementTable;
   /** VM_MAD of the host of the image's VM, if both still exist. */
   readonly hypervisor: string | undefined;
+  /** How the daemon reaches that host (in-place restores write there). */
+  readonly host: HostAccess | undefined;
 }
 
 /** The increment to restore (the newest when none is named). */
@@ -352,10 +355,10 @@ export async function readRestoreSource(
   const host = await db
     .selectFrom('vms')
     .innerJoin('hosts', 'hosts.id', 'vms.host_id')
-    .select('hosts.vm_mad')
+    .select(['hosts.vm_mad', 'hosts.name', 'hosts.template'])
     .where('vms.id', '=', image.vm_id)
     .executeTakeFirst();
-  return { image, increment, hypervisor: host?.vm_mad };
+  return { image, increment, hypervisor: host?.vm_mad, host: host && hostAccessOf(host) };
 }
 
 /** A datastore row by ID, NO_EXISTS when it is gone. */

@@ -12,6 +12,7 @@ import {
   setSingle,
   storedSingle,
 } from '../template/attributes.js';
+import { HOST_ACCESS_ATTRIBUTES, type HostAccess } from '../vm-discovery.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import type { HostTable, OwnedColumns, VmDiskTable, VmTable } from './schema.js';
 
@@ -173,23 +174,39 @@ export async function firstHostId(db: Queryable): Promise<number | undefined> {
   return (await db.selectFrom('hosts').select('id').orderBy('id').executeTakeFirst())?.id;
 }
 
-/** Where a kvm VM runs: the VM's DEPLOY_ID, QMP_SOCKET, GUEST_AGENT_SOCKET and its host's LIBVIRT_URI. */
+/** Where a kvm VM runs: the VM's DEPLOY_ID, QMP_SOCKET, GUEST_AGENT_SOCKET, its host's LIBVIRT_URI and how the host is reached. */
 export interface VmLocationAttributes {
   readonly deployId?: string;
   readonly qmpSocket?: string;
   readonly agentSocket?: string;
   readonly libvirtUri?: string;
+  readonly host?: HostAccess;
+}
+
+/** How the daemon reaches a host: its NAME and TRANSPORT / SSH_* attributes. */
+export function hostAccessOf(host: { readonly name: string; readonly template: string }): HostAccess {
+  const attributes: Record<string, string> = {};
+  for (const a of HOST_ACCESS_ATTRIBUTES) {
+    const v = storedSingle(host.template, a);
+    if (v !== undefined) attributes[a] = v;
+  }
+  return { name: host.name, attributes };
 }
 
 /** The location attributes of a VM from its stored template and its host's. */
-export function vmLocation(vmTemplate: string, hostTemplate: string | undefined): VmLocationAttributes {
+export function vmLocation(
+  vmTemplate: string,
+  host: { readonly name: string; readonly template: string } | undefined,
+): VmLocationAttributes {
   const pairs: [keyof VmLocationAttributes, string | undefined][] = [
     ['deployId', storedSingle(vmTemplate, 'DEPLOY_ID')],
     ['qmpSocket', storedSingle(vmTemplate, 'QMP_SOCKET')],
     ['agentSocket', storedSingle(vmTemplate, 'GUEST_AGENT_SOCKET')],
-    ['libvirtUri', storedSingle(hostTemplate ?? '[]', 'LIBVIRT_URI')],
+    ['libvirtUri', storedSingle(host?.template ?? '[]', 'LIBVIRT_URI')],
   ];
-  return Object.fromEntries(pairs.filter(([, v]) => v !== undefined));
+  const found: Record<string, unknown> = Object.fromEntries(pairs.filter(([, v]) => v !== undefined));
+  if (host) found.host = hostAccessOf(host);
+  return found as VmLocationAttributes;
 }
 
 /** A VM whose host runs a hypervisor other than `fs`, as recovery at start needs it. */
@@ -209,6 +226,7 @@ export async function hypervisorVms(db: Queryable, onlyId?: number): Promise<Hyp
       'vms.id as id',
       'vms.template as vmTemplate',
       'hosts.template as hostTemplate',
+      'hosts.name as hostName',
       'hosts.vm_mad as vmMad',
     ])
     .where('hosts.vm_mad', '!=', 'fs')
@@ -222,7 +240,7 @@ export async function hypervisorVms(db: Queryable, onlyId?: number): Promise<Hyp
   return rows.map((r) => ({
     id: r.id,
     vmMad: r.vmMad,
-    location: vmLocation(r.vmTemplate, r.hostTemplate),
+    location: vmLocation(r.vmTemplate, { name: r.hostName, template: r.hostTemplate }),
     disks: disks
       .filter((d) => d.vm_id === r.id)
       .map((d) => ({ diskId: d.disk_id, source: d.source, format: d.format, virtualSize: d.size_bytes })),

@@ -8,9 +8,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type * as Xml2js from 'xml2js';
+import { parseStringPromise } from 'xml2js';
 import { execFileOffThread } from './exec-thread.js';
 import { type Freezer, thawLeftover, withFreeze } from './kvm-freeze.js';
 import { dirtyExtents, type LiveDisk, PREFIX } from './kvm-qmp.js';
@@ -24,7 +23,6 @@ import {
   type VmSpec,
 } from './types.js';
 
-const requireCjs = createRequire(import.meta.url);
 const DEFAULT_URI = 'qemu:///system';
 const RUN_DIR = '/run/onebackup';
 
@@ -80,7 +78,7 @@ interface DiskXml {
 /** The file-backed disks of a domain (device="disk"), from `virsh dumpxml`. */
 export async function domainDisks(uri: string, domain: string): Promise<DomainDisk[]> {
   const xml = await virsh(uri, ['dumpxml', domain]);
-  const parsed = (await (requireCjs('xml2js') as typeof Xml2js).parseStringPromise(xml)) as {
+  const parsed = (await parseStringPromise(xml)) as {
     domain?: { devices?: { disk?: DiskXml[] }[] };
   };
   const out: DomainDisk[] = [];

@@ -1,9 +1,9 @@
 /** Hypervisor drivers by VM_MAD name, registered explicitly. `fs`: disks are files on this host. */
 
-import type { VmDiscovery } from '../../core/vm-discovery.js';
+import type { VmDiscovery, VmReach } from '../../core/vm-discovery.js';
 import { fsDriver } from './fs.js';
 import { kvmDriver } from './kvm.js';
-import type { HypervisorDriver } from './types.js';
+import type { HypervisorDriver, HypervisorHosts } from './types.js';
 
 function createRegistry(drivers: readonly HypervisorDriver[]): ReadonlyMap<string, HypervisorDriver> {
   const map = new Map<string, HypervisorDriver>();
@@ -17,28 +17,33 @@ function createRegistry(drivers: readonly HypervisorDriver[]): ReadonlyMap<strin
 export const HYPERVISOR_DRIVERS = createRegistry([fsDriver, kvmDriver]);
 export const HYPERVISOR_DRIVER_NAMES: readonly string[] = Object.freeze([...HYPERVISOR_DRIVERS.keys()]);
 
-/** The hypervisors' view of hosts and VMs, through each driver's discover and stateOf. */
-export function vmDiscovery(drivers: ReadonlyMap<string, HypervisorDriver>): VmDiscovery {
+/** The hypervisors' view of hosts and VMs, through each host's drivers' discover and stateOf. */
+export function vmDiscovery(hosts: HypervisorHosts): VmDiscovery {
+  const on = (vm: { readonly id: number; readonly location: VmReach }) => ({
+    id: vm.id,
+    state: 'RUNNING' as const,
+    disks: [],
+    location: vm.location,
+  });
   return {
+    checkHost: (host) => hosts.check(host),
+    isLocal: (host) => hosts.isLocal(host),
+    health: (host, paths) => hosts.health(host, paths),
     async discover(vmMad, host) {
-      const driver = drivers.get(vmMad);
+      const driver = hosts.driver(vmMad, host.access);
       return driver?.discover ? driver.discover(host) : undefined;
     },
     async define(vmMad, host, request) {
-      const driver = drivers.get(vmMad);
+      const driver = hosts.driver(vmMad, host.access);
       return driver?.define ? driver.define(host, request) : undefined;
     },
     async disksOf(vmMad, vm) {
-      const driver = drivers.get(vmMad);
-      return driver?.disksOf
-        ? driver.disksOf({ id: vm.id, state: 'RUNNING', disks: [], location: vm.location })
-        : undefined;
+      const driver = hosts.driver(vmMad, vm.location.host);
+      return driver?.disksOf ? driver.disksOf(on(vm)) : undefined;
     },
     async stateOf(vmMad, vm) {
-      const driver = drivers.get(vmMad);
-      return driver?.stateOf
-        ? driver.stateOf({ id: vm.id, state: 'RUNNING', disks: [], location: vm.location })
-        : undefined;
+      const driver = hosts.driver(vmMad, vm.location.host);
+      return driver?.stateOf ? driver.stateOf(on(vm)) : undefined;
     },
   };
 }

@@ -5,7 +5,15 @@
 
 import type { DiskFacts } from '../../core/disk-facts.js';
 import type { DiskFormat, FsFreeze } from '../../core/model.js';
-import type { DefineRequest, DiscoveredDisk, DiscoveredVm, HostReach } from '../../core/vm-discovery.js';
+import type {
+  DefineRequest,
+  DiscoveredDisk,
+  DiscoveredVm,
+  HostAccess,
+  HostAccessProblem,
+  HostHealth,
+  HostReach,
+} from '../../core/vm-discovery.js';
 
 export interface DiskSpec {
   readonly diskId: number;
@@ -21,6 +29,8 @@ export interface VmLocation {
   readonly qmpSocket?: string | undefined;
   /** The guest agent's socket of a bare QEMU (libvirt finds its own). */
   readonly agentSocket?: string | undefined;
+  /** The VM's host as the daemon reaches it (undefined: the daemon's own machine). */
+  readonly host?: HostAccess | undefined;
 }
 
 export interface VmSpec {
@@ -155,3 +165,19 @@ export interface HypervisorDriver {
 
 /** Failures the scheduler should not retry; a driver raises them already classified. */
 export { PermanentDriverError } from '../../core/permanent-failure.js';
+
+/** The hypervisor drivers of every host: the local ones, or the same ones run on a host over SSH. */
+export interface HypervisorHosts {
+  /** VM_MAD names the daemon knows. */
+  readonly names: readonly string[];
+  /** The driver that reaches VMs of `host` through VM_MAD `vmMad` (undefined: no such driver). */
+  driver(vmMad: string, host: HostAccess | undefined): HypervisorDriver | undefined;
+  /** Whether the host is the daemon's own machine. */
+  isLocal(host: HostAccess | undefined): boolean;
+  /** Problems with the host's NAME and access attributes, each naming the attribute and the fix. */
+  check(host: HostAccess): readonly HostAccessProblem[];
+  /** Reachability, agent version and free space where `paths` live (local hosts: this machine's). */
+  health(host: HostAccess | undefined, paths: readonly string[]): Promise<HostHealth>;
+  /** Closes every connection to a host's agent. */
+  close(): Promise<void>;
+}

@@ -20,7 +20,7 @@ let work: string;
 before(async () => {
   work = tempDir('onebackup-api-');
   d = await startDaemon();
-  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
   await rpcOk(d, 'one.datastore.allocate', 'NAME="secret"\nENCRYPTION="YES"\n');
 });
 

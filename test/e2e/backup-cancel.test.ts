@@ -46,7 +46,7 @@ describe('onevm backup-cancel', () => {
       stateDir: dir,
       conf: 'LOG_LEVEL = "info"\nTIMEZONE = "UTC"\nMAX_BACKUPS = 1\nWORKERS = 1\n',
     });
-    await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nVM_MAD = "fs"\n');
+    await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
     mkdirSync(join(dir, 'vms'));
     for (const i of [0, 1, 2]) {
       // Random data: every chunk is compressed and written, so a backup lasts a while.

@@ -98,7 +98,7 @@ async function vmWithDisks(
 before(async () => {
   work = tempDir('onebackup-disks-');
   d = await startDaemon();
-  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
   await rpcOk(d, 'one.datastore.allocate', 'NAME="plain"\nCOMPRESSION="zstd"\n');
   await rpcOk(d, 'one.datastore.allocate', 'NAME="secret"\nENCRYPTION="YES"\n');
 });
@@ -262,7 +262,7 @@ describe('kill -9 during a backup', () => {
     closeSync(fd);
     let daemon = await startDaemon({ stateDir: dir, conf: 'LOG_LEVEL = "debug"\nWORKERS = 1\n' });
     try {
-      await rpcOk(daemon, 'one.host.allocate', 'NAME="node1"\n');
+      await rpcOk(daemon, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
       await rpcOk(daemon, 'one.datastore.allocate', 'NAME="ds"\nCOMPRESSION="gzip"\nCOMPRESSION_LEVEL="9"\n');
       const vm = Number(
         await rpcOk(

@@ -41,7 +41,7 @@ function chunkFiles(ds: number): Map<string, string> {
 before(async () => {
   work = tempDir('onebackup-integrity-');
   d = await startDaemon();
-  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
 });
 
 after(async () => {

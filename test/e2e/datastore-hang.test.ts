@@ -42,7 +42,7 @@ describe('a datastore that does not answer', () => {
   before(async () => {
     dir = tempDir();
     d = await startDaemon({ stateDir: dir, conf: CONF });
-    await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nVM_MAD = "fs"\n');
+    await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
     const disk = join(dir, 'vm.raw');
     makeDisk(disk, 'raw', '8M');
     await rpcOk(

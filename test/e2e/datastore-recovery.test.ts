@@ -64,7 +64,7 @@ before(async () => {
   work = tempDir('onebackup-dr-');
   mkdirSync(stores());
   d = await startDaemon();
-  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
   const qcow = join(work, 'vm.qcow2');
   const raw = join(work, 'vm.raw');
   makeDisk(qcow, 'qcow2', '24M');
@@ -195,7 +195,7 @@ describe('lost the server (README)', () => {
     await d.stop();
     cleanup(d.stateDir);
     d = await startDaemon();
-    await rpcOk(d, 'one.host.allocate', 'NAME="node1"\n');
+    await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
     const again = await create(`NAME="plain"\nBASE_PATH="${join(stores(), 'plain')}"\n`);
     assert.equal(again.code, 255);
     assert.match(again.stderr, /already holds backups .*onedatastore import instead of create/);

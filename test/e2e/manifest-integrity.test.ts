@@ -70,7 +70,7 @@ async function backedUp(name: string, encrypted: boolean) {
 before(async () => {
   work = tempDir('onebackup-manifest-');
   d = await startDaemon();
-  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
 });
 
 after(async () => {

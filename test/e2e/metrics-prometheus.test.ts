@@ -52,7 +52,7 @@ describe('a real Prometheus server scraping onebackupd', () => {
     const binary = requireTool('prometheus');
     dir = tempDir();
     d = await startDaemon({ stateDir: dir, conf: 'TIMEZONE = "UTC"\nLOG_LEVEL = "warn"\nWORKERS = 1\n' });
-    await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nVM_MAD="fs"\n');
+    await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\nVM_MAD="fs"\n');
     await rpcOk(d, 'one.datastore.allocate', 'NAME="ds"\nTYPE="BACKUP_DS"\n');
     mkdirSync(join(dir, 'vms'));
     for (let i = 0; i < 3; i++) {

@@ -51,7 +51,7 @@ function assertValid(schema: string, xml: string, what: string): void {
 before(async () => {
   d = await startDaemon({ conf: 'LOG_LEVEL = "info"\nTIMEZONE = "UTC"\nWORKERS = 1\n' });
   await buildInventory(d, 2); // node1; VMs 0, 1 (qcow2 + raw, RUNNING); datastores 100, 101
-  await rpcOk(d, 'one.host.allocate', 'NAME = "node2"\nVM_MAD = "fs"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME = "node2"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
   const dir = join(d.stateDir, 'vms');
   // Random data: the backup of VM 2 takes a while, long enough to be seen in progress.
   writeFileSync(join(dir, 'big.raw'), randomBytes(128 * 1024 * 1024));

@@ -118,7 +118,7 @@ function snapshot(): string {
 before(async () => {
   work = tempDir('onebackup-perm-');
   d = await startDaemon();
-  target['host'] = Number(await rpcOk(d, 'one.host.allocate', 'NAME="node1"\n'));
+  target['host'] = Number(await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n'));
   target['datastore'] = Number(await rpcOk(d, 'one.datastore.allocate', 'NAME="admins"\n'));
   const disk = join(work, 'vm.qcow2');
   makeDisk(disk, 'qcow2', '8M');

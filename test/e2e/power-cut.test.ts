@@ -106,7 +106,7 @@ describe('power cut (ext4 shut down without flushing) at SYNC_LEVEL filesystem',
     let d: RunningDaemon = await startDaemon({ stateDir: state, conf: CONF });
     const story: string[] = [`seed ${seed}`];
     try {
-      await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nVM_MAD="fs"\n');
+      await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\nVM_MAD="fs"\n');
       await rpcOk(
         d,
         'one.datastore.allocate',

@@ -52,7 +52,7 @@ describe('progress of backups, restores and verify', () => {
   before(async () => {
     dir = tempDir();
     d = await startDaemon({ stateDir: dir, conf: 'LOG_LEVEL = "info"\nTIMEZONE = "UTC"\nWORKERS = 1\n' });
-    await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nVM_MAD = "fs"\n');
+    await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
     const disk = join(dir, 'vm0.raw');
     writeFileSync(disk, randomBytes(DISK));
     await rpcOk(

@@ -20,8 +20,8 @@ describe('onevm backup behind full slots', () => {
       stateDir: dir,
       conf: 'LOG_LEVEL = "info"\nTIMEZONE = "UTC"\nMAX_BACKUPS = 1\nWORKERS = 1\n',
     });
-    await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nVM_MAD = "fs"\n');
-    await rpcOk(d, 'one.host.allocate', 'NAME = "node2"\nVM_MAD = "fs"\n');
+    await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
+    await rpcOk(d, 'one.host.allocate', 'NAME = "node2"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
     const vms = join(dir, 'vms');
     mkdirSync(vms, { recursive: true });
     for (const [i, host] of [

@@ -127,7 +127,7 @@ describe('kill -9 while a job run records its backups (issue 9, one transaction 
     dir = tempDir('onebackup-crash-');
     const first = await startDaemon({ stateDir: dir, conf: CONF });
     d = first;
-    await rpcOk(first, 'one.host.allocate', 'NAME="node1"\nVM_MAD="fs"\n');
+    await rpcOk(first, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\nVM_MAD="fs"\n');
     await rpcOk(first, 'one.datastore.allocate', 'NAME="ds"\nTYPE="BACKUP_DS"\nDS_MAD="local"\n');
     // The default SYNC_LEVEL (issue 16): chunks unflushed until one flush before each manifest.
     const show = await runCli('onedatastore', ['show', String(DS)], first);

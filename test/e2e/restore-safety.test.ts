@@ -72,7 +72,7 @@ before(async () => {
   work = tempDir('onebackup-restore-');
   stateDir = tempDir();
   await start();
-  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
   await rpcOk(d, 'one.datastore.allocate', 'NAME="plain"\n');
 });
 

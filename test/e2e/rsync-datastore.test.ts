@@ -49,7 +49,7 @@ before(async () => {
   work = tempDir('onebackup-rsync-e2e-');
   sshd = await startSshd(work);
   d = await startDaemon();
-  await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nVM_MAD = "fs"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
   mkdirSync(join(work, 'vms'));
   for (const [i, mib] of [
     [0, 24],

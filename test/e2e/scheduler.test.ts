@@ -93,7 +93,7 @@ describe('scheduler end to end: priorities, modes, limits, SIGKILL and restart',
     dir = tempDir();
     d = await startDaemon({ stateDir: dir, conf: CONF });
     for (const h of ['node1', 'node2', 'node3'])
-      await rpcOk(d, 'one.host.allocate', `NAME="${h}"\nVM_MAD="fs"\n`);
+      await rpcOk(d, 'one.host.allocate', `NAME="${h}"\nTRANSPORT="local"\nVM_MAD="fs"\n`);
     await rpcOk(
       d,
       'one.datastore.allocate',

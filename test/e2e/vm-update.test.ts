@@ -32,8 +32,8 @@ describe('onevm update / updateconf', () => {
       stateDir: dir,
       conf: 'LOG_LEVEL = "info"\nTIMEZONE = "UTC"\nMONITORING_INTERVAL_HOST = 0\n',
     });
-    await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nVM_MAD = "fs"\n');
-    await rpcOk(d, 'one.host.allocate', 'NAME = "kvm1"\nVM_MAD = "kvm"\n');
+    await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
+    await rpcOk(d, 'one.host.allocate', 'NAME = "kvm1"\nTRANSPORT = "local"\nVM_MAD = "kvm"\n');
     for (const [i, host] of [
       [0, 'node1'],
       [1, 'kvm1'],

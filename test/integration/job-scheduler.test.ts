@@ -26,6 +26,7 @@ import { openSqliteStore, type Store } from '../../core/store/db.js';
 import { fileKeyStore } from '../../drivers/datastore/keys.js';
 import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { HYPERVISOR_DRIVERS, vmDiscovery } from '../../drivers/hypervisor/registry.js';
+import { hypervisorHosts } from '../../drivers/remote/host-drivers.js';
 import { PermanentDriverError } from '../../drivers/hypervisor/types.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
@@ -142,7 +143,7 @@ async function world(limits = { maxBackups: 2, maxBackupsHost: 0 }): Promise<Wor
     timeZone: 'UTC',
     scheduler: port,
     inspectDisk: async () => ({ format: 'raw', virtualSize: 1 << 20 }),
-    discovery: vmDiscovery(HYPERVISOR_DRIVERS),
+    discovery: vmDiscovery(hypervisorHosts(HYPERVISOR_DRIVERS)),
     hypervisorDrivers: ['fs'],
     datastoreDrivers: ['local'],
     defaultDatastoreBase: join(dir, 'ds'),

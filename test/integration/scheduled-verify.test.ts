@@ -34,6 +34,7 @@ import { fileKeyStore } from '../../drivers/datastore/keys.js';
 import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
 import { HYPERVISOR_DRIVERS, vmDiscovery } from '../../drivers/hypervisor/registry.js';
+import { hypervisorHosts } from '../../drivers/remote/host-drivers.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
 
@@ -86,7 +87,7 @@ async function world() {
     timeZone: 'UTC',
     scheduler: forwardingScheduler(() => scheduler),
     inspectDisk: async () => ({ format: 'raw', virtualSize: 12 * MiB }),
-    discovery: vmDiscovery(HYPERVISOR_DRIVERS),
+    discovery: vmDiscovery(hypervisorHosts(HYPERVISOR_DRIVERS)),
     hypervisorDrivers: ['fs'],
     datastoreDrivers: ['local'],
     defaultDatastoreBase: join(dir, 'ds'),
@@ -108,7 +109,7 @@ async function world() {
     clock,
     log,
     pool,
-    hypervisors: new Map([['fs', fsDriver]]),
+    hypervisors: hypervisorHosts(new Map([['fs', fsDriver]])),
     openDatastores,
     loadKeys: (id) => keys.load(id),
     scratchDir: join(dir, 'scratch'),

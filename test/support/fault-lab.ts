@@ -82,7 +82,7 @@ export class FaultLab {
 
   private async setUp(o: LabOptions): Promise<void> {
     this.d = await startDaemon({ stateDir: this.dir, conf: CONF });
-    await rpcOk(this.d, 'one.host.allocate', 'NAME="node1"\n');
+    await rpcOk(this.d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
     await this.addDatastore('plain', join(this.work, 'plain'), false);
     await this.addDatastore('secret', join(this.work, 'secret'), true);
     if (o.tmpfsMiB) {

@@ -11,7 +11,7 @@ export function makeDisk(path: string, format: 'raw' | 'qcow2', size = '16M'): v
 
 /** Host node1, VMs 0..count-1 (each with a qcow2 and a raw disk), datastores 100 and 101. */
 export async function buildInventory(d: RunningDaemon, vmCount: number): Promise<void> {
-  await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nVM_MAD = "fs"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
   const dir = join(d.stateDir, 'vms');
   mkdirSync(dir, { recursive: true });
   for (let i = 0; i < vmCount; i++) {

@@ -54,7 +54,7 @@ export const xmlField = (xml: string, name: string): string | undefined =>
 export async function startLiveWorld(stateDir?: string): Promise<RunningDaemon> {
   const conf = 'LOG_LEVEL = "debug"\nTIMEZONE = "UTC"\nMONITORING_INTERVAL_HOST = 2\n';
   const d = await startDaemon(stateDir === undefined ? { conf } : { stateDir, conf });
-  await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nVM_MAD="kvm"\n');
+  await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nTRANSPORT="local"\nVM_MAD="kvm"\n');
   await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
   return d;
 }

@@ -9,6 +9,7 @@ import type { Store } from '../../core/store/db.js';
 import { fileKeyStore } from '../../drivers/datastore/keys.js';
 import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { HYPERVISOR_DRIVERS, vmDiscovery } from '../../drivers/hypervisor/registry.js';
+import { hypervisorHosts } from '../../drivers/remote/host-drivers.js';
 
 export function testServiceDeps(
   store: Store,
@@ -23,7 +24,7 @@ export function testServiceDeps(
     timeZone: 'UTC',
     scheduler: forwardingScheduler(scheduler),
     inspectDisk: async () => ({ format: 'raw', virtualSize: 1 << 20 }),
-    discovery: vmDiscovery(HYPERVISOR_DRIVERS),
+    discovery: vmDiscovery(hypervisorHosts(HYPERVISOR_DRIVERS)),
     hypervisorDrivers: ['fs'],
     datastoreDrivers: ['local'],
     defaultDatastoreBase: join(dir, 'ds'),

@@ -31,6 +31,8 @@ export interface TestSshd {
   running(): boolean;
   /** The datastore attributes that reach this server. */
   attributes(basePath: string): string;
+  /** A host template whose NAME is this server's address, reached through it. */
+  hostTemplate(vmMad: string): string;
 }
 
 async function freePort(host: string): Promise<number> {
@@ -162,6 +164,16 @@ export async function startSshd(dir: string, host = '127.0.0.1'): Promise<TestSs
         `SSH_KEY = "${clientKey}"`,
         `SSH_KNOWN_HOSTS = "${knownHosts}"`,
         `BASE_PATH = "${basePath}"`,
+      ].join('\n'),
+    hostTemplate: (vmMad: string) =>
+      [
+        `NAME = "${host}"`,
+        `VM_MAD = "${vmMad}"`,
+        `SSH_USER = "${user}"`,
+        `SSH_PORT = "${port}"`,
+        `SSH_KEY = "${clientKey}"`,
+        `SSH_KNOWN_HOSTS = "${knownHosts}"`,
+        '',
       ].join('\n'),
   };
 }

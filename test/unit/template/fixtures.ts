@@ -378,8 +378,9 @@ COMPRESSION_LEVEL = "1"
 ENCRYPTION        = "YES"
 `,
   'host-local.tmpl': `# A hypervisor host whose VM disks are plain files on this machine.
-NAME   = "node1"
-VM_MAD = "fs"
+NAME      = "node1"
+VM_MAD    = "fs"
+TRANSPORT = "local"
 `,
   'vm-web.tmpl': `# A VM on node1 with a qcow2 system disk and a raw data disk.
 NAME = "web-1"
@@ -457,6 +458,7 @@ export const EXAMPLE_ATTRIBUTES: Readonly<Record<string, Plain[]>> = {
   'host-local.tmpl': [
     ['NAME', 'node1'],
     ['VM_MAD', 'fs'],
+    ['TRANSPORT', 'local'],
   ],
   'vm-web.tmpl': [
     ['NAME', 'web-1'],
