@@ -8,13 +8,14 @@
  * SSH address refused at create.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { restoreDisk0, sha256File } from '../support/backups.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
-import { makeDisk } from '../support/inventory.js';
+import { chunkFiles, manifestFiles } from '../support/datastore-faults.js';
 import { rpcOk } from '../support/rpc.js';
 import { startSshd, type TestSshd } from '../support/sshd.js';
 
@@ -27,6 +28,8 @@ let work: string;
 let d: RunningDaemon;
 const hosts: TestSshd[] = [];
 let server: TestSshd;
+/** A fifth host for the faults. */
+let faulty: TestSshd;
 let datastore: number;
 /** VM ID -> its host's index, and its disk file. */
 const hostOf = new Map<number, number>();
@@ -75,6 +78,8 @@ before(async () => {
     mkdirSync(join(work, `host${i}`));
     hosts.push(await startSshd(join(work, `host${i}`), addr));
   }
+  mkdirSync(join(work, 'faulty'));
+  faulty = await startSshd(join(work, 'faulty'), '127.0.0.6');
   mkdirSync(join(work, 'server'));
   server = await startSshd(join(work, 'server'), '127.0.0.5');
   d = await startDaemon({ conf: CONF });
@@ -90,8 +95,10 @@ before(async () => {
   for (const [i, h] of hosts.entries()) {
     for (const format of ['raw', 'qcow2'] as const) {
       const disk = join(work, `host${i}`, `vm-${format}.img`);
-      if (format === 'raw') writeFileSync(disk, randomBytes(6 * MiB));
-      else makeDisk(disk, 'qcow2', '24M');
+      writeFileSync(`${disk}.raw`, randomBytes(6 * MiB));
+      if (format === 'qcow2')
+        execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', `${disk}.raw`, disk]);
+      else execFileSync('cp', [`${disk}.raw`, disk]);
       const id = Number(
         await rpcOk(
           d,
@@ -107,7 +114,7 @@ before(async () => {
 
 after(async () => {
   await d?.stop();
-  for (const h of [...hosts, server]) await h?.stop();
+  for (const h of [...hosts, server, faulty]) await h?.stop();
   cleanup(work);
 });
 
@@ -134,12 +141,106 @@ describe('hypervisor hosts over SSH', () => {
     for (const vm of vms) {
       const image = /<BACKUP_IDS>\s*<ID>(\d+)<\/ID>/.exec(await vmXml(vm))?.[1];
       assert.ok(image, `VM ${vm} has a backup`);
-      const restored = await restoreDisk0(d, image);
-      assert.equal(restored.code, 0, restored.stderr);
-      if (diskOf.get(vm)?.endsWith('raw.img'))
-        assert.equal(restored.sha, sha256File(diskOf.get(vm) as string), `VM ${vm} restores bit for bit`);
+      const to = tempDir('onebackup-ssh-restore-');
+      try {
+        const r = await cli('oneimage', ['restore', image, '--disk-id', '0', '--to', to]);
+        assert.equal(r.code, 0, r.stderr);
+        const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1] as string;
+        // The guest's bytes, whatever the file format: qemu-img compares what the guest sees.
+        execFileSync('qemu-img', ['compare', '-q', file, `${diskOf.get(vm)}.raw`]);
+      } finally {
+        cleanup(to);
+      }
     }
     // The disks were read through each host's sshd (the agent's login), not from this machine.
     for (const h of hosts) assert.match(h.log(), /Accepted publickey/);
+  });
+
+  it('a host key that does not match is refused with the fix, never accepted, and not retried; with the right key the backup works', async () => {
+    const wrong = join(work, 'faulty', 'wrong_known_hosts');
+    writeFileSync(wrong, `[${faulty.host}]:${faulty.port} ${hosts[0]?.hostPublicKey}\n`);
+    const host = await cli(
+      'onehost',
+      ['create'],
+      faulty.hostTemplate('fs').replace(faulty.knownHosts, wrong),
+    );
+    assert.equal(host.code, 0, host.stderr);
+    const disk = join(work, 'faulty', 'vm.raw');
+    writeFileSync(disk, randomBytes(2 * MiB));
+    const vm = Number(
+      await rpcOk(
+        d,
+        'one.vm.allocate',
+        `NAME = "vm-faulty"\nHOST = "${faulty.host}"\nSTATE = "POWEROFF"\nDISK = [ SOURCE = "${disk}" ]\n`,
+      ),
+    );
+    const b = await cli('onevm', ['backup', String(vm), '-d', String(datastore), '--wait']);
+    assert.notEqual(b.code, 0);
+    assert.match(`${b.stdout}${b.stderr}`, /host key of .*127\.0\.0\.6 port \d+ does not match .*refused/);
+    assert.match(`${b.stdout}${b.stderr}`, /ssh-keygen -R/);
+    assert.doesNotMatch(d.logs(), new RegExp(`"vm":${vm},[^\n]*backup failed, will retry`));
+    assert.doesNotMatch(faulty.log(), /Accepted publickey/, 'no login with a host key that does not match');
+    // The operator checks the fingerprint and records the right key: the next backup works.
+    writeFileSync(wrong, `[${faulty.host}]:${faulty.port} ${faulty.hostPublicKey}\n`);
+    const ok = await cli('onevm', ['backup', String(vm), '-d', String(datastore), '--wait']);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  it("a host's sshd killed mid-backup: retryable with the reason, nothing recorded, the retry succeeds when it is back", async () => {
+    const base = join(work, 'server', 'backups');
+    const disk = join(work, 'faulty', 'big.raw');
+    writeFileSync(disk, randomBytes(192 * MiB));
+    const vm = Number(
+      await rpcOk(
+        d,
+        'one.vm.allocate',
+        `NAME = "vm-big"\nHOST = "${faulty.host}"\nSTATE = "POWEROFF"\nDISK = [ SOURCE = "${disk}" ]\n`,
+      ),
+    );
+    const job = await cli(
+      'onebackupjob',
+      ['create'],
+      `NAME = "big"\nBACKUP_VMS = "${vm}"\nDATASTORE_ID = ${datastore}\nMAX_RETRIES = 3\nRETRY_INTERVAL = 4\n`,
+    );
+    assert.equal(job.code, 0, job.stderr);
+    const jobId = /ID: (\d+)/.exec(job.stdout)?.[1] as string;
+    const manifestsBefore = manifestFiles(base).length;
+    const chunksBefore = chunkFiles(base).length;
+    assert.equal((await cli('onebackupjob', ['backup', jobId])).code, 0);
+    await eventually('the backup under way', async () => chunkFiles(base).length >= chunksBefore + 3);
+    await faulty.stop();
+    await eventually('the failed attempt', async () => d.logs().includes('backup failed, will retry'));
+    const line = d
+      .logs()
+      .split('\n')
+      .find((l) => l.includes('backup failed, will retry') && l.includes(`"vm":${vm}`)) as string;
+    assert.match(line, /127\.0\.0\.6/, 'the reason names the host');
+    assert.match(line, /(connection to \S+ port \d+ was lost|cannot reach|agent stopped)/);
+    assert.equal(manifestFiles(base).length, manifestsBefore, 'no manifest of the failed backup');
+    await faulty.start();
+    await eventually('the retry to succeed', async () => {
+      const xml = (await cli('onebackupjob', ['show', jobId, '-x'])).stdout;
+      return new RegExp(`<UPDATED_VMS>\\s*<ID>${vm}</ID>`).test(xml);
+    });
+    const image = /<BACKUP_IDS>\s*<ID>(\d+)<\/ID>/.exec(await vmXml(vm))?.[1] as string;
+    assert.equal((await restoreDisk0(d, image)).sha, sha256File(disk));
+  });
+
+  it('a host whose NAME is not an SSH address, or with a bad SSH attribute, is refused at create naming the attribute', async () => {
+    const r = await cli('onehost', ['create'], 'NAME = "my host"\nVM_MAD = "fs"\nSSH_PORT = "99999"\n');
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /NAME="my host" is not a host name or address/);
+    assert.match(r.stderr, /TRANSPORT = "local"/);
+    assert.match(r.stderr, /SSH_PORT="99999" is not a TCP port/);
+    const t = await cli('onehost', ['create'], 'NAME = "x1"\nTRANSPORT = "telnet"\n');
+    assert.equal(t.code, 255);
+    assert.match(t.stderr, /TRANSPORT="telnet" is not a transport/);
+    const k = await cli(
+      'onehost',
+      ['create'],
+      'NAME = "x2"\nSSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----"\n',
+    );
+    assert.equal(k.code, 255);
+    assert.doesNotMatch(k.stderr, /BEGIN OPENSSH/, 'key material is never repeated');
   });
 });
