@@ -1,0 +1,92 @@
+/**
+ * A live VM on a kvm host reached over SSH: a real guest (test/support/guest.ts) under a bare
+ * QEMU whose QMP socket lives on the host (a real sshd on 127.0.0.7 stands for it). The point in
+ * time, the NBD export and the dirty bitmaps stay on the host, driven by its agent; the bytes
+ * cross the SSH connection. FULL then a CBT increment while the guest writes: each restores to
+ * one instant; the increment reads only what changed; the host's monitor reports the VM's state.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { cleanup, type RunningDaemon, runCli, tempDir } from '../support/daemon.js';
+import { checkInstant, type Guest, guestUnavailable, rawBytes, startGuest } from '../support/guest.js';
+import { backupLive, incrementsOf, restoreLive, startLiveWorld, xmlField } from '../support/live-backups.js';
+import { rpcOk } from '../support/rpc.js';
+import { startSshd, type TestSshd } from '../support/sshd.js';
+
+const MiB = 1024 * 1024;
+const BLOCKS = 256;
+const skip = guestUnavailable();
+
+let d: RunningDaemon;
+let work: string;
+let host: TestSshd;
+let guest: Guest | undefined;
+let guestDir: string | undefined;
+
+describe('a live VM on a kvm host reached over SSH', { skip }, () => {
+  before(async () => {
+    work = tempDir('onebackup-kvm-ssh-');
+    mkdirSync(join(work, 'host'));
+    host = await startSshd(join(work, 'host'), '127.0.0.7');
+    d = await startLiveWorld();
+    await rpcOk(d, 'one.host.allocate', host.hostTemplate('kvm'));
+  });
+  after(async () => {
+    await guest?.stop();
+    if (guestDir) cleanup(guestDir);
+    await d?.stop();
+    await host?.stop();
+    if (d) cleanup(d.stateDir);
+    cleanup(work);
+  });
+
+  it('FULL then a CBT increment through the host agent, the guest writing throughout, each restores to one instant', async () => {
+    const raw = join(work, 'initial.raw');
+    const initial = Buffer.alloc(64 * MiB);
+    initial.fill(0x5a, 40 * MiB, 41 * MiB);
+    writeFileSync(raw, initial);
+    const disk = join(work, 'host', 'live.qcow2');
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, disk]);
+    guestDir = tempDir('onebackup-guest-run-');
+    guest = await startGuest({ dir: guestDir, disk, format: 'qcow2', blocks: BLOCKS, delayUs: 3000 });
+    // No DISK: the host's agent asks QEMU (query-block) for it.
+    const vm = Number(
+      await rpcOk(
+        d,
+        'one.vm.allocate',
+        `NAME="remote-live"\nHOST="${host.host}"\nQMP_SOCKET="${guest.qmpSocket}"\nBACKUP_CONFIG=[MODE="INCREMENT"]\n`,
+      ),
+    );
+    const shown = await runCli('onevm', ['show', String(vm), '-x'], d);
+    assert.ok(shown.stdout.includes(disk), `the disk as the host's QEMU has it: ${shown.stdout}`);
+    assert.match(shown.stdout, /<STATE>3<\/STATE>/, "RUNNING, as the host's QEMU says");
+    const image = await backupLive(d, vm);
+    await guest.waitSeq(guest.seq() + 200);
+    assert.equal(await backupLive(d, vm), image);
+    const incs = await incrementsOf(d, image);
+    assert.equal(incs.length, 2);
+    assert.equal(xmlField(incs[1] as string, 'TYPE'), 'INCREMENT');
+    assert.equal(xmlField(incs[1] as string, 'FULL_READ'), undefined, incs[1]);
+    assert.ok(
+      Number(xmlField(incs[1] as string, 'BYTES_READ')) < (64 * MiB) / 2,
+      'the increment read only changes',
+    );
+    const seen = [0, 1].map((i) => i);
+    for (const i of [0, 1])
+      seen[i] = checkInstant(
+        rawBytes(await restoreLive(d, work, image, { increment: i }), 'qcow2', work),
+        initial,
+        BLOCKS,
+        guest.stride,
+      );
+    assert.ok(
+      (seen[0] as number) > 0 && (seen[0] as number) < (seen[1] as number),
+      `instants in order: ${seen}`,
+    );
+    await guest.waitSeq((seen[1] as number) + 50);
+    assert.match(host.log(), /Accepted publickey/, "the host's agent logged in over SSH");
+  });
+});
