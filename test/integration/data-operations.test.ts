@@ -101,7 +101,8 @@ async function world(limits: { maxBackups: number; maxBackupsHost: number }) {
   let scheduler: JobScheduler | undefined;
   const deps: ServiceDeps = testServiceDeps(store, clock, dir, () => scheduler);
   await new UserService(deps).bootstrap();
-  for (const h of ['node1', 'node2']) await new HostService(deps).allocate(admin, `NAME="${h}"\n`);
+  for (const h of ['node1', 'node2'])
+    await new HostService(deps).allocate(admin, `NAME="${h}"\nTRANSPORT="local"\n`);
   await new DatastoreService(deps).allocate(admin, 'NAME="ds"\nTYPE="BACKUP_DS"\n');
   for (let i = 0; i < 4; i++)
     await new VmService(deps).allocate(

@@ -26,8 +26,8 @@ import { openSqliteStore, type Store } from '../../core/store/db.js';
 import { fileKeyStore } from '../../drivers/datastore/keys.js';
 import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { HYPERVISOR_DRIVERS, vmDiscovery } from '../../drivers/hypervisor/registry.js';
-import { hypervisorHosts } from '../../drivers/remote/host-drivers.js';
 import { PermanentDriverError } from '../../drivers/hypervisor/types.js';
+import { hypervisorHosts } from '../../drivers/remote/host-drivers.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { passed, until } from '../support/scheduler-wait.js';
@@ -152,7 +152,8 @@ async function world(limits = { maxBackups: 2, maxBackupsHost: 0 }): Promise<Wor
     dropManifests: async () => undefined,
   };
   await new UserService(deps).bootstrap();
-  for (const h of ['node1', 'node2', 'node3']) await new HostService(deps).allocate(admin, `NAME="${h}"\n`);
+  for (const h of ['node1', 'node2', 'node3'])
+    await new HostService(deps).allocate(admin, `NAME="${h}"\nTRANSPORT="local"\n`);
   await new DatastoreService(deps).allocate(admin, 'NAME="ds"\nTYPE="BACKUP_DS"\n');
   for (let i = 0; i < 6; i++) {
     await new VmService(deps).allocate(

@@ -45,7 +45,7 @@ async function world(): Promise<{ store: Store; alice: RetentionOwner }> {
   const users = new UserService(deps);
   await users.bootstrap();
   await users.allocate(admin, 'alice', 'secret-pass', []);
-  await new HostService(deps).allocate(admin, 'NAME="node1"\n');
+  await new HostService(deps).allocate(admin, 'NAME="node1"\nTRANSPORT="local"\n');
   for (const name of ['a', 'b', 'c'])
     await new DatastoreService(deps).allocate(admin, `NAME="${name}"\nTYPE="BACKUP_DS"\n`);
   await new VmService(deps).allocate(admin, 'NAME="vm0"\nHOST="node1"\nDISK=[SOURCE="/d/0"]\n');

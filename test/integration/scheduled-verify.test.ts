@@ -96,7 +96,7 @@ async function world() {
     dropManifests: async () => undefined,
   };
   await new UserService(deps).bootstrap();
-  await new HostService(deps).allocate(admin, 'NAME="node1"\n');
+  await new HostService(deps).allocate(admin, 'NAME="node1"\nTRANSPORT="local"\n');
   const ds = await new DatastoreService(deps).allocate(
     admin,
     'NAME="nightly"\nVERIFY_INTERVAL="1"\nVERIFY_BUDGET="6 MiB"\n',
