@@ -62,7 +62,8 @@ try {
   const disk = join(dir, 'disk.raw');
   execFileSync('truncate', ['-s', '1M', disk]);
   const t0 = performance.now();
-  for (let h = 0; h < HOSTS; h++) await rpc(url, session, 'one.host.allocate', `NAME="node${h}"\nTRANSPORT="local"\n`);
+  for (let h = 0; h < HOSTS; h++)
+    await rpc(url, session, 'one.host.allocate', `NAME="node${h}"\nTRANSPORT="local"\n`);
   await rpc(url, session, 'one.datastore.allocate', 'NAME="ds"\nTYPE="BACKUP_DS"\n');
   for (let i = 0; i < JOBS; i++) {
     await rpc(

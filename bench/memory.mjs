@@ -234,7 +234,8 @@ async function runOnce(disks, mode, index) {
   try {
     await sleep(1000);
     const baseline = vmStatusKiB(d.child.pid).rss;
-    for (let h = 0; h < HOSTS; h++) await d.rpc('one.host.allocate', `NAME = "node${h}"\nTRANSPORT = "local"\nVM_MAD = "fs"\n`);
+    for (let h = 0; h < HOSTS; h++)
+      await d.rpc('one.host.allocate', `NAME = "node${h}"\nTRANSPORT = "local"\nVM_MAD = "fs"\n`);
     const ds = await d.rpc(
       'one.datastore.allocate',
       'NAME = "backups"\nTYPE = "BACKUP_DS"\nCOMPRESSION = "zstd"\nENCRYPTION = "YES"\n',

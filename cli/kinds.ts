@@ -102,6 +102,13 @@ export const VM: ObjectKind = {
     `\n${'BACKUP CONFIGURATION'.padEnd(80)}\n${templateToString(templateAttributes(d.child('BACKUPS')?.child('BACKUP_CONFIG')))}`,
 };
 
+/** A host's STATE as onehost shows it: init (not monitored yet), on, err (unreachable). */
+const hostStat = (d: XmlElement): string => ({ 0: 'init', 2: 'on', 3: 'err' })[d.num('STATE')] ?? 'on';
+const hostStateName = (d: XmlElement): string =>
+  ({ 0: 'INIT', 2: 'MONITORED', 3: 'ERROR' })[d.num('STATE')] ?? 'MONITORED';
+const hostDisk = (d: XmlElement, name: string): number =>
+  d.child('HOST_SHARE')?.child('DATASTORES')?.num(name) ?? 0;
+
 /** HOST_SHARE/RUNNING_VMS: the host's VMs in state RUNNING. */
 const runningVms = (d: XmlElement): string => d.child('HOST_SHARE')?.text('RUNNING_VMS') || '0';
 
@@ -142,13 +149,35 @@ export const HOST: ObjectKind = {
       size: 4,
       value: (d) => tmpl(d, 'RUNNING_BACKUPS') || '0',
     },
-    { name: 'STAT', describe: 'Host status', size: 4, left: true, value: () => 'on' },
+    {
+      name: 'FREE',
+      describe: 'Free space where its VMs disks live',
+      size: 6,
+      value: (d) => mbToStr(hostDisk(d, 'FREE_DISK')),
+    },
+    {
+      name: 'STAT',
+      describe: 'Host status: on, err (unreachable), init (not monitored yet)',
+      size: 4,
+      left: true,
+      value: hostStat,
+    },
   ],
   showFields: (d) => [
     ['ID', d.text('ID')],
     ['NAME', d.text('NAME')],
     ['CLUSTER', d.text('CLUSTER')],
+    ['STATE', hostStateName(d)],
     ['VM_MAD', d.text('VM_MAD')],
+    [
+      'LAST MONITORING TIME',
+      d.child('MONITORING')?.num('TIMESTAMP')
+        ? strftime(d.child('MONITORING')?.num('TIMESTAMP') ?? 0, '%m/%d/%y %H:%M:%S')
+        : '-',
+    ],
+    ['AGENT VERSION', tmpl(d, 'AGENT_VERSION') || '-'],
+    ['FREE DISK', `${mbToStr(hostDisk(d, 'FREE_DISK'))} of ${mbToStr(hostDisk(d, 'MAX_DISK'))}`],
+    ...(tmpl(d, 'ERROR') ? [['ERROR', tmpl(d, 'ERROR')] as const] : []),
     ['VMS', ids(d, 'VMS').join(',')],
     ['RUNNING VMS', runningVms(d)],
     ['RUNNING BACKUPS', tmpl(d, 'RUNNING_BACKUPS') || '0'],

@@ -4,8 +4,10 @@
  * onebackup has no notion of (host monitoring, image snapshots and clones). Keys are never written.
  */
 import type { DatastoreView } from '../services/datastores.js';
+import { diskMegabytes, HOST_STATE } from '../services/host-health.js';
 import type { HostView } from '../services/hosts.js';
 import type { ImageView } from '../services/images.js';
+import type { PlainAttribute } from '../template/attributes.js';
 import { cdata, el, render, type XmlNode } from '../xml/build.js';
 import { idsEl, num, ownedHead, templateEl } from './common.js';
 
@@ -14,15 +16,37 @@ export interface HostActivity {
   readonly backupsRunning: number;
 }
 
+/** The attributes host monitoring adds to a host's TEMPLATE, as oned's monitoring does. */
+const MONITORED_ATTRIBUTES = ['RUNNING_BACKUPS', 'ERROR', 'AGENT_VERSION', 'NODE_VERSION'];
+
+function monitoredAttributes(v: HostView, activity: HostActivity): PlainAttribute[] {
+  const h = v.health?.health;
+  const single = (name: string, value: string): PlainAttribute => ({ kind: 'single', name, value });
+  return [
+    single('RUNNING_BACKUPS', String(activity.backupsRunning)),
+    ...(h && !h.reachable ? [single('ERROR', h.error ?? 'unreachable')] : []),
+    ...(h?.version ? [single('AGENT_VERSION', h.version)] : []),
+    ...(h?.node ? [single('NODE_VERSION', h.node)] : []),
+  ];
+}
+
 function hostEl(v: HostView, activity: HostActivity): XmlNode {
   const r = v.row;
+  const health = v.health;
+  // INIT until the first monitoring pass, then MONITORED or ERROR (unreachable).
+  const state =
+    health === undefined
+      ? HOST_STATE.INIT
+      : health.health.reachable
+        ? HOST_STATE.MONITORED
+        : HOST_STATE.ERROR;
+  const disk = health ? diskMegabytes(health.health) : { free: 0, total: 0, used: 0 };
   return el(
     'HOST',
     num('ID', r.id),
     el('NAME', r.name),
-    // MONITORED (2): onebackup does not poll hosts; a host is usable once registered.
-    num('STATE', 2),
-    num('PREV_STATE', 2),
+    num('STATE', state),
+    num('PREV_STATE', state),
     el('IM_MAD', r.vm_mad),
     el('VM_MAD', r.vm_mad),
     num('CLUSTER_ID', 0),
@@ -37,17 +61,23 @@ function hostEl(v: HostView, activity: HostActivity): XmlNode {
       num('MAX_CPU', 0),
       num('RUNNING_VMS', v.runningVmIds.length),
       num('VMS_THREAD', 0),
-      el('DATASTORES', num('DISK_USAGE', 0), num('FREE_DISK', 0), num('MAX_DISK', 0), num('USED_DISK', 0)),
+      el(
+        'DATASTORES',
+        num('DISK_USAGE', disk.used),
+        num('FREE_DISK', disk.free),
+        num('MAX_DISK', disk.total),
+        num('USED_DISK', disk.used),
+      ),
       el('PCI_DEVICES'),
       el('NUMA_NODES'),
     ),
     idsEl('VMS', v.vmIds),
-    // RUNNING_BACKUPS is ours, computed like oned's monitoring attributes in a host's TEMPLATE.
+    // Computed like oned's monitoring attributes in a host's TEMPLATE.
     templateEl([
-      ...v.template.filter((a) => a.name !== 'RUNNING_BACKUPS'),
-      { kind: 'single', name: 'RUNNING_BACKUPS', value: String(activity.backupsRunning) },
+      ...v.template.filter((a) => !MONITORED_ATTRIBUTES.includes(a.name)),
+      ...monitoredAttributes(v, activity),
     ]),
-    el('MONITORING'),
+    health ? el('MONITORING', num('TIMESTAMP', health.checkedAt), num('ID', r.id)) : el('MONITORING'),
   );
 }
 

@@ -5,6 +5,7 @@ import type { Tx } from '../store/db.js';
 import { type HostSyncResult, setVmState, syncHostVms } from '../store/host-sync.js';
 import {
   deleteHost,
+  diskDirsByHost,
   findHostIdByName,
   insertHost,
   listHosts,
@@ -23,18 +24,23 @@ import { parseTemplate } from '../template/parser.js';
 import type { Position } from '../template/types.js';
 import { type DiscoveredVm, HOST_ACCESS_ATTRIBUTES } from '../vm-discovery.js';
 import type { ServiceDeps } from './context.js';
+import { HostHealthBoard, type HostHealthRecord } from './host-health.js';
 import { checkName, loadAuthorized, requireAdmin, visibleInPool, WHOLE_POOL } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 import { TemplateReader } from './template-reader.js';
 
 export interface HostView extends Named<HostTable> {
   readonly template: readonly PlainAttribute[];
+  /** What the last monitoring pass found (undefined: none yet). */
+  readonly health: HostHealthRecord | undefined;
   readonly vmIds: readonly number[];
   /** The VMs registered on the host whose state is RUNNING. */
   readonly runningVmIds: readonly number[];
 }
 
 export class HostService {
+  readonly #health = new HostHealthBoard();
+
   constructor(private readonly deps: ServiceDeps) {}
 
   async allocate(who: Requester, text: string): Promise<number> {
@@ -84,6 +90,7 @@ export class HostService {
       }
       await deleteHost(trx, id);
     });
+    this.#health.forget(id);
   }
 
   async info(who: Requester, id: number): Promise<HostView> {
@@ -149,8 +156,9 @@ export class HostService {
     let synced = 0;
     let states = 0;
     const hosts = await this.deps.store.read((trx) => listHosts(trx));
+    const reachable = await this.checkHealth(hosts, problems);
     for (const h of hosts) {
-      if (h.vm_mad === 'fs') continue;
+      if (h.vm_mad === 'fs' || !reachable.has(h.id)) continue;
       try {
         await this.sync(who, h.id, { monitor: true });
         synced++;
@@ -167,6 +175,27 @@ export class HostService {
     return { synced, states, problems };
   }
 
+  /**
+   * Every host at once: reachable (its agent answers over SSH, or this machine), the agent's
+   * version, free space where its VMs' disks live. Returns the IDs of the reachable ones.
+   */
+  private async checkHealth(hosts: readonly HostTable[], problems: string[]): Promise<Set<number>> {
+    const dirs = await this.deps.store.read((trx) => diskDirsByHost(trx));
+    const checkedAt = Math.floor(this.deps.clock.now() / 1000);
+    const reachable = new Set<number>();
+    await Promise.all(
+      hosts.map(async (h) => {
+        const health = await this.deps.discovery.health(hostAccessOf(h), dirs.get(h.id) ?? []);
+        this.#health.set(h.id, { health, checkedAt });
+        if (health.reachable) reachable.add(h.id);
+        else problems.push(`host ${h.id} (${h.name}) is unreachable: ${health.error ?? 'no answer'}`);
+        for (const s of health.space)
+          if (s.error !== undefined) problems.push(`host ${h.id} (${h.name}): ${s.path}: ${s.error}`);
+      }),
+    );
+    return reachable;
+  }
+
   private async views(trx: Tx, rows: readonly HostTable[]): Promise<HostView[]> {
     const named = await withNames(trx, rows);
     const vms = await vmsByHost(trx);
@@ -175,6 +204,7 @@ export class HostService {
       return {
         ...n,
         template: decodeAttributes(n.row.template),
+        health: this.#health.get(n.row.id),
         vmIds: on.map((v) => v.id),
         runningVmIds: on.filter((v) => v.state === 'RUNNING').map((v) => v.id),
       };

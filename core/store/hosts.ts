@@ -60,3 +60,20 @@ export async function vmsByHost(
   }
   return out;
 }
+
+/** The directories holding each host's VM disks (what host monitoring reports free space of). */
+export async function diskDirsByHost(db: Queryable): Promise<ReadonlyMap<number, readonly string[]>> {
+  const rows = await db
+    .selectFrom('vm_disks')
+    .innerJoin('vms', 'vms.id', 'vm_disks.vm_id')
+    .select(['vms.host_id as hostId', 'vm_disks.source as source'])
+    .execute();
+  const out = new Map<number, Set<string>>();
+  for (const r of rows) {
+    const dir = r.source.slice(0, Math.max(1, r.source.lastIndexOf('/')));
+    const dirs = out.get(r.hostId) ?? new Set<string>();
+    dirs.add(dir);
+    out.set(r.hostId, dirs);
+  }
+  return new Map([...out].map(([id, dirs]) => [id, [...dirs].sort()]));
+}

@@ -131,7 +131,9 @@ describe('CLI conventions', () => {
 
 describe('inventory CLIs', () => {
   it('host, VM with real disks, datastore: create, list, show, delete', async () => {
-    const host = await runCli('onehost', ['create'], d, { input: 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n' });
+    const host = await runCli('onehost', ['create'], d, {
+      input: 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n',
+    });
     assert.deepEqual([host.code, host.stdout], [0, 'ID: 0\n']);
     const qcow = join(d.stateDir, 'a.qcow2');
     const raw = join(d.stateDir, 'b.raw');

@@ -90,7 +90,8 @@ describe('metrics of the real daemon', () => {
     dir = tempDir();
     d = await startDaemon({ stateDir: dir, conf: CONF });
     metricsUrl = d.url.replace(/\/RPC2$/, '/metrics');
-    for (const h of ['node1', 'node2']) await rpcOk(d, 'one.host.allocate', `NAME="${h}"\nTRANSPORT="local"\nVM_MAD="fs"\n`);
+    for (const h of ['node1', 'node2'])
+      await rpcOk(d, 'one.host.allocate', `NAME="${h}"\nTRANSPORT="local"\nVM_MAD="fs"\n`);
     await rpcOk(
       d,
       'one.datastore.allocate',

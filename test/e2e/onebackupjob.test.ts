@@ -520,7 +520,10 @@ describe('users see and change only what their permissions allow', () => {
   });
 
   it('cannot register VMs, hosts or datastores', async () => {
-    const r = await runCli('onehost', ['create'], d, { env: aliceEnv, input: 'NAME="h2"\nTRANSPORT="local"\n' });
+    const r = await runCli('onehost', ['create'], d, {
+      env: aliceEnv,
+      input: 'NAME="h2"\nTRANSPORT="local"\n',
+    });
     assert.equal(r.code, 255);
     assert.equal(r.stderr, '[one.host.allocate] User [2] : Not authorized to perform CREATE HOST.\n');
   });

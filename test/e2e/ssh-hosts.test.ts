@@ -21,7 +21,7 @@ import { startSshd, type TestSshd } from '../support/sshd.js';
 
 const MiB = 1024 * 1024;
 const CONF =
-  'LOG_LEVEL = "info"\nLOG_FORMAT = "json"\nTIMEZONE = "UTC"\nMAX_BACKUPS = 3\nMAX_BACKUPS_HOST = 1\nWORKERS = 2\n';
+  'LOG_LEVEL = "info"\nLOG_FORMAT = "json"\nTIMEZONE = "UTC"\nMAX_BACKUPS = 3\nMAX_BACKUPS_HOST = 1\nWORKERS = 2\nMONITORING_INTERVAL_HOST = 2\n';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let work: string;
@@ -156,6 +156,21 @@ describe('hypervisor hosts over SSH', () => {
     for (const h of hosts) assert.match(h.log(), /Accepted publickey/);
   });
 
+  it('host monitoring: onehost list and show say each host is on, its free disk and agent version', async () => {
+    await eventually('every host monitored', async () => {
+      const list = await cli('onehost', ['list']);
+      return hosts.every((h) =>
+        new RegExp(`${h.host.replaceAll('.', '\\.')}.*\\bon\\s*$`, 'm').test(list.stdout),
+      );
+    });
+    const show = await cli('onehost', ['show', hosts[0]?.host as string]);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /STATE\s*:\s*MONITORED/);
+    assert.match(show.stdout, /AGENT VERSION\s*:\s*\d+\.\d+\.\d+\+[0-9a-f]{12}/);
+    assert.match(show.stdout, /FREE DISK\s*:\s*[\d.]+[MGT] of [\d.]+[MGT]/);
+    assert.doesNotMatch(show.stdout, /FREE DISK\s*:\s*0M of 0M/);
+  });
+
   it('a host key that does not match is refused with the fix, never accepted, and not retried; with the right key the backup works', async () => {
     const wrong = join(work, 'faulty', 'wrong_known_hosts');
     writeFileSync(wrong, `[${faulty.host}]:${faulty.port} ${hosts[0]?.hostPublicKey}\n`);
@@ -210,6 +225,10 @@ describe('hypervisor hosts over SSH', () => {
     await eventually('the backup under way', async () => chunkFiles(base).length >= chunksBefore + 3);
     await faulty.stop();
     await eventually('the failed attempt', async () => d.logs().includes('backup failed, will retry'));
+    await eventually('the host shown unreachable', async () => {
+      const show = await cli('onehost', ['show', faulty.host]);
+      return /STATE\s*:\s*ERROR/.test(show.stdout) && /ERROR\s*:.*cannot reach/.test(show.stdout);
+    });
     const line = d
       .logs()
       .split('\n')
