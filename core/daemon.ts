@@ -190,6 +190,7 @@ export class Daemon {
       version: VERSION.onebackup,
       poolUtilization: () => pool.busyShareSinceLastCall(),
       datastoreAnswers: () => probes.answers(),
+      hostTraffic: () => this.deps.hypervisors.traffic(),
     });
     const observer = fanOut([metrics.observer, this.#outcomes], (err) =>
       log.warn('metrics observer failed', { error: err instanceof Error ? err.message : String(err) }),

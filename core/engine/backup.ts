@@ -60,15 +60,23 @@ function isZero(buf: Uint8Array): boolean {
 
 /** Encoded chunks written at once per backup; more wait in the queue, each holding a payload region. */
 const WRITE_DEPTH = 4;
+/**
+ * Chunks read at once per backup: a read that waits on a round trip (a host's agent over SSH, an
+ * NBD export) overlaps the next ones. Each holds a plaintext region, so memory stays bounded.
+ */
+const READ_DEPTH = 4;
 
 export async function runBackup(req: BackupRequest): Promise<Manifest> {
   const started = req.now();
   const slots = req.pool.slots();
   // Encoding and writing queue apart: an encoded chunk frees its plaintext region (the next read)
   // at once, and its payload waits for the disk behind at most WRITE_DEPTH writes in flight.
+  const reads = new PQueue({ concurrency: READ_DEPTH });
   const compute = new PQueue({ concurrency: slots.count });
   const writes = new PQueue({ concurrency: WRITE_DEPTH });
   const idle = async () => {
+    // Reads queue encodes, and encodes queue writes: drained in that order.
+    await reads.onIdle();
     await compute.onIdle();
     await writes.onIdle();
   };
@@ -200,23 +208,28 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
         }
         // A free plaintext region is the bound on chunks read ahead: reading waits for one.
         const region = await slots.acquirePlain();
-        const plain = region.bytes.subarray(0, length);
-        try {
-          req.signal?.throwIfAborted();
-          await req.hypervisor.read(req.pit, disk.diskId, i * CHUNK_SIZE, plain);
-        } catch (err) {
-          slots.releasePlain(region);
-          throw err;
-        }
-        stats.bytesRead += length;
-        if (isZero(plain)) {
-          slots.releasePlain(region);
-          stats.bytesZero += length;
-          done += length;
-          continue;
-        }
         const previousId = previous?.chunks[i] ?? undefined;
-        compute.add(() => encode(ids, i, previousId, region, length)).catch(fail);
+        reads
+          .add(async () => {
+            const plain = region.bytes.subarray(0, length);
+            try {
+              req.signal?.throwIfAborted();
+              if (failure) throw failure;
+              await req.hypervisor.read(req.pit, disk.diskId, i * CHUNK_SIZE, plain);
+            } catch (err) {
+              slots.releasePlain(region);
+              throw err;
+            }
+            stats.bytesRead += length;
+            if (isZero(plain)) {
+              slots.releasePlain(region);
+              stats.bytesZero += length;
+              done += length;
+              return;
+            }
+            compute.add(() => encode(ids, i, previousId, region, length)).catch(fail);
+          })
+          .catch(fail);
       }
       await idle();
       if (failure) throw failure;

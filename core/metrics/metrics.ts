@@ -5,7 +5,7 @@
  * prom-client's process metrics.
  */
 
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BackupObserver } from '../events.js';
 import { eventMetrics } from './event-metrics.js';
 import type { DatastoreHealth } from './health.js';
@@ -24,6 +24,8 @@ export interface MetricsSources extends StateSources {
   readonly poolUtilization: () => number;
   /** The last probe of each datastore's storage (never waited for at scrape time). */
   readonly datastoreAnswers?: () => readonly DatastoreHealth[];
+  /** Bytes received from and sent to each SSH host's agent since the daemon started. */
+  readonly hostTraffic?: () => readonly { host: string; received: number; sent: number }[];
 }
 
 export class DaemonMetrics {
@@ -63,6 +65,19 @@ export class DaemonMetrics {
         this.reset();
         for (const a of src.datastoreAnswers?.() ?? [])
           this.set({ datastore: String(a.id) }, a.answering ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'onebackup_host_agent_bytes_total',
+      help: "Bytes that crossed the SSH connections to a host's agent (direction: received = disk reads and answers, sent = restored disk writes and calls), since the daemon started.",
+      labelNames: ['host', 'direction'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const t of src.hostTraffic?.() ?? []) {
+          this.inc({ host: t.host, direction: 'received' }, t.received);
+          this.inc({ host: t.host, direction: 'sent' }, t.sent);
+        }
       },
     });
     this.observer = eventMetrics(this.registry);

@@ -178,6 +178,8 @@ export interface HypervisorHosts {
   check(host: HostAccess): readonly HostAccessProblem[];
   /** Reachability, agent version and free space where `paths` live (local hosts: this machine's). */
   health(host: HostAccess | undefined, paths: readonly string[]): Promise<HostHealth>;
+  /** Bytes received from and sent to each SSH host's agent since the daemon started. */
+  traffic(): readonly { readonly host: string; readonly received: number; readonly sent: number }[];
   /** Closes every connection to a host's agent. */
   close(): Promise<void>;
 }

@@ -54,19 +54,23 @@ export class AgentConnection {
   #stderr = '';
   #failure: Error | undefined;
   readonly hello: Promise<AgentHello>;
+  /** Bytes that crossed the connection (protocol and payload; SSH's own overhead excluded). */
+  readonly traffic: { received: number; sent: number };
 
   private constructor(
     readonly target: SshTarget,
     bundle: Buffer,
     sshBinary: string,
+    traffic: { received: number; sent: number },
   ) {
+    this.traffic = traffic;
     const command = `node -e '${BOOTSTRAP}'`;
     this.#child = spawn(sshBinary, sshCommandArgs(target, command), { stdio: ['pipe', 'pipe', 'pipe'] });
     const length = Buffer.alloc(4);
     length.writeUInt32BE(bundle.length, 0);
     this.#child.stdin?.on('error', () => undefined);
-    this.#child.stdin?.write(length);
-    this.#child.stdin?.write(bundle);
+    this.#write(length);
+    this.#write(bundle);
     this.#child.stderr?.on('data', (d: Buffer) => {
       this.#stderr = (this.#stderr + d.toString('utf8')).slice(-8192);
     });
@@ -90,6 +94,7 @@ export class AgentConnection {
     );
     timer.unref();
     this.#child.stdout?.on('data', (data: Buffer) => {
+      this.traffic.received += data.length;
       let frames: ReturnType<FrameReader['push']>;
       try {
         frames = reader.push(data);
@@ -128,9 +133,22 @@ export class AgentConnection {
 
   #failed: (err: Error) => void;
 
-  /** Starts the agent on the target; resolves once it greeted (or rejects with why it could not). */
-  static async open(target: SshTarget, bundlePath: string, sshBinary = 'ssh'): Promise<AgentConnection> {
-    const c = new AgentConnection(target, readFileSync(bundlePath), sshBinary);
+  #write(part: Uint8Array): void {
+    this.traffic.sent += part.length;
+    this.#child.stdin?.write(part);
+  }
+
+  /**
+   * Starts the agent on the target; resolves once it greeted (or rejects with why it could not).
+   * `traffic` is added to as bytes cross (a host's totals outlive its connections).
+   */
+  static async open(
+    target: SshTarget,
+    bundlePath: string,
+    traffic: { received: number; sent: number },
+    sshBinary = 'ssh',
+  ): Promise<AgentConnection> {
+    const c = new AgentConnection(target, readFileSync(bundlePath), sshBinary, traffic);
     await c.hello;
     return c;
   }
@@ -171,12 +189,12 @@ export class AgentConnection {
     const id = this.#nextId++;
     const reply = new Promise<AgentReply>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
     for (const part of encodeFrame({ t: 'call', id, driver, method, args }, options.body))
-      this.#child.stdin?.write(part);
+      this.#write(part);
     const signal = options.signal;
     if (signal) {
       const onAbort = () => {
         if (this.#pending.has(id))
-          for (const part of encodeFrame({ t: 'abort', id })) this.#child.stdin?.write(part);
+          for (const part of encodeFrame({ t: 'abort', id })) this.#write(part);
       };
       if (signal.aborted) onAbort();
       else {

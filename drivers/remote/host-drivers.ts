@@ -86,6 +86,8 @@ export function hypervisorHosts(
   options: HostDriversOptions = {},
 ): HypervisorHosts {
   const connections = new Map<string, Promise<AgentConnection>>();
+  /** Bytes to and from each host's agents, by host name, since the daemon started. */
+  const traffic = new Map<string, { received: number; sent: number }>();
   const remotes = new Map<string, RemoteHypervisorDriver>();
   const bundlePath = options.bundlePath ?? BUNDLE;
 
@@ -111,7 +113,12 @@ export function hypervisorHosts(
           ErrorCode.INTERNAL,
           `the host agent (${bundlePath}) is missing: build onebackup with npm run build`,
         );
-      const opening = AgentConnection.open(target, bundlePath, options.sshBinary);
+      let counted = traffic.get(target.host);
+      if (!counted) {
+        counted = { received: 0, sent: 0 };
+        traffic.set(target.host, counted);
+      }
+      const opening = AgentConnection.open(target, bundlePath, counted, options.sshBinary);
       connections.set(key, opening);
       opening.catch(() => {
         if (connections.get(key) === opening) connections.delete(key);
@@ -151,6 +158,7 @@ export function hypervisorHosts(
         return { reachable: false, error: err instanceof Error ? err.message : String(err), space: [] };
       }
     },
+    traffic: () => [...traffic].map(([host, t]) => ({ host, ...t })),
     async close() {
       const all = [...connections.values()];
       connections.clear();

@@ -40,6 +40,7 @@ const ALLOWED_LABELS = new Set([
   'version',
   'one_vm_id',
   'one_vm_name',
+  'direction',
 ]);
 
 interface Task {
