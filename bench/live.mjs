@@ -8,7 +8,9 @@
 //   - the guest's write rate during a backup against without one;
 //   - the guest's freeze with FS_FREEZE=AGENT (every backup here freezes through the agent).
 // Needs qemu-system-x86, gcc, cpio, a kernel in /boot and restic (Debian packages).
-// Usage: npm run bench:live [-- --size-gib 8 --runs 3]
+// With --ssh the VM's host is reached over SSH (a real sshd on 127.0.0.2, the host agent): also
+// reports the bytes that crossed the host's connection per increment against the bytes changed.
+// Usage: npm run bench:live [-- --size-gib 8 --runs 3 --ssh]
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
@@ -20,6 +22,8 @@ const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const { startDaemon, runCli, tempDir, cleanup } = await import(join(DIST, 'test/support/daemon.js'));
 const { startGuest, guestUnavailable } = await import(join(DIST, 'test/support/guest.js'));
 const { rpcOk } = await import(join(DIST, 'test/support/rpc.js'));
+const { startSshd } = await import(join(DIST, 'test/support/sshd.js'));
+const SSH = process.argv.includes('--ssh');
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -60,7 +64,15 @@ closeSync(fd);
 const guestDir = join(work, 'guest');
 mkdirSync(guestDir);
 const guest = await startGuest({ dir: guestDir, disk, format: 'raw', blocks: CHANGED_BLOCKS, stride: 9973 });
+const sshd = SSH ? await startSshd(guestDir, '127.0.0.2') : undefined;
 const d = await startDaemon();
+/** Bytes that crossed the SSH connections to hosts' agents so far (from /metrics). */
+const agentBytes = async () => {
+  const text = await (await fetch(d.url.replace(/\/RPC2$/, '/metrics'))).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^onebackup_host_agent_bytes_total\{[^}]*\} (\d+)/gm)) sum += Number(m[1]);
+  return sum;
+};
 const cli = async (name, args) => {
   const r = await runCli(name, args, d);
   if (r.code !== 0) throw new Error(`${name} ${args.join(' ')}: ${r.stderr}`);
@@ -74,15 +86,20 @@ const results = {
   rateIdle: [],
   rateBackup: [],
   frozenMs: [],
+  crossedPerChanged: [],
 };
 try {
-  await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nTRANSPORT="local"\nVM_MAD="kvm"\n');
+  await rpcOk(
+    d,
+    'one.host.allocate',
+    sshd ? sshd.hostTemplate('kvm') : 'NAME="kvm1"\nTRANSPORT="local"\nVM_MAD="kvm"\n',
+  );
   await rpcOk(d, 'one.datastore.allocate', `NAME="bench"\nBASE_PATH="${join(work, 'ds')}"\n`);
   const vm = Number(
     await rpcOk(
       d,
       'one.vm.allocate',
-      `NAME="live"\nHOST="kvm1"\nQMP_SOCKET="${guest.qmpSocket}"\nGUEST_AGENT_SOCKET="${guest.agentSocket}"\n` +
+      `NAME="live"\nHOST="${sshd ? sshd.host : 'kvm1'}"\nQMP_SOCKET="${guest.qmpSocket}"\nGUEST_AGENT_SOCKET="${guest.agentSocket}"\n` +
         `BACKUP_CONFIG=[MODE="INCREMENT", FS_FREEZE="AGENT"]\nDISK=[SOURCE="${disk}", FORMAT="raw"]\n`,
     ),
   );
@@ -123,8 +140,10 @@ try {
   restic();
   for (let i = 0; i < RUNS; i++) {
     await waitChanged();
+    const before = await agentBytes();
     await backup();
     const inc = await lastIncrement(image);
+    if (sshd) results.crossedPerChanged.push(((await agentBytes()) - before) / inc.changed);
     results.cbtMs.push(inc.ms);
     results.frozenMs.push(inc.frozen);
     results.changedMiB.push(inc.changed / MiB);
@@ -156,7 +175,12 @@ try {
     `guest writes (64 KiB records, each durable): ${m.rateBackup.toFixed(0)}/s during the FULL backup vs ${m.rateIdle.toFixed(0)}/s without -> ${(m.rateBackup / m.rateIdle).toFixed(2)}`,
   );
   console.log(`FS_FREEZE=AGENT (every backup here): guest frozen ${m.frozenMs} ms`);
+  if (sshd)
+    console.log(
+      `host over SSH: bytes that crossed the host's connection per CBT increment / bytes changed: ${m.crossedPerChanged.toFixed(2)}`,
+    );
 } finally {
+  await sshd?.stop();
   await d.stop();
   await guest.stop();
   cleanup(d.stateDir);

@@ -34,7 +34,10 @@ mkdirSync(serverDir);
 /** The disk: random, repeated text, then a sparse quarter. */
 function writeDisk(path) {
   const fd = openSync(path, 'w');
-  const text = Buffer.alloc(CHUNK, 'The quick brown fox jumps over the lazy dog; onebackup bench line 0123456789.\n');
+  const text = Buffer.alloc(
+    CHUNK,
+    'The quick brown fox jumps over the lazy dog; onebackup bench line 0123456789.\n',
+  );
   const chunks = SIZE_MIB / 4;
   for (let i = 0; i < chunks; i++) {
     if (i < chunks / 2) writeSync(fd, randomBytes(CHUNK), 0, CHUNK, i * CHUNK);
@@ -62,7 +65,8 @@ const server = await startSshd(serverDir, '127.0.0.5');
 const d = await startDaemon({ conf: 'LOG_LEVEL = "warn"\nTIMEZONE = "UTC"\nMONITORING_INTERVAL_HOST = 0\n' });
 const cli = async (name, args, input) => {
   const r = await runCli(name, args, d, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`${name} ${args.join(' ')}: ${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`${name} ${args.join(' ')}: ${r.stdout}\n${r.stderr}\n${d.logs().slice(-3000)}`);
   return r.stdout;
 };
 const metricsUrl = d.url.replace(/\/RPC2$/, '/metrics');
