@@ -15,6 +15,7 @@ import type { Compression } from '../model.js';
 import { type ChangedChunks, captureOf, changedChunks, chunksTouched } from './changed-chunks.js';
 import { CHUNK_HEADER, storedChunkProblem } from './chunk-codec.js';
 import type { Region } from './chunk-slots.js';
+import { digestedChunks } from './digested-chunks.js';
 import {
   CHUNK_SIZE,
   diskDigest,
@@ -189,11 +190,18 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
       // Changed-block tracking: chunks no changed block touches are the previous backup's.
       const changed = await changedChunks(req.pit, disk, previous, reusable, req.changeTracking === true);
       changes.push(changed);
+      // No changed blocks to go by, and the disk is on another host: ask it which chunks differ.
+      const digested =
+        req.pit.changes?.get(disk.diskId)?.kind === 'extents' && req.changeTracking === true
+          ? undefined
+          : req.keys === undefined
+            ? await digestedChunks(req.hypervisor, req.pit, disk, previous, withData, reusable, req.signal)
+            : undefined;
       for (let i = 0; i < count; i++) {
         req.signal?.throwIfAborted();
         if (failure) break;
         const length = Math.min(CHUNK_SIZE, disk.virtualSize - i * CHUNK_SIZE);
-        const unchanged = changed.unchanged.get(i);
+        const unchanged = changed.unchanged.has(i) ? changed.unchanged.get(i) : digested?.get(i);
         if (unchanged !== undefined) {
           ids[i] = unchanged;
           if (unchanged === null) stats.bytesZero += length;

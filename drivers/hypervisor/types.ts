@@ -119,6 +119,18 @@ export interface HypervisorDriver {
   prepare(vm: VmSpec, options: PrepareOptions): Promise<PointInTime>;
   /** The data extents of a disk, in guest offsets, sorted; everything else reads as zeros. */
   extents(pit: PointInTime, diskId: number): Promise<Extent[]>;
+  /**
+   * The SHA-256 (hex) of chunks `indexes` of a disk (`chunkSize` bytes each, the last one short),
+   * null for a chunk of zeros, computed where the disk is. Only drivers whose reads cross a
+   * network have it (a host's agent): an increment then moves only the chunks whose digest
+   * differs from the previous backup's.
+   */
+  chunkDigests?(
+    pit: PointInTime,
+    diskId: number,
+    chunkSize: number,
+    indexes: readonly number[],
+  ): Promise<readonly (string | null)[]>;
   /** Fills `into` from guest offset `offset`; bytes past the end read as zeros. */
   read(pit: PointInTime, diskId: number, offset: number, into: Uint8Array): Promise<void>;
   /**

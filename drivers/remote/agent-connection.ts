@@ -188,13 +188,11 @@ export class AgentConnection {
     if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     const reply = new Promise<AgentReply>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
-    for (const part of encodeFrame({ t: 'call', id, driver, method, args }, options.body))
-      this.#write(part);
+    for (const part of encodeFrame({ t: 'call', id, driver, method, args }, options.body)) this.#write(part);
     const signal = options.signal;
     if (signal) {
       const onAbort = () => {
-        if (this.#pending.has(id))
-          for (const part of encodeFrame({ t: 'abort', id })) this.#write(part);
+        if (this.#pending.has(id)) for (const part of encodeFrame({ t: 'abort', id })) this.#write(part);
       };
       if (signal.aborted) onAbort();
       else {

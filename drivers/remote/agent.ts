@@ -127,6 +127,20 @@ export async function serveAgent(input: Readable, output: Writable, options: Age
         await driver.read(pit, arg<number>(1), arg<number>(2), into);
         return { body: into };
       }
+      case 'digests': {
+        const { driver, pit } = pitOf(arg<unknown>(0));
+        const diskId = arg<number>(1);
+        const chunkSize = arg<number>(2);
+        const size = pit.disks.find((d) => d.diskId === diskId)?.virtualSize ?? 0;
+        const buffer = Buffer.allocUnsafe(chunkSize);
+        const digests: (string | null)[] = [];
+        for (const i of arg<number[]>(3)) {
+          const into = buffer.subarray(0, Math.max(0, Math.min(chunkSize, size - i * chunkSize)));
+          await driver.read(pit, diskId, i * chunkSize, into);
+          digests.push(isZero(into) ? null : createHash('sha256').update(into).digest('hex'));
+        }
+        return { result: digests };
+      }
       case 'release': {
         const p = pits.get(Number(arg<unknown>(0)));
         pits.delete(Number(arg<unknown>(0)));
@@ -265,4 +279,13 @@ async function health(paths: readonly string[]): Promise<AgentHealth> {
     }),
   );
   return { space, load1: loadavg()[0] ?? 0, cpus: cpus().length };
+}
+
+/** Whether every byte is zero (eight at a time where aligned). */
+function isZero(b: Buffer): boolean {
+  const words = Math.floor(b.length / 8);
+  const view = new BigUint64Array(b.buffer, b.byteOffset, b.byteOffset % 8 === 0 ? words : 0);
+  for (const w of view) if (w !== 0n) return false;
+  for (let i = view.length * 8; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
 }

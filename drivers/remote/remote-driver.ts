@@ -101,6 +101,19 @@ export class RemoteHypervisorDriver implements HypervisorDriver {
     into.set(body);
   }
 
+  async chunkDigests(
+    pit: PointInTime,
+    diskId: number,
+    chunkSize: number,
+    indexes: readonly number[],
+  ): Promise<readonly (string | null)[]> {
+    const { conn, handle } = this.#pit(pit);
+    return (await conn.call(this.name, 'digests', [handle, diskId, chunkSize, indexes])).result as (
+      | string
+      | null
+    )[];
+  }
+
   async release(pit: PointInTime, outcome?: { readonly succeeded: boolean }): Promise<void> {
     const p = this.#pits.get(pit);
     if (!p) return;

@@ -15,6 +15,7 @@ export type AgentMethod =
   | 'prepare'
   | 'extents'
   | 'read'
+  | 'digests'
   | 'release'
   | 'recover'
   | 'discover'

@@ -10,10 +10,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { restoreDisk0, sha256File } from '../support/backups.js';
+import { backupVm, restoreDisk0, sha256File } from '../support/backups.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { chunkFiles, manifestFiles } from '../support/datastore-faults.js';
 import { rpcOk } from '../support/rpc.js';
@@ -43,6 +43,15 @@ async function eventually(what: string, cond: () => Promise<boolean>, ms = 120_0
     if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}\n${d.logs().slice(-4000)}`);
     await sleep(100);
   }
+}
+
+/** Bytes that crossed the SSH connections to a host's agent so far (from /metrics). */
+async function agentBytes(host: string): Promise<number> {
+  const text = await (await fetch(d.url.replace(/\/RPC2$/, '/metrics'))).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^onebackup_host_agent_bytes_total\{([^}]*)\} (\d+)/gm))
+    if ((m[1] as string).includes(`host="${host}"`)) sum += Number(m[2]);
+  return sum;
 }
 
 async function vmXml(vm: number): Promise<string> {
@@ -169,6 +178,36 @@ describe('hypervisor hosts over SSH', () => {
     assert.match(show.stdout, /AGENT VERSION\s*:\s*\d+\.\d+\.\d+\+[0-9a-f]{12}/);
     assert.match(show.stdout, /FREE DISK\s*:\s*[\d.]+[MGT] of [\d.]+[MGT]/);
     assert.doesNotMatch(show.stdout, /FREE DISK\s*:\s*0M of 0M/);
+  });
+
+  it('an increment of a disk on an SSH host moves only the chunks that changed (hashed on the host)', async () => {
+    const h = hosts[1] as TestSshd;
+    const disk = join(work, 'host1', 'digests.raw');
+    writeFileSync(disk, randomBytes(32 * MiB));
+    const vm = Number(
+      await rpcOk(
+        d,
+        'one.vm.allocate',
+        `NAME = "vm-digests"\nHOST = "${h.host}"\nSTATE = "POWEROFF"\nBACKUP_CONFIG = [ MODE = "INCREMENT" ]\nDISK = [ SOURCE = "${disk}" ]\n`,
+      ),
+    );
+    const first = await backupVm(d, vm, datastore);
+    // 4 MiB rewritten in the middle: one chunk.
+    const fd = openSync(disk, 'r+');
+    writeSync(fd, randomBytes(4 * MiB), 0, 4 * MiB, 12 * MiB);
+    closeSync(fd);
+    const before = await agentBytes(h.host);
+    assert.equal(await backupVm(d, vm, datastore), first, 'an increment of the same image');
+    const crossed = (await agentBytes(h.host)) - before;
+    const xml = (await cli('oneimage', ['show', first, '-x'])).stdout;
+    const last = [...xml.matchAll(/<INCREMENT>([\s\S]*?)<\/INCREMENT>/g)].at(-1)?.[1] ?? '';
+    assert.equal(
+      Number(/<BYTES_READ>(\d+)/.exec(last)?.[1]),
+      4 * MiB,
+      `only the changed chunk read: ${last}`,
+    );
+    assert.ok(crossed < 6 * MiB, `${crossed} bytes crossed the host's connection for 4 MiB changed`);
+    assert.equal((await restoreDisk0(d, first)).sha, sha256File(disk));
   });
 
   it('a host key that does not match is refused with the fix, never accepted, and not retried; with the right key the backup works', async () => {
