@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
@@ -144,6 +145,24 @@ try {
     );
   }
   console.log('goal: SSH host -> rsync datastore at 0.8 of all local or better');
+  // The SSH ceiling on this machine: the disk's bytes through one connection, nothing else.
+  const sshCat = [];
+  for (let r = 0; r < RUNS; r++) {
+    const t = performance.now();
+    execFileSync(
+      'ssh',
+      [
+        ...['-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${host.knownHosts}`, '-i', host.clientKey],
+        ...['-o', 'Ciphers=^aes128-gcm@openssh.com', '-p', String(host.port), host.host, `cat ${disk}`],
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 0 },
+    );
+    sshCat.push(Math.round(performance.now() - t));
+  }
+  const sshHostLocal = median(full.get(combos[1][0]));
+  console.log(
+    `ssh host 'cat disk' > /dev/null (every byte of the ${SIZE_MIB} MiB file): ${median(sshCat)} ms; SSH host -> local datastore against it: ${(median(sshCat) / sshHostLocal).toFixed(2)}`,
+  );
   console.log(
     `increment after 5% changed (${(changed / MiB).toFixed(0)} MiB): host -> daemon ${(crossed / MiB).toFixed(1)} MiB (${(crossed / changed).toFixed(2)}x the changed bytes), daemon -> datastore ${(stored / MiB).toFixed(1)} MiB (${(stored / changed).toFixed(2)}x)`,
   );
