@@ -203,7 +203,7 @@ export async function serveAgent(input: Readable, output: Writable, options: Age
         return {};
       }
       case 'health':
-        return { result: await health(arg<string[]>(0)) };
+        return { result: await machineHealth(arg<string[]>(0)) };
     }
   }
 
@@ -267,7 +267,8 @@ export async function serveAgent(input: Readable, output: Writable, options: Age
   writers.clear();
 }
 
-async function health(paths: readonly string[]): Promise<AgentHealth> {
+/** Free and total bytes of the filesystems holding `paths` (statfs), the load: host monitoring. */
+export async function machineHealth(paths: readonly string[]): Promise<AgentHealth> {
   const space = await Promise.all(
     paths.map(async (path) => {
       try {

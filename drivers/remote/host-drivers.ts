@@ -6,8 +6,6 @@
  * override the daemon user's OpenSSH configuration (drivers/ssh.ts).
  */
 import { existsSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, OneError } from '../../core/errors.js';
 import { VERSION } from '../../core/version.js';
@@ -15,6 +13,7 @@ import { VERSION } from '../../core/version.js';
 import type { HostAccess, HostAccessProblem, HostHealth } from '../../core/vm-discovery.js';
 import type { HypervisorDriver, HypervisorHosts } from '../hypervisor/types.js';
 import { parseSshTarget, type SshTarget } from '../ssh.js';
+import { machineHealth } from './agent.js';
 import { AgentConnection } from './agent-connection.js';
 import { RemoteHypervisorDriver } from './remote-driver.js';
 
@@ -55,23 +54,11 @@ export function checkHostAccess(host: HostAccess): HostAccessProblem[] {
 }
 
 async function localHealth(paths: readonly string[]): Promise<HostHealth> {
-  const space = await Promise.all(
-    paths.map(async (path) => {
-      try {
-        const s = await statfs(path);
-        return { path, freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
-      } catch (err) {
-        return { path, freeBytes: 0, totalBytes: 0, error: err instanceof Error ? err.message : String(err) };
-      }
-    }),
-  );
   return {
     reachable: true,
     version: VERSION.onebackup,
     node: process.version,
-    space,
-    load1: loadavg()[0] ?? 0,
-    cpus: cpus().length,
+    ...(await machineHealth(paths)),
   };
 }
 

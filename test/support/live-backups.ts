@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type RunningDaemon, runCli, startDaemon } from './daemon.js';
+import { checkInstant, rawBytes } from './guest.js';
 import { rpcOk } from './rpc.js';
 
 /** `onevm backup --wait` into datastore 100, which must succeed; the image ID it reports. */
@@ -57,4 +58,28 @@ export async function startLiveWorld(stateDir?: string): Promise<RunningDaemon> 
   await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nTRANSPORT="local"\nVM_MAD="kvm"\n');
   await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
   return d;
+}
+
+/**
+ * Restores each of an image's first `count` increments (disk 0, qcow2) and checks it is the
+ * guest's disk at one instant (checkInstant); the instants, in increment order.
+ */
+export async function restoredInstants(
+  d: RunningDaemon,
+  work: string,
+  image: string,
+  count: number,
+  guest: { readonly initial: Buffer; readonly blocks: number; readonly stride: number },
+): Promise<number[]> {
+  const seen: number[] = [];
+  for (let i = 0; i < count; i++)
+    seen.push(
+      checkInstant(
+        rawBytes(await restoreLive(d, work, image, { increment: i }), 'qcow2', work),
+        guest.initial,
+        guest.blocks,
+        guest.stride,
+      ),
+    );
+  return seen;
 }
