@@ -178,6 +178,8 @@ export class Daemon {
     this.#pool = new ChunkPool(config.workers);
     const pool = this.#pool;
     let scheduler: JobScheduler | undefined;
+    /** Created with the other services below; metrics read its hosts' reachability. */
+    let hostService: HostService | undefined;
     const metrics = new DaemonMetrics({
       store,
       clock,
@@ -191,6 +193,7 @@ export class Daemon {
       poolUtilization: () => pool.busyShareSinceLastCall(),
       datastoreAnswers: () => probes.answers(),
       hostTraffic: () => this.deps.hypervisors.traffic(),
+      hostsReachable: () => hostService?.reachability() ?? [],
     });
     const observer = fanOut([metrics.observer, this.#outcomes], (err) =>
       log.warn('metrics observer failed', { error: err instanceof Error ? err.message : String(err) }),
@@ -270,9 +273,10 @@ export class Daemon {
     });
     this.#scheduler = scheduler;
     await scheduler.start();
+    hostService = new HostService(serviceDeps);
     const services: Services = {
       users,
-      hosts: new HostService(serviceDeps),
+      hosts: hostService,
       datastores: new DatastoreService(serviceDeps),
       vms: new VmService(serviceDeps),
       images: new ImageService(serviceDeps),

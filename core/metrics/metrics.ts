@@ -24,6 +24,8 @@ export interface MetricsSources extends StateSources {
   readonly poolUtilization: () => number;
   /** The last probe of each datastore's storage (never waited for at scrape time). */
   readonly datastoreAnswers?: () => readonly DatastoreHealth[];
+  /** Each monitored host and whether it answered its last check. */
+  readonly hostsReachable?: () => readonly { name: string; reachable: boolean }[];
   /** Bytes received from and sent to each SSH host's agent since the daemon started. */
   readonly hostTraffic?: () => readonly { host: string; received: number; sent: number }[];
 }
@@ -65,6 +67,16 @@ export class DaemonMetrics {
         this.reset();
         for (const a of src.datastoreAnswers?.() ?? [])
           this.set({ datastore: String(a.id) }, a.answering ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'onebackup_host_up',
+      help: "1 when the host answered its last monitoring check (over SSH, its agent; this machine always), 0 when it did not; no series before the first check.",
+      labelNames: ['host'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const h of src.hostsReachable?.() ?? []) this.set({ host: h.name }, h.reachable ? 1 : 0);
       },
     });
     new Counter({

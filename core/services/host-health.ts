@@ -9,6 +9,8 @@ import type { HostHealth } from '../vm-discovery.js';
 export const HOST_STATE = Object.freeze({ INIT: 0, MONITORED: 2, ERROR: 3 });
 
 export interface HostHealthRecord {
+  /** The host's NAME when it was checked. */
+  readonly name: string;
   readonly health: HostHealth;
   /** Epoch seconds of the check. */
   readonly checkedAt: number;
@@ -47,5 +49,10 @@ export class HostHealthBoard {
 
   forget(hostId: number): void {
     this.#records.delete(hostId);
+  }
+
+  /** Every checked host: its name and whether it answered its last check. */
+  reachability(): { name: string; reachable: boolean }[] {
+    return [...this.#records.values()].map((r) => ({ name: r.name, reachable: r.health.reachable }));
   }
 }

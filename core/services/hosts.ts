@@ -78,6 +78,11 @@ export class HostService {
     });
   }
 
+  /** Every monitored host: its name and whether it answered its last check (metrics). */
+  reachability(): { name: string; reachable: boolean }[] {
+    return this.#health.reachability();
+  }
+
   async delete(who: Requester, id: number): Promise<void> {
     await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'hosts', id, 'ADMIN');
@@ -186,7 +191,7 @@ export class HostService {
     await Promise.all(
       hosts.map(async (h) => {
         const health = await this.deps.discovery.health(hostAccessOf(h), dirs.get(h.id) ?? []);
-        this.#health.set(h.id, { health, checkedAt });
+        this.#health.set(h.id, { name: h.name, health, checkedAt });
         if (health.reachable) reachable.add(h.id);
         else problems.push(`host ${h.id} (${h.name}) is unreachable: ${health.error ?? 'no answer'}`);
         for (const s of health.space)

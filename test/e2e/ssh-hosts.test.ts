@@ -45,9 +45,11 @@ async function eventually(what: string, cond: () => Promise<boolean>, ms = 120_0
   }
 }
 
+const metricsText = async () => (await fetch(d.url.replace(/\/RPC2$/, '/metrics'))).text();
+
 /** Bytes that crossed the SSH connections to a host's agent so far (from /metrics). */
 async function agentBytes(host: string): Promise<number> {
-  const text = await (await fetch(d.url.replace(/\/RPC2$/, '/metrics'))).text();
+  const text = await metricsText();
   let sum = 0;
   for (const m of text.matchAll(/^onebackup_host_agent_bytes_total\{([^}]*)\} (\d+)/gm))
     if ((m[1] as string).includes(`host="${host}"`)) sum += Number(m[2]);
@@ -178,6 +180,8 @@ describe('hypervisor hosts over SSH', () => {
     assert.match(show.stdout, /AGENT VERSION\s*:\s*\d+\.\d+\.\d+\+[0-9a-f]{12}/);
     assert.match(show.stdout, /FREE DISK\s*:\s*[\d.]+[MGT] of [\d.]+[MGT]/);
     assert.doesNotMatch(show.stdout, /FREE DISK\s*:\s*0M of 0M/);
+    for (const h of hosts)
+      assert.match(await metricsText(), new RegExp(`^onebackup_host_up\\{host="${h.host}"\\} 1$`, 'm'));
   });
 
   it('an increment of a disk on an SSH host moves only the chunks that changed (hashed on the host)', async () => {
@@ -268,6 +272,7 @@ describe('hypervisor hosts over SSH', () => {
       const show = await cli('onehost', ['show', faulty.host]);
       return /STATE\s*:\s*ERROR/.test(show.stdout) && /ERROR\s*:.*cannot reach/.test(show.stdout);
     });
+    assert.match(await metricsText(), new RegExp(`^onebackup_host_up\\{host="${faulty.host}"\\} 0$`, 'm'));
     const line = d
       .logs()
       .split('\n')
