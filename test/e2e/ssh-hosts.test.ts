@@ -212,6 +212,17 @@ describe('hypervisor hosts over SSH', () => {
     );
     assert.ok(crossed < 6 * MiB, `${crossed} bytes crossed the host's connection for 4 MiB changed`);
     assert.equal((await restoreDisk0(d, first)).sha, sha256File(disk));
+    // In place: the VM's own disk on its host, written through the host's agent.
+    const wanted = sha256File(disk);
+    writeFileSync(disk, randomBytes(32 * MiB));
+    const sentBefore = await agentBytes(h.host);
+    const inPlace = await cli('onevm', ['restore', String(vm), first]);
+    assert.equal(inPlace.code, 0, inPlace.stderr);
+    assert.equal(sha256File(disk), wanted, 'the disk on the host is the backup again');
+    assert.ok(
+      (await agentBytes(h.host)) - sentBefore >= 32 * MiB,
+      "the disk's bytes went through the host's agent",
+    );
   });
 
   it('a host key that does not match is refused with the fix, never accepted, and not retried; with the right key the backup works', async () => {
