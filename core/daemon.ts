@@ -30,6 +30,7 @@ import { DaemonMetrics } from './metrics/metrics.js';
 import { type OutcomeRecorder, outcomeRecorder } from './metrics/outcomes.js';
 import { readTaskLog, type TaskLog, taskLogger } from './metrics/task-log.js';
 import { ctimeIn } from './schedule/time-format.js';
+import { BackupCopies } from './scheduler/copies.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
 import { explainWaiting } from './scheduler/pick.js';
 import { VmOperations } from './scheduler/vm-operations.js';
@@ -75,6 +76,7 @@ export class Daemon {
   /** Cancels the next host monitoring pass. */
   #cancelMonitor: (() => void) | undefined;
   #scheduler: JobScheduler | undefined;
+  #copies: BackupCopies | undefined;
   #url: string | undefined;
   #metricsServer: MetricsHttpServer | undefined;
   #metricsUrl: string | undefined;
@@ -195,7 +197,10 @@ export class Daemon {
     });
     const datastoreSetup = async (id: number) =>
       runner.datastore(datastoreToOpen(await datastoreRow(store.db, id)));
+    // Copies of backups to their datastore's COPY_DATASTORE_ID, beside the backups (scheduler/copies.ts).
+    this.#copies = new BackupCopies({ store, clock, log, engine: runner });
     const operations = new VmOperations({
+      copies: this.#copies,
       store,
       clock: this.deps.clock,
       log,
@@ -256,6 +261,7 @@ export class Daemon {
     });
     this.#scheduler = scheduler;
     await scheduler.start();
+    this.#copies.changed();
     const services: Services = {
       users,
       hosts: new HostService(serviceDeps),
@@ -385,6 +391,8 @@ export class Daemon {
     this.#metricsServer = undefined;
     await this.#scheduler?.stop(this.deps.config.shutdownGraceSeconds * 1000);
     this.#scheduler = undefined;
+    await this.#copies?.stop();
+    this.#copies = undefined;
     await this.#outcomes?.flush();
     await this.#taskLog?.flush();
     await pool?.close();

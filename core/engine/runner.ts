@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import type { Compression, FsFreeze, VmState } from '../model.js';
 import { runBackup } from './backup.js';
 import { checkpointOf } from './changed-chunks.js';
+import { type CopyResult, copyIncrement, previousPair } from './copy.js';
 import { checkIdentity } from './datastore-identity.js';
 import {
   allocatedChunkBytes,
@@ -91,6 +92,15 @@ export interface VmBackupJob {
 /** What the caller's commit recorded; `dropped` manifests are deleted after it, their chunks by a GC. */
 export interface Committed {
   readonly dropped: readonly string[];
+}
+
+/** One increment's copy into another datastore (copy.ts); `previousPath` is the VM's last copied one. */
+export interface CopyJob {
+  readonly source: DatastoreToOpen;
+  readonly target: DatastoreToOpen;
+  readonly manifestPath: string;
+  readonly previousPath?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 interface DatastoreSetup {
@@ -181,6 +191,52 @@ export class BackupRunner {
     });
     this.deps.observer?.verifyFinished({ datastoreId: datastore.id, ok: result.problems.length === 0 });
     return result;
+  }
+
+  /** Copies an increment into another datastore, holding that one against GC meanwhile. */
+  async copy(job: CopyJob): Promise<CopyResult> {
+    const source = await this.datastore(job.source);
+    const target = await this.datastore(job.target);
+    await this.#enterWriter(target.id);
+    try {
+      const previous = job.previousPath ? await previousPair(source, target, job.previousPath) : undefined;
+      if (job.previousPath && !previous)
+        this.deps.log.warn('previous copy unreadable; every chunk of this one is checked', {
+          datastore: target.id,
+          manifest: job.previousPath,
+        });
+      const { pool, clock } = this.deps;
+      const now = () => clock.now();
+      return await copyIncrement({
+        source,
+        target,
+        manifestPath: job.manifestPath,
+        previous,
+        pool,
+        now,
+        signal: job.signal,
+      });
+    } finally {
+      this.#leaveWriter(target.id);
+    }
+  }
+
+  /**
+   * Deletes manifests retention or a delete dropped from a datastore (a missing one is fine),
+   * then frees their chunks with a GC when no backup writes there.
+   */
+  async dropManifests(
+    ds: DatastoreToOpen,
+    paths: readonly string[],
+    listIncrements: () => Promise<readonly ReferencedIncrement[]>,
+  ): Promise<void> {
+    const { driver } = await this.datastore(ds);
+    for (const p of paths)
+      await driver.deleteManifest(p).catch((err: unknown) => {
+        if (!driver.isNotFound(err)) throw err;
+      });
+    if ((this.#writers.get(ds.id) ?? 0) === 0 && !this.#exclusive.has(ds.id))
+      await this.gc(ds, listIncrements);
   }
 
   /** The datastore's open driver with its compression and keys, once its identity is checked. */
@@ -359,9 +415,38 @@ export class BackupRunner {
 
   /**
    * Restores disks of an image increment after a pre-flight (chunks present, space free); returns
-   * the files written, by disk ID (restore-run.ts).
+   * the files written, by disk ID (restore-run.ts). With a `fallback` (a datastore holding the
+   * increment's copy), a restore that fails on its datastore (gone, chunks missing or corrupt) is
+   * done again from the copy, resuming what the first attempt wrote; the result says so.
    */
-  async restore(job: RestoreJob): Promise<RestoreResult> {
+  async restore(
+    job: RestoreJob,
+    fallback?: DatastoreToOpen,
+  ): Promise<RestoreResult & { readonly fromCopy?: string }> {
+    try {
+      return await this.#restoreFrom(job);
+    } catch (err) {
+      if (!fallback) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      this.deps.log.warn("restore failed on the backup's datastore; restoring from its copy", {
+        image: job.imageId,
+        datastore: job.datastore.id,
+        copy: fallback.id,
+        error: reason,
+      });
+      const match = { imageId: job.imageId, manifestPath: job.manifestPath, diskId: job.diskId ?? null };
+      const resume =
+        job.targetFor === undefined &&
+        (await this.deps.restoreJournal.findResumable(match, job.who)) !== undefined;
+      const result = await this.#restoreFrom({ ...job, datastore: fallback, resume });
+      return {
+        ...result,
+        fromCopy: `datastore ${fallback.id} (the copy): datastore ${job.datastore.id} failed: ${reason}`,
+      };
+    }
+  }
+
+  async #restoreFrom(job: RestoreJob): Promise<RestoreResult> {
     const ds = await this.datastore(job.datastore);
     const manifest = decodeManifest(
       await ds.driver.getManifest(job.manifestPath),

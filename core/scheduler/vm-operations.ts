@@ -26,9 +26,10 @@ import {
   readRestoreSource,
   recordBackup,
 } from '../store/backups.js';
+import { anyCopied, copyToRestore } from '../store/copies.js';
 import { datastoreToOpen } from '../store/datastores.js';
 import type { Store, Tx } from '../store/db.js';
-import { incrementsOnDatastore, recordVerifyResults } from '../store/images.js';
+import { incrementsOnDatastore, manifestsOnDatastore, recordVerifyResults } from '../store/images.js';
 import {
   type VerifyPosition as StoredPosition,
   saveVerifyPosition,
@@ -70,6 +71,8 @@ export interface VmOperationsDeps {
   readonly ctime: (epochS: number) => string;
   /** Told of each recorded backup (metrics). */
   readonly observer?: BackupObserver;
+  /** The copier (COPY_DATASTORE_ID): told of each recorded backup, so its copy starts now. */
+  readonly copies?: { changed(retryFailed: boolean): void } | undefined;
 }
 
 /** A scheduled verify's result, and where it started (undefined: from the first increment). */
@@ -143,7 +146,7 @@ export class VmOperations {
         changeTracking: src.continuesChain && incrementMode === 'CBT',
         datastore: datastoreToOpen(src.datastore),
         previousManifestPath,
-        listIncrements: () => this.#increments(datastoreId),
+        listIncrements: () => manifestsOnDatastore(store.db, datastoreId),
         signal: options.signal,
       },
       (taken, path) => {
@@ -170,6 +173,7 @@ export class VmOperations {
       },
     );
     const { imageId, incrementId } = committed;
+    this.deps.copies?.changed(true);
     this.deps.log.info('backup done', {
       vm: vmId,
       image: imageId,
@@ -199,22 +203,37 @@ export class VmOperations {
     return incrementsOnDatastore(this.deps.store.db, datastoreId, scope);
   }
 
+  /**
+   * Restores from the image's datastore, or from the copy in `request.datastoreId`; with no
+   * datastore asked for, a copy (if one is COPIED) is the fallback when the image's own fails.
+   */
   async restore(request: RestoreRequest): Promise<RestoreOutcome> {
     const db = this.deps.store.db;
     const src = await readRestoreSource(db, request.imageId, request.incrementId);
-    const datastore = datastoreToOpen(await datastoreRow(db, src.image.datastore_id));
-    return this.deps.engine.restore({
-      datastore,
-      manifestPath: src.increment.source,
-      hypervisor: src.hypervisor,
-      imageId: request.imageId,
-      diskId: request.diskId,
-      dir: request.dir,
-      targetFor: request.targetFor,
-      resume: request.resume ?? false,
-      who: request.who ?? { uid: -1, isAdmin: false },
-      progress: request.progress,
-    });
+    const own = src.image.datastore_id;
+    const asked = request.datastoreId ?? own;
+    const key = { imageId: request.imageId, incrementId: src.increment.inc_id };
+    if (asked !== own) await copyToRestore(db, { ...key, datastoreId: asked });
+    const datastore = datastoreToOpen(await datastoreRow(db, asked));
+    const copy =
+      request.datastoreId === undefined ? await anyCopied(db, key.imageId, key.incrementId) : undefined;
+    const fallback = copy && datastoreToOpen(await datastoreRow(db, copy.datastore_id));
+    const result = await this.deps.engine.restore(
+      {
+        datastore,
+        manifestPath: src.increment.source,
+        hypervisor: src.hypervisor,
+        imageId: request.imageId,
+        diskId: request.diskId,
+        dir: request.dir,
+        targetFor: request.targetFor,
+        resume: request.resume ?? false,
+        who: request.who ?? { uid: -1, isAdmin: false },
+        progress: request.progress,
+      },
+      fallback,
+    );
+    return asked === own ? result : { ...result, fromCopy: `datastore ${asked} (the copy, as asked)` };
   }
 
   /** Verifies, then records per image what it found (oneimage list/show show a broken image). */
@@ -276,7 +295,8 @@ export class VmOperations {
   }
 
   async gc(datastoreId: number): Promise<GcResult> {
-    const datastore = datastoreToOpen(await datastoreRow(this.deps.store.db, datastoreId));
-    return this.deps.engine.gc(datastore, () => this.#increments(datastoreId));
+    const { db } = this.deps.store;
+    const datastore = datastoreToOpen(await datastoreRow(db, datastoreId));
+    return this.deps.engine.gc(datastore, () => manifestsOnDatastore(db, datastoreId));
   }
 }

@@ -7,6 +7,7 @@ import * as m0004 from './migrations/0004-observability.js';
 import * as m0005 from './migrations/0005-verify-results.js';
 import * as m0006 from './migrations/0006-verify-schedule.js';
 import * as m0007 from './migrations/0007-login-tokens.js';
+import * as m0008 from './migrations/0008-image-copies.js';
 
 /** Every migration the code knows, in order. Add new ones at the end; never rename. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
@@ -17,6 +18,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0005-verify-results': m0005,
   '0006-verify-schedule': m0006,
   '0007-login-tokens': m0007,
+  '0008-image-copies': m0008,
 });
 
 const TABLE = 'onebackup_migration';
