@@ -267,20 +267,13 @@ export async function copyUsers(db: Queryable, id: number): Promise<{ sources: n
   return { sources, copies: Number(c?.n ?? 0) };
 }
 
-/** Copies per target and state, and the oldest not yet copied (metrics). */
-export async function copyCounts(
+/** Every live copy's image, target, state, queue time and bytes written (metrics). */
+export async function copyStates(
   db: Queryable,
-): Promise<{ datastoreId: number; state: string; count: number; oldestQueuedAt: number }[]> {
-  const rows = await db
+): Promise<Pick<CopyRow, 'image_id' | 'datastore_id' | 'state' | 'queued_at' | 'bytes_written'>[]> {
+  return db
     .selectFrom('image_copies')
-    .select((eb) => ['datastore_id', 'state', eb.fn.countAll().as('n'), eb.fn.min('queued_at').as('oldest')])
+    .select(['image_id', 'datastore_id', 'state', 'queued_at', 'bytes_written'])
     .where('state', '!=', 'DROPPED')
-    .groupBy(['datastore_id', 'state'])
     .execute();
-  return rows.map((r) => ({
-    datastoreId: r.datastore_id,
-    state: r.state,
-    count: Number(r.n),
-    oldestQueuedAt: Number(r.oldest ?? 0),
-  }));
 }
