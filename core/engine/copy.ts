@@ -16,11 +16,14 @@
 import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
+import type { Clock } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { Compression } from '../model.js';
 import { CHUNK_HEADER, ChunkCorruptError, storedChunkProblem } from './chunk-codec.js';
 import type { ChunkSlot } from './chunk-slots.js';
 import { decodeManifest, diskDigest, encodeManifest, type Manifest } from './manifest.js';
+import type { DatastoreToOpen } from './open-datastores.js';
 import type { ChunkPool } from './pool.js';
 import { readChunk } from './restore.js';
 
@@ -41,6 +44,15 @@ export interface CopyRequest {
   readonly previous?: { readonly source: Manifest; readonly target: Manifest } | undefined;
   readonly pool: ChunkPool;
   readonly now: () => number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** One increment's copy as the runner takes it; `previousPath` is the VM's last copied one. */
+export interface CopyJob {
+  readonly source: DatastoreToOpen;
+  readonly target: DatastoreToOpen;
+  readonly manifestPath: string;
+  readonly previousPath?: string | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -225,4 +237,28 @@ export async function copyIncrement(req: CopyRequest): Promise<CopyResult> {
     reencoded: !raw,
     durationMs: req.now() - started,
   };
+}
+
+/** A CopyJob between two opened datastores: the previous copy's manifests read, then the copy. */
+export async function runCopy(
+  job: CopyJob,
+  source: CopySide,
+  target: CopySide,
+  deps: { readonly pool: ChunkPool; readonly clock: Clock; readonly log: Logger },
+): Promise<CopyResult> {
+  const previous = job.previousPath ? await previousPair(source, target, job.previousPath) : undefined;
+  if (job.previousPath && !previous)
+    deps.log.warn('previous copy unreadable; every chunk of this one is checked', {
+      datastore: target.id,
+      manifest: job.previousPath,
+    });
+  return copyIncrement({
+    source,
+    target,
+    manifestPath: job.manifestPath,
+    previous,
+    pool: deps.pool,
+    now: () => deps.clock.now(),
+    signal: job.signal,
+  });
 }

@@ -20,7 +20,7 @@ import type { Logger } from '../log.js';
 import type { Compression, FsFreeze, VmState } from '../model.js';
 import { runBackup } from './backup.js';
 import { checkpointOf } from './changed-chunks.js';
-import { type CopyResult, copyIncrement, previousPair } from './copy.js';
+import { type CopyJob, type CopyResult, runCopy } from './copy.js';
 import { checkIdentity } from './datastore-identity.js';
 import {
   allocatedChunkBytes,
@@ -40,8 +40,9 @@ import { decodeManifest, type Manifest } from './manifest.js';
 import type { DatastoreToOpen, OpenDatastores } from './open-datastores.js';
 import type { ChunkPool } from './pool.js';
 import type { RestoreJournal } from './restore-journal.js';
-import { type RestoreJob, type RestoreResult, runRestore } from './restore-run.js';
+import { type RestoreJob, type RestoreResult, restoreWithFallback, runRestore } from './restore-run.js';
 
+export type { CopyJob } from './copy.js';
 export type { RestoreJob } from './restore-run.js';
 
 export interface EngineDeps {
@@ -92,15 +93,6 @@ export interface VmBackupJob {
 /** What the caller's commit recorded; `dropped` manifests are deleted after it, their chunks by a GC. */
 export interface Committed {
   readonly dropped: readonly string[];
-}
-
-/** One increment's copy into another datastore (copy.ts); `previousPath` is the VM's last copied one. */
-export interface CopyJob {
-  readonly source: DatastoreToOpen;
-  readonly target: DatastoreToOpen;
-  readonly manifestPath: string;
-  readonly previousPath?: string | undefined;
-  readonly signal?: AbortSignal | undefined;
 }
 
 interface DatastoreSetup {
@@ -193,29 +185,13 @@ export class BackupRunner {
     return result;
   }
 
-  /** Copies an increment into another datastore, holding that one against GC meanwhile. */
+  /** Copies an increment into another datastore, holding that one against GC meanwhile (copy.ts). */
   async copy(job: CopyJob): Promise<CopyResult> {
     const source = await this.datastore(job.source);
     const target = await this.datastore(job.target);
     await this.#enterWriter(target.id);
     try {
-      const previous = job.previousPath ? await previousPair(source, target, job.previousPath) : undefined;
-      if (job.previousPath && !previous)
-        this.deps.log.warn('previous copy unreadable; every chunk of this one is checked', {
-          datastore: target.id,
-          manifest: job.previousPath,
-        });
-      const { pool, clock } = this.deps;
-      const now = () => clock.now();
-      return await copyIncrement({
-        source,
-        target,
-        manifestPath: job.manifestPath,
-        previous,
-        pool,
-        now,
-        signal: job.signal,
-      });
+      return await runCopy(job, source, target, this.deps);
     } finally {
       this.#leaveWriter(target.id);
     }
@@ -415,35 +391,15 @@ export class BackupRunner {
 
   /**
    * Restores disks of an image increment after a pre-flight (chunks present, space free); returns
-   * the files written, by disk ID (restore-run.ts). With a `fallback` (a datastore holding the
-   * increment's copy), a restore that fails on its datastore (gone, chunks missing or corrupt) is
-   * done again from the copy, resuming what the first attempt wrote; the result says so.
+   * the files written, by disk ID. With a `fallback` datastore holding the increment's copy, a
+   * restore that fails on its own datastore is done again from the copy (restore-run.ts).
    */
-  async restore(
+  restore(
     job: RestoreJob,
     fallback?: DatastoreToOpen,
   ): Promise<RestoreResult & { readonly fromCopy?: string }> {
-    try {
-      return await this.#restoreFrom(job);
-    } catch (err) {
-      if (!fallback) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      this.deps.log.warn("restore failed on the backup's datastore; restoring from its copy", {
-        image: job.imageId,
-        datastore: job.datastore.id,
-        copy: fallback.id,
-        error: reason,
-      });
-      const match = { imageId: job.imageId, manifestPath: job.manifestPath, diskId: job.diskId ?? null };
-      const resume =
-        job.targetFor === undefined &&
-        (await this.deps.restoreJournal.findResumable(match, job.who)) !== undefined;
-      const result = await this.#restoreFrom({ ...job, datastore: fallback, resume });
-      return {
-        ...result,
-        fromCopy: `datastore ${fallback.id} (the copy): datastore ${job.datastore.id} failed: ${reason}`,
-      };
-    }
+    const { restoreJournal, log } = this.deps;
+    return restoreWithFallback(job, fallback, (j) => this.#restoreFrom(j), restoreJournal, log);
   }
 
   async #restoreFrom(job: RestoreJob): Promise<RestoreResult> {
