@@ -17,6 +17,7 @@ import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../su
 import { chunkFiles, manifestFiles } from '../support/datastore-faults.js';
 import { rpcOk } from '../support/rpc.js';
 import { startSshd, type TestSshd } from '../support/sshd.js';
+import { checkAgainstXsd } from '../support/xsd-check.js';
 
 const MiB = 1024 * 1024;
 let work: string;
@@ -108,6 +109,11 @@ after(async () => {
 describe('a second copy of every backup', () => {
   it('a job backup appears in the copy target; an increment copies only its new chunks; KEEP_LAST holds there; the copy restores bit for bit once the primary is gone', async () => {
     const copy = await createDs('copy', `BASE_PATH = "${dsDir('copy')}"`);
+    const bad = join(work, 'bad.tmpl');
+    writeFileSync(bad, `NAME = "bad"\nCOPY_DATASTORE_ID = 999\n`);
+    const refused = await cli('onedatastore', ['create', bad]);
+    assert.equal(refused.code, 255);
+    assert.match(refused.stderr, /COPY_DATASTORE_ID="999": there is no backup datastore 999/);
     const primary = await createDs(
       'primary',
       `BASE_PATH = "${dsDir('primary')}"\nCOPY_DATASTORE_ID = ${copy}`,
@@ -142,6 +148,11 @@ describe('a second copy of every backup', () => {
     const names = (files: string[]) => files.map((f) => basename(f)).sort();
     assert.deepEqual(names(chunkFiles(dsDir('copy'))), names(chunkFiles(dsDir('primary'))));
     assert.equal(manifestFiles(dsDir('copy')).length, 1);
+    const xml = (await cli('oneimage', ['show', image, '-x'])).stdout;
+    assert.deepEqual(checkAgainstXsd('image', xml), [], 'BACKUP_COPY keeps the IMAGE document valid');
+    const deleting = await cli('onedatastore', ['delete', String(copy)]);
+    assert.equal(deleting.code, 255);
+    assert.match(deleting.stderr, new RegExp(`is the COPY_DATASTORE_ID of datastores ${primary}`));
     const show = await cli('oneimage', ['show', image]);
     assert.match(
       show.stdout,
