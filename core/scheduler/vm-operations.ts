@@ -35,6 +35,7 @@ import {
   saveVerifyPosition,
   verifyPosition,
 } from '../store/verify-schedules.js';
+import { ownPart, recordCopyProblems, withCopies } from './copy-verify.js';
 
 export interface BackupOptions {
   readonly reset: boolean;
@@ -244,11 +245,16 @@ export class VmOperations {
   ): Promise<VerifyResult> {
     const { store, clock } = this.deps;
     const datastore = datastoreToOpen(await datastoreRow(store.db, datastoreId));
-    const increments = await this.#increments(datastoreId, scope);
-    const result = await this.deps.engine.verify(datastore, increments, scope, progress ? { progress } : {});
-    const { checked, broken } = imageVerdicts(increments, result, undefined);
+    const own = await this.#increments(datastoreId, scope);
+    const list = await withCopies(store.db, datastoreId, own, scope.imageId === undefined);
+    const result = await this.deps.engine.verify(datastore, list.all, scope, progress ? { progress } : {});
+    const { checked, broken } = imageVerdicts(own, ownPart(list, result), undefined);
     const nowS = epochSeconds(clock);
-    await store.tx((trx) => recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS)));
+    const copyProblems = await store.tx(async (trx) => {
+      await recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS));
+      return recordCopyProblems(trx, list, result, nowS);
+    });
+    if (copyProblems > 0) this.deps.copies?.changed(false);
     return result;
   }
 
@@ -263,11 +269,12 @@ export class VmOperations {
     const { store, clock } = this.deps;
     const datastore = datastoreToOpen(await datastoreRow(store.db, datastoreId));
     const from = await verifyPosition(store.db, datastoreId);
-    const increments = await this.#increments(datastoreId);
+    const own = await this.#increments(datastoreId);
+    const list = await withCopies(store.db, datastoreId, own, true);
     const startMs = clock.now();
     const result = await this.deps.engine.verify(
       datastore,
-      increments,
+      list.all,
       {},
       {
         from,
@@ -278,9 +285,9 @@ export class VmOperations {
         },
       },
     );
-    const { checked, broken } = imageVerdicts(increments, result, from);
+    const { checked, broken } = imageVerdicts(own, ownPart(list, result), from);
     const nowS = epochSeconds(clock);
-    await store.tx(async (trx) => {
+    const copyProblems = await store.tx(async (trx) => {
       await recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS));
       const stop = result.stoppedAt;
       const carried = from?.imageBroken === true && stop?.imageId === from.imageId;
@@ -290,7 +297,9 @@ export class VmOperations {
         stop && { ...stop, imageBroken: carried || broken.has(stop.imageId) },
         nowS,
       );
+      return recordCopyProblems(trx, list, result, nowS);
     });
+    if (copyProblems > 0) this.deps.copies?.changed(false);
     return { ...result, resumedFrom: from };
   }
 

@@ -9,7 +9,16 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { backupVm, sha256File } from '../support/backups.js';
@@ -181,6 +190,22 @@ describe('a second copy of every backup', () => {
       return c?.['COPIED_INCREMENTS'] === '1,2' && manifestFiles(dsDir('copy')).length === 2;
     });
     assert.deepEqual(names(manifestFiles(dsDir('copy'))), names(manifestFiles(dsDir('primary'))));
+    // A verify of the copy target that finds a copy's chunk corrupt marks the copy FAILED (not the
+    // image ERROR), and the copier copies the chunk again.
+    const victim = chunkFiles(dsDir('copy'))[0] as string;
+    const good = readFileSync(victim);
+    const torn = Buffer.from(good);
+    torn[torn.length - 1] = (torn[torn.length - 1] as number) ^ 0xff;
+    writeFileSync(victim, torn);
+    const verify = await cli('onedatastore', ['verify', String(copy)]);
+    assert.notEqual(verify.code, 0, 'the verify reports the problem');
+    await eventually('the copy repaired', () => existsSync(victim) && readFileSync(victim).equals(good));
+    await eventually(
+      'the copy COPIED again',
+      async () => (await copyOf(image, copy))?.['STATE'] === 'COPIED',
+    );
+    assert.doesNotMatch((await cli('oneimage', ['show', image, '-x'])).stdout, /<STATE>5<\/STATE>/);
+    assert.equal((await cli('onedatastore', ['verify', String(copy)])).code, 0);
     const metrics = await (await fetch(d.url.replace(/\/RPC2$/, '/metrics'))).text();
     assert.match(metrics, new RegExp(`onebackup_image_copies\\{datastore="${copy}",state="copied"\\} 1`));
 
