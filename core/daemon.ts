@@ -227,6 +227,8 @@ export class Daemon {
       closeDatastore: (id) => openDatastores.close(id),
       datastoreAnswering: (id) => probes.answering(id),
       dropManifests: async (datastoreId, paths) => {
+        // The image's copies (marked DROPPED with it) go from their targets now too.
+        this.#copies?.changed();
         try {
           const { driver } = await datastoreSetup(datastoreId);
           for (const p of paths) await driver.deleteManifest(p);

@@ -260,6 +260,14 @@ describe('a second copy of every backup', () => {
       const r = await restore(fourth, ['--datastore', String(offsite)]);
       assert.equal(r.code, 0, r.out);
       assert.equal(r.sha, sha256File(vmDisk(1)));
+      // oneimage delete takes the image's copy from the target too.
+      const server = join(work, 'server', 'copies');
+      const before = manifestFiles(server).length;
+      assert.equal((await cli('oneimage', ['delete', first])).code, 0);
+      await eventually(
+        'the copy of the deleted image gone',
+        () => manifestFiles(server).length === before - 1,
+      );
     } finally {
       if (!sshd.running()) await sshd.start();
     }
