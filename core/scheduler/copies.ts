@@ -118,6 +118,11 @@ export class BackupCopies {
       const source = datastoreToOpen(await datastoreRow(store.db, row.source_datastore_id));
       const target = datastoreToOpen(await datastoreRow(store.db, row.datastore_id));
       const previous = await previousCopy(store.db, row);
+      log.info('backup copy started', {
+        ...where,
+        attempt: row.attempts + 1,
+        previous: previous?.source ?? 'none',
+      });
       const r = await engine.copy({
         source,
         target,
