@@ -5,6 +5,7 @@ import { templateToString } from '../core/template/serialize.js';
 import type { ObjectKind } from './common/object-commands.js';
 import { POOLS } from './common/resolve.js';
 import { templateAttributes } from './format/backupjob.js';
+import { copiesSection } from './format/image-copies.js';
 import { renderTable } from './format/table.js';
 import { strftime } from './format/time.js';
 import type { XmlElement } from './format/xml-read.js';
@@ -306,7 +307,7 @@ export const IMAGE: ObjectKind = {
   ],
   showExtra: (d) => {
     const incs = d.child('BACKUP_INCREMENTS')?.children('INCREMENT') ?? [];
-    if (incs.length === 0) return '';
+    if (incs.length === 0) return copiesSection(d);
     const mb = (n: number) => `${(n / 1048576).toFixed(1)}M`;
     return `\n${'BACKUP INCREMENTS'.padEnd(80)}\n${renderTable(
       [
@@ -361,7 +362,7 @@ export const IMAGE: ObjectKind = {
           (disk) => `INCREMENT ${i.text('ID')} DISK ${disk.text('ID')} SHA256: ${disk.text('SHA256')}\n`,
         ),
       )
-      .join('')}${incs.map(captureLines).join('')}`;
+      .join('')}${incs.map(captureLines).join('')}${copiesSection(d)}`;
   },
 };
 

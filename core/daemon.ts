@@ -29,6 +29,7 @@ import { DaemonMetrics } from './metrics/metrics.js';
 import { type OutcomeRecorder, outcomeRecorder } from './metrics/outcomes.js';
 import { readTaskLog, type TaskLog, taskLogger } from './metrics/task-log.js';
 import { ctimeIn } from './schedule/time-format.js';
+import { BackupCopies } from './scheduler/copies.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
 import { explainWaiting } from './scheduler/pick.js';
 import { VmOperations } from './scheduler/vm-operations.js';
@@ -75,6 +76,7 @@ export class Daemon {
   /** Cancels the next host monitoring pass. */
   #cancelMonitor: (() => void) | undefined;
   #scheduler: JobScheduler | undefined;
+  #copies: BackupCopies | undefined;
   #url: string | undefined;
   #metricsServer: MetricsHttpServer | undefined;
   #metricsUrl: string | undefined;
@@ -212,7 +214,10 @@ export class Daemon {
     });
     const datastoreSetup = async (id: number) =>
       runner.datastore(datastoreToOpen(await datastoreRow(store.db, id)));
+    // Copies of backups to their datastore's COPY_DATASTORE_ID, beside the backups (scheduler/copies.ts).
+    this.#copies = new BackupCopies({ store, clock, log, engine: runner });
     const operations = new VmOperations({
+      copies: this.#copies,
       store,
       clock: this.deps.clock,
       log,
@@ -239,6 +244,8 @@ export class Daemon {
       closeDatastore: (id) => openDatastores.close(id),
       datastoreAnswering: (id) => probes.answering(id),
       dropManifests: async (datastoreId, paths) => {
+        // The image's copies (marked DROPPED with it) go from their targets now too.
+        this.#copies?.changed();
         try {
           const { driver } = await datastoreSetup(datastoreId);
           for (const p of paths) await driver.deleteManifest(p);
@@ -274,6 +281,7 @@ export class Daemon {
     this.#scheduler = scheduler;
     await scheduler.start();
     hostService = new HostService(serviceDeps);
+    this.#copies.changed();
     const services: Services = {
       users,
       hosts: hostService,
@@ -403,6 +411,8 @@ export class Daemon {
     this.#metricsServer = undefined;
     await this.#scheduler?.stop(this.deps.config.shutdownGraceSeconds * 1000);
     this.#scheduler = undefined;
+    await this.#copies?.stop();
+    this.#copies = undefined;
     await this.#outcomes?.flush();
     await this.#taskLog?.flush();
     await pool?.close();

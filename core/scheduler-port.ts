@@ -29,6 +29,8 @@ export interface RestoreRequest {
   readonly targetFor?: (diskId: number, format: DiskFormat) => string;
   /** Continue the caller's interrupted restore of this backup (its directory) instead. */
   readonly resume?: boolean;
+  /** Read the backup from this datastore: the image's own, or one holding its copy (COPY_DATASTORE_ID). */
+  readonly datastoreId?: number | undefined;
   /** Who asks: a resume continues only their own restores (any, for an admin). */
   readonly who?: { readonly uid: number; readonly isAdmin: boolean };
   /** Follow it under this tag (`one.progress.info`). */
@@ -51,6 +53,8 @@ export interface RestoreOutcome {
   readonly chunksSkipped?: number;
   /** How the disks were made durable before the restore returned. */
   readonly durability?: string;
+  /** Set when the backup was read from a copy: which, and why (the primary failed: its error). */
+  readonly fromCopy?: string | undefined;
 }
 
 export interface VerifyOutcome {

@@ -130,6 +130,11 @@ export const imageRestoreCommand: CommandSpec = {
         type: 'boolean',
         describe: 'Continue your interrupted restore of this backup (kept 24 h), skipping what it wrote',
       })
+      .option('datastore', {
+        type: 'string',
+        describe:
+          "Read the backup from this datastore: the image's own or the one holding its copy (COPY_DATASTORE_ID); by default the image's own, falling back to a copy when it fails",
+      })
       .option('define-domain', {
         type: 'boolean',
         describe:
@@ -145,6 +150,8 @@ export const imageRestoreCommand: CommandSpec = {
     if (argv['name'] !== undefined) lines.push(`NAME = ${q(argv['name'])}`);
     if (argv['to'] !== undefined) lines.push(`TO = ${q(argv['to'])}`);
     if (argv['resume'] === true) lines.push('RESUME = "YES"');
+    if (argv['datastore'] !== undefined)
+      lines.push(`BACKUP_DATASTORE_ID = ${await resolveId(client, POOLS.datastore, s(argv['datastore']))}`);
     if (argv['define-domain'] === true) lines.push('DEFINE = "YES"');
     const tag = progressTag();
     lines.push(`PROGRESS_TAG = ${q(tag)}`);

@@ -13,6 +13,7 @@ import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { DiskWriter, HypervisorDriver } from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
 import { ErrorCode, OneError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { DiskFormat } from '../model.js';
 import type { ProgressCounter } from '../progress.js';
 import type { HostAccess } from '../vm-discovery.js';
@@ -214,5 +215,38 @@ export async function runRestore(job: RestoreJob, manifest: Manifest, setup: Set
     if (keep) journal.release(started.token);
     else await journal.finish(started.token);
     throw err;
+  }
+}
+
+/**
+ * Runs `restore` on the job's datastore; if that fails and a `fallback` datastore holds the
+ * increment's copy (COPY_DATASTORE_ID, the same manifest path), runs it again from there,
+ * resuming what the first attempt wrote into new files; the result says which and why.
+ */
+export async function restoreWithFallback(
+  job: RestoreJob,
+  fallback: DatastoreToOpen | undefined,
+  restore: (job: RestoreJob) => Promise<RestoreResult>,
+  journal: RestoreJournal,
+  log: Logger,
+): Promise<RestoreResult & { readonly fromCopy?: string }> {
+  try {
+    return await restore(job);
+  } catch (err) {
+    if (!fallback) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    log.warn("restore failed on the backup's datastore; restoring from its copy", {
+      image: job.imageId,
+      datastore: job.datastore.id,
+      copy: fallback.id,
+      error: reason,
+    });
+    const match = { imageId: job.imageId, manifestPath: job.manifestPath, diskId: job.diskId ?? null };
+    const resume = job.targetFor === undefined && (await journal.findResumable(match, job.who)) !== undefined;
+    const result = await restore({ ...job, datastore: fallback, resume });
+    return {
+      ...result,
+      fromCopy: `datastore ${fallback.id} (the copy): datastore ${job.datastore.id} failed: ${reason}`,
+    };
   }
 }

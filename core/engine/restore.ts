@@ -48,7 +48,7 @@ export function allocatedBytes(manifest: Manifest, disk: ManifestDisk, done: Rea
 }
 
 /** Reads a stored chunk into `into` (in place when the driver can); returns its length. */
-async function readChunk(
+export async function readChunk(
   datastore: DatastoreDriver,
   id: string,
   into: Uint8Array,

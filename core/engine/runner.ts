@@ -27,6 +27,7 @@ import type { HostAccess } from '../vm-discovery.js';
 import { runBackup } from './backup.js';
 import { checkpointOf } from './changed-chunks.js';
 import { classifiedDriver } from './classified-driver.js';
+import { type CopyJob, type CopyResult, runCopy } from './copy.js';
 import { checkIdentity } from './datastore-identity.js';
 import {
   allocatedChunkBytes,
@@ -46,8 +47,9 @@ import { decodeManifest, type Manifest } from './manifest.js';
 import type { DatastoreToOpen, OpenDatastores } from './open-datastores.js';
 import type { ChunkPool } from './pool.js';
 import type { RestoreJournal } from './restore-journal.js';
-import { type RestoreJob, type RestoreResult, runRestore } from './restore-run.js';
+import { type RestoreJob, type RestoreResult, restoreWithFallback, runRestore } from './restore-run.js';
 
+export type { CopyJob } from './copy.js';
 export type { RestoreJob } from './restore-run.js';
 
 export interface EngineDeps {
@@ -189,6 +191,36 @@ export class BackupRunner {
     });
     this.deps.observer?.verifyFinished({ datastoreId: datastore.id, ok: result.problems.length === 0 });
     return result;
+  }
+
+  /** Copies an increment into another datastore, holding that one against GC meanwhile (copy.ts). */
+  async copy(job: CopyJob): Promise<CopyResult> {
+    const source = await this.datastore(job.source);
+    const target = await this.datastore(job.target);
+    await this.#enterWriter(target.id);
+    try {
+      return await runCopy(job, source, target, this.deps);
+    } finally {
+      this.#leaveWriter(target.id);
+    }
+  }
+
+  /**
+   * Deletes manifests retention or a delete dropped from a datastore (a missing one is fine),
+   * then frees their chunks with a GC when no backup writes there.
+   */
+  async dropManifests(
+    ds: DatastoreToOpen,
+    paths: readonly string[],
+    listIncrements: () => Promise<readonly ReferencedIncrement[]>,
+  ): Promise<void> {
+    const { driver } = await this.datastore(ds);
+    for (const p of paths)
+      await driver.deleteManifest(p).catch((err: unknown) => {
+        if (!driver.isNotFound(err)) throw err;
+      });
+    if ((this.#writers.get(ds.id) ?? 0) === 0 && !this.#exclusive.has(ds.id))
+      await this.gc(ds, listIncrements);
   }
 
   /** The datastore's open driver with its compression and keys, once its identity is checked. */
@@ -368,9 +400,18 @@ export class BackupRunner {
 
   /**
    * Restores disks of an image increment after a pre-flight (chunks present, space free); returns
-   * the files written, by disk ID (restore-run.ts).
+   * the files written, by disk ID. With a `fallback` datastore holding the increment's copy, a
+   * restore that fails on its own datastore is done again from the copy (restore-run.ts).
    */
-  async restore(job: RestoreJob): Promise<RestoreResult> {
+  restore(
+    job: RestoreJob,
+    fallback?: DatastoreToOpen,
+  ): Promise<RestoreResult & { readonly fromCopy?: string }> {
+    const { restoreJournal, log } = this.deps;
+    return restoreWithFallback(job, fallback, (j) => this.#restoreFrom(j), restoreJournal, log);
+  }
+
+  async #restoreFrom(job: RestoreJob): Promise<RestoreResult> {
     const ds = await this.datastore(job.datastore);
     const manifest = decodeManifest(
       await ds.driver.getManifest(job.manifestPath),

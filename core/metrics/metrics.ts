@@ -7,6 +7,7 @@
 
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BackupObserver } from '../events.js';
+import { CopyMetrics } from './copy-metrics.js';
 import { eventMetrics } from './event-metrics.js';
 import type { DatastoreHealth } from './health.js';
 import { IntegrityMetrics } from './integrity-metrics.js';
@@ -36,6 +37,7 @@ export class DaemonMetrics {
   readonly observer: BackupObserver;
   readonly #state: StateMetrics;
   readonly #integrity: IntegrityMetrics;
+  readonly #copies: CopyMetrics;
   #scraping: Promise<string> | undefined;
 
   constructor(src: MetricsSources) {
@@ -71,7 +73,7 @@ export class DaemonMetrics {
     });
     new Gauge({
       name: 'onebackup_host_up',
-      help: "1 when the host answered its last monitoring check (over SSH, its agent; this machine always), 0 when it did not; no series before the first check.",
+      help: '1 when the host answered its last monitoring check (over SSH, its agent; this machine always), 0 when it did not; no series before the first check.',
       labelNames: ['host'] as const,
       registers,
       collect() {
@@ -95,6 +97,7 @@ export class DaemonMetrics {
     this.observer = eventMetrics(this.registry);
     this.#state = new StateMetrics(this.registry, src);
     this.#integrity = new IntegrityMetrics(this.registry, src.store);
+    this.#copies = new CopyMetrics(this.registry, src.store);
   }
 
   get contentType(): string {
@@ -105,7 +108,7 @@ export class DaemonMetrics {
   scrape(): Promise<string> {
     this.#scraping ??= (async () => {
       try {
-        await Promise.all([this.#state.refresh(), this.#integrity.refresh()]);
+        await Promise.all([this.#state.refresh(), this.#integrity.refresh(), this.#copies.refresh()]);
         return await this.registry.metrics();
       } finally {
         this.#scraping = undefined;

@@ -26,14 +26,16 @@ import {
   readRestoreSource,
   recordBackup,
 } from '../store/backups.js';
+import { anyCopied, copyToRestore } from '../store/copies.js';
 import { datastoreToOpen } from '../store/datastores.js';
 import type { Store, Tx } from '../store/db.js';
-import { incrementsOnDatastore, recordVerifyResults } from '../store/images.js';
+import { incrementsOnDatastore, manifestsOnDatastore, recordVerifyResults } from '../store/images.js';
 import {
   type VerifyPosition as StoredPosition,
   saveVerifyPosition,
   verifyPosition,
 } from '../store/verify-schedules.js';
+import { ownPart, recordCopyProblems, withCopies } from './copy-verify.js';
 
 export interface BackupOptions {
   readonly reset: boolean;
@@ -70,6 +72,8 @@ export interface VmOperationsDeps {
   readonly ctime: (epochS: number) => string;
   /** Told of each recorded backup (metrics). */
   readonly observer?: BackupObserver;
+  /** The copier (COPY_DATASTORE_ID): told of each recorded backup, so its copy starts now. */
+  readonly copies?: { changed(retryFailed: boolean): void } | undefined;
 }
 
 /** A scheduled verify's result, and where it started (undefined: from the first increment). */
@@ -143,7 +147,7 @@ export class VmOperations {
         changeTracking: src.continuesChain && incrementMode === 'CBT',
         datastore: datastoreToOpen(src.datastore),
         previousManifestPath,
-        listIncrements: () => this.#increments(datastoreId),
+        listIncrements: () => manifestsOnDatastore(store.db, datastoreId),
         signal: options.signal,
       },
       (taken, path) => {
@@ -170,6 +174,7 @@ export class VmOperations {
       },
     );
     const { imageId, incrementId } = committed;
+    this.deps.copies?.changed(true);
     this.deps.log.info('backup done', {
       vm: vmId,
       image: imageId,
@@ -199,23 +204,38 @@ export class VmOperations {
     return incrementsOnDatastore(this.deps.store.db, datastoreId, scope);
   }
 
+  /**
+   * Restores from the image's datastore, or from the copy in `request.datastoreId`; with no
+   * datastore asked for, a copy (if one is COPIED) is the fallback when the image's own fails.
+   */
   async restore(request: RestoreRequest): Promise<RestoreOutcome> {
     const db = this.deps.store.db;
     const src = await readRestoreSource(db, request.imageId, request.incrementId);
-    const datastore = datastoreToOpen(await datastoreRow(db, src.image.datastore_id));
-    return this.deps.engine.restore({
-      datastore,
-      manifestPath: src.increment.source,
-      hypervisor: src.hypervisor,
-      host: src.host,
-      imageId: request.imageId,
-      diskId: request.diskId,
-      dir: request.dir,
-      targetFor: request.targetFor,
-      resume: request.resume ?? false,
-      who: request.who ?? { uid: -1, isAdmin: false },
-      progress: request.progress,
-    });
+    const own = src.image.datastore_id;
+    const asked = request.datastoreId ?? own;
+    const key = { imageId: request.imageId, incrementId: src.increment.inc_id };
+    if (asked !== own) await copyToRestore(db, { ...key, datastoreId: asked });
+    const datastore = datastoreToOpen(await datastoreRow(db, asked));
+    const copy =
+      request.datastoreId === undefined ? await anyCopied(db, key.imageId, key.incrementId) : undefined;
+    const fallback = copy && datastoreToOpen(await datastoreRow(db, copy.datastore_id));
+    const result = await this.deps.engine.restore(
+      {
+        datastore,
+        manifestPath: src.increment.source,
+        hypervisor: src.hypervisor,
+        host: src.host,
+        imageId: request.imageId,
+        diskId: request.diskId,
+        dir: request.dir,
+        targetFor: request.targetFor,
+        resume: request.resume ?? false,
+        who: request.who ?? { uid: -1, isAdmin: false },
+        progress: request.progress,
+      },
+      fallback,
+    );
+    return asked === own ? result : { ...result, fromCopy: `datastore ${asked} (the copy, as asked)` };
   }
 
   /** Verifies, then records per image what it found (oneimage list/show show a broken image). */
@@ -226,11 +246,16 @@ export class VmOperations {
   ): Promise<VerifyResult> {
     const { store, clock } = this.deps;
     const datastore = datastoreToOpen(await datastoreRow(store.db, datastoreId));
-    const increments = await this.#increments(datastoreId, scope);
-    const result = await this.deps.engine.verify(datastore, increments, scope, progress ? { progress } : {});
-    const { checked, broken } = imageVerdicts(increments, result, undefined);
+    const own = await this.#increments(datastoreId, scope);
+    const list = await withCopies(store.db, datastoreId, own, scope.imageId === undefined);
+    const result = await this.deps.engine.verify(datastore, list.all, scope, progress ? { progress } : {});
+    const { checked, broken } = imageVerdicts(own, ownPart(list, result), undefined);
     const nowS = epochSeconds(clock);
-    await store.tx((trx) => recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS)));
+    const copyProblems = await store.tx(async (trx) => {
+      await recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS));
+      return recordCopyProblems(trx, list, result, nowS);
+    });
+    if (copyProblems > 0) this.deps.copies?.changed(false);
     return result;
   }
 
@@ -245,11 +270,12 @@ export class VmOperations {
     const { store, clock } = this.deps;
     const datastore = datastoreToOpen(await datastoreRow(store.db, datastoreId));
     const from = await verifyPosition(store.db, datastoreId);
-    const increments = await this.#increments(datastoreId);
+    const own = await this.#increments(datastoreId);
+    const list = await withCopies(store.db, datastoreId, own, true);
     const startMs = clock.now();
     const result = await this.deps.engine.verify(
       datastore,
-      increments,
+      list.all,
       {},
       {
         from,
@@ -260,9 +286,9 @@ export class VmOperations {
         },
       },
     );
-    const { checked, broken } = imageVerdicts(increments, result, from);
+    const { checked, broken } = imageVerdicts(own, ownPart(list, result), from);
     const nowS = epochSeconds(clock);
-    await store.tx(async (trx) => {
+    const copyProblems = await store.tx(async (trx) => {
       await recordVerifyResults(trx, checked, broken, nowS, this.deps.ctime(nowS));
       const stop = result.stoppedAt;
       const carried = from?.imageBroken === true && stop?.imageId === from.imageId;
@@ -272,12 +298,15 @@ export class VmOperations {
         stop && { ...stop, imageBroken: carried || broken.has(stop.imageId) },
         nowS,
       );
+      return recordCopyProblems(trx, list, result, nowS);
     });
+    if (copyProblems > 0) this.deps.copies?.changed(false);
     return { ...result, resumedFrom: from };
   }
 
   async gc(datastoreId: number): Promise<GcResult> {
-    const datastore = datastoreToOpen(await datastoreRow(this.deps.store.db, datastoreId));
-    return this.deps.engine.gc(datastore, () => this.#increments(datastoreId));
+    const { db } = this.deps.store;
+    const datastore = datastoreToOpen(await datastoreRow(db, datastoreId));
+    return this.deps.engine.gc(datastore, () => manifestsOnDatastore(db, datastoreId));
   }
 }

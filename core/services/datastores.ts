@@ -10,9 +10,11 @@ import { epochSeconds } from '../clock.js';
 import { DATASTORE_UUID, type DatastoreAccess } from '../datastore-access.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Requester } from '../permissions.js';
+import { COPY_ATTRIBUTE, copyUsers } from '../store/copies.js';
 import {
   datastoreToOpen,
   deleteDatastore,
+  findDatastore,
   imageIdsByDatastore,
   imageIdsInDatastore,
   insertDatastore,
@@ -62,6 +64,24 @@ async function capacityOf(access: DatastoreAccess, v: DatastoreView): Promise<Da
   };
 }
 
+/**
+ * COPY_DATASTORE_ID, when given: another existing backup datastore, where every backup recorded
+ * into this one is copied (core/scheduler/copies.ts).
+ */
+async function checkCopyTarget(trx: Tx, attributes: readonly PlainAttribute[]): Promise<void> {
+  const a = attributes.find((x) => x.kind === 'single' && x.name === COPY_ATTRIBUTE);
+  if (a?.kind !== 'single') return;
+  const fix = 'give the ID of another backup datastore (onedatastore list), or leave it out';
+  if (!/^\d+$/.test(a.value.trim()))
+    throw new OneError(ErrorCode.ACTION, `${COPY_ATTRIBUTE}="${a.value}" is not a datastore ID; ${fix}`);
+  const target = await findDatastore(trx, Number(a.value.trim()));
+  if (target?.type !== 'BACKUP_DS')
+    throw new OneError(
+      ErrorCode.ACTION,
+      `${COPY_ATTRIBUTE}="${a.value}": there is no backup datastore ${a.value}; ${fix}`,
+    );
+}
+
 export class DatastoreService {
   constructor(private readonly deps: ServiceDeps) {}
 
@@ -79,6 +99,7 @@ export class DatastoreService {
         t.basePath ?? join(this.deps.defaultDatastoreBase, String(id)),
         uuid,
       );
+      await checkCopyTarget(trx, attributes);
       const storage = storageOf(id, t.dsMad, attributes);
       await refuseOverlap(trx, access, storage, `the new datastore ${t.name}`);
       const found = await access.survey(storage);
@@ -159,6 +180,14 @@ export class DatastoreService {
           `datastore ${id} is the DATASTORE_ID of backup jobs ${jobs.join(',')}; change those jobs first`,
         );
       }
+      const copies = await copyUsers(trx, id);
+      if (copies.sources.length > 0 || copies.copies > 0)
+        throw new OneError(
+          ErrorCode.ACTION,
+          copies.sources.length > 0
+            ? `datastore ${id} is the COPY_DATASTORE_ID of datastores ${copies.sources.join(',')}; it keeps their backups' copies`
+            : `datastore ${id} still holds ${copies.copies} copies of backups; delete their images (oneimage delete) first`,
+        );
       await deleteDatastore(trx, id);
     });
     await this.deps.closeDatastore?.(id);

@@ -1,5 +1,6 @@
 /** Backup images: made by backups (a later part); here listed, shown and deleted. */
 import type { Requester } from '../permissions.js';
+import { copiesOfImages } from '../store/copies.js';
 import type { Tx } from '../store/db.js';
 import {
   datastoreNamesById,
@@ -11,6 +12,7 @@ import {
 } from '../store/images.js';
 import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import type { ServiceDeps } from './context.js';
+import { copyAttributes } from './image-copies.js';
 import { loadAuthorized, type PoolQuery, pageOf, visibleInPool } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
 
@@ -54,9 +56,19 @@ export class ImageService {
       trx,
       rows.map((r) => r.id),
     );
+    const copies = await copiesOfImages(
+      trx,
+      rows.map((r) => r.id),
+    );
     return named.map((n) => ({
       ...n,
-      template: decodeAttributes(n.row.template),
+      template: [
+        ...decodeAttributes(n.row.template),
+        ...copyAttributes(
+          copies.filter((c) => c.image_id === n.row.id),
+          ds,
+        ),
+      ],
       datastoreName: ds.get(n.row.datastore_id) ?? '',
       increments: incs.filter((i) => i.image_id === n.row.id),
     }));

@@ -191,7 +191,7 @@ export class VmBackupService {
   async restore(who: Requester, imageId: number, text: string): Promise<string> {
     const r = new TemplateReader(
       text.trim() === '' ? [] : parseTemplate(text).attributes,
-      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO', 'RESUME', 'DEFINE', 'PROGRESS_TAG'],
+      ['NAME', 'INCREMENT_ID', 'DISK_ID', 'TO', 'RESUME', 'DEFINE', 'PROGRESS_TAG', 'BACKUP_DATASTORE_ID'],
       [],
     );
     // DEFINE = "YES": also a new hypervisor VM (a libvirt domain) like the original, on these disks.
@@ -200,6 +200,9 @@ export class VmBackupService {
       r.get('INCREMENT_ID') === undefined ? undefined : r.integer('INCREMENT_ID', 0, 1e9, 0);
     const diskId = r.get('DISK_ID') === undefined ? undefined : r.integer('DISK_ID', 0, 1e6, 0);
     const resume = r.oneOf('RESUME', ['YES', 'NO'], 'NO') === 'YES';
+    // BACKUP_DATASTORE_ID: read the image's copy in that datastore (COPY_DATASTORE_ID) instead.
+    const datastoreId =
+      r.get('BACKUP_DATASTORE_ID') === undefined ? undefined : r.integer('BACKUP_DATASTORE_ID', 0, 1e9, 0);
     const to = r.get('TO');
     if (to !== undefined && !to.startsWith('/'))
       r.fail(r.at('TO'), 'TO', `TO="${to}" must be an absolute directory`);
@@ -231,19 +234,21 @@ export class VmBackupService {
     // Each restore its own directory: two in the same second never share files.
     const unique = `image-${imageId}-${stamp}-${randomBytes(3).toString('hex')}`;
     const dir = to ?? join(this.backups.restoreDir, unique);
-    const { manifest, files, chunksSkipped, durability } = await this.deps.scheduler.restore({
+    const { manifest, files, chunksSkipped, durability, fromCopy } = await this.deps.scheduler.restore({
       imageId,
       vmId: image.vm_id,
       incrementId,
       diskId,
       dir,
       resume,
+      datastoreId,
       who: { uid: who.uid, isAdmin: who.isAdmin },
       watch: watchOf(who, r.get('PROGRESS_TAG') ?? ''),
     });
     const lines = [...files.entries()].map(([d, f]) => `DISK ${d}: ${f}`);
     if (resume) lines.push(`RESUMED: ${chunksSkipped ?? 0} chunks were already written`);
     if (durability !== undefined) lines.push(`DURABLE: ${durability}`);
+    if (fromCopy !== undefined) lines.push(`FROM COPY: ${fromCopy}`);
     if (diskId !== undefined) return lines.join('\n');
     const deployId = define ? await this.defineLike(image.vm_id, imageId, askedName, who, files) : undefined;
     if (deployId !== undefined) lines.push(`DEPLOY_ID: ${deployId}`);

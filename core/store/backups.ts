@@ -10,6 +10,7 @@ import { ErrorCode, OneError } from '../errors.js';
 import type { BackupMode, DiskFormat, VmState } from '../model.js';
 import { isAuthorized, permissionsFromBits, type Requester } from '../permissions.js';
 import type { HostAccess } from '../vm-discovery.js';
+import { dropCopies, queueCopy } from './copies.js';
 import { findDatastore } from './datastores.js';
 import { nextId, type Queryable, type Tx } from './db.js';
 import { IMAGE_STATE_ERROR } from './images.js';
@@ -207,6 +208,11 @@ export async function recordBackup(
       .execute();
     await trx.insertInto('image_increments').values(increment(0, 'FULL')).execute();
   }
+  await queueCopy(
+    trx,
+    { imageId, incrementId, vmId: b.vmId, datastoreId: b.datastoreId, source: b.source },
+    b.nowS,
+  );
   const dropped = keepLast > 0 ? await applyRetention(trx, b, imageId, mode, keepLast) : [];
   const next: BackupConfig = {
     ...cfg,
@@ -284,6 +290,11 @@ async function applyRetention(
       .orderBy('inc_id')
       .execute();
     const drop = incs.slice(0, Math.max(0, incs.length - keepLast));
+    await dropCopies(
+      trx,
+      imageId,
+      drop.map((i) => i.inc_id),
+    );
     for (const inc of drop) {
       dropped.push(inc.source);
       await trx
@@ -320,6 +331,7 @@ async function applyRetention(
       .where('image_id', '=', img.id)
       .execute();
     dropped.push(...incs.map((i) => i.source));
+    await dropCopies(trx, img.id);
     await trx.deleteFrom('image_increments').where('image_id', '=', img.id).execute();
     await trx.deleteFrom('images').where('id', '=', img.id).execute();
   }

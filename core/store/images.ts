@@ -4,6 +4,7 @@
  * lookups these need (names, whether one is a backup datastore) live here too.
  */
 import { decodeAttributes, encodeAttributes, setSingle } from '../template/attributes.js';
+import { copiesOnDatastore, dropCopies } from './copies.js';
 import type { Queryable, Tx } from './db.js';
 import type { ImageIncrementTable, ImageTable } from './schema.js';
 
@@ -62,6 +63,14 @@ export async function incrementsOnDatastore(
 }
 
 /**
+ * Every manifest the store references on a datastore: its own increments, then the copies of
+ * other datastores' increments it holds (COPY_DATASTORE_ID): what a GC of it keeps.
+ */
+export async function manifestsOnDatastore(db: Queryable, datastoreId: number): Promise<IncrementManifest[]> {
+  return [...(await incrementsOnDatastore(db, datastoreId)), ...(await copiesOnDatastore(db, datastoreId))];
+}
+
+/**
  * Deletes an image and its increments; returns the datastore and the manifests they named, for
  * the caller to drop once this commits (chunks go at the next GC). Throws if there is no image.
  */
@@ -72,6 +81,7 @@ export async function deleteImage(trx: Tx, id: number): Promise<{ datastoreId: n
     .where('id', '=', id)
     .executeTakeFirstOrThrow();
   const incs = await trx.selectFrom('image_increments').select('source').where('image_id', '=', id).execute();
+  await dropCopies(trx, id);
   await trx.deleteFrom('image_increments').where('image_id', '=', id).execute();
   await trx.deleteFrom('images').where('id', '=', id).execute();
   return { datastoreId: image.datastore_id, sources: incs.map((i) => i.source) };

@@ -8,6 +8,7 @@ import * as m0005 from './migrations/0005-verify-results.js';
 import * as m0006 from './migrations/0006-verify-schedule.js';
 import * as m0007 from './migrations/0007-login-tokens.js';
 import * as m0008 from './migrations/0008-host-transport.js';
+import * as m0009 from './migrations/0009-image-copies.js';
 
 /** Every migration the code knows, in order. Add new ones at the end; never rename. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
@@ -19,6 +20,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0006-verify-schedule': m0006,
   '0007-login-tokens': m0007,
   '0008-host-transport': m0008,
+  '0009-image-copies': m0009,
 });
 
 const TABLE = 'onebackup_migration';

@@ -182,6 +182,31 @@ export interface ImageIncrementTable {
   stats: string;
 }
 
+/** The copy of one backup increment in another datastore (COPY_DATASTORE_ID); see store/copies.ts. */
+export interface ImageCopyTable {
+  image_id: number;
+  inc_id: number;
+  /** The copy target. */
+  datastore_id: number;
+  vm_id: number;
+  /** The increment's own datastore. */
+  source_datastore_id: number;
+  /** Manifest path, the same in both datastores. */
+  source: string;
+  state: CopyState;
+  queued_at: number;
+  /** Epoch seconds of the last change of state (or attempt). */
+  time: number;
+  attempts: Generated<number>;
+  /** A FAILED copy is tried again from this time (epoch seconds), or at the next backup. */
+  next_at: Generated<number>;
+  reason: Generated<string>;
+  chunks_written: Generated<number>;
+  bytes_written: Generated<number>;
+}
+
+export type CopyState = 'PENDING' | 'COPIED' | 'FAILED' | 'DROPPED';
+
 export interface EventTable {
   seq: Generated<number>;
   time: number;
@@ -241,6 +266,7 @@ export interface Database {
   vm_disks: VmDiskTable;
   images: ImageTable;
   image_increments: ImageIncrementTable;
+  image_copies: ImageCopyTable;
   backup_jobs: BackupJobTable;
   job_vms: JobVmTable;
   sched_actions: SchedActionTable;
