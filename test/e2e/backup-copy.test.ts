@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { backupVm, sha256File } from '../support/backups.js';
+import { backupCopyOf, backupVm, sha256File } from '../support/backups.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { chunkFiles, manifestFiles } from '../support/datastore-faults.js';
 import { rpcOk } from '../support/rpc.js';
@@ -52,20 +52,7 @@ async function createDs(name: string, template: string): Promise<number> {
   return Number(/ID: (\d+)/.exec(r.stdout)?.[1]);
 }
 
-/** The image's BACKUP_COPY vector for a target, as `oneimage show -x` has it. */
-async function copyOf(image: string, target: number): Promise<Record<string, string> | undefined> {
-  const xml = (await cli('oneimage', ['show', image, '-x'])).stdout;
-  for (const m of xml.matchAll(/<BACKUP_COPY>([\s\S]*?)<\/BACKUP_COPY>/g)) {
-    const fields = Object.fromEntries(
-      [...(m[1] as string).matchAll(/<(\w+)>(?:<!\[CDATA\[)?([\s\S]*?)(?:\]\]>)?<\/\1>/g)].map((f) => [
-        f[1] as string,
-        f[2] as string,
-      ]),
-    );
-    if (fields['DATASTORE_ID'] === String(target)) return fields;
-  }
-  return undefined;
-}
+const copyOf = (image: string, target: number) => backupCopyOf(d, image, target);
 
 async function restore(
   image: string,

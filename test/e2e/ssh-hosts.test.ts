@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { backupVm, restoreDisk0, sha256File } from '../support/backups.js';
+import { backupCopyOf, backupVm, restoreDisk0, sha256File } from '../support/backups.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { chunkFiles, manifestFiles } from '../support/datastore-faults.js';
 import { rpcOk } from '../support/rpc.js';
@@ -31,6 +31,8 @@ let server: TestSshd;
 /** A fifth host for the faults. */
 let faulty: TestSshd;
 let datastore: number;
+/** The second copy of every backup in `datastore` (COPY_DATASTORE_ID). */
+let second: number;
 /** VM ID -> its host's index, and its disk file. */
 const hostOf = new Map<number, number>();
 const diskOf = new Map<number, string>();
@@ -95,10 +97,17 @@ before(async () => {
   server = await startSshd(join(work, 'server'), '127.0.0.5');
   d = await startDaemon({ conf: CONF });
   for (const h of hosts) await rpcOk(d, 'one.host.allocate', h.hostTemplate('fs'));
+  const copy = await cli(
+    'onedatastore',
+    ['create'],
+    `NAME = "second"\nTYPE = "BACKUP_DS"\nBASE_PATH = "${join(work, 'second')}"\n`,
+  );
+  assert.equal(copy.code, 0, copy.stderr);
+  second = Number(/ID: (\d+)/.exec(copy.stdout)?.[1]);
   const ds = await cli(
     'onedatastore',
     ['create'],
-    `NAME = "offbox"\nTYPE = "BACKUP_DS"\n${server.attributes(join(work, 'server', 'backups'))}\n`,
+    `NAME = "offbox"\nTYPE = "BACKUP_DS"\nCOPY_DATASTORE_ID = ${second}\n${server.attributes(join(work, 'server', 'backups'))}\n`,
   );
   assert.equal(ds.code, 0, ds.stderr);
   datastore = Number(/ID: (\d+)/.exec(ds.stdout)?.[1]);
@@ -130,7 +139,7 @@ after(async () => {
 });
 
 describe('hypervisor hosts over SSH', () => {
-  it('a job backs up VMs on three SSH hosts into a datastore on another, one at a time per host, and each restores bit for bit', async () => {
+  it('a job backs up VMs on three SSH hosts into a datastore on another, one at a time per host, each copied to a second datastore; both restore bit for bit', async () => {
     const vms = [...hostOf.keys()];
     const job = await cli(
       'onebackupjob',
@@ -152,15 +161,22 @@ describe('hypervisor hosts over SSH', () => {
     for (const vm of vms) {
       const image = /<BACKUP_IDS>\s*<ID>(\d+)<\/ID>/.exec(await vmXml(vm))?.[1];
       assert.ok(image, `VM ${vm} has a backup`);
-      const to = tempDir('onebackup-ssh-restore-');
-      try {
-        const r = await cli('oneimage', ['restore', image, '--disk-id', '0', '--to', to]);
-        assert.equal(r.code, 0, r.stderr);
-        const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1] as string;
-        // The guest's bytes, whatever the file format: qemu-img compares what the guest sees.
-        execFileSync('qemu-img', ['compare', '-q', file, `${diskOf.get(vm)}.raw`]);
-      } finally {
-        cleanup(to);
+      await eventually(
+        `the copy of image ${image}`,
+        async () => (await backupCopyOf(d, image, second))?.['STATE'] === 'COPIED',
+      );
+      // From the off-box datastore, and from its second copy.
+      for (const from of [[], ['--datastore', String(second)]]) {
+        const to = tempDir('onebackup-ssh-restore-');
+        try {
+          const r = await cli('oneimage', ['restore', image, '--disk-id', '0', '--to', to, ...from]);
+          assert.equal(r.code, 0, r.stderr);
+          const file = /DISK 0: (\S+)/.exec(r.stdout)?.[1] as string;
+          // The guest's bytes, whatever the file format: qemu-img compares what the guest sees.
+          execFileSync('qemu-img', ['compare', '-q', file, `${diskOf.get(vm)}.raw`]);
+        } finally {
+          cleanup(to);
+        }
       }
     }
     // The disks were read through each host's sshd (the agent's login), not from this machine.

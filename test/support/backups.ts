@@ -30,3 +30,22 @@ export async function restoreDisk0(
     cleanup(to);
   }
 }
+
+/** The image's BACKUP_COPY vector for a copy target, as `oneimage show -x` has it. */
+export async function backupCopyOf(
+  d: RunningDaemon,
+  image: string,
+  target: number,
+): Promise<Record<string, string> | undefined> {
+  const xml = (await runCli('oneimage', ['show', image, '-x'], d)).stdout;
+  for (const m of xml.matchAll(/<BACKUP_COPY>([\s\S]*?)<\/BACKUP_COPY>/g)) {
+    const fields = Object.fromEntries(
+      [...(m[1] as string).matchAll(/<(\w+)>(?:<!\[CDATA\[)?([\s\S]*?)(?:\]\]>)?<\/\1>/g)].map((f) => [
+        f[1] as string,
+        f[2] as string,
+      ]),
+    );
+    if (fields['DATASTORE_ID'] === String(target)) return fields;
+  }
+  return undefined;
+}
