@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanup, type RunningDaemon, runCli, tempDir } from '../support/daemon.js';
@@ -25,6 +25,7 @@ import {
   xmlField,
 } from '../support/live-backups.js';
 import { rpcOk } from '../support/rpc.js';
+import { startSshd } from '../support/sshd.js';
 
 const MiB = 1024 * 1024;
 const BLOCKS = 256;
@@ -157,6 +158,50 @@ describe('live backups of libvirt domains', { skip }, () => {
     }
     const gone = await cli('onehost', ['sync', 'kvm1']);
     assert.match(gone.stdout, /GONE=\d+/);
+  });
+
+  it('a host reached over SSH: onehost sync lists its libvirt domains through the host agent; a shut-off one backs up and restores', async () => {
+    mkdirSync(join(work, 'ssh-host'));
+    const host = await startSshd(join(work, 'ssh-host'), '127.0.0.8');
+    const disk = join(work, 'remote.raw');
+    const data = Buffer.alloc(8 * MiB);
+    data.fill(0x3c, 2 * MiB, 5 * MiB);
+    writeFileSync(disk, data);
+    const domain = `onebackup-ssh-${process.pid}`;
+    const xmlPath = join(work, 'remote.xml');
+    writeFileSync(
+      xmlPath,
+      `<domain type='qemu'><name>${domain}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`,
+    );
+    virsh('define', xmlPath);
+    try {
+      await rpcOk(d, 'one.host.allocate', host.hostTemplate('kvm'));
+      const sync = await cli('onehost', ['sync', host.host]);
+      assert.equal(sync.code, 0, sync.stderr);
+      const list = await cli('onevm', ['list', '--csv']);
+      const added = new RegExp(
+        `^(\\d+),[^\\n]*${domain}[^\\n]*${host.host.replaceAll('.', '\\.')}`,
+        'm',
+      ).exec(list.stdout)?.[1];
+      assert.ok(added, `${sync.stdout}${list.stdout}`);
+      const show = await cli('onevm', ['show', added, '-x']);
+      assert.match(show.stdout, /<STATE>8<\/STATE>/, 'POWEROFF, as libvirt on the host says');
+      const image = await backupLive(d, Number(added));
+      const r = await cli('oneimage', [
+        'restore',
+        image,
+        '--disk-id',
+        '0',
+        '--to',
+        join(work, 'remote-restore'),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(readFileSync(/DISK 0: (\S+)/.exec(r.stdout)?.[1] as string).equals(data));
+      assert.match(host.log(), /Accepted publickey/, "virsh ran on the host, through its agent's login");
+    } finally {
+      virsh('undefine', domain);
+      await host.stop();
+    }
   });
 
   it('raw domain: full backups of one instant; an increment reads the whole disk, since libvirt keeps no checkpoint in raw disks', async () => {
