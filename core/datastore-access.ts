@@ -40,6 +40,8 @@ export interface FoundManifest {
   readonly encrypted: boolean;
   /** JSON of the increment's statistics, as a backup records them. */
   readonly stats: string;
+  /** The manifest path that began its chain (undefined: written before chains were recorded). */
+  readonly chain: string | undefined;
 }
 
 export interface FoundManifests {

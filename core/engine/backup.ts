@@ -42,6 +42,8 @@ export interface BackupRequest {
   readonly keys: ChunkKeys | undefined;
   readonly manifestPath: string;
   readonly parent: string | null;
+  /** The chain's first manifest (default: this one, a FULL). */
+  readonly chain?: string | undefined;
   /** The previous backup of these disks: chunks whose ID is unchanged are not compressed again. */
   readonly previous?: Manifest | undefined;
   /** The checkpoint (of `previous`) whose changed blocks the point in time reports. */
@@ -270,6 +272,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
     compressionLevel: req.compressionLevel,
     encrypted: req.keys !== undefined,
     parent: req.parent,
+    chain: req.chain ?? req.manifestPath,
     disks,
     stats: { ...stats, durationMs: req.now() - started },
     ...captureOf(req.hypervisor.name, req.pit, changes, req.changesSince),

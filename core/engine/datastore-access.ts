@@ -90,6 +90,7 @@ export function datastoreAccess(
               format: m.disks.every((x) => x.format === 'raw') ? 'raw' : 'qcow2',
               encrypted: m.encrypted,
               stats: incrementStats(m),
+              chain: m.chain,
             });
           } catch (err) {
             unreadable.push({ path, message: (err as Error).message });

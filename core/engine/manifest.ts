@@ -41,7 +41,14 @@ export interface Manifest {
   readonly compression: Compression;
   readonly compressionLevel: number;
   readonly encrypted: boolean;
+  /** The manifest of the increment before this one in its chain (null: a FULL, the chain's first). */
   readonly parent: string | null;
+  /**
+   * The manifest path of the FULL backup that began this increment's chain (its own for a FULL),
+   * kept when retention drops that one: `onedatastore import` rebuilds one image per chain from
+   * it. Absent in manifests written before chains were recorded.
+   */
+  readonly chain?: string;
   readonly disks: readonly ManifestDisk[];
   readonly stats: ManifestStats;
   /** How the point in time was taken (drivers that know: kvm); absent for older manifests. */

@@ -93,6 +93,8 @@ export interface VmBackupJob {
   readonly datastore: DatastoreToOpen;
   /** The newest recorded backup of the VM in that datastore: unchanged chunks are not re-encoded. */
   readonly previousManifestPath: string | undefined;
+  /** The backup continues the chain whose newest increment is `previousManifestPath` (an INCREMENT). */
+  readonly continuesChain?: boolean | undefined;
   /** Every recorded increment in the datastore, for a GC after retention dropped backups. */
   readonly listIncrements: () => Promise<readonly ReferencedIncrement[]>;
   readonly signal?: AbortSignal | undefined;
@@ -305,7 +307,9 @@ export class BackupRunner {
           compressionLevel: ds.level,
           keys: ds.keys,
           manifestPath: path,
-          parent: null,
+          // An increment names its parent and the chain's first manifest (import rebuilds chains).
+          parent: job.continuesChain ? (job.previousManifestPath ?? null) : null,
+          chain: (job.continuesChain && (previous?.chain ?? job.previousManifestPath)) || path,
           previous,
           changesSince,
           changeTracking: job.changeTracking,

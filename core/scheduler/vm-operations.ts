@@ -147,6 +147,7 @@ export class VmOperations {
         changeTracking: src.continuesChain && incrementMode === 'CBT',
         datastore: datastoreToOpen(src.datastore),
         previousManifestPath,
+        continuesChain: src.continuesChain,
         listIncrements: () => manifestsOnDatastore(store.db, datastoreId),
         signal: options.signal,
       },

@@ -1,9 +1,11 @@
 /**
  * `onedatastore import`: backup images rebuilt from the manifests a datastore's storage holds,
  * in one transaction with the datastore's row (a new datastore) or alone (manifests adopted into
- * a datastore already attached). One image per VM, its manifests as increments oldest first: the
- * first FULL, the others INCREMENT with the previous as parent (every manifest lists all its
- * chunks, so each restores on its own). An image whose VM is not in this store carries
+ * a datastore already attached). One image per chain: manifests name the FULL backup that began
+ * their chain (`chain`), so a FULL and its increments become one image, increments oldest first
+ * (the first FULL, the others INCREMENT with the previous as parent; every manifest lists all its
+ * chunks, so each restores on its own). Manifests written before chains were recorded (no
+ * `chain`) make one image per VM, as they always did. An image whose VM is not in this store carries
  * VM_STATE="GONE" in its template; it keeps VM_ID.
  * Crash story: nothing is written until the transaction commits; an import that died is run again.
  */
@@ -44,12 +46,24 @@ export async function recordImportedBackups(
   nowS: number,
   nameOf: (vmId: number, epochS: number) => string,
 ): Promise<ImportedImage[]> {
-  const byVm = new Map<number, FoundManifest[]>();
-  for (const m of manifests) byVm.set(m.vmId, [...(byVm.get(m.vmId) ?? []), m]);
+  const byChain = new Map<string, FoundManifest[]>();
+  for (const m of manifests) {
+    const key = `${m.vmId}\n${m.chain ?? ''}`;
+    byChain.set(key, [...(byChain.get(key) ?? []), m]);
+  }
+  const chains = [...byChain.values()].map((list) =>
+    list.sort((a, b) => a.createdAt - b.createdAt || (a.path < b.path ? -1 : 1)),
+  );
+  // Images in the order their VMs and chains began.
+  chains.sort(
+    (a, b) =>
+      (a[0] as FoundManifest).vmId - (b[0] as FoundManifest).vmId ||
+      (a[0] as FoundManifest).createdAt - (b[0] as FoundManifest).createdAt,
+  );
   const out: ImportedImage[] = [];
-  for (const [vmId, list] of [...byVm].sort(([a], [b]) => a - b)) {
-    list.sort((a, b) => a.createdAt - b.createdAt || (a.path < b.path ? -1 : 1));
+  for (const list of chains) {
     const first = list[0] as FoundManifest;
+    const vmId = first.vmId;
     const last = list.at(-1) as FoundManifest;
     const vm = await trx.selectFrom('vms').select('id').where('id', '=', vmId).executeTakeFirst();
     const template: PlainAttribute[] = [single('IMPORTED', 'YES')];

@@ -204,7 +204,8 @@ describe('lost the server (README)', () => {
     assert.equal(plain.code, 0, plain.stderr);
     assert.match(
       plain.stdout,
-      /^ID: 100\nIMAGES: 1 \(2 increments\)\nIMAGE 0: VM 0 \(gone\), 2 increments\n$/,
+      // Two FULL backups (the first adopted above, then one more): two chains, two images.
+      /^ID: 100\nIMAGES: 2 \(2 increments\)\nIMAGE 0: VM 0 \(gone\), 1 increments\nIMAGE 1: VM 0 \(gone\), 1 increments\n$/,
     );
     // The encrypted datastore's manifests are authenticated with its key: the first import
     // attaches it without images; the same import adopts them once the key is installed.
@@ -235,12 +236,12 @@ describe('lost the server (README)', () => {
     assert.equal(adopted.code, 0, adopted.stderr);
     assert.match(
       adopted.stdout,
-      /^ID: 101\nNOTE: already attached.*\nIMAGES: 1 \(1 increments\)\nIMAGE 1: VM 0 \(gone\), 1 increments\n$/,
+      /^ID: 101\nNOTE: already attached.*\nIMAGES: 1 \(1 increments\)\nIMAGE 2: VM 0 \(gone\), 1 increments\n$/,
     );
-    const show = await cli('oneimage', ['show', '1']);
+    const show = await cli('oneimage', ['show', '2']);
     assert.match(show.stdout, /VM\s+: 0 \(gone: not in this onebackupd\)/);
 
-    for (const image of ['0', '1']) {
+    for (const image of ['0', '1', '2']) {
       const r = await cli('oneimage', ['restore', image]);
       assert.equal(r.code, 0, r.stderr);
       const files = new Map(
@@ -258,6 +259,85 @@ describe('lost the server (README)', () => {
         (await cli('onedatastore', ['gc', ds])).stdout,
         /chunks removed: 0, unknown manifests kept: 0\n$/,
       );
+    }
+  });
+});
+
+describe('import rebuilds increment chains', () => {
+  it('a FULL and its increments become one image again, a --reset starts another; each increment restores', async () => {
+    const dir = tempDir('onebackup-chains-');
+    let first: RunningDaemon | undefined = await startDaemon();
+    let second: RunningDaemon | undefined;
+    try {
+      const disk = join(dir, 'vm.raw');
+      writeFileSync(disk, randomBytes(12 * 1024 * 1024));
+      const run = (daemon: RunningDaemon, name: string, args: string[]) => runCli(name, args, daemon);
+      await rpcOk(first, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
+      await rpcOk(
+        first,
+        'one.vm.allocate',
+        `NAME="chained"\nHOST="node1"\nSTATE="POWEROFF"\nBACKUP_CONFIG=[MODE="INCREMENT"]\nDISK=[SOURCE="${disk}"]\n`,
+      );
+      const base = join(dir, 'ds');
+      assert.equal(
+        (await rpcOk(first, 'one.datastore.allocate', `NAME="chains"\nBASE_PATH="${base}"\n`)) as number,
+        100,
+      );
+      const shas: string[] = [];
+      const images: string[] = [];
+      for (const reset of [false, false, true, false]) {
+        // Each backup after the disk changed: 4 MiB rewritten.
+        writeFileSync(disk, randomBytes(4 * 1024 * 1024), { flag: 'r+' });
+        shas.push(diskSha(disk));
+        const r = await run(first, 'onevm', [
+          'backup',
+          '0',
+          '-d',
+          '100',
+          '--wait',
+          ...(reset ? ['--reset'] : []),
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        images.push((/backup done, image (\d+)/.exec(r.stdout) as RegExpExecArray)[1] as string);
+      }
+      assert.deepEqual(images, ['0', '0', '1', '1'], 'two chains of two');
+      await first.stop();
+      first = undefined;
+      // The server is lost; the datastore's directory is imported into a new one.
+      second = await startDaemon();
+      await rpcOk(second, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
+      const file = join(dir, 'import.tmpl');
+      writeFileSync(file, `NAME="chains"\nBASE_PATH="${base}"\n`);
+      const imported = await run(second, 'onedatastore', ['import', file]);
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.match(
+        imported.stdout,
+        /^ID: 100\nIMAGES: 2 \(4 increments\)\nIMAGE 0: VM 0 \(gone\), 2 increments\nIMAGE 1: VM 0 \(gone\), 2 increments\n$/,
+      );
+      const shown = (await run(second, 'oneimage', ['show', '1', '-x'])).stdout;
+      assert.deepEqual(
+        [...shown.matchAll(/<TYPE><!\[CDATA\[(\w+)\]\]><\/TYPE>/g)].map((m) => m[1]),
+        ['FULL', 'INCREMENT'],
+      );
+      for (const [i, sha] of shas.entries()) {
+        const to = join(dir, `restore-${i}`);
+        const r = await run(second, 'oneimage', [
+          'restore',
+          String(Math.floor(i / 2)),
+          '--increment',
+          String(i % 2),
+          '--to',
+          to,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(diskSha(/DISK 0: (\S+)/.exec(r.stdout)?.[1] as string), sha, `backup ${i}`);
+      }
+    } finally {
+      await first?.stop();
+      await second?.stop();
+      if (first) cleanup(first.stateDir);
+      if (second) cleanup(second.stateDir);
+      cleanup(dir);
     }
   });
 });
