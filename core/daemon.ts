@@ -48,8 +48,10 @@ import { lockStateDir, type StateLock } from './state-lock.js';
 import { datastoreRow } from './store/backups.js';
 import { datastoreToOpen, listDatastores } from './store/datastores.js';
 import { openSqliteStore, type Store } from './store/db.js';
+import { manifestsOnDatastore } from './store/images.js';
 import { hypervisorVms } from './store/vms.js';
 import { VERSION } from './version.js';
+import { type WriteMarks, writeMarksIn } from './write-marks.js';
 
 /** /health: the scheduler's timer ticks every 2 s; 30 s without one means it is stuck or stopped. */
 const HEARTBEAT_MAX_AGE_MS = 30_000;
@@ -132,6 +134,41 @@ export class Daemon {
     await recover(local);
   }
 
+  /**
+   * Starts a GC of each datastore the previous run died writing to (its chunks no manifest names
+   * go); backups to it wait for that GC, others do not, and start does not.
+   */
+  private async collectInterruptedWrites(
+    store: Store,
+    runner: BackupRunner,
+    marks: WriteMarks,
+  ): Promise<void> {
+    for (const id of marks.marked()) {
+      const row = await datastoreRow(store.db, id).catch(() => undefined);
+      if (!row) {
+        marks.clear(id);
+        continue;
+      }
+      this.deps.log.info('collecting what backups interrupted by a stop left in a datastore', {
+        datastore: id,
+      });
+      runner
+        .gc(datastoreToOpen(row), () => manifestsOnDatastore(store.db, id))
+        .then(
+          (r) =>
+            this.deps.log.info('collected what interrupted backups left', {
+              datastore: id,
+              chunksRemoved: r.chunksRemoved,
+            }),
+          (err: unknown) =>
+            this.deps.log.warn('cannot collect what interrupted backups left; onedatastore gc will', {
+              datastore: id,
+              error: err instanceof Error ? err.message : String(err),
+            }),
+        );
+    }
+  }
+
   /** Opens everything and listens; resolves to the XML-RPC URL. */
   start(): Promise<string> {
     this.#starting ??= this.doStart();
@@ -200,6 +237,7 @@ export class Daemon {
     const observer = fanOut([metrics.observer, this.#outcomes], (err) =>
       log.warn('metrics observer failed', { error: err instanceof Error ? err.message : String(err) }),
     );
+    const writeMarks = writeMarksIn(config.stateDir);
     const runner = new BackupRunner({
       observer,
       clock: this.deps.clock,
@@ -211,6 +249,7 @@ export class Daemon {
       loadKeys: (id) => keys.load(id),
       scratchDir,
       restoreJournal,
+      writeMarks,
     });
     const datastoreSetup = async (id: number) =>
       runner.datastore(datastoreToOpen(await datastoreRow(store.db, id)));
@@ -279,6 +318,8 @@ export class Daemon {
       observer,
     });
     this.#scheduler = scheduler;
+    // Before any backup writes again: datastores a killed backup was writing to are collected.
+    await this.collectInterruptedWrites(store, runner, writeMarks);
     await scheduler.start();
     hostService = new HostService(serviceDeps);
     this.#copies.changed();

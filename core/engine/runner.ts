@@ -24,6 +24,7 @@ import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Compression, FsFreeze, VmState } from '../model.js';
 import type { HostAccess } from '../vm-discovery.js';
+import type { WriteMarks } from '../write-marks.js';
 import { runBackup } from './backup.js';
 import { checkpointOf } from './changed-chunks.js';
 import { classifiedDriver } from './classified-driver.js';
@@ -64,6 +65,11 @@ export interface EngineDeps {
   readonly scratchDir: string;
   /** Restores under way and interrupted ones kept for --resume. */
   readonly restoreJournal: RestoreJournal;
+  /**
+   * Datastores backups are writing to, kept where a crash leaves them: what a backup killed with
+   * the daemon wrote (chunks no manifest names) is collected at the next start.
+   */
+  readonly writeMarks?: WriteMarks;
   /** Told of each GC and verify (metrics). */
   readonly observer?: BackupObserver;
 }
@@ -168,6 +174,9 @@ export class BackupRunner {
           manifests: unknownManifests,
         });
       this.deps.observer?.gcFinished({ datastoreId, ok: true });
+      // Every chunk no manifest names is gone: what interrupted backups left too.
+      this.#exclusive.delete(datastoreId);
+      this.#settled(datastoreId);
       return result;
     } finally {
       this.#exclusive.delete(datastoreId);
@@ -264,6 +273,7 @@ export class BackupRunner {
     const ds = await this.datastore(job.datastore);
     const datastoreId = ds.id;
     await this.#enterWriter(datastoreId);
+    this.deps.writeMarks?.mark(datastoreId);
     const progress: BackupProgressInfo = {
       vmId,
       startedAt: epochSeconds(clock),
@@ -356,7 +366,18 @@ export class BackupRunner {
       if (!left) this.#leaveWriter(datastoreId);
       this.running.delete(vmId);
       await this.#removeOrphans(job.datastore, ds.driver, ds.keys);
+      this.#settled(datastoreId);
     }
+  }
+
+  /** No backup writes to the datastore and nothing a failed one wrote is left: unmarked. */
+  #settled(datastoreId: number): void {
+    if (
+      (this.#writers.get(datastoreId) ?? 0) === 0 &&
+      !this.#orphans.has(datastoreId) &&
+      !this.#exclusive.has(datastoreId)
+    )
+      this.deps.writeMarks?.clear(datastoreId);
   }
 
   /**
