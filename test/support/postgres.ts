@@ -1,5 +1,5 @@
 /**
- * A throwaway PostgreSQL cluster for tests (Debian's postgresql 15): initdb into a temporary
+ * A throwaway PostgreSQL cluster for tests (Debian's postgresql, 15 here): initdb into a temporary
  * directory, postgres listening on a unix socket in that directory and on a free loopback port,
  * stopped (and its directory removed) by stop(). Run as root, initdb and postgres refuse: the
  * cluster then belongs to the `postgres` system user (runuser). Local socket connections are
@@ -11,17 +11,36 @@
  * store and daemon factories (test/support/store.ts, daemon.ts) make one database per test in it.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './sshd.js';
 
-const BIN = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find(
-  (d) => existsSync(join(d, 'initdb')),
-);
+/** Debian's newest installed PostgreSQL (/usr/lib/postgresql/<major>/bin). */
+function postgresBin(): string | undefined {
+  let majors: string[] = [];
+  try {
+    majors = readdirSync('/usr/lib/postgresql').filter((m) => /^\d+$/.test(m));
+  } catch {
+    return undefined;
+  }
+  return majors
+    .sort((a, b) => Number(b) - Number(a))
+    .map((m) => join('/usr/lib/postgresql', m, 'bin'))
+    .find((d) => existsSync(join(d, 'initdb')));
+}
 
-export const POSTGRES_AVAILABLE = BIN !== undefined;
+const BIN = postgresBin();
 
 /** Where a cluster answers and as whom (a superuser). */
 export interface PgCluster {
@@ -36,17 +55,6 @@ export interface PgCluster {
 
 export interface RunningPg extends PgCluster {
   stop(): Promise<void>;
-}
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const asRoot = process.getuid?.() === 0;
