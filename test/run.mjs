@@ -3,8 +3,9 @@
 // ONEBACKUP_TEST_DB=postgresql: the store-touching tests again, on PostgreSQL. One throwaway
 // cluster (test/support/postgres.ts) serves the run (ONEBACKUP_TEST_PG); each test's store and
 // daemon gets a database of its own. Without a filter, only the files that open a store or start
-// a daemon run, less those in SQLITE_ONLY (they test other parts: the SQLite worker, hypervisors,
-// power cuts, the rsync transport, where the store adds nothing the rest does not cover).
+// a daemon run, less those in ONCE: they test other parts (the SQLite worker, hypervisors, power
+// cuts, the rsync transport), where the store adds nothing the rest does not cover, or choose their
+// stores themselves (postgres-store).
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,8 @@ function find(dir) {
   return out;
 }
 
-const SQLITE_ONLY = [
+const ONCE = [
+  'postgres-store.test.js',
   'sqlite-worker.test.js',
   'kvm-',
   'power-cut.test.js',
@@ -35,9 +37,7 @@ const touchesStore = (f) => /openTestStore|startDaemon\(/.test(readFileSync(f, '
 const filter = process.argv.slice(2);
 const files = find('dist/test')
   .filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)))
-  .filter(
-    (f) => !onPostgres || filter.length > 0 || (touchesStore(f) && !SQLITE_ONLY.some((s) => f.includes(s))),
-  )
+  .filter((f) => !onPostgres || filter.length > 0 || (touchesStore(f) && !ONCE.some((s) => f.includes(s))))
   .sort();
 if (files.length === 0) {
   console.error('no test files found under dist/test');
