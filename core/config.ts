@@ -7,6 +7,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { TemplateError, type TemplateProblem } from './errors.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
 import { DEFAULT_PORT, defaultStateDir } from './paths.js';
+import { Secret } from './secret.js';
+import type { StoreConfig } from './store/open.js';
 import { parseTemplate } from './template/parser.js';
 import type { Attribute } from './template/types.js';
 
@@ -14,7 +16,8 @@ export interface DaemonConfig {
   readonly listenAddress: string;
   readonly port: number;
   readonly stateDir: string;
-  readonly db: { readonly backend: 'sqlite'; readonly path: string };
+  /** The state database; PostgreSQL's PASSWD is a Secret (never printed). */
+  readonly db: StoreConfig;
   readonly timeZone: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
@@ -146,23 +149,8 @@ export function loadConfig(
       `TIMEZONE = "${timeZone}" is not an IANA time zone (e.g. "Europe/Madrid", "UTC")`,
     );
 
-  let dbPath: string | undefined;
-  const db = byName.get('DB');
-  if (db) {
-    if (db.kind !== 'vector')
-      fail(db, 'DB is a vector: DB = [ BACKEND = "sqlite", PATH = "/var/lib/onebackup/onebackup.db" ]');
-    else {
-      const backend = (db.values.get('BACKEND') ?? 'sqlite').toLowerCase();
-      if (backend !== 'sqlite') {
-        fail(db, `DB/BACKEND = "${backend}" is not supported by this build; use "sqlite"`);
-      }
-      for (const key of db.values.keys()) {
-        if (key !== 'BACKEND' && key !== 'PATH')
-          fail(db, `DB/${key} is not a known DB option (BACKEND, PATH)`);
-      }
-      dbPath = db.values.get('PATH');
-    }
-  }
+  const dbAttr = byName.get('DB');
+  const dbParsed = dbAttr ? parseDb(dbAttr, fail) : undefined;
 
   let metricsListen: { address: string; port: number } | undefined;
   const metricsText = str('METRICS_LISTEN');
@@ -188,13 +176,18 @@ export function loadConfig(
   }
   if (overrides.stateDir !== undefined) stateDir = overrides.stateDir;
   stateDir = resolve(stateDir);
-  if (dbPath !== undefined && !isAbsolute(dbPath)) dbPath = join(stateDir, dbPath);
+  let db: StoreConfig;
+  if (dbParsed?.backend === 'postgresql') db = dbParsed;
+  else {
+    const path = dbParsed?.path ?? 'onebackup.db';
+    db = { backend: 'sqlite', path: isAbsolute(path) ? path : join(stateDir, path) };
+  }
 
   const config: DaemonConfig = {
     listenAddress,
     port,
     stateDir,
-    db: { backend: 'sqlite', path: dbPath ?? join(stateDir, 'onebackup.db') },
+    db,
     timeZone,
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf('LOG_FORMAT', LOG_FORMATS, 'logfmt'),
@@ -212,4 +205,72 @@ export function loadConfig(
   };
   if (problems.length > 0) throw new TemplateError(problems, file);
   return Object.freeze({ ...config, db: Object.freeze(config.db) });
+}
+
+const SQLITE_KEYS = ['BACKEND', 'PATH'];
+const POSTGRES_KEYS = ['BACKEND', 'SERVER', 'PORT', 'USER', 'PASSWD', 'DB_NAME', 'CONNECTIONS'];
+const DB_SAMPLE =
+  'DB = [ BACKEND = "postgresql", SERVER = "db.example", PORT = 5432, USER = "onebackup", ' +
+  'PASSWD = "...", DB_NAME = "onebackup", CONNECTIONS = 10 ]';
+
+/**
+ * DB = [ ... ] as oned.conf spells it: BACKEND = "sqlite" (PATH, inside STATE_DIR when relative)
+ * or "postgresql" (SERVER, PORT, USER, PASSWD, DB_NAME, CONNECTIONS). Problems name DB/<KEY>.
+ */
+function parseDb(
+  a: Attribute,
+  fail: (a: Attribute, message: string) => void,
+): { backend: 'sqlite'; path: string | undefined } | StoreConfig | undefined {
+  if (a.kind !== 'vector') {
+    fail(a, `DB is a vector: DB = [ BACKEND = "sqlite", PATH = "onebackup.db" ] or ${DB_SAMPLE}`);
+    return undefined;
+  }
+  const v = a.values;
+  const backend = (v.get('BACKEND') ?? 'sqlite').toLowerCase();
+  if (backend !== 'sqlite' && backend !== 'postgresql') {
+    fail(a, `DB/BACKEND = "${backend}" is not supported; use "sqlite" (the default) or "postgresql"`);
+    return undefined;
+  }
+  const keys = backend === 'sqlite' ? SQLITE_KEYS : POSTGRES_KEYS;
+  for (const key of v.keys()) {
+    if (keys.includes(key)) continue;
+    const other = backend === 'sqlite' ? POSTGRES_KEYS : SQLITE_KEYS;
+    fail(
+      a,
+      other.includes(key)
+        ? `DB/${key} is a ${backend === 'sqlite' ? 'PostgreSQL' : 'SQLite'} option, but DB/BACKEND = "${backend}"; ` +
+            `remove ${key} or set BACKEND = "${backend === 'sqlite' ? 'postgresql' : 'sqlite'}"`
+        : `DB/${key} is not a known DB option for BACKEND = "${backend}" (${keys.join(', ')})`,
+    );
+  }
+  if (backend === 'sqlite') return { backend, path: v.get('PATH') };
+  const required = (key: string): string => {
+    const value = v.get(key);
+    if (value === undefined || value === '')
+      fail(a, `DB/${key} is required with BACKEND = "postgresql": ${DB_SAMPLE}`);
+    return value ?? '';
+  };
+  const whole = (key: string, min: number, max: number, fallback: number): number => {
+    const text = v.get(key);
+    if (text === undefined) return fallback;
+    if (/^\d+$/.test(text) && Number(text) >= min && Number(text) <= max) return Number(text);
+    fail(a, `DB/${key} = "${text}" is not a whole number in ${min}-${max}`);
+    return fallback;
+  };
+  const server = required('SERVER');
+  const user = required('USER');
+  const database = required('DB_NAME');
+  // oned.conf's PORT = 0 means the server's default port.
+  const port = whole('PORT', 0, 65535, 5432) || 5432;
+  const connections = whole('CONNECTIONS', 1, 1000, 10);
+  const passwd = v.get('PASSWD');
+  return {
+    backend: 'postgresql',
+    server,
+    port,
+    user,
+    password: passwd === undefined || passwd === '' ? undefined : new Secret(passwd),
+    database,
+    connections,
+  };
 }

@@ -47,8 +47,9 @@ import { VmService } from './services/vms.js';
 import { lockStateDir, type StateLock } from './state-lock.js';
 import { datastoreRow } from './store/backups.js';
 import { datastoreToOpen, listDatastores } from './store/datastores.js';
-import { openSqliteStore, type Store } from './store/db.js';
+import type { Store } from './store/db.js';
 import { manifestsOnDatastore } from './store/images.js';
+import { openStore } from './store/open.js';
 import { hypervisorVms } from './store/vms.js';
 import { VERSION } from './version.js';
 import { type WriteMarks, writeMarksIn } from './write-marks.js';
@@ -179,7 +180,7 @@ export class Daemon {
     const { config, clock } = this.deps;
     mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
     this.#lock = lockStateDir(config.stateDir);
-    this.#store = await openSqliteStore(config.db.path);
+    this.#store = await openStore(config.db, { exclusive: true });
     const store = this.#store;
     // Every event naming a VM also goes to that VM's task log (onebackupjob runs --log).
     this.#taskLog = taskLogger(this.deps.log, { store, now: () => clock.now(), format: config.logFormat });
@@ -406,7 +407,7 @@ export class Daemon {
     log.info('started', {
       version: VERSION.onebackup,
       state_dir: config.stateDir,
-      db: config.db.path,
+      db: store.where,
       metrics: this.#metricsUrl,
     });
     return this.#url;

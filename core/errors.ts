@@ -79,7 +79,8 @@ const BUG_ERRORS = new Set([
  * a race made the action fail (a corrupt chunk, a missing key or manifest, a file error, a
  * concurrent change in the database), so ACTION, not INTERNAL. Recognised by name and code, as
  * this leaf module imports nothing: ChunkCorruptError, PermanentDriverError, node's system errors
- * (`code` E...), SqliteError (busy, locked, constraint), and any other plain Error raised by a
+ * (`code` E...), SqliteError (busy, locked, constraint) and PostgreSQL's (constraint, serialization,
+ * deadlock), and any other plain Error raised by a
  * driver or the engine with a message. Returns undefined for bugs (TypeError and the like, or a
  * message that says "(bug)"), which stay INTERNAL with their stack in the log.
  */
@@ -88,6 +89,18 @@ export function asActionError(err: unknown): OneError | undefined {
   const code = (err as { code?: unknown }).code;
   if (err.name === 'SqliteError' && typeof code === 'string') {
     if (/^SQLITE_(BUSY|LOCKED|CONSTRAINT)/.test(code)) {
+      return new OneError(
+        ErrorCode.ACTION,
+        `a concurrent change got there first (${err.message}); read the object again and retry`,
+        { cause: err },
+      );
+    }
+    return undefined;
+  }
+  // PostgreSQL's errors (pg's DatabaseError): a SQLSTATE code and a severity.
+  if ('severity' in err && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    // 23: integrity constraint violation; 40: serialization failure, deadlock; 55P03: lock not available.
+    if (/^(23|40)/.test(code) || code === '55P03') {
       return new OneError(
         ErrorCode.ACTION,
         `a concurrent change got there first (${err.message}); read the object again and retry`,

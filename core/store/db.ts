@@ -24,6 +24,9 @@ export type Queryable = Kysely<Database>;
 
 export interface Store {
   readonly db: Db;
+  readonly backend: 'sqlite' | 'postgresql';
+  /** Where the database is, for messages (a path, or a postgresql:// address without password). */
+  readonly where: string;
   /** Runs fn in one transaction: all of its writes commit together or not at all. */
   tx<T>(fn: (trx: Tx) => Promise<T>): Promise<T>;
   /**
@@ -62,6 +65,8 @@ export async function openSqliteStore(path: string): Promise<Store> {
   let closed = false;
   return {
     db,
+    backend: 'sqlite',
+    where: path,
     tx: (fn) => db.transaction().execute(fn),
     read: (fn) => readDb.transaction().execute(fn),
     close: async () => {

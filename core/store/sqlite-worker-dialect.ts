@@ -12,6 +12,7 @@
  */
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
+import { ConnectionMutex } from './mutex.js';
 import type { ReaderPool } from './sqlite-readers.js';
 import type { WorkerError, WorkerReply, WorkerRequest } from './sqlite-worker.js';
 
@@ -171,25 +172,6 @@ export class SqliteWorkerConnection {
       this.#stopped = new Error('state database is closed');
       await this.#worker.terminate();
     }
-  }
-}
-
-class ConnectionMutex {
-  #promise: Promise<void> | undefined;
-  #resolve: (() => void) | undefined;
-
-  async lock(): Promise<void> {
-    while (this.#promise) await this.#promise;
-    this.#promise = new Promise((resolve) => {
-      this.#resolve = resolve;
-    });
-  }
-
-  unlock(): void {
-    const resolve = this.#resolve;
-    this.#promise = undefined;
-    this.#resolve = undefined;
-    resolve?.();
   }
 }
 

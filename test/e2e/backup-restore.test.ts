@@ -22,6 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { makeDisk } from '../support/inventory.js';
 import { rpcOk } from '../support/rpc.js';
+import { storedBytes } from '../support/state-rows.js';
 
 const MiB = 1024 * 1024;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -198,10 +199,7 @@ describe('encryption, rules and failures', () => {
     ]) {
       assert.doesNotMatch((await cli('onedatastore', args)).stdout, new RegExp(hex.slice(0, 32)));
     }
-    assert.equal(
-      readFileSync(join(d.stateDir, 'onebackup.db')).includes(Buffer.from(hex.slice(0, 32))),
-      false,
-    );
+    assert.equal((await storedBytes(d.stateDir)).includes(Buffer.from(hex.slice(0, 32))), false);
   });
 
   it('a VM in a backup job cannot be backed up on its own; the right job ID is named', async () => {

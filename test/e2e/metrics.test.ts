@@ -21,6 +21,7 @@ import {
 } from '../support/daemon.js';
 import { type Family, requireTool, sampleValue, scrape } from '../support/metrics-text.js';
 import { rpcOk } from '../support/rpc.js';
+import { storedBytes } from '../support/state-rows.js';
 
 const MiB = 1024 * 1024;
 const CONF =
@@ -318,7 +319,7 @@ describe('metrics of the real daemon', () => {
     const password = oneadminSession(d).split(':')[1] as string;
     assert.ok(password.length > 8);
     assert.ok(!d.logs().includes(password));
-    const db = readFileSync(join(dir, 'onebackup.db'));
+    const db = await storedBytes(dir);
     assert.ok(!db.includes(Buffer.from(password)));
   });
 

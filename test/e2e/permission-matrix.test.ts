@@ -15,13 +15,13 @@ import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { METHODS } from '../../core/api/methods.js';
 import type { XmlRpcValue } from '../../core/api/xmlrpc-value.js';
 import { ErrorCode } from '../../core/errors.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { makeDisk } from '../support/inventory.js';
 import { rpcAs, rpcOk } from '../support/rpc.js';
+import { stateRows } from '../support/state-rows.js';
 
 let d: RunningDaemon;
 let work: string;
@@ -90,18 +90,9 @@ function argsFor(method: string): XmlRpcValue[] {
 }
 
 /** Every row of every table, and every file of the state directory (names, sizes, times). */
-function snapshot(): string {
-  const db = new Database(join(d.stateDir, 'onebackup.db'), { readonly: true, fileMustExist: true });
+async function snapshot(): Promise<string> {
   const h = createHash('sha256');
-  try {
-    const tables = db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-      .pluck()
-      .all() as string[];
-    for (const t of tables) h.update(`${t}\n${JSON.stringify(db.prepare(`SELECT * FROM "${t}"`).all())}\n`);
-  } finally {
-    db.close();
-  }
+  h.update(await stateRows(d.stateDir));
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);
@@ -187,7 +178,7 @@ describe('permission matrix', () => {
   });
 
   it("a user without rights gets AUTHORIZATION or NO_EXISTS for every method on oneadmin's objects, and nothing changes", async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const wrong: string[] = [];
     for (const name of Object.keys(METHODS)) {
       const targeted = METHODS[name]?.params[0]?.name === 'id';
@@ -200,11 +191,11 @@ describe('permission matrix', () => {
         );
     }
     assert.deepEqual(wrong, []);
-    assert.equal(snapshot(), before, 'a refused call changed the database or the datastore');
+    assert.equal(await snapshot(), before, 'a refused call changed the database or the datastore');
   });
 
   it("her own VM cannot reach oneadmin's datastore or image", async () => {
-    const before = snapshot();
+    const before = await snapshot();
     for (const [name, args] of [
       ['one.vm.backup', [aliceVm, target['datastore'] as number, false]],
       ['one.vm.restore', [aliceVm, target['image'] as number, -1, -1]],
@@ -216,7 +207,7 @@ describe('permission matrix', () => {
         `${name}: ${code} ${String(body)}`,
       );
     }
-    assert.equal(snapshot(), before);
+    assert.equal(await snapshot(), before);
   });
 
   it("pools list none of oneadmin's VMs, images, jobs, datastores or groups to her", async () => {
@@ -232,7 +223,7 @@ describe('permission matrix', () => {
   });
 
   it('an unauthenticated call of any method answers AUTHENTICATION', async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const wrong: string[] = [];
     for (const [i, name] of Object.keys(METHODS).entries()) {
       const [ok, body, code] = await rpcAs(d, `ghost${i}:no-such-password`, name, ...argsFor(name));
@@ -240,6 +231,6 @@ describe('permission matrix', () => {
         wrong.push(`${name}: ${String(code)} ${String(body)}`);
     }
     assert.deepEqual(wrong, []);
-    assert.equal(snapshot(), before);
+    assert.equal(await snapshot(), before);
   });
 });

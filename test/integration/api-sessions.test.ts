@@ -14,10 +14,11 @@ import type { ServiceDeps } from '../../core/services/context.js';
 import { LoginThrottle } from '../../core/services/login-throttle.js';
 import { type PasswordHasher, scryptHasher } from '../../core/services/passwords.js';
 import { UserService } from '../../core/services/users.js';
-import { openSqliteStore, type Store } from '../../core/store/db.js';
+import type { Store } from '../../core/store/db.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { testServiceDeps } from '../support/service-deps.js';
+import { openTestStore } from '../support/store.js';
 
 const admin: Requester = {
   uid: ONEADMIN_UID,
@@ -47,7 +48,7 @@ afterEach(async () => {
 
 async function world(): Promise<{ store: Store; clock: ManualClock; deps: ServiceDeps; password: string }> {
   const dir = tempDir();
-  const store = await openSqliteStore(join(dir, 'state.db'));
+  const store = await openTestStore(join(dir, 'state.db'));
   closers.push(
     async () => cleanup(dir),
     () => store.close(),

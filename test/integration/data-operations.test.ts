@@ -21,11 +21,12 @@ import { HostService } from '../../core/services/hosts.js';
 import { UserService } from '../../core/services/users.js';
 import { VmBackupService } from '../../core/services/vm-backups.js';
 import { VmService } from '../../core/services/vms.js';
-import { openSqliteStore, type Store } from '../../core/store/db.js';
+import type { Store } from '../../core/store/db.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { passed, until } from '../support/scheduler-wait.js';
 import { testServiceDeps } from '../support/service-deps.js';
+import { openTestStore } from '../support/store.js';
 
 const admin: Requester = {
   uid: ONEADMIN_UID,
@@ -89,7 +90,7 @@ afterEach(async () => {
 /** Hosts node1, node2; VMs 0..3 (VM i on node (i % 2) + 1) in no job; datastore 100. */
 async function world(limits: { maxBackups: number; maxBackupsHost: number }) {
   const dir = tempDir();
-  const store = await openSqliteStore(join(dir, 'state.db'));
+  const store = await openTestStore(join(dir, 'state.db'));
   const clock = new ManualClock(Date.UTC(2026, 0, 5, 9));
   const logged: { msg: string; fields: Record<string, unknown> }[] = [];
   const log: Logger = {

@@ -22,7 +22,7 @@ import { DatastoreService } from '../../core/services/datastores.js';
 import { HostService } from '../../core/services/hosts.js';
 import { UserService } from '../../core/services/users.js';
 import { VmService } from '../../core/services/vms.js';
-import { openSqliteStore, type Store } from '../../core/store/db.js';
+import type { Store } from '../../core/store/db.js';
 import { fileKeyStore } from '../../drivers/datastore/keys.js';
 import { DATASTORE_DRIVERS } from '../../drivers/datastore/registry.js';
 import { HYPERVISOR_DRIVERS, vmDiscovery } from '../../drivers/hypervisor/registry.js';
@@ -31,6 +31,7 @@ import { hypervisorHosts } from '../../drivers/remote/host-drivers.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { passed, until } from '../support/scheduler-wait.js';
+import { openTestStore } from '../support/store.js';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 const admin: Requester = {
@@ -133,7 +134,7 @@ afterEach(async () => {
 async function world(limits = { maxBackups: 2, maxBackupsHost: 0 }): Promise<World> {
   const dir = tempDir();
   dirs.push(dir);
-  const store = await openSqliteStore(join(dir, 'state.db'));
+  const store = await openTestStore(join(dir, 'state.db'));
   const clock = new ManualClock(T0);
   let scheduler: JobScheduler | undefined;
   const port = forwardingScheduler(() => scheduler);

@@ -15,11 +15,12 @@ import { HostService } from '../../core/services/hosts.js';
 import { UserService } from '../../core/services/users.js';
 import { VmService } from '../../core/services/vms.js';
 import { type FinishedBackup, type RetentionOwner, recordBackup } from '../../core/store/backups.js';
-import { openSqliteStore, type Store } from '../../core/store/db.js';
+import type { Store } from '../../core/store/db.js';
 import { findImage, recordVerifyResults } from '../../core/store/images.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { testServiceDeps } from '../support/service-deps.js';
+import { openTestStore } from '../support/store.js';
 
 const admin: Requester = {
   uid: ONEADMIN_UID,
@@ -39,7 +40,7 @@ afterEach(async () => {
 /** VM 0 (owned by oneadmin), datastores 100 and 101; user alice (uid 2) with her own datastore 102. */
 async function world(): Promise<{ store: Store; alice: RetentionOwner }> {
   const dir = tempDir();
-  const store = await openSqliteStore(join(dir, 'state.db'));
+  const store = await openTestStore(join(dir, 'state.db'));
   opened.push({ store, dir });
   const deps: ServiceDeps = testServiceDeps(store, new ManualClock(Date.UTC(2026, 0, 5)), dir);
   const users = new UserService(deps);

@@ -27,7 +27,6 @@ import { DatastoreService } from '../../core/services/datastores.js';
 import { HostService } from '../../core/services/hosts.js';
 import { UserService } from '../../core/services/users.js';
 import { VmService } from '../../core/services/vms.js';
-import { openSqliteStore } from '../../core/store/db.js';
 import { findImage } from '../../core/store/images.js';
 import { verifyPosition } from '../../core/store/verify-schedules.js';
 import { fileKeyStore } from '../../drivers/datastore/keys.js';
@@ -37,6 +36,7 @@ import { HYPERVISOR_DRIVERS, vmDiscovery } from '../../drivers/hypervisor/regist
 import { hypervisorHosts } from '../../drivers/remote/host-drivers.js';
 import { cleanup, tempDir } from '../support/daemon.js';
 import { ManualClock } from '../support/manual-clock.js';
+import { openTestStore } from '../support/store.js';
 
 const MiB = 1024 * 1024;
 const HOUR = 3600 * 1000;
@@ -69,7 +69,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>): Prom
 async function world() {
   const dir = tempDir();
   closers.push(() => cleanup(dir));
-  const store = await openSqliteStore(join(dir, 'state.db'));
+  const store = await openTestStore(join(dir, 'state.db'));
   closers.push(() => store.close());
   const clock = new ManualClock(Date.UTC(2026, 0, 5, 9));
   const logged: { msg: string; fields: Record<string, unknown> }[] = [];

@@ -11,7 +11,7 @@ import {
   listDatastores,
   takeDatastoreId,
 } from '../../core/store/datastores.js';
-import { openSqliteStore, type Store } from '../../core/store/db.js';
+import type { Store } from '../../core/store/db.js';
 import { findGroup, findGroupByName, insertGroup, listGroups } from '../../core/store/groups.js';
 import {
   deleteHost,
@@ -44,13 +44,14 @@ import {
 } from '../../core/store/users.js';
 import { encodeAttributes, single } from '../../core/template/attributes.js';
 import { cleanup, tempDir } from '../support/daemon.js';
+import { openTestStore } from '../support/store.js';
 
 const admin = { uid: 0, gid: 0 };
 
 /** A fresh migrated store in its own temp dir, with oneadmin, groups oneadmin and users. */
 async function freshStore(): Promise<{ store: Store; dir: string }> {
   const dir = tempDir();
-  const store = await openSqliteStore(join(dir, 'state.db'));
+  const store = await openTestStore(join(dir, 'state.db'));
   await store.tx((trx) => insertBootstrapAccounts(trx, 'hash0'));
   return { store, dir };
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openSqliteStore, type Store } from '../../core/store/db.js';
+import type { Store } from '../../core/store/db.js';
 import {
   deleteImage,
   incrementsOfImages,
@@ -30,6 +30,7 @@ import {
 } from '../../core/store/vms.js';
 import { decodeAttributes, getSingle } from '../../core/template/attributes.js';
 import { cleanup, tempDir } from '../support/daemon.js';
+import { openTestStore } from '../support/store.js';
 
 const OWNED = {
   uid: 0,
@@ -61,7 +62,7 @@ describe('store: VMs, images and outcomes', () => {
 
   before(async () => {
     dir = tempDir();
-    store = await openSqliteStore(join(dir, 'state.db'));
+    store = await openTestStore(join(dir, 'state.db'));
     await store.db
       .insertInto('hosts')
       .values([

@@ -1,12 +1,14 @@
 /**
  * Test helpers that run the real programs: onebackupd as a child process on a real SQLite
- * file in a temporary state directory, and the real CLI binaries with execFile.
+ * file in a temporary state directory (with ONEBACKUP_TEST_DB=postgresql, a database of the run's
+ * PostgreSQL cluster), and the real CLI binaries with execFile.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testDbBlock } from './postgres.js';
 
 /** dist/ — compiled tests live in dist/test/support, the programs in dist/cli. */
 export const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -35,7 +37,9 @@ export async function startDaemon(
 ): Promise<RunningDaemon> {
   const stateDir = options.stateDir ?? tempDir();
   const confFile = join(stateDir, 'test-onebackupd.conf');
-  writeFileSync(confFile, options.conf ?? 'LOG_LEVEL = "debug"\nTIMEZONE = "UTC"\n');
+  const conf = options.conf ?? 'LOG_LEVEL = "debug"\nTIMEZONE = "UTC"\n';
+  // With ONEBACKUP_TEST_DB=postgresql, a daemon whose conf names no DB gets a PostgreSQL database.
+  writeFileSync(confFile, /^DB\s*=/m.test(conf) ? conf : `${conf}\n${await testDbBlock(stateDir)}`);
   const child = spawn(
     process.execPath,
     [

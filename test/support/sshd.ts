@@ -35,7 +35,7 @@ export interface TestSshd {
   hostTemplate(vmMad: string): string;
 }
 
-async function freePort(host: string): Promise<number> {
+export async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

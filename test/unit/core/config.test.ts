@@ -12,7 +12,7 @@ describe('onebackupd.conf', () => {
     assert.equal(c.port, 2633);
     assert.equal(c.listenAddress, '127.0.0.1');
     assert.equal(c.stateDir, '/srv/ob');
-    assert.equal(c.db.path, '/srv/ob/onebackup.db');
+    assert.deepEqual(c.db, { backend: 'sqlite', path: '/srv/ob/onebackup.db' });
     assert.equal(c.maxBackups, 5);
     assert.equal(c.maxBackupsHost, 2);
     // Uncommenting every option gives a valid file too.

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkHealth, type HealthDeps } from '../../../core/metrics/health.js';
-import { openSqliteStore } from '../../../core/store/db.js';
 import { cleanup, tempDir } from '../../support/daemon.js';
 import { ManualClock } from '../../support/manual-clock.js';
+import { openTestStore } from '../../support/store.js';
 
 describe('health check', () => {
   it('ok with a writable store and a recent heartbeat; unhealthy when either fails', async () => {
     const dir = tempDir();
-    const store = await openSqliteStore(join(dir, 'h.db'));
+    const store = await openTestStore(join(dir, 'h.db'));
     const clock = new ManualClock(1_800_000_000_000);
     let heartbeatAt = clock.now();
     const deps: HealthDeps = {
@@ -53,11 +53,21 @@ describe('health check', () => {
 
   it('a store held by a long transaction fails the check after the timeout', async () => {
     const dir = tempDir();
-    const store = await openSqliteStore(join(dir, 'h.db'));
+    const store = await openTestStore(join(dir, 'h.db'));
     const clock = new ManualClock(1_800_000_000_000);
     let release: (() => void) | undefined;
-    const held = store.tx(() => new Promise<void>((r) => (release = r)));
+    let holding: () => void = () => undefined;
+    const holds = new Promise<void>((r) => (holding = r));
+    const held = store.tx(
+      () =>
+        new Promise<void>((r) => {
+          release = r;
+          holding();
+        }),
+    );
     try {
+      // The transaction is open (on PostgreSQL, that takes a round trip or more).
+      await holds;
       const checking = checkHealth({
         store,
         clock,

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { LogFields, Logger } from '../../../core/log.js';
 import { KEEP_RUNS, readTaskLog, taskLogger } from '../../../core/metrics/task-log.js';
-import { openSqliteStore, type Store } from '../../../core/store/db.js';
+import type { Store } from '../../../core/store/db.js';
 import { cleanup, tempDir } from '../../support/daemon.js';
+import { openTestStore } from '../../support/store.js';
 
 const NOW = Date.UTC(2027, 0, 2, 3, 4, 5);
 
@@ -77,7 +78,7 @@ async function seed(store: Store, runs: number): Promise<void> {
 describe('per-VM task log', () => {
   it('stores redacted lines of a job VM in its newest run, passes every event on', async () => {
     const dir = tempDir();
-    const store = await openSqliteStore(join(dir, 't.db'));
+    const store = await openTestStore(join(dir, 't.db'));
     try {
       await seed(store, 2);
       const passed: [string, string, LogFields | undefined][] = [];
@@ -115,7 +116,7 @@ describe('per-VM task log', () => {
 
   it(`keeps the lines of the last ${KEEP_RUNS} runs of a job`, async () => {
     const dir = tempDir();
-    const store = await openSqliteStore(join(dir, 't.db'));
+    const store = await openTestStore(join(dir, 't.db'));
     try {
       await seed(store, 1);
       const quiet: Logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
