@@ -16,7 +16,7 @@ const { tempDir, cleanup } = await import(join(DIST, 'test/support/daemon.js'));
 const { localDatastore } = await import(join(DIST, 'drivers/datastore/local.js'));
 const { fsDriver } = await import(join(DIST, 'drivers/hypervisor/fs.js'));
 const { ChunkPool } = await import(join(DIST, 'core/engine/pool.js'));
-const { runBackup } = await import(join(DIST, 'core/engine/backup.js'));
+const { backupFiles } = await import(join(DIST, 'test/support/file-backups.js'));
 const { copyIncrement, previousPair } = await import(join(DIST, 'core/engine/copy.js'));
 const { decodeManifest } = await import(join(DIST, 'core/engine/manifest.js'));
 
@@ -41,31 +41,16 @@ function makeDisk(path) {
 async function backup(side, path, previous) {
   const disk = join(root, 'disk.raw');
   const facts = await fsDriver.inspect(disk, 'raw');
-  const pit = await fsDriver.prepare(
-    {
-      id: 1,
-      state: 'POWEROFF',
-      disks: [{ diskId: 0, source: disk, format: 'raw', virtualSize: facts.virtualSize }],
-    },
-    { freeze: 'NONE', scratchDir: join(root, 'scratch') },
-  );
-  try {
-    return await runBackup({
-      pit,
-      hypervisor: fsDriver,
-      datastore: side.driver,
-      pool,
-      compression: 'zstd',
-      compressionLevel: 1,
-      keys: side.keys,
-      manifestPath: path,
-      parent: null,
-      previous,
-      now: () => Date.now(),
-    });
-  } finally {
-    await fsDriver.release(pit);
-  }
+  return backupFiles({
+    pool,
+    datastore: side.driver,
+    disks: [{ diskId: 0, source: disk, format: 'raw', virtualSize: facts.virtualSize }],
+    scratchDir: join(root, 'scratch'),
+    path,
+    previous,
+    keys: side.keys,
+    vmId: 1,
+  });
 }
 
 const open = async (name, keys) => ({

@@ -10,6 +10,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
+import { backupConcurrency as concurrency } from '../support/log-replay.js';
 import { rpcOk } from '../support/rpc.js';
 
 const MiB = 1024 * 1024;
@@ -50,38 +51,6 @@ async function waitRunsEnded(jobs: number[], count: number): Promise<void> {
     await sleep(100);
   }
   assert.fail(`runs did not end: ${JSON.stringify(await Promise.all(jobs.map((j) => runs(j))))}`);
-}
-
-/** Replays the daemon's "backup started"/"backup done|failed" events: the most running at once. */
-function concurrency(logs: string, hostOf: Map<number, number>) {
-  let global = 0;
-  let maxGlobal = 0;
-  const perHost = new Map<number, number>();
-  let maxHost = 0;
-  const perJob = new Map<number, number>();
-  const maxJob = new Map<number, number>();
-  const starts: number[] = [];
-  for (const line of logs.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const e = JSON.parse(line) as { msg: string; vm?: number; job?: number };
-    if (e.vm === undefined || e.job === undefined) continue;
-    const host = hostOf.get(e.vm) ?? -1;
-    const delta =
-      e.msg === 'backup started'
-        ? 1
-        : ['backup done', 'backup failed', 'backup failed, will retry', 'backup stopped'].includes(e.msg)
-          ? -1
-          : 0;
-    if (delta === 0) continue;
-    if (delta === 1) starts.push(e.vm);
-    global += delta;
-    perHost.set(host, (perHost.get(host) ?? 0) + delta);
-    perJob.set(e.job, (perJob.get(e.job) ?? 0) + delta);
-    maxGlobal = Math.max(maxGlobal, global);
-    maxHost = Math.max(maxHost, perHost.get(host) ?? 0);
-    maxJob.set(e.job, Math.max(maxJob.get(e.job) ?? 0, perJob.get(e.job) ?? 0));
-  }
-  return { maxGlobal, maxHost, maxJob, starts };
 }
 
 describe('scheduler end to end: priorities, modes, limits, SIGKILL and restart', () => {

@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { backupCopyOf, backupVm, restoreDisk0, sha256File } from '../support/backups.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { chunkFiles, manifestFiles } from '../support/datastore-faults.js';
+import { backupConcurrency } from '../support/log-replay.js';
 import { rpcOk } from '../support/rpc.js';
 import { startSshd, type TestSshd } from '../support/sshd.js';
 
@@ -62,27 +63,6 @@ async function vmXml(vm: number): Promise<string> {
   const r = await cli('onevm', ['show', String(vm), '-x']);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout;
-}
-
-/** The most backups that ran at once on one host, from the daemon's JSON log. */
-function maxPerHost(logs: string): number {
-  const perHost = new Map<number, number>();
-  let max = 0;
-  for (const line of logs.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const e = JSON.parse(line) as { msg: string; vm?: number; job?: number };
-    if (e.vm === undefined || e.job === undefined) continue;
-    const host = hostOf.get(e.vm) ?? -1;
-    const delta =
-      e.msg === 'backup started'
-        ? 1
-        : ['backup done', 'backup failed', 'backup failed, will retry', 'backup stopped'].includes(e.msg)
-          ? -1
-          : 0;
-    perHost.set(host, (perHost.get(host) ?? 0) + delta);
-    max = Math.max(max, perHost.get(host) ?? 0);
-  }
-  return max;
 }
 
 before(async () => {
@@ -157,7 +137,7 @@ describe('hypervisor hosts over SSH', () => {
       assert.equal(errors.includes('<ID>'), false, `a VM failed: ${r.stdout}\n${d.logs().slice(-3000)}`);
       return (updated.match(/<ID>/g) ?? []).length === vms.length;
     });
-    assert.equal(maxPerHost(d.logs()), 1, 'MAX_BACKUPS_HOST = 1 held on every host');
+    assert.equal(backupConcurrency(d.logs(), hostOf).maxHost, 1, 'MAX_BACKUPS_HOST = 1 held on every host');
     for (const vm of vms) {
       const image = /<BACKUP_IDS>\s*<ID>(\d+)<\/ID>/.exec(await vmXml(vm))?.[1];
       assert.ok(image, `VM ${vm} has a backup`);

@@ -20,7 +20,6 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ChunkKeys } from '../../core/chunk-keys.js';
-import { runBackup } from '../../core/engine/backup.js';
 import { type CopySide, copyIncrement, previousPair } from '../../core/engine/copy.js';
 import { decodeManifest, type Manifest } from '../../core/engine/manifest.js';
 import { ChunkPool } from '../../core/engine/pool.js';
@@ -29,6 +28,7 @@ import { localDatastore } from '../../drivers/datastore/local.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
 import type { DiskSpec } from '../../drivers/hypervisor/types.js';
 import { cleanup, tempDir } from '../support/daemon.js';
+import { backupFiles } from '../support/file-backups.js';
 
 const MiB = 1024 * 1024;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -62,27 +62,17 @@ describe('engine: copy of a backup to another datastore', () => {
   const backup = async (side: CopySide, path: string, previous?: Manifest): Promise<Manifest> => {
     const facts = await fsDriver.inspect(disk(), 'raw');
     const spec: DiskSpec = { diskId: 0, source: disk(), format: 'raw', virtualSize: facts.virtualSize };
-    const pit = await fsDriver.prepare(
-      { id: 7, state: 'POWEROFF', disks: [spec] },
-      { freeze: 'NONE', scratchDir: join(dir, 'scratch') },
-    );
-    try {
-      return await runBackup({
-        pit,
-        hypervisor: fsDriver,
-        datastore: side.driver,
-        pool,
-        compression: side.compression,
-        compressionLevel: side.level,
-        keys: side.keys,
-        manifestPath: path,
-        parent: null,
-        previous,
-        now: () => Date.now(),
-      });
-    } finally {
-      await fsDriver.release(pit);
-    }
+    return backupFiles({
+      pool,
+      datastore: side.driver,
+      disks: [spec],
+      scratchDir: join(dir, 'scratch'),
+      path,
+      previous,
+      keys: side.keys,
+      compression: side.compression,
+      compressionLevel: side.level,
+    });
   };
 
   const restoreFrom = async (side: CopySide, path: string, to: string): Promise<string> => {

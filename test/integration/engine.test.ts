@@ -27,6 +27,7 @@ import { localDatastore } from '../../drivers/datastore/local.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
 import type { DiskSpec } from '../../drivers/hypervisor/types.js';
 import { cleanup, tempDir } from '../support/daemon.js';
+import { backupFiles } from '../support/file-backups.js';
 
 const MiB = 1024 * 1024;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -73,29 +74,16 @@ describe('engine: backup and restore', () => {
         const disk: DiskSpec = { diskId: 0, source, format, virtualSize: facts.virtualSize };
         const dsDir = join(dir, `ds-${format}-${encrypted}`);
         const datastore = await localDatastore.open({ id: 100, basePath: dsDir });
-        const backup = async (path: string, previous?: Awaited<ReturnType<typeof runBackup>>) => {
-          const pit = await fsDriver.prepare(
-            { id: 7, state: 'POWEROFF', disks: [disk] },
-            { freeze: 'NONE', scratchDir: join(dir, 'scratch') },
-          );
-          try {
-            return await runBackup({
-              pit,
-              hypervisor: fsDriver,
-              datastore,
-              pool,
-              compression: 'zstd',
-              compressionLevel: 1,
-              keys: encrypted ? keys : undefined,
-              manifestPath: path,
-              parent: null,
-              previous,
-              now: () => Date.now(),
-            });
-          } finally {
-            await fsDriver.release(pit);
-          }
-        };
+        const backup = (path: string, previous?: Awaited<ReturnType<typeof runBackup>>) =>
+          backupFiles({
+            pool,
+            datastore,
+            disks: [disk],
+            scratchDir: join(dir, 'scratch'),
+            path,
+            previous,
+            keys: encrypted ? keys : undefined,
+          });
         const m1 = await backup('7/full.json');
         assert.equal(m1.disks[0]?.chunks.length, 11);
         assert.ok(m1.stats.bytesZero >= 4 * MiB + 20 * MiB, `zero bytes ${m1.stats.bytesZero}`);

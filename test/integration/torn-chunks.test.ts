@@ -12,7 +12,6 @@ import { closeSync, openSync, readdirSync, readFileSync, statSync, truncateSync,
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ChunkKeys } from '../../core/chunk-keys.js';
-import { runBackup } from '../../core/engine/backup.js';
 import { ChunkCorruptError, decodeChunk } from '../../core/engine/chunk-codec.js';
 import type { Manifest } from '../../core/engine/manifest.js';
 import { ChunkPool } from '../../core/engine/pool.js';
@@ -22,6 +21,7 @@ import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
 import type { DiskSpec } from '../../drivers/hypervisor/types.js';
 import { cleanup, tempDir } from '../support/daemon.js';
+import { backupFiles } from '../support/file-backups.js';
 
 const MiB = 1024 * 1024;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -52,29 +52,8 @@ describe('torn chunks after a crash', () => {
     cleanup(dir);
   });
 
-  const backup = async (path: string, previous?: Manifest) => {
-    const pit = await fsDriver.prepare(
-      { id: 7, state: 'POWEROFF', disks: [disk] },
-      { freeze: 'NONE', scratchDir: join(dir, 'scratch') },
-    );
-    try {
-      return await runBackup({
-        pit,
-        hypervisor: fsDriver,
-        datastore,
-        pool,
-        compression: 'zstd',
-        compressionLevel: 1,
-        keys,
-        manifestPath: path,
-        parent: null,
-        previous,
-        now: () => Date.now(),
-      });
-    } finally {
-      await fsDriver.release(pit);
-    }
-  };
+  const backup = (path: string, previous?: Manifest) =>
+    backupFiles({ pool, datastore, disks: [disk], scratchDir: join(dir, 'scratch'), path, previous, keys });
 
   const restore = async (m: Manifest, name: string): Promise<string> => {
     const target = join(dir, name);
