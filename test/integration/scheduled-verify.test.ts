@@ -66,12 +66,25 @@ async function until(what: string, cond: () => boolean | Promise<boolean>): Prom
  * Datastore 100 with VERIFY_INTERVAL 1 hour and a 6 MiB budget; VMs 0 and 1, each a 12 MiB
  * random raw disk (3 incompressible chunks of 4 MiB), backed up once (images 0 and 1).
  */
-async function world() {
+/**
+ * A manual clock that, while `ticking`, reads one second later at every now(): the time a verify
+ * takes, without timers firing in the middle of it.
+ */
+class TickingClock extends ManualClock {
+  ticking = false;
+  #extra = 0;
+  override now(): number {
+    if (this.ticking) this.#extra += 1000;
+    return super.now() + this.#extra;
+  }
+}
+
+async function world(budget = '6 MiB') {
   const dir = tempDir();
   closers.push(() => cleanup(dir));
   const store = await openTestStore(join(dir, 'state.db'));
   closers.push(() => store.close());
-  const clock = new ManualClock(Date.UTC(2026, 0, 5, 9));
+  const clock = new TickingClock(Date.UTC(2026, 0, 5, 9));
   const logged: { msg: string; fields: Record<string, unknown> }[] = [];
   const log: Logger = {
     error: (msg, fields = {}) => logged.push({ msg, fields }),
@@ -99,7 +112,7 @@ async function world() {
   await new HostService(deps).allocate(admin, 'NAME="node1"\nTRANSPORT="local"\n');
   const ds = await new DatastoreService(deps).allocate(
     admin,
-    'NAME="nightly"\nVERIFY_INTERVAL="1"\nVERIFY_BUDGET="6 MiB"\n',
+    `NAME="nightly"\nVERIFY_INTERVAL="1"\nVERIFY_BUDGET="${budget}"\n`,
   );
   const pool = new ChunkPool(2);
   closers.push(() => pool.close());
@@ -235,3 +248,29 @@ async function image1ChunkIds(w: Awaited<ReturnType<typeof world>>): Promise<str
   const m = JSON.parse(readFileSync(join(dsDir, inc.source), 'utf8')) as { disks: { chunks: string[] }[] };
   return m.disks[0]?.chunks ?? [];
 }
+
+describe('scheduled verify with a time budget', () => {
+  it('stops once its time is spent, before the end, and the next run resumes there', async () => {
+    const w = await world('3 s');
+    await until(
+      'armed',
+      async () => (await w.store.db.selectFrom('verify_schedules').selectAll().execute()).length === 1,
+    );
+    await w.scheduler.verifies.idle(); // the pass that armed it has set its timer
+    // Every reading of the clock during the run is a second later: 3 s is a few chunks.
+    w.clock.ticking = true;
+    await advance(w, HOUR);
+    w.clock.ticking = false;
+    assert.equal(w.runs().length, 1, JSON.stringify(w.logged));
+    const first = w.runs()[0];
+    assert.equal(first?.reachedEnd, undefined, 'the time ran out before the end');
+    assert.ok(first?.resumesAt, 'it says where the next run resumes');
+    assert.ok((first?.bytes as number) < 24 * MiB, `${first?.bytes} bytes read of the 24 MiB`);
+    assert.deepEqual(await verifyPosition(w.store.db, w.ds), { ...first?.resumesAt, imageBroken: false });
+    // The next run (its time moved by the seconds the first took), with time enough, goes on to the end.
+    await advance(w, HOUR + 5 * 60_000);
+    assert.equal(w.runs().length, 2);
+    assert.equal(w.runs()[1]?.reachedEnd, true);
+    assert.equal(await verifyPosition(w.store.db, w.ds), undefined);
+  });
+});
