@@ -121,6 +121,17 @@ function mbToStr(mb: number): string {
 }
 
 export const HOST: ObjectKind = {
+  createEpilog: [
+    'Template attributes:',
+    '  NAME             the SSH address the daemon reaches the host at (as in OpenNebula)',
+    '  VM_MAD           fs (disks are files) or kvm (QEMU through libvirt or QMP); default fs',
+    '  TRANSPORT        "local": the daemon\'s own machine, no SSH (also a host named localhost)',
+    "  SSH_USER, SSH_PORT, SSH_KEY (a private key file on the daemon's machine), SSH_KNOWN_HOSTS",
+    "                   override the daemon user's ~/.ssh/config; host keys are never accepted",
+    "                   unchecked. The host needs Node.js 20 or later for onebackup's agent.",
+    '  LIBVIRT_URI      kvm with libvirt (default qemu:///system, on the host)',
+    '  IMPORT_VMS       "YES": host monitoring imports new libvirt domains as VMs',
+  ].join('\n'),
   prefix: 'one.host',
   pool: POOLS.host,
   label: 'HOST',

@@ -34,6 +34,8 @@ export interface ObjectRef {
 
 export interface ObjectKind extends ObjectRef {
   readonly columns: readonly Column<XmlElement>[];
+  /** What `create --help` adds after the options: the template's attributes. */
+  readonly createEpilog?: string;
   /** Extra arguments of pool.info after the session (filter, start, end...). */
   readonly poolArgs: readonly number[];
   /** The method `list` calls when not the pool's (e.g. one.vmpool.infoextended for full VMs). */
@@ -61,7 +63,10 @@ export function createCommand(kind: ObjectKind): CommandSpec {
   return {
     command: 'create [file]',
     describe: `Creates a new ${kind.noun} from a template file (or standard input)`,
-    builder: (y) => y.positional('file', { type: 'string', describe: 'Template file (OpenNebula syntax)' }),
+    builder: (y) => {
+      const b = y.positional('file', { type: 'string', describe: 'Template file (OpenNebula syntax)' });
+      return kind.createEpilog ? b.epilog(kind.createEpilog) : b;
+    },
     run: async (argv) => {
       const text = argv['file'] ? readTemplateFile(s(argv['file'])) : readStdinIfPiped();
       if (text === undefined) throw new CliError(`a template is needed: give a file or pipe one on stdin`);

@@ -312,5 +312,10 @@ describe('hypervisor hosts over SSH', () => {
     );
     assert.equal(k.code, 255);
     assert.doesNotMatch(k.stderr, /BEGIN OPENSSH/, 'key material is never repeated');
+    const help = await cli('onehost', ['create', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /NAME +the SSH address/);
+    assert.match(help.stdout, /TRANSPORT +"local"/);
+    assert.match(help.stdout, /SSH_KEY \(a private key file/);
   });
 });
