@@ -52,9 +52,14 @@ async function views(d: RunningDaemon, job: number): Promise<Record<string, stri
   ] as const) {
     const r = await runCli(name, args, d);
     assert.equal(r.code, 0, `${name} ${args.join(' ')}: ${r.stderr}`);
-    // A datastore's size and free space are the host file system's, which moves on its own.
+    // A datastore's size and free space are the host file system's, which moves on its own; a
+    // host's FREE and STAT are what this daemon's monitoring found last (kept in memory).
     out[`${name} ${args.join(' ')}`] =
-      name === 'onedatastore' ? r.stdout.replace(/\d+(\.\d+)?[KMGT]\b/g, '#') : r.stdout;
+      name === 'onedatastore'
+        ? r.stdout.replace(/\d+(\.\d+)?[KMGT]\b/g, '#')
+        : name === 'onehost'
+          ? r.stdout.replace(/ +(\d+(\.\d+)?[KMGT]) (init|on|err)\s*$/gm, ' # #')
+          : r.stdout;
   }
   return out;
 }
