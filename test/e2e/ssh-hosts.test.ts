@@ -14,7 +14,7 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:f
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { backupCopyOf, backupVm, restoreDisk0, sha256File } from '../support/backups.js';
-import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
+import { cleanup, REPO, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { chunkFiles, manifestFiles } from '../support/datastore-faults.js';
 import { backupConcurrency } from '../support/log-replay.js';
 import { rpcOk } from '../support/rpc.js';
@@ -312,6 +312,11 @@ describe('hypervisor hosts over SSH', () => {
     );
     assert.equal(k.code, 255);
     assert.doesNotMatch(k.stderr, /BEGIN OPENSSH/, 'key material is never repeated');
+    // The README's example of an SSH host is a valid template (nothing connects at create).
+    const example = await cli('onehost', ['create', join(REPO, 'conf', 'examples', 'host-ssh.tmpl')]);
+    assert.equal(example.code, 0, example.stderr);
+    const exampleId = /ID: (\d+)/.exec(example.stdout)?.[1] as string;
+    assert.equal((await cli('onehost', ['delete', exampleId])).code, 0);
     const help = await cli('onehost', ['create', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /NAME +the SSH address/);
