@@ -251,6 +251,7 @@ export class Daemon {
       scratchDir,
       restoreJournal,
       writeMarks,
+      datastoreTimeoutMs: config.datastoreTimeoutSeconds * 1000,
     });
     const datastoreSetup = async (id: number) =>
       runner.datastore(datastoreToOpen(await datastoreRow(store.db, id)));

@@ -26,6 +26,7 @@ import type { Compression, FsFreeze, VmState } from '../model.js';
 import type { HostAccess } from '../vm-discovery.js';
 import type { WriteMarks } from '../write-marks.js';
 import { runBackup } from './backup.js';
+import { boundedDatastore } from './bounded-datastore.js';
 import { checkpointOf } from './changed-chunks.js';
 import { classifiedDriver } from './classified-driver.js';
 import { type CopyJob, type CopyResult, runCopy } from './copy.js';
@@ -70,6 +71,8 @@ export interface EngineDeps {
    * the daemon wrote (chunks no manifest names) is collected at the next start.
    */
   readonly writeMarks?: WriteMarks;
+  /** DATASTORE_TIMEOUT: a datastore call of a backup that takes longer fails the backup (0: none). */
+  readonly datastoreTimeoutMs?: number;
   /** Told of each GC and verify (metrics). */
   readonly observer?: BackupObserver;
 }
@@ -311,7 +314,10 @@ export class BackupRunner {
         manifest = await runBackup({
           pit,
           hypervisor,
-          datastore: trackingDatastore(ds.driver, written),
+          datastore: trackingDatastore(
+            boundedDatastore(ds.driver, datastoreId, this.deps.datastoreTimeoutMs ?? 0, clock),
+            written,
+          ),
           pool: this.deps.pool,
           compression: ds.compression,
           compressionLevel: ds.level,

@@ -9,7 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
@@ -96,6 +97,52 @@ describe('a datastore that does not answer', () => {
     const list = await runCli('onedatastore', ['list'], d);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /slow/);
+  });
+
+  it('a datastore that hangs in the middle of a backup fails that backup within DATASTORE_TIMEOUT, naming it; the daemon goes on', async () => {
+    const MiB = 1024 * 1024;
+    const disk = join(dir, 'data.raw');
+    const data = randomBytes(8 * MiB);
+    writeFileSync(disk, data);
+    const vm = Number(
+      await rpcOk(
+        d,
+        'one.vm.allocate',
+        `NAME = "data"\nHOST = "node1"\nSTATE = "POWEROFF"\nDISK = [ SOURCE = "${disk}" ]\n`,
+      ),
+    );
+    // The second chunk's file (an unencrypted chunk is named by the SHA-256 of its bytes) is a
+    // FIFO with no writer: opening it blocks, as a read on a hung NFS mount does.
+    const id = createHash('sha256')
+      .update(data.subarray(4 * MiB))
+      .digest('hex');
+    const chunkDir = join(dir, 'fine', 'chunks', id.slice(0, 2));
+    mkdirSync(chunkDir, { recursive: true });
+    const fifo = join(chunkDir, id);
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const started = Date.now();
+      const r = await runCli('onevm', ['backup', String(vm), '-d', '101', '--wait'], d);
+      assert.notEqual(r.code, 0, r.stdout);
+      assert.match(`${r.stdout}${r.stderr}`, /datastore 101 did not answer within 1 s/);
+      assert.ok(Date.now() - started < 30_000, 'the backup did not hang');
+      const list = await runCli('onedatastore', ['list'], d);
+      assert.equal(list.code, 0, list.stderr);
+      assert.doesNotMatch(
+        (await runCli('onevm', ['show', String(vm), '-x'], d)).stdout,
+        /<BACKUP_IDS>\s*<ID>/,
+      );
+    } finally {
+      // A writer releases the thread stuck opening the FIFO; then the file goes.
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader left
+      }
+      rmSync(fifo, { force: true });
+    }
+    const again = await runCli('onevm', ['backup', String(vm), '-d', '101', '--wait'], d);
+    assert.equal(again.code, 0, again.stderr);
   });
 
   it('stops on SIGTERM and starts again without waiting for it; answers again once the file is back', async () => {
