@@ -42,6 +42,8 @@ export interface FoundManifest {
   readonly stats: string;
   /** The manifest path that began its chain (undefined: written before chains were recorded). */
   readonly chain: string | undefined;
+  /** The manifest of the increment before it in its chain (null: the first, or not recorded). */
+  readonly parent: string | null;
 }
 
 export interface FoundManifests {

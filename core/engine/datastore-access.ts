@@ -91,6 +91,7 @@ export function datastoreAccess(
               encrypted: m.encrypted,
               stats: incrementStats(m),
               chain: m.chain,
+              parent: m.parent ?? null,
             });
           } catch (err) {
             unreadable.push({ path, message: (err as Error).message });

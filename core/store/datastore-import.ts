@@ -16,6 +16,26 @@ import { newObjectOwnership } from './owned.js';
 
 const MB = 1024 * 1024;
 
+/**
+ * A chain's manifests in backup order: by their parent links where they have them (two backups in
+ * one second have the same createdAt), else by time.
+ */
+function chainOrder(list: FoundManifest[]): FoundManifest[] {
+  const byTime = [...list].sort((a, b) => a.createdAt - b.createdAt || (a.path < b.path ? -1 : 1));
+  const paths = new Set(list.map((m) => m.path));
+  const children = new Map<string, FoundManifest>();
+  for (const m of list) if (m.parent !== null && paths.has(m.parent)) children.set(m.parent, m);
+  const ordered: FoundManifest[] = [];
+  const placed = new Set<string>();
+  // Heads: the first of the chain, or the oldest left once retention dropped the ones before.
+  for (const head of byTime.filter((m) => m.parent === null || !paths.has(m.parent)))
+    for (let m: FoundManifest | undefined = head; m && !placed.has(m.path); m = children.get(m.path)) {
+      ordered.push(m);
+      placed.add(m.path);
+    }
+  return [...ordered, ...byTime.filter((m) => !placed.has(m.path))];
+}
+
 /** The manifest paths the images of a datastore reference. */
 export async function referencedManifests(db: Queryable, datastoreId: number): Promise<Set<string>> {
   const rows = await db
@@ -51,9 +71,7 @@ export async function recordImportedBackups(
     const key = `${m.vmId}\n${m.chain ?? ''}`;
     byChain.set(key, [...(byChain.get(key) ?? []), m]);
   }
-  const chains = [...byChain.values()].map((list) =>
-    list.sort((a, b) => a.createdAt - b.createdAt || (a.path < b.path ? -1 : 1)),
-  );
+  const chains = [...byChain.values()].map(chainOrder);
   // Images in the order their VMs and chains began.
   chains.sort(
     (a, b) =>

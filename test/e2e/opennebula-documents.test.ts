@@ -207,6 +207,8 @@ describe("every document against OpenNebula's schemas", () => {
       const images = (String(await rpcOk(d, 'one.vm.info', 2)).match(/<BACKUP_IDS>.*<\/BACKUP_IDS>/) ?? [
         '',
       ])[0];
+      // New data each attempt: chunks already stored would make the backup too quick to see.
+      if (attempt > 0) writeFileSync(join(d.stateDir, 'vms', 'big.raw'), randomBytes(128 * 1024 * 1024));
       const r = await runCli('onevm', ['backup', '2', '-d', '101'], d);
       assert.equal(r.code, 0, r.stderr);
       const deadline = Date.now() + 60_000;
