@@ -21,7 +21,8 @@ import {
   type VmState,
 } from '../model.js';
 import type { Requester } from '../permissions.js';
-import { findVm, hostsById, setVmBackupConfig, updateVmTemplate } from '../store/vms.js';
+import type { Tx } from '../store/db.js';
+import { findVm, hostsById, setVmBackupConfig, updateVmTemplate, type VmRow } from '../store/vms.js';
 import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { parseTemplate } from '../template/parser.js';
 import type { Attribute } from '../template/types.js';
@@ -53,6 +54,28 @@ function merged(old: readonly PlainAttribute[], given: readonly PlainAttribute[]
   return [...old.filter((a) => !names.has(a.name)), ...given];
 }
 
+/**
+ * What update and updateconf share: MANAGE on the VM, its row and the parsed template, in one
+ * transaction that `edit` completes. Returns the VM's ID.
+ */
+async function editVm(
+  deps: ServiceDeps,
+  who: Requester,
+  vmId: number,
+  text: string,
+  type: number,
+  edit: (trx: Tx, row: VmRow, attrs: readonly Attribute[], mode: 'replace' | 'merge') => Promise<void>,
+): Promise<number> {
+  const mode = updateType(type);
+  await deps.store.tx(async (trx) => {
+    await loadAuthorized(trx, who, 'vms', vmId, 'MANAGE');
+    const row = await findVm(trx, vmId);
+    if (!row) throw notFound('VM', vmId);
+    await edit(trx, row, parseTemplate(text).attributes, mode);
+  });
+  return vmId;
+}
+
 /** `one.vm.update`: the user template (and STATE on `fs` hosts). Returns the VM's ID. */
 export async function updateVm(
   deps: ServiceDeps,
@@ -61,12 +84,7 @@ export async function updateVm(
   text: string,
   type: number,
 ): Promise<number> {
-  const mode = updateType(type);
-  await deps.store.tx(async (trx) => {
-    await loadAuthorized(trx, who, 'vms', vmId, 'MANAGE');
-    const row = await findVm(trx, vmId);
-    if (!row) throw notFound('VM', vmId);
-    const attrs = parseTemplate(text).attributes;
+  return editVm(deps, who, vmId, text, type, async (trx, row, attrs, mode) => {
     const r = new TemplateReader(attrs, ['STATE'], []);
     const elsewhere: Record<string, string> = {
       NAME: `onevm rename ${vmId} <name>`,
@@ -114,7 +132,6 @@ export async function updateVm(
     }
     await updateVmTemplate(trx, vmId, template, state);
   });
-  return vmId;
 }
 
 /** `one.vm.updateconf`: BACKUP_CONFIG (the increment chain it points to is kept). Returns the VM's ID. */
@@ -125,12 +142,7 @@ export async function updateVmConf(
   text: string,
   type: number,
 ): Promise<number> {
-  const mode = updateType(type);
-  await deps.store.tx(async (trx) => {
-    await loadAuthorized(trx, who, 'vms', vmId, 'MANAGE');
-    const row = await findVm(trx, vmId);
-    if (!row) throw notFound('VM', vmId);
-    const attrs = parseTemplate(text).attributes;
+  return editVm(deps, who, vmId, text, type, async (trx, row, attrs, mode) => {
     const r = new TemplateReader(attrs, [], ['BACKUP_CONFIG']);
     for (const a of attrs.filter((x) => x.name !== 'BACKUP_CONFIG')) {
       const why = UPDATECONF_IGNORED.includes(a.name)
@@ -146,7 +158,6 @@ export async function updateVmConf(
       mode === 'merge' ? { ...row.backupConfig, ...given } : { ...chain, ...given };
     await setVmBackupConfig(trx, vmId, config);
   });
-  return vmId;
 }
 
 /** BACKUP_CONFIG = [ MODE, KEEP_LAST, FS_FREEZE ]: how `onevm backup` backs this VM up. */
