@@ -87,11 +87,11 @@ async function dbCopy(args: readonly string[]): Promise<number> {
   );
   const stores: Store[] = [];
   try {
-    const source = await openStore(from.db, { exclusive: true });
+    const source = await openStore(from.db, { role: 'exclusive' });
     stores.push(source);
     if (from.db.backend === 'sqlite' && to.db.backend === 'sqlite' && from.db.path === to.db.path)
       throw new OneError(ErrorCode.ACTION, `--from and --to name the same database ${source.where}`);
-    const target = await openStore(to.db, { exclusive: true });
+    const target = await openStore(to.db, { role: 'exclusive' });
     stores.push(target);
     if (source.where === target.where)
       throw new OneError(ErrorCode.ACTION, `--from and --to name the same database ${source.where}`);

@@ -208,14 +208,15 @@ export function loadConfig(
 }
 
 const SQLITE_KEYS = ['BACKEND', 'PATH'];
-const POSTGRES_KEYS = ['BACKEND', 'SERVER', 'PORT', 'USER', 'PASSWD', 'DB_NAME', 'CONNECTIONS'];
+const POSTGRES_KEYS = ['BACKEND', 'SERVER', 'PORT', 'USER', 'PASSWD', 'DB_NAME', 'CONNECTIONS', 'LEASE'];
 const DB_SAMPLE =
   'DB = [ BACKEND = "postgresql", SERVER = "db.example", PORT = 5432, USER = "onebackup", ' +
   'PASSWD = "...", DB_NAME = "onebackup", CONNECTIONS = 10 ]';
 
 /**
  * DB = [ ... ] as oned.conf spells it: BACKEND = "sqlite" (PATH, inside STATE_DIR when relative)
- * or "postgresql" (SERVER, PORT, USER, PASSWD, DB_NAME, CONNECTIONS). Problems name DB/<KEY>.
+ * or "postgresql" (SERVER, PORT, USER, PASSWD, DB_NAME, CONNECTIONS, LEASE: seconds after which the
+ * backups of a daemon that stopped answering are requeued by the others). Problems name DB/<KEY>.
  */
 function parseDb(
   a: Attribute,
@@ -263,6 +264,7 @@ function parseDb(
   // oned.conf's PORT = 0 means the server's default port.
   const port = whole('PORT', 0, 65535, 5432) || 5432;
   const connections = whole('CONNECTIONS', 1, 1000, 10);
+  const leaseSeconds = whole('LEASE', 6, 3600, 30);
   const passwd = v.get('PASSWD');
   return {
     backend: 'postgresql',
@@ -272,5 +274,6 @@ function parseDb(
     password: passwd === undefined || passwd === '' ? undefined : new Secret(passwd),
     database,
     connections,
+    leaseSeconds,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileKeyStore } from '../drivers/datastore/keys.js';
 import type { DatastoreDriverFactory } from '../drivers/datastore/types.js';
@@ -23,6 +24,7 @@ import { RestoreJournal } from './engine/restore-journal.js';
 import { BackupRunner } from './engine/runner.js';
 import { fanOut } from './events.js';
 import type { Logger } from './log.js';
+import type { ClusterState } from './metrics/cluster-metrics.js';
 import { checkHealth } from './metrics/health.js';
 import { type GetRoute, MetricsHttpServer } from './metrics/http.js';
 import { DaemonMetrics } from './metrics/metrics.js';
@@ -31,6 +33,7 @@ import { readTaskLog, type TaskLog, taskLogger } from './metrics/task-log.js';
 import { ctimeIn } from './schedule/time-format.js';
 import { BackupCopies } from './scheduler/copies.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
+import { Membership } from './scheduler/membership.js';
 import { explainWaiting } from './scheduler/pick.js';
 import { VmOperations } from './scheduler/vm-operations.js';
 import { forwardingScheduler } from './scheduler-port.js';
@@ -79,6 +82,7 @@ export class Daemon {
   /** Cancels the next host monitoring pass. */
   #cancelMonitor: (() => void) | undefined;
   #scheduler: JobScheduler | undefined;
+  #membership: Membership | undefined;
   #copies: BackupCopies | undefined;
   #url: string | undefined;
   #metricsServer: MetricsHttpServer | undefined;
@@ -170,6 +174,34 @@ export class Daemon {
     }
   }
 
+  /** This daemon among those sharing the store, for /health and metrics (never waits long for the store). */
+  private async clusterState(): Promise<ClusterState> {
+    const membership = this.#membership;
+    if (!membership) return { self: '', leading: false, fenced: 'not started', leaseS: 0, daemons: [] };
+    const base = {
+      self: membership.name,
+      leading: membership.leading,
+      fenced: membership.fenced,
+      leaseS: membership.leaseMs / 1000,
+    };
+    let cancel: (() => void) | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      cancel = this.deps.clock.setTimeout(() => resolve(undefined), HEALTH_STORE_TIMEOUT_MS);
+    });
+    const read = membership.daemons().catch(() => undefined);
+    const got = await Promise.race([read, timeout]).finally(() => cancel?.());
+    if (!got) return { ...base, daemons: [] };
+    return {
+      ...base,
+      daemons: got.daemons.map((d) => ({
+        name: d.name,
+        leader: d.leader,
+        heartbeatAgeS: Math.round((got.nowMs - d.heartbeatMs) / 100) / 10,
+        alive: got.nowMs - d.heartbeatMs <= membership.leaseMs,
+      })),
+    };
+  }
+
   /** Opens everything and listens; resolves to the XML-RPC URL. */
   start(): Promise<string> {
     this.#starting ??= this.doStart();
@@ -180,7 +212,7 @@ export class Daemon {
     const { config, clock } = this.deps;
     mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
     this.#lock = lockStateDir(config.stateDir);
-    this.#store = await openStore(config.db, { exclusive: true });
+    this.#store = await openStore(config.db, { role: 'daemon' });
     const store = this.#store;
     // Every event naming a VM also goes to that VM's task log (onebackupjob runs --log).
     this.#taskLog = taskLogger(this.deps.log, { store, now: () => clock.now(), format: config.logFormat });
@@ -226,7 +258,13 @@ export class Daemon {
       limits: { maxBackups: config.maxBackups, maxBackupsHost: config.maxBackupsHost },
       dispatch: () => {
         const state = scheduler?.dispatchState();
-        return state && { running: state.running, waiting: explainWaiting(state) };
+        // Backups other daemons run hold slots here too; each daemon's metrics count its own.
+        return (
+          state && {
+            running: state.running.filter((r) => !scheduler?.runsElsewhere(r.vmId)),
+            waiting: explainWaiting(state),
+          }
+        );
       },
       datastoreStat: async (id) => (await datastoreSetup(id)).driver.stat(),
       version: VERSION.onebackup,
@@ -234,6 +272,7 @@ export class Daemon {
       datastoreAnswers: () => probes.answers(),
       hostTraffic: () => this.deps.hypervisors.traffic(),
       hostsReachable: () => hostService?.reachability() ?? [],
+      cluster: () => this.clusterState(),
     });
     const observer = fanOut([metrics.observer, this.#outcomes], (err) =>
       log.warn('metrics observer failed', { error: err instanceof Error ? err.message : String(err) }),
@@ -252,11 +291,43 @@ export class Daemon {
       restoreJournal,
       writeMarks,
       datastoreTimeoutMs: config.datastoreTimeoutSeconds * 1000,
+      ...(store.coordination.shared
+        ? {
+            datastoreLocks: (id: number, mode: 'shared' | 'exclusive') =>
+              store.coordination.lockDatastore(id, mode),
+          }
+        : {}),
     });
     const datastoreSetup = async (id: number) =>
       runner.datastore(datastoreToOpen(await datastoreRow(store.db, id)));
+    // This daemon among those sharing the store: heartbeat, leader, requeue of daemons gone, fence.
+    const membership = new Membership({
+      store,
+      clock,
+      log,
+      leaseMs: (config.db.backend === 'postgresql' ? config.db.leaseSeconds : 30) * 1000,
+      name: `onebackupd ${process.pid} on ${hostname()}`,
+      ctime: (s) => ctimeIn(s, config.timeZone),
+      onLeading: (leading) => {
+        if (!leading) return;
+        scheduler?.schedulesChanged();
+        this.#copies?.changed(true);
+      },
+      onFenced: (fenced, reason) => scheduler?.fence(fenced ? reason : undefined),
+      onRequeued: () => void scheduler?.resync(),
+      onBeat: () => scheduler?.beat(),
+    });
+    this.#membership = membership;
+    const leading = () => membership.leading;
+    store.coordination.onNotice((notice) => {
+      scheduler?.noticed(notice);
+      if (notice === 'copies') this.#copies?.changed();
+    });
+    store.coordination.onConnection((up) => {
+      if (up) void scheduler?.resync();
+    });
     // Copies of backups to their datastore's COPY_DATASTORE_ID, beside the backups (scheduler/copies.ts).
-    this.#copies = new BackupCopies({ store, clock, log, engine: runner });
+    this.#copies = new BackupCopies({ store, clock, log, engine: runner, leading });
     const operations = new VmOperations({
       copies: this.#copies,
       store,
@@ -308,6 +379,8 @@ export class Daemon {
     }
     const jobs = new BackupJobService(serviceDeps);
     scheduler = new JobScheduler({
+      daemon: { id: membership.id, name: membership.name },
+      leading,
       store: this.#store,
       clock: this.deps.clock,
       log,
@@ -322,6 +395,7 @@ export class Daemon {
     this.#scheduler = scheduler;
     // Before any backup writes again: datastores a killed backup was writing to are collected.
     await this.collectInterruptedWrites(store, runner, writeMarks);
+    await membership.start(`${config.listenAddress}:${config.port}`);
     await scheduler.start();
     hostService = new HostService(serviceDeps);
     this.#copies.changed();
@@ -369,6 +443,7 @@ export class Daemon {
         maxHeartbeatAgeMs: HEARTBEAT_MAX_AGE_MS,
         storeTimeoutMs: HEALTH_STORE_TIMEOUT_MS,
         datastores: () => probes.answers(),
+        cluster: () => this.clusterState(),
       });
       return [report.status === 'unhealthy' ? 503 : 200, `${JSON.stringify(report)}\n`];
     };
@@ -454,6 +529,8 @@ export class Daemon {
     this.#metricsServer = undefined;
     await this.#scheduler?.stop(this.deps.config.shutdownGraceSeconds * 1000);
     this.#scheduler = undefined;
+    await this.#membership?.stop();
+    this.#membership = undefined;
     await this.#copies?.stop();
     this.#copies = undefined;
     await this.#outcomes?.flush();

@@ -75,7 +75,19 @@ export interface EngineDeps {
   readonly datastoreTimeoutMs?: number;
   /** Told of each GC and verify (metrics). */
   readonly observer?: BackupObserver;
+  /**
+   * Datastore locks between daemons sharing the store (PostgreSQL): backups and copies writing
+   * to a datastore share its lock, a GC or a removal of failed backups' chunks takes it alone.
+   * Undefined when not got (another daemon holds it the other way). Absent: this daemon is alone.
+   */
+  readonly datastoreLocks?: (
+    datastoreId: number,
+    mode: 'shared' | 'exclusive',
+  ) => Promise<{ release(): Promise<void> } | undefined>;
 }
+
+/** How long a backup waits for a GC that another daemon runs on its datastore. */
+const WAIT_FOR_OTHER_GC_MS = 10 * 60 * 1000;
 
 export interface BackupProgressInfo {
   readonly vmId: number;
@@ -132,14 +144,56 @@ export class BackupRunner {
 
   constructor(private readonly deps: EngineDeps) {}
 
-  async #enterWriter(datastoreId: number): Promise<void> {
+  /**
+   * Counts a writer of the datastore once no GC of this daemon holds it, and shares the
+   * datastore's lock with the writers of other daemons (waiting while another daemon's GC holds
+   * it). Returns the function that leaves (safe to call twice).
+   */
+  async #enterWriter(datastoreId: number, signal?: AbortSignal): Promise<() => void> {
     for (let gc = this.#exclusive.get(datastoreId); gc; gc = this.#exclusive.get(datastoreId))
       await gc.catch(() => undefined);
     this.#writers.set(datastoreId, (this.#writers.get(datastoreId) ?? 0) + 1);
+    let lock: { release(): Promise<void> } | undefined;
+    try {
+      lock = await this.#sharedLock(datastoreId, signal);
+    } catch (err) {
+      this.#writers.set(datastoreId, (this.#writers.get(datastoreId) ?? 1) - 1);
+      throw err;
+    }
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.#writers.set(datastoreId, (this.#writers.get(datastoreId) ?? 1) - 1);
+      void lock?.release();
+    };
   }
 
-  #leaveWriter(datastoreId: number): void {
-    this.#writers.set(datastoreId, (this.#writers.get(datastoreId) ?? 1) - 1);
+  async #sharedLock(
+    datastoreId: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ release(): Promise<void> } | undefined> {
+    const locks = this.deps.datastoreLocks;
+    if (!locks) return undefined;
+    const { clock } = this.deps;
+    const deadline = clock.now() + WAIT_FOR_OTHER_GC_MS;
+    for (;;) {
+      const lock = await locks(datastoreId, 'shared');
+      if (lock) return lock;
+      signal?.throwIfAborted();
+      if (clock.now() > deadline)
+        throw new OneError(
+          ErrorCode.ACTION,
+          `datastore ${datastoreId}: a garbage collection on another onebackupd has held it for ${WAIT_FOR_OTHER_GC_MS / 60_000} minutes; the backup is retried`,
+        );
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, 1000));
+    }
+  }
+
+  /** The datastore alone against every daemon's writers; undefined when another daemon's writers hold it. */
+  async #exclusiveLock(datastoreId: number): Promise<{ release(): Promise<void> } | undefined | 'alone'> {
+    const locks = this.deps.datastoreLocks;
+    return locks ? locks(datastoreId, 'exclusive') : 'alone';
   }
 
   /** Garbage collection of one datastore; refused while backups write to it. */
@@ -155,9 +209,19 @@ export class BackupRunner {
       );
     }
     const run = (async () => {
-      const { driver, keys } = await this.datastore(datastore);
-      // Listed inside the exclusive hold: a backup recorded after this list cannot exist yet.
-      return collectGarbage([...(await listIncrements())], driver, keys);
+      const lock = await this.#exclusiveLock(datastoreId);
+      if (lock === undefined)
+        throw new OneError(
+          ErrorCode.ACTION,
+          `datastore ${datastoreId}: backups on another onebackupd are writing to it; run gc when they finish`,
+        );
+      try {
+        const { driver, keys } = await this.datastore(datastore);
+        // Listed inside the exclusive hold: a backup recorded after this list cannot exist yet.
+        return await collectGarbage([...(await listIncrements())], driver, keys);
+      } finally {
+        if (lock !== 'alone') await lock.release();
+      }
     })();
     this.#exclusive.set(datastoreId, run);
     try {
@@ -211,11 +275,11 @@ export class BackupRunner {
   async copy(job: CopyJob): Promise<CopyResult> {
     const source = await this.datastore(job.source);
     const target = await this.datastore(job.target);
-    await this.#enterWriter(target.id);
+    const leave = await this.#enterWriter(target.id);
     try {
       return await runCopy(job, source, target, this.deps);
     } finally {
-      this.#leaveWriter(target.id);
+      leave();
     }
   }
 
@@ -275,7 +339,7 @@ export class BackupRunner {
     const disks = [...job.disks];
     const ds = await this.datastore(job.datastore);
     const datastoreId = ds.id;
-    await this.#enterWriter(datastoreId);
+    const leave = await this.#enterWriter(datastoreId, job.signal);
     this.deps.writeMarks?.mark(datastoreId);
     const progress: BackupProgressInfo = {
       vmId,
@@ -284,7 +348,6 @@ export class BackupRunner {
       bytesTotal: disks.reduce((s, d) => s + d.virtualSize, 0),
     };
     this.running.set(vmId, progress);
-    let left = false;
     /** Chunks this backup wrote: removed if it fails and no manifest names them. */
     const written = new Set<string>();
     let recorded = false;
@@ -347,8 +410,7 @@ export class BackupRunner {
             this.deps.log.warn('cannot delete dropped manifest', { path: p, error: err }),
           );
       }
-      this.#leaveWriter(datastoreId);
-      left = true;
+      leave();
       if (
         committed.dropped.length > 0 &&
         (this.#writers.get(datastoreId) ?? 0) === 0 &&
@@ -364,12 +426,15 @@ export class BackupRunner {
       }
       return { manifest, committed };
     } finally {
+      // Nothing is read or written for it any more (what follows is cleanup): the logs' timeline.
+      if (!recorded)
+        this.deps.log.info('backup ended without a record', { vm: vmId, datastore: datastoreId });
       if (!recorded && written.size > 0) {
         const pending = this.#orphans.get(datastoreId) ?? new Set<string>();
         for (const id of written) pending.add(id);
         this.#orphans.set(datastoreId, pending);
       }
-      if (!left) this.#leaveWriter(datastoreId);
+      leave();
       this.running.delete(vmId);
       await this.#removeOrphans(job.datastore, ds.driver, ds.keys);
       this.#settled(datastoreId);
@@ -399,7 +464,16 @@ export class BackupRunner {
     const pending = this.#orphans.get(id);
     if (!pending || (this.#writers.get(id) ?? 0) > 0 || this.#exclusive.has(id)) return;
     this.#orphans.delete(id);
-    const run = removeOrphanChunks(driver, pending, keys);
+    const run = (async () => {
+      const lock = await this.#exclusiveLock(id);
+      if (lock === undefined)
+        throw new OneError(ErrorCode.ACTION, 'backups on another onebackupd are writing to the datastore');
+      try {
+        return await removeOrphanChunks(driver, pending, keys);
+      } finally {
+        if (lock !== 'alone') await lock.release();
+      }
+    })();
     this.#exclusive.set(id, run);
     try {
       const removed = await run;

@@ -9,6 +9,7 @@
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/db.js';
 import { writeHealthProbe } from '../store/outcomes.js';
+import type { ClusterState } from './cluster-metrics.js';
 
 export interface SchedulerLiveness {
   /** Epoch ms of the scheduler's last timer tick (0 before it started or after it stopped). */
@@ -28,6 +29,8 @@ export interface HealthDeps {
   readonly storeTimeoutMs: number;
   /** The last probe of each datastore (read, never waited for). */
   readonly datastores?: () => readonly DatastoreHealth[];
+  /** This daemon among those sharing the store. */
+  readonly cluster?: () => Promise<ClusterState>;
 }
 
 export interface DatastoreHealth {
@@ -48,6 +51,20 @@ export interface HealthReport {
   };
   /** Datastores whose storage did not answer their last probe. */
   readonly datastores_not_answering: readonly { id: number; error: string; checked_age_s: number | null }[];
+  /**
+   * The daemons sharing the store: this one (whether it leads, whether it dispatches and why
+   * not), the leader's name and how many are alive. A daemon that does not dispatch is unhealthy.
+   */
+  readonly daemons?: {
+    readonly self: string;
+    readonly leading: boolean;
+    readonly dispatching: boolean;
+    readonly reason?: string;
+    readonly leader: string | null;
+    readonly alive: number;
+    readonly lease_s: number;
+    readonly members: readonly { name: string; leader: boolean; heartbeat_age_s: number; alive: boolean }[];
+  };
 }
 
 class RollBack extends Error {}
@@ -86,11 +103,13 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
   const age = (t: number | undefined) => (t !== undefined && t > 0 ? Math.round((now - t) / 100) / 10 : null);
   const heartbeatAge = age(s?.heartbeatAt);
   const alive = heartbeatAge !== null && heartbeatAge * 1000 <= deps.maxHeartbeatAgeMs;
+  const cluster = deps.cluster && (await deps.cluster());
   const down = (deps.datastores?.() ?? [])
     .filter((d) => !d.answering)
     .map((d) => ({ id: d.id, error: d.error ?? 'no answer', checked_age_s: age(d.checkedAt) }));
+  const dispatching = cluster?.fenced === undefined;
   return {
-    status: !store.writable || !alive ? 'unhealthy' : down.length > 0 ? 'degraded' : 'ok',
+    status: !store.writable || !alive || !dispatching ? 'unhealthy' : down.length > 0 ? 'degraded' : 'ok',
     store,
     scheduler: {
       alive,
@@ -99,5 +118,24 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
       running: s?.running ?? 0,
     },
     datastores_not_answering: down,
+    ...(cluster
+      ? {
+          daemons: {
+            self: cluster.self,
+            leading: cluster.leading,
+            dispatching,
+            ...(cluster.fenced !== undefined ? { reason: cluster.fenced } : {}),
+            leader: cluster.daemons.find((d) => d.leader && d.alive)?.name ?? null,
+            alive: cluster.daemons.filter((d) => d.alive).length,
+            lease_s: cluster.leaseS,
+            members: cluster.daemons.map((d) => ({
+              name: d.name,
+              leader: d.leader,
+              heartbeat_age_s: d.heartbeatAgeS,
+              alive: d.alive,
+            })),
+          },
+        }
+      : {}),
   };
 }

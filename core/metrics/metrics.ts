@@ -7,6 +7,7 @@
 
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BackupObserver } from '../events.js';
+import { ClusterMetrics, type ClusterState } from './cluster-metrics.js';
 import { CopyMetrics } from './copy-metrics.js';
 import { eventMetrics } from './event-metrics.js';
 import type { DatastoreHealth } from './health.js';
@@ -29,6 +30,8 @@ export interface MetricsSources extends StateSources {
   readonly hostsReachable?: () => readonly { name: string; reachable: boolean }[];
   /** Bytes received from and sent to each SSH host's agent since the daemon started. */
   readonly hostTraffic?: () => readonly { host: string; received: number; sent: number }[];
+  /** This daemon among those sharing the store. */
+  readonly cluster?: () => Promise<ClusterState>;
 }
 
 export class DaemonMetrics {
@@ -38,6 +41,7 @@ export class DaemonMetrics {
   readonly #state: StateMetrics;
   readonly #integrity: IntegrityMetrics;
   readonly #copies: CopyMetrics;
+  readonly #cluster: ClusterMetrics | undefined;
   #scraping: Promise<string> | undefined;
 
   constructor(src: MetricsSources) {
@@ -98,6 +102,7 @@ export class DaemonMetrics {
     this.#state = new StateMetrics(this.registry, src);
     this.#integrity = new IntegrityMetrics(this.registry, src.store);
     this.#copies = new CopyMetrics(this.registry, src.store);
+    this.#cluster = src.cluster && new ClusterMetrics(this.registry, src.cluster);
   }
 
   get contentType(): string {
@@ -108,7 +113,12 @@ export class DaemonMetrics {
   scrape(): Promise<string> {
     this.#scraping ??= (async () => {
       try {
-        await Promise.all([this.#state.refresh(), this.#integrity.refresh(), this.#copies.refresh()]);
+        await Promise.all([
+          this.#state.refresh(),
+          this.#integrity.refresh(),
+          this.#copies.refresh(),
+          this.#cluster?.refresh(),
+        ]);
         return await this.registry.metrics();
       } finally {
         this.#scraping = undefined;

@@ -16,10 +16,12 @@ export class CoalescedPass {
     private readonly log: Logger,
     /** The log line when a pass fails. */
     private readonly failed: string,
+    /** Passes run only while this holds (the leader's work among several daemons). */
+    private readonly gate: () => boolean = () => true,
   ) {}
 
   run(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !this.gate()) return;
     if (this.#pass) {
       this.#again = true;
       return;

@@ -44,6 +44,8 @@ export interface CopyEngine {
 }
 
 export interface BackupCopiesDeps {
+  /** Among several daemons, only the leader runs these passes (absent: always). */
+  readonly leading?: () => boolean;
   readonly store: Store;
   readonly clock: Clock;
   readonly log: Logger;
@@ -64,7 +66,7 @@ export class BackupCopies {
 
   constructor(deps: BackupCopiesDeps) {
     this.#deps = deps;
-    this.#pass = new CoalescedPass(() => this.#fire(), deps.log, 'backup copy pass failed');
+    this.#pass = new CoalescedPass(() => this.#fire(), deps.log, 'backup copy pass failed', deps.leading);
   }
 
   /** Runs the copies due now (after a recorded backup: every failed one too). */

@@ -20,6 +20,7 @@ import type {
   VerifyOutcome,
   VmBackupRequest,
 } from '../scheduler-port.js';
+import { type Claim, cancelClaims, dropAllClaims, listClaims, releaseClaim } from '../store/daemons.js';
 import {
   completeJobVm,
   dispatchJobVm,
@@ -73,6 +74,12 @@ export class JobScheduler implements SchedulerPort {
   #started = false;
   #cancelRetryTimer: (() => void) | undefined;
   #retryTimerAt = Number.POSITIVE_INFINITY;
+  /** Backups other daemons run (their claims): they hold slots in the index here too. */
+  readonly #foreign = new Map<number, Claim>();
+  /** The claims in the store may differ from #foreign: read them at the next pass. */
+  #claimsDirty = false;
+  /** Why this daemon does not dispatch (it cannot reach the state database); undefined when it does. */
+  #fenced: string | undefined;
   readonly #progress: ProgressSaver;
   /** Last time a dispatch pass ran (epoch ms), for /health. */
   lastPassAt = 0;
@@ -102,6 +109,10 @@ export class JobScheduler implements SchedulerPort {
       index: this.#index,
       settled: this.#settled,
       kick: () => this.kick(),
+      daemonId: deps.daemon.id,
+      claimRefused: () => {
+        this.#claimsDirty = true;
+      },
     });
     this.#data = new DataOperations(deps.gates, deps.executor, deps.log, deps.observer);
     this.#schedules = new ScheduleTimer({
@@ -116,12 +127,15 @@ export class JobScheduler implements SchedulerPort {
   async start(): Promise<void> {
     const { store } = this.#deps;
     const nowMs = this.#deps.clock.now();
-    const reconciled = await store.tx((trx) =>
-      requeueInterrupted(trx, nowMs, this.#deps.ctime(Math.floor(nowMs / 1000))),
-    );
+    const reconciled = await store.tx(async (trx) => {
+      // Alone on the store (SQLite), no claim can be live: every ONGOING VM was interrupted.
+      if (!store.coordination.shared) await dropAllClaims(trx);
+      return requeueInterrupted(trx, nowMs, this.#deps.ctime(Math.floor(nowMs / 1000)));
+    });
     if (reconciled > 0)
       this.#deps.log.warn('backups interrupted by a stop were requeued', { vms: reconciled });
     for (const id of await allJobIds(store.db)) this.#dirty.add(id);
+    this.#claimsDirty = store.coordination.shared;
     this.#started = true;
     this.heartbeatAt = this.#deps.clock.now();
     this.#progress.start();
@@ -160,10 +174,107 @@ export class JobScheduler implements SchedulerPort {
 
   abort(vmIds: readonly number[]): void {
     for (const vm of vmIds) this.#running.get(vm)?.controller.abort(new Error(CANCELLED_BY_USER));
+    const elsewhere = vmIds.filter((vm) => !this.#running.has(vm));
+    if (elsewhere.length > 0 && this.#deps.store.coordination.shared) this.#cancelElsewhere(elsewhere);
   }
 
-  cancelVmBackup(vmId: number): Promise<'queued' | 'running' | undefined> {
-    return this.#manual.cancel(vmId);
+  async cancelVmBackup(vmId: number): Promise<'queued' | 'running' | undefined> {
+    const here = await this.#manual.cancel(vmId);
+    if (here !== undefined) return here;
+    if (this.#foreign.get(vmId)?.jobId !== -1) return undefined;
+    this.#cancelElsewhere([vmId]);
+    return 'running';
+  }
+
+  /** The daemons running these backups abort them when they see the claims marked. */
+  #cancelElsewhere(vmIds: readonly number[]): void {
+    this.#deps.store
+      .tx((trx) => cancelClaims(trx, vmIds))
+      .catch((err: unknown) =>
+        this.#deps.log.error('cannot ask other daemons to cancel backups', {
+          vms: vmIds,
+          error: failureMessage(err),
+        }),
+      );
+  }
+
+  /**
+   * A notice committed by another daemon (pg-notices.ts): a job or its sets changed, claims were
+   * taken, freed or marked cancelled, schedules changed.
+   */
+  noticed(notice: string): void {
+    if (notice.startsWith('job:')) this.jobChanged(Number(notice.slice(4)));
+    else if (notice === 'claims') {
+      this.#claimsDirty = true;
+      this.kick();
+    } else if (notice === 'schedules') this.schedulesChanged();
+  }
+
+  /** Reads everything again at the next pass: notices may have been missed (a reconnect, a beat). */
+  async resync(): Promise<void> {
+    if (!this.#started) return;
+    for (const id of await allJobIds(this.#deps.store.db)) this.#dirty.add(id);
+    this.#claimsDirty = this.#deps.store.coordination.shared;
+    this.kick();
+  }
+
+  /** Catches up with claims (a missed notice costs at most one beat). */
+  beat(): void {
+    if (!this.#deps.store.coordination.shared) return;
+    this.#claimsDirty = true;
+    this.kick();
+  }
+
+  /**
+   * Cannot reach the state database (membership.ts): no dispatching, and every running backup
+   * aborted now, before another daemon may requeue it. With `undefined`: back to work; claims this
+   * daemon still holds for backups it no longer runs go back to the queue.
+   */
+  fence(reason: string | undefined): void {
+    const was = this.#fenced;
+    this.#fenced = reason;
+    if (reason !== undefined && was === undefined) {
+      const error = new Error(`this onebackupd cannot reach the state database: ${reason}`);
+      for (const s of this.#running.values()) s.controller.abort(error);
+      this.#manual.abortAll(error);
+      return;
+    }
+    if (reason === undefined && was !== undefined)
+      void this.#releaseAbandonedClaims().then(() => this.resync());
+  }
+
+  async #releaseAbandonedClaims(): Promise<void> {
+    const { store, daemon, clock, ctime, log } = this.#deps;
+    try {
+      const nowMs = clock.now();
+      const mine = (await listClaims(store.db)).filter(
+        (c) => c.daemonId === daemon.id && !this.#settled.has(c.vmId),
+      );
+      if (mine.length === 0) return;
+      await store.tx(async (trx) => {
+        const message = 'interrupted: this onebackupd lost the state database during the backup';
+        await requeueInterrupted(
+          trx,
+          nowMs,
+          ctime(Math.floor(nowMs / 1000)),
+          mine.filter((c) => c.jobId >= 0).map((c) => ({ jobId: c.jobId, vmId: c.vmId })),
+          message,
+        );
+        for (const c of mine) await releaseClaim(trx, c.vmId, daemon.id);
+      });
+      log.warn('requeued backups this daemon stopped when it lost the state database', {
+        vms: mine.map((c) => c.vmId),
+      });
+    } catch (err) {
+      log.error('cannot requeue backups stopped when the state database was lost', {
+        error: failureMessage(err),
+      });
+    }
+  }
+
+  /** Whether the VM's backup runs on another daemon (metrics count this daemon's own). */
+  runsElsewhere(vmId: number): boolean {
+    return this.#foreign.has(vmId);
   }
 
   waiting(jobId: number): readonly { vmId: number; rank: number; reason: string }[] {
@@ -176,6 +287,11 @@ export class JobScheduler implements SchedulerPort {
   requestVmBackup(request: VmBackupRequest): void {
     if (this.#stopping)
       throw new OneError(ErrorCode.ACTION, 'onebackupd is stopping; try again once it is back');
+    if (this.#fenced !== undefined)
+      throw new OneError(
+        ErrorCode.ACTION,
+        `this onebackupd cannot reach the state database (${this.#fenced}); try another daemon or again later`,
+      );
     if (this.hasBackup(request.vmId)) {
       throw new OneError(
         ErrorCode.ACTION,
@@ -191,7 +307,10 @@ export class JobScheduler implements SchedulerPort {
 
   hasBackup(vmId: number): boolean {
     return (
-      this.#manual.has(vmId) || this.#running.has(vmId) || this.#deps.executor.progress(vmId) !== undefined
+      this.#manual.has(vmId) ||
+      this.#running.has(vmId) ||
+      this.#foreign.has(vmId) ||
+      this.#deps.executor.progress(vmId) !== undefined
     );
   }
 
@@ -227,9 +346,9 @@ export class JobScheduler implements SchedulerPort {
     return this.#index.snapshot(this.#nowS());
   }
 
-  /** Running VM backups of jobs, for metrics and /health. */
+  /** VM backups running on this daemon, for metrics and /health. */
   get runningCount(): number {
-    return this.#index.runningCount;
+    return this.#index.runningCount - this.#foreign.size;
   }
 
   /** Runs a dispatch pass now, or once more after the one in progress. */
@@ -255,14 +374,46 @@ export class JobScheduler implements SchedulerPort {
     do {
       this.#again = false;
       this.lastPassAt = this.#deps.clock.now();
+      if (this.#claimsDirty) await this.#refreshClaims();
       await this.#refreshDirty();
-      if (this.#stopping) return;
+      if (this.#stopping || this.#fenced !== undefined) return;
       for (const d of this.#index.pick(this.#nowS())) {
-        if (d.jobId < 0) this.#manual.launch(d);
+        if (d.jobId < 0) await this.#manual.launch(d);
         else await this.#launch(d);
       }
     } while (this.#again && !this.#stopping);
     this.#armRetryTimer();
+  }
+
+  /**
+   * Other daemons' claims become running backups in the index (so the limits and SEQUENTIAL hold
+   * across daemons); claims they freed free their slots; this daemon's claims marked cancelled by
+   * another daemon abort their backups here.
+   */
+  async #refreshClaims(): Promise<void> {
+    this.#claimsDirty = false;
+    if (!this.#deps.store.coordination.shared) return;
+    const claims = await listClaims(this.#deps.store.db);
+    const seen = new Set<number>();
+    for (const c of claims) {
+      if (c.daemonId === this.#deps.daemon.id) {
+        if (c.cancelled) {
+          this.#running.get(c.vmId)?.controller.abort(new Error(CANCELLED_BY_USER));
+          this.#manual.abortRunning(c.vmId);
+        }
+        continue;
+      }
+      seen.add(c.vmId);
+      if (this.#foreign.has(c.vmId) || this.#settled.has(c.vmId)) continue;
+      this.#foreign.set(c.vmId, c);
+      this.#index.started({ vmId: c.vmId, hostId: c.hostId, ...(c.jobId >= 0 ? { jobId: c.jobId } : {}) });
+    }
+    for (const [vmId, c] of this.#foreign) {
+      if (seen.has(vmId)) continue;
+      this.#foreign.delete(vmId);
+      this.#index.finished(vmId);
+      if (c.jobId >= 0) this.#dirty.add(c.jobId);
+    }
   }
 
   async #refreshDirty(): Promise<void> {
@@ -285,12 +436,28 @@ export class JobScheduler implements SchedulerPort {
 
   async #launch(d: Dispatch): Promise<void> {
     const nowMs = this.#deps.clock.now();
-    const start = await this.#deps.store.tx((trx) => dispatchJobVm(trx, d.jobId, d.vmId, d.hostId, nowMs));
+    const { daemon, limits } = this.#deps;
+    const start = await this.#deps.store.tx((trx) =>
+      dispatchJobVm(trx, d.jobId, d.vmId, d.hostId, nowMs, {
+        daemonId: daemon.id,
+        daemonName: daemon.name,
+        limits,
+      }),
+    );
     if (!start) {
       // The store moved on (cancel, update) between the refresh and now: re-read the job.
       this.#index.finished(d.vmId);
       this.#dirty.add(d.jobId);
       this.#again = true;
+      return;
+    }
+    if (!start.started) {
+      // Another daemon's backups fill a limit (or run this VM): learn their claims; the VM waits
+      // in the index as ONGOING until its job is read again at the next pass (a freed claim's
+      // notice or the next beat), so this does not spin.
+      this.#index.finished(d.vmId);
+      this.#dirty.add(d.jobId);
+      this.#claimsDirty = true;
       return;
     }
     const { settings } = start;
@@ -328,6 +495,7 @@ export class JobScheduler implements SchedulerPort {
             signal: started.controller.signal,
             alsoRecord: async (trx, bytes) => {
               started.runEnded = await completeJobVm(trx, {
+                daemonId: daemon.id,
                 jobId: d.jobId,
                 vmId: d.vmId,
                 nowMs: this.#deps.clock.now(),
@@ -370,6 +538,7 @@ export class JobScheduler implements SchedulerPort {
     const message = failureMessage(err);
     const failed = await this.#deps.store.tx((trx) =>
       failJobVm(trx, {
+        daemonId: this.#deps.daemon.id,
         jobId,
         vmId,
         hostId: started.dispatch.hostId,

@@ -11,11 +11,13 @@ import { type Clock, epochSeconds } from '../clock.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
 import type { VmBackupRequest } from '../scheduler-port.js';
+import { claimBackup, releaseClaim } from '../store/daemons.js';
 import type { Store } from '../store/db.js';
+import { ClaimLost } from '../store/job-vms.js';
 import { setVmError } from '../store/vms.js';
 import type { DispatchIndex } from './dispatch-index.js';
 import { classifyFailure, failureMessage } from './failure.js';
-import type { Dispatch } from './types.js';
+import type { Dispatch, SlotLimits } from './types.js';
 import type { BackupOptions, BackupResult } from './vm-operations.js';
 
 const MANUAL_PRIORITY = 100;
@@ -45,6 +47,11 @@ export interface ManualBackupsDeps {
   readonly settled: Map<number, Promise<void>>;
   /** A slot was freed: run a dispatch pass. */
   readonly kick: () => void;
+  /** This daemon's claims, counted against the limits over every daemon. */
+  readonly daemonId: string;
+  readonly limits: SlotLimits;
+  /** A claim was refused for a full limit: the scheduler learns the other daemons' claims. */
+  readonly claimRefused: () => void;
 }
 
 export class ManualBackups {
@@ -107,18 +114,34 @@ export class ManualBackups {
     return 'queued';
   }
 
-  async #recordError(vmId: number, message: string): Promise<void> {
+  async #recordError(vmId: number, message: string, claimed = false): Promise<void> {
     const ctime = this.#deps.ctime(epochSeconds(this.#deps.clock));
-    await this.#deps.store.tx((trx) => setVmError(trx, vmId, `${ctime} : [backup] ${message}`));
+    await this.#deps.store.tx(async (trx) => {
+      // A claim another daemon gave up (this one's lease ran out) is theirs: the VM's ERROR too.
+      if (claimed && !(await releaseClaim(trx, vmId, this.#deps.daemonId))) return;
+      await setVmError(trx, vmId, `${ctime} : [backup] ${message}`);
+    });
   }
 
   abortAll(reason: Error): void {
     for (const m of this.#byQueueId.values()) m.controller.abort(reason);
   }
 
-  /** Starts a picked request; its slots are freed and the next pass runs when it ends. */
-  launch(d: Dispatch): void {
-    const { index, log, observer } = this.#deps;
+  /** A cancel on another daemon reached this one's running backup of the VM. */
+  abortRunning(vmId: number): void {
+    const m = this.#byVm.get(vmId);
+    if (m === undefined || !this.#deps.settled.has(vmId)) return;
+    m.cancelled = true;
+    m.controller.abort(new Error(CANCELLED_BY_USER));
+  }
+
+  /**
+   * Starts a picked request once this daemon claims the VM's backup; its slots are freed and the
+   * next pass runs when it ends. A claim refused for a full limit (other daemons' backups) leaves
+   * it queued; one refused because another daemon backs the VM up ends the request.
+   */
+  async launch(d: Dispatch): Promise<void> {
+    const { index, log, observer, store, clock } = this.#deps;
     const m = this.#byQueueId.get(d.jobId);
     if (m === undefined) {
       index.finished(d.vmId);
@@ -126,13 +149,44 @@ export class ManualBackups {
       return;
     }
     const { vmId, datastoreId, reset, owner } = m.request;
+    const claim = await store.tx((trx) =>
+      claimBackup(
+        trx,
+        { vmId, daemonId: this.#deps.daemonId, hostId: d.hostId, jobId: -1, nowMs: clock.now() },
+        this.#deps.limits,
+      ),
+    );
+    if (!claim.claimed) {
+      index.finished(vmId);
+      if (claim.full) {
+        index.setVmSet(m.queueId, vmId, 'OUTDATED');
+        this.#deps.claimRefused();
+        return;
+      }
+      this.#byQueueId.delete(m.queueId);
+      this.#byVm.delete(vmId);
+      index.removeJob(m.queueId);
+      log.warn('backup refused', { vm: vmId, reason: claim.reason });
+      await this.#recordError(vmId, `Could not create a new backup for VM ${vmId}, ${claim.reason}`);
+      return;
+    }
+    if (!this.#byQueueId.has(m.queueId)) {
+      // Cancelled while the claim was taken.
+      await store.tx((trx) => releaseClaim(trx, vmId, this.#deps.daemonId));
+      index.finished(vmId);
+      this.#deps.kick();
+      return;
+    }
     log.info('backup started', { vm: vmId, host: d.hostId });
     const settled = this.#deps.executor
       .backupVm(vmId, datastoreId, {
         reset,
         owner,
         signal: m.controller.signal,
-        alsoRecord: (trx) => setVmError(trx, vmId, undefined),
+        alsoRecord: async (trx) => {
+          if (!(await releaseClaim(trx, vmId, this.#deps.daemonId))) throw new ClaimLost(vmId);
+          await setVmError(trx, vmId, undefined);
+        },
       })
       .then(
         () => undefined,
@@ -144,7 +198,7 @@ export class ManualBackups {
             jobId: -1,
             reason: m.cancelled ? 'cancelled' : classifyFailure(err, m.controller.signal.aborted),
           });
-          await this.#recordError(vmId, m.cancelled ? CANCELLED_BY_USER : message);
+          await this.#recordError(vmId, m.cancelled ? CANCELLED_BY_USER : message, true);
         },
       )
       .catch((err: unknown) =>

@@ -22,6 +22,8 @@ import { CoalescedPass } from './coalesced-pass.js';
 import { failureMessage } from './failure.js';
 
 export interface ScheduleTimerDeps {
+  /** Among several daemons, only the leader runs these passes (absent: always). */
+  readonly leading?: () => boolean;
   readonly store: Store;
   readonly clock: Clock;
   readonly log: Logger;
@@ -44,7 +46,7 @@ export class ScheduleTimer {
 
   constructor(deps: ScheduleTimerDeps) {
     this.#deps = deps;
-    this.#pass = new CoalescedPass(() => this.#fire(), deps.log, 'schedules failed');
+    this.#pass = new CoalescedPass(() => this.#fire(), deps.log, 'schedules failed', deps.leading);
   }
 
   /** Fires due schedules now (once more after the pass in progress), then arms the next timer. */

@@ -26,6 +26,13 @@ export interface BackupExecutor {
 }
 
 export interface JobSchedulerDeps {
+  /**
+   * This daemon among those sharing the store: its claims carry the id, run records the name.
+   * Claims hold MAX_BACKUPS and MAX_BACKUPS_HOST over every daemon.
+   */
+  readonly daemon: { readonly id: string; readonly name: string };
+  /** Schedules and verify schedules fire on the leader only (absent: always). */
+  readonly leading?: () => boolean;
   readonly store: Store;
   readonly clock: Clock;
   readonly log: Logger;

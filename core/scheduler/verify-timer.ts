@@ -21,6 +21,8 @@ import { failureMessage } from './failure.js';
 import type { ScheduledVerifyOutcome } from './vm-operations.js';
 
 export interface VerifyTimerDeps {
+  /** Among several daemons, only the leader runs these passes (absent: always). */
+  readonly leading?: () => boolean;
   readonly store: Store;
   readonly clock: Clock;
   readonly log: Logger;
@@ -39,7 +41,7 @@ export class VerifyTimer {
 
   constructor(deps: VerifyTimerDeps) {
     this.#deps = deps;
-    this.#pass = new CoalescedPass(() => this.#fire(), deps.log, 'scheduled verify failed');
+    this.#pass = new CoalescedPass(() => this.#fire(), deps.log, 'scheduled verify failed', deps.leading);
   }
 
   /** Starts the due verifies now (once more after the pass in progress), then rearms the timer. */

@@ -37,6 +37,9 @@ export const STATE_TABLES: readonly Table[] = [
   'verify_schedules',
 ];
 
+/** The running daemons and their claims: the live state of processes, not copied. */
+export const LIVE_TABLES: ReadonlySet<string> = new Set(['daemons', 'backup_claims']);
+
 /** Tables whose key the database numbers (PostgreSQL: a sequence to move past the copied rows). */
 const SERIAL_KEYS: readonly (readonly [Table, string])[] = [['task_logs', 'seq']];
 
@@ -69,7 +72,7 @@ async function unknownTables(db: Queryable): Promise<string[]> {
   const known = new Set<string>(STATE_TABLES);
   return (await db.introspection.getTables())
     .map((t) => t.name)
-    .filter((name) => !known.has(name) && !name.startsWith('onebackup_migration'));
+    .filter((name) => !known.has(name) && !LIVE_TABLES.has(name) && !name.startsWith('onebackup_migration'));
 }
 
 async function copyTable(src: Tx, dst: Tx, table: Table): Promise<void> {

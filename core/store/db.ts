@@ -22,8 +22,58 @@ export type Tx = Transaction<Database>;
 /** Where a read may run: the database itself or a transaction in progress. */
 export type Queryable = Kysely<Database>;
 
+export type DatastoreLockMode = 'shared' | 'exclusive';
+
+/** A datastore lock held; release() is safe to call twice and after the connection broke. */
+export interface DatastoreLock {
+  release(): Promise<void>;
+}
+
+/**
+ * What daemons sharing one store coordinate through besides transactions (issue 15, item 3).
+ * SQLite has one daemon (the state directory's lock): it always leads, hears nothing, and its
+ * datastore locks always succeed (the engine counts its own writers).
+ */
+export interface Coordination {
+  /** True when other daemons may share the store (PostgreSQL). */
+  readonly shared: boolean;
+  /** Whether the coordination connection is up (its locks held); SQLite: always. */
+  readonly connected: boolean;
+  /**
+   * Takes, or confirms it still holds, the leader lock: false when another daemon holds it.
+   * Rejects when the database does not answer (the caller stops leading).
+   */
+  lead(): Promise<boolean>;
+  /**
+   * Notices committed by any daemon: `job:<id>` (a job or its VM sets changed), `claims`,
+   * `schedules`, `copies`. Delivered after the commit, in commit order.
+   */
+  onNotice(listener: (notice: string) => void): void;
+  /** The coordination connection broke (every lock it held is gone) or is back. */
+  onConnection(listener: (up: boolean) => void): void;
+  /**
+   * A datastore lock: backups writing to it share it, a GC or chunk removal takes it alone.
+   * Never waits: undefined when another daemon holds it the other way.
+   */
+  lockDatastore(id: number, mode: DatastoreLockMode): Promise<DatastoreLock | undefined>;
+  close(): Promise<void>;
+}
+
+/** The one daemon on a SQLite store. */
+export const soleDaemon: Coordination = Object.freeze({
+  shared: false,
+  connected: true,
+  lead: async () => true,
+  onNotice: () => undefined,
+  onConnection: () => undefined,
+  lockDatastore: async () => ({ release: async () => undefined }),
+  close: async () => undefined,
+});
+
 export interface Store {
   readonly db: Db;
+  /** Leader lock, change notices and datastore locks between daemons. */
+  readonly coordination: Coordination;
   readonly backend: 'sqlite' | 'postgresql';
   /** Where the database is, for messages (a path, or a postgresql:// address without password). */
   readonly where: string;
@@ -67,6 +117,7 @@ export async function openSqliteStore(path: string): Promise<Store> {
     db,
     backend: 'sqlite',
     where: path,
+    coordination: soleDaemon,
     tx: (fn) => db.transaction().execute(fn),
     read: (fn) => readDb.transaction().execute(fn),
     close: async () => {

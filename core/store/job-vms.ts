@@ -15,6 +15,7 @@ import { ONEADMIN_GID, ONEADMIN_UID, type VmSet } from '../model.js';
 import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import { type JobBackupSettings, jobBackupSettings, vmsOf } from '../template/job-settings.js';
 import type { RetentionOwner } from './backups.js';
+import { claimBackup, releaseClaim } from './daemons.js';
 import type { Queryable, Tx } from './db.js';
 import { setJobError } from './jobs.js';
 import { endRunIfFinished, nextSeq, openRun, queueTask, updateTask } from './runs.js';
@@ -75,9 +76,28 @@ export async function readJobForDispatch(db: Queryable, jobId: number): Promise<
   };
 }
 
+/** The daemon starting a backup, and the limits its claim is counted against over every daemon. */
+export interface Claimant {
+  readonly daemonId: string;
+  /** For the run records (`run_tasks.daemon`). */
+  readonly daemonName: string;
+  readonly limits: { readonly maxBackups: number; readonly maxBackupsHost: number };
+}
+
+export type DispatchOutcome =
+  | {
+      readonly started: true;
+      readonly attempt: number;
+      readonly settings: JobBackupSettings;
+      readonly owner: RetentionOwner;
+    }
+  /** full: a limit counted over every daemon's claims; else the VM is claimed already. */
+  | { readonly started: false; readonly reason: string; readonly full: boolean };
+
 /**
- * OUTDATED -> ONGOING, an attempt counted, the task `executing` with the next start sequence.
- * Undefined when the VM is no longer OUTDATED or the job is gone (the caller re-reads the job).
+ * OUTDATED -> ONGOING, claimed by the daemon, an attempt counted, the task `executing` with the
+ * next start sequence. Undefined when the VM is no longer OUTDATED or the job is gone (the caller
+ * re-reads the job); not started when the claim is refused.
  */
 export async function dispatchJobVm(
   trx: Tx,
@@ -85,7 +105,8 @@ export async function dispatchJobVm(
   vmId: number,
   hostId: number,
   nowMs: number,
-): Promise<{ attempt: number; settings: JobBackupSettings; owner: RetentionOwner } | undefined> {
+  claimant: Claimant,
+): Promise<DispatchOutcome | undefined> {
   const jv = await trx
     .selectFrom('job_vms')
     .select(['vm_set', 'attempt'])
@@ -99,6 +120,12 @@ export async function dispatchJobVm(
     .where('backup_jobs.id', '=', jobId)
     .executeTakeFirst();
   if (jv?.vm_set !== 'OUTDATED' || !job) return undefined;
+  const claim = await claimBackup(
+    trx,
+    { vmId, daemonId: claimant.daemonId, hostId, jobId, nowMs },
+    claimant.limits,
+  );
+  if (!claim.claimed) return { started: false, reason: claim.reason, full: claim.full };
   // Retention acts for the job's owner: an admin as OpenNebula counts them (oneadmin, or the oneadmin group).
   const ownerGid = job.user_gid ?? job.gid;
   const owner = {
@@ -122,8 +149,9 @@ export async function dispatchJobVm(
     bytes_done: 0,
     error: '',
     seq: await nextSeq(trx),
+    daemon: claimant.daemonName,
   });
-  return { attempt, settings: jobBackupSettings(decodeAttributes(job.template)), owner };
+  return { started: true, attempt, settings: jobBackupSettings(decodeAttributes(job.template)), owner };
 }
 
 async function setJobVm(
@@ -157,9 +185,17 @@ async function vmSetOf(db: Queryable, jobId: number, vmId: number): Promise<VmSe
  */
 export async function completeJobVm(
   trx: Tx,
-  done: { jobId: number; vmId: number; nowMs: number; bytesDone: number; bytesTotal: number },
+  done: {
+    jobId: number;
+    vmId: number;
+    nowMs: number;
+    bytesDone: number;
+    bytesTotal: number;
+    daemonId: string;
+  },
 ): Promise<boolean> {
   const { jobId, vmId, nowMs } = done;
+  if (!(await releaseClaim(trx, vmId, done.daemonId))) throw new ClaimLost(vmId);
   if ((await vmSetOf(trx, jobId, vmId)) === 'ONGOING')
     await setJobVm(trx, jobId, vmId, {
       vm_set: 'UPDATED',
@@ -176,7 +212,22 @@ export async function completeJobVm(
   return endRunIfFinished(trx, jobId, nowMs);
 }
 
+/**
+ * The daemon no longer holds the claim of the backup it is recording: it missed its heartbeats
+ * for longer than the lease and another daemon requeued the VM. The backup is not recorded.
+ */
+export class ClaimLost extends Error {
+  constructor(vmId: number) {
+    super(
+      `VM ${vmId}: this daemon lost its claim of the backup (its heartbeats stopped for longer than the lease) ` +
+        'and another daemon requeued it; this backup is not recorded',
+    );
+    this.name = 'ClaimLost';
+  }
+}
+
 export interface JobVmFailure {
+  readonly daemonId: string;
   readonly jobId: number;
   readonly vmId: number;
   readonly hostId: number;
@@ -201,6 +252,8 @@ export type FailureOutcome =
 export async function failJobVm(trx: Tx, f: JobVmFailure): Promise<FailureOutcome> {
   const { jobId, vmId, nowMs } = f;
   const nowS = Math.floor(nowMs / 1000);
+  // A claim requeued by another daemon (this one's lease ran out): the VM's state is theirs now.
+  if (!(await releaseClaim(trx, vmId, f.daemonId))) return { outcome: 'stopped', runEnded: false };
   if ((await vmSetOf(trx, jobId, vmId)) !== 'ONGOING') {
     // Cancelled (the cancel already moved the VM to ERROR) or the job changed under it.
     return { outcome: 'stopped', runEnded: await endRunIfFinished(trx, jobId, nowMs) };
@@ -231,17 +284,35 @@ export async function failJobVm(trx: Tx, f: JobVmFailure): Promise<FailureOutcom
 
 /**
  * After a crash: VMs left ONGOING go back to OUTDATED (the attempt counted) or to ERROR when out
- * of retries. Returns how many VMs it found.
+ * of retries. `only` limits it to those VMs of those jobs (the claims of a daemon that is gone);
+ * without it every ONGOING VM no daemon claims. Returns how many VMs it found.
  */
-export async function requeueInterrupted(trx: Tx, nowMs: number, ctime: string): Promise<number> {
-  const rows = await trx
-    .selectFrom('job_vms')
-    .innerJoin('backup_jobs', 'backup_jobs.id', 'job_vms.job_id')
-    .select(['job_vms.job_id', 'job_vms.vm_id', 'job_vms.attempt', 'backup_jobs.template'])
-    .where('job_vms.vm_set', '=', 'ONGOING')
-    .execute();
+export async function requeueInterrupted(
+  trx: Tx,
+  nowMs: number,
+  ctime: string,
+  only?: readonly { jobId: number; vmId: number }[],
+  message = 'interrupted: onebackupd stopped during the backup',
+): Promise<number> {
+  if (only?.length === 0) return 0;
+  const wanted = only && new Set(only.map((o) => `${o.jobId}/${o.vmId}`));
+  // Without `only`: the ONGOING VMs no daemon claims (those of a daemon that is gone).
+  const rows = (
+    await trx
+      .selectFrom('job_vms')
+      .innerJoin('backup_jobs', 'backup_jobs.id', 'job_vms.job_id')
+      .leftJoin('backup_claims', 'backup_claims.vm_id', 'job_vms.vm_id')
+      .select([
+        'job_vms.job_id',
+        'job_vms.vm_id',
+        'job_vms.attempt',
+        'backup_jobs.template',
+        'backup_claims.daemon_id',
+      ])
+      .where('job_vms.vm_set', '=', 'ONGOING')
+      .execute()
+  ).filter((r) => (wanted ? wanted.has(`${r.job_id}/${r.vm_id}`) : r.daemon_id === null));
   const nowS = Math.floor(nowMs / 1000);
-  const message = 'interrupted: onebackupd stopped during the backup';
   for (const r of rows) {
     const { maxRetries } = jobBackupSettings(decodeAttributes(r.template));
     if (r.attempt <= maxRetries) {

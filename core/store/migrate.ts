@@ -9,6 +9,7 @@ import * as m0006 from './migrations/0006-verify-schedule.js';
 import * as m0007 from './migrations/0007-login-tokens.js';
 import * as m0008 from './migrations/0008-host-transport.js';
 import * as m0009 from './migrations/0009-image-copies.js';
+import * as m0010 from './migrations/0010-daemons.js';
 
 /** Every migration the code knows, in order. Add new ones at the end; never rename. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
@@ -21,6 +22,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0007-login-tokens': m0007,
   '0008-host-transport': m0008,
   '0009-image-copies': m0009,
+  '0010-daemons': m0010,
 });
 
 const TABLE = 'onebackup_migration';

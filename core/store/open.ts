@@ -7,9 +7,12 @@ export type StoreConfig =
   | ({ readonly backend: 'postgresql' } & PostgresOptions);
 
 /**
- * `exclusive`: the caller is the one onebackupd on this database (PostgreSQL: a session advisory
- * lock, refused with the holder's name; SQLite: the state directory's PID file does it).
+ * `role` (PostgreSQL; on SQLite the state directory's PID file does it): "daemon" joins the
+ * daemons sharing the database; "exclusive" needs none running (refused with a holder's name).
  */
-export function openStore(config: StoreConfig, options: { exclusive?: boolean } = {}): Promise<Store> {
+export function openStore(
+  config: StoreConfig,
+  options: { role?: 'daemon' | 'exclusive' } = {},
+): Promise<Store> {
   return config.backend === 'postgresql' ? openPostgresStore(config, options) : openSqliteStore(config.path);
 }

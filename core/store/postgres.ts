@@ -12,6 +12,7 @@
  * store's life, so a second onebackupd on the same database is refused (as the state directory's
  * PID file refuses a second one on the same directory).
  */
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -20,6 +21,8 @@ import type { Secret } from '../secret.js';
 import type { Db, Store } from './db.js';
 import { migrateToLatest } from './migrate.js';
 import { ConnectionMutex } from './mutex.js';
+import { DAEMON_LOCK, PgCoordination } from './pg-coordination.js';
+import { installNotices } from './pg-notices.js';
 import { emptyInListsPlugin, wideIntegersPlugin } from './pg-portable.js';
 import type { Database } from './schema.js';
 
@@ -32,10 +35,14 @@ export interface PostgresOptions {
   readonly database: string;
   /** Pool size: queries at once. */
   readonly connections: number;
+  /**
+   * Seconds a daemon may miss its heartbeats before the others requeue its backups (DB/LEASE);
+   * also bounds how long the server keeps a cut connection's locks and transaction.
+   */
+  readonly leaseSeconds: number;
 }
 
-/** Advisory lock keys (in the database's own key space): one daemon, and one writer at a time. */
-const DAEMON_LOCK = 0x6f6e6264; // 'onbd'
+/** Advisory lock key (in the database's own key space): one writer at a time (pg-coordination.ts has the others). */
 const WRITE_LOCK = 0x6f6e7772; // 'onwr'
 const INT8_OID = 20;
 
@@ -60,7 +67,15 @@ const TYPES: pg.CustomTypesConfig = {
 };
 
 function clientConfig(o: PostgresOptions, appName: string): pg.ClientConfig {
+  const leaseMs = o.leaseSeconds * 1000;
   return {
+    // A transaction left open by a daemon whose network was cut must not hold the write lock for
+    // every other daemon: the server ends it within half the lease.
+    idle_in_transaction_session_timeout: Math.floor(leaseMs / 2),
+    options: `-c tcp_user_timeout=${Math.floor(leaseMs / 2)}`,
+    // A query across a cut network fails within the lease rather than when TCP gives up.
+    query_timeout: leaseMs,
+    keepAlive: true,
     host: o.server,
     port: o.port,
     user: o.user,
@@ -82,8 +97,8 @@ function cannot(o: PostgresOptions, what: string, err: unknown): OneError {
   );
 }
 
-/** Takes the daemon lock on its own connection, or says which onebackupd holds it. */
-async function lockDaemon(o: PostgresOptions, appName: string): Promise<pg.Client> {
+/** Takes the daemon lock alone on its own connection (no daemon runs), or says which onebackupd holds it. */
+async function lockDaemons(o: PostgresOptions, appName: string): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(o, appName));
   client.on('error', () => undefined);
   try {
@@ -103,7 +118,7 @@ async function lockDaemon(o: PostgresOptions, appName: string): Promise<pg.Clien
     throw new OneError(
       ErrorCode.ACTION,
       `state database ${postgresWhere(o)} is in use by ${h ? `${h.application_name} (from ${h.client_addr ?? 'a local socket'})` : 'another onebackupd'}; ` +
-        'stop that daemon first, or give this one another DB_NAME',
+        'stop every onebackupd on it first',
     );
   } catch (err) {
     await client.end().catch(() => undefined);
@@ -111,14 +126,22 @@ async function lockDaemon(o: PostgresOptions, appName: string): Promise<pg.Clien
   }
 }
 
+/**
+ * `role`: "daemon" joins the daemons on the database (the daemon lock shared, on the
+ * coordination connection, opened now); "exclusive" is a tool that needs no daemon running
+ * (`onebackupd db-copy`: the daemon lock alone); without it, a plain client (tests, tools).
+ */
 export async function openPostgresStore(
   o: PostgresOptions,
-  options: { exclusive?: boolean } = {},
+  options: { role?: 'daemon' | 'exclusive' } = {},
 ): Promise<Store> {
-  const appName = `onebackupd ${process.pid} on ${hostname()}`.slice(0, 63);
+  const appName = `onebackupd ${process.pid} on ${hostname()} ${randomBytes(3).toString('hex')}`.slice(0, 63);
   const pool = new pg.Pool({ ...clientConfig(o, appName), max: o.connections });
   // An idle connection that breaks (server restart) is dropped; the next query reconnects or fails.
   pool.on('error', () => undefined);
+  // One that breaks while checked out (inside a transaction, between its queries) must not take
+  // the process down with an unhandled 'error': its next query fails, and the pool drops it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     await pool.query('select 1');
   } catch (err) {
@@ -126,18 +149,34 @@ export async function openPostgresStore(
     throw cannot(o, 'cannot connect', err);
   }
   let daemonLock: pg.Client | undefined;
+  const coordination = new PgCoordination({
+    client: clientConfig(o, appName),
+    leaseMs: o.leaseSeconds * 1000,
+    self: appName,
+    refused: (holder) =>
+      new OneError(
+        ErrorCode.ACTION,
+        `state database ${postgresWhere(o)} is held by ${holder} (onebackupd db-copy); start the daemon when it is done`,
+      ),
+  });
   const db: Db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),
     plugins: [emptyInListsPlugin()],
   });
   try {
-    if (options.exclusive) daemonLock = await lockDaemon(o, appName);
+    if (options.role === 'exclusive') daemonLock = await lockDaemons(o, appName);
     await migrateToLatest(
       db.withPlugin(wideIntegersPlugin()) as unknown as Kysely<unknown>,
       postgresWhere(o),
     );
+    await installNotices(db, WRITE_LOCK);
+    if (options.role === 'daemon')
+      await coordination.connect().catch((err: unknown) => {
+        throw err instanceof OneError ? err : cannot(o, 'cannot connect', err);
+      });
   } catch (err) {
     await daemonLock?.end().catch(() => undefined);
+    await coordination.close();
     await db.destroy();
     throw err;
   }
@@ -147,6 +186,7 @@ export async function openPostgresStore(
     db,
     backend: 'postgresql',
     where: postgresWhere(o),
+    coordination,
     tx: async (fn) => {
       await writes.lock();
       try {
@@ -163,6 +203,7 @@ export async function openPostgresStore(
     close: async () => {
       if (closed) return;
       closed = true;
+      await coordination.close();
       await db.destroy();
       await daemonLock?.end().catch(() => undefined);
     },

@@ -79,6 +79,7 @@ export async function queueTask(
     bytes_total: 0,
     error,
     seq: 0,
+    daemon: '',
   };
   await trx.insertInto('run_tasks').values(task).execute();
 }

@@ -132,6 +132,32 @@ export interface JobRunTable {
 }
 
 /** One VM of a run (accsyn's task). */
+/** A running onebackupd (migration 0010): alive while its heartbeat is within the lease. */
+export interface DaemonTable {
+  id: string;
+  /** `onebackupd PID on HOST`, for run records, logs and /health. */
+  name: string;
+  started_ms: number;
+  /** The database's clock, epoch ms, at the daemon's last heartbeat. */
+  heartbeat_ms: number;
+  /** 1 for the daemon that fires schedules, verify schedules and copies. */
+  leader: Generated<number>;
+  /** Its XML-RPC endpoint, for /health. */
+  url: Generated<string>;
+}
+
+/** A VM backup running on a daemon: counts against MAX_BACKUPS and MAX_BACKUPS_HOST everywhere. */
+export interface BackupClaimTable {
+  vm_id: number;
+  daemon_id: string;
+  host_id: number;
+  /** The job, or -1 for `onevm backup` of a VM in no job. */
+  job_id: number;
+  claimed_ms: number;
+  /** 1 once a cancel asked the daemon running it to stop. */
+  cancelled: number;
+}
+
 export interface RunTaskTable {
   job_id: number;
   run_id: number;
@@ -148,6 +174,8 @@ export interface RunTaskTable {
   error: string;
   /** Global start order (dispatch sequence), 0 before the first start. */
   seq: number;
+  /** The daemon that ran the last attempt (its name, `onebackupd PID on HOST`); '' before. */
+  daemon: string;
 }
 
 export interface SchedActionTable {
@@ -276,4 +304,6 @@ export interface Database {
   task_logs: TaskLogTable;
   last_outcomes: LastOutcomeTable;
   verify_schedules: VerifyScheduleTable;
+  daemons: DaemonTable;
+  backup_claims: BackupClaimTable;
 }

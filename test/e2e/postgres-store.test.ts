@@ -2,7 +2,7 @@
  * PostgreSQL as the store, end to end with a real cluster (test/support/postgres.ts): a daemon's
  * state moved from SQLite with `onebackupd db-copy` (refused while the daemon runs, refused into a
  * database that holds state), a daemon on the copy showing the same through the CLI and going on
- * with backups that restore bit for bit; a second daemon on one database refused; a wrong
+ * with backups that restore bit for bit; a db-copy into a database in use refused; a wrong
  * password named without being printed; PostgreSQL's constraint errors mapped as SQLite's.
  */
 import assert from 'node:assert/strict';
@@ -193,25 +193,26 @@ describe('PostgreSQL as the store', () => {
     }
   });
 
-  it('a second daemon on the same database is refused, naming the first', async () => {
+  it('db-copy into a database daemons run on is refused, naming one of them', async () => {
     const database = await createDatabase(pg, 'two');
     const first = await startDaemon({ conf: `${BASE_CONF}${dbBlock(pg, database)}` });
     const stateDir = tempDir();
     try {
       writeFileSync(join(stateDir, 'c.conf'), `${BASE_CONF}${dbBlock(pg, database)}`);
-      const second = await onebackupd([
-        '--config',
+      writeFileSync(join(stateDir, 'from.conf'), `${SQLITE_CONF}STATE_DIR = "${stateDir}"\n`);
+      const r = await onebackupd([
+        'db-copy',
+        '--from',
+        join(stateDir, 'from.conf'),
+        '--to',
         join(stateDir, 'c.conf'),
-        '--state-dir',
-        stateDir,
-        '--listen',
-        '127.0.0.1:0',
+        '--replace',
       ]);
-      assert.equal(second.code, 255);
+      assert.equal(r.code, 255);
       assert.match(
-        second.stderr,
+        r.stderr,
         new RegExp(
-          `state database postgresql://onebackup@127\\.0\\.0\\.1:${pg.port}/${database} is in use by onebackupd ${first.child.pid} on .*stop that daemon first, or give this one another DB_NAME`,
+          `state database postgresql://onebackup@127\\.0\\.0\\.1:${pg.port}/${database} is in use by onebackupd ${first.child.pid} on .*stop every onebackupd on it first`,
         ),
       );
     } finally {

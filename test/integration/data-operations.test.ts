@@ -113,6 +113,7 @@ async function world(limits: { maxBackups: number; maxBackupsHost: number }) {
   const jobs = new BackupJobService(deps);
   const exec = new HandExecutor(store);
   scheduler = new JobScheduler({
+    daemon: { id: 'test-daemon', name: 'onebackupd test' },
     store,
     clock,
     log,

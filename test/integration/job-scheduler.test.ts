@@ -179,6 +179,7 @@ async function world(limits = { maxBackups: 2, maxBackupsHost: 0 }): Promise<Wor
   };
   const make = () =>
     new JobScheduler({
+      daemon: { id: 'test-daemon', name: 'onebackupd test' },
       store,
       clock,
       log: quiet,

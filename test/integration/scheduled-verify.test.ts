@@ -145,6 +145,7 @@ async function world(budget = '6 MiB') {
   }
   const jobs = new BackupJobService(deps);
   scheduler = new JobScheduler({
+    daemon: { id: 'test-daemon', name: 'onebackupd test' },
     store,
     clock,
     log,

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { copyState, STATE_TABLES } from '../../core/store/copy.js';
+import { copyState, LIVE_TABLES, STATE_TABLES } from '../../core/store/copy.js';
 import { nextId, openSqliteStore, type Store } from '../../core/store/db.js';
 import { appendTaskLogLines } from '../../core/store/task-logs.js';
 import { cleanup, tempDir } from '../support/daemon.js';
@@ -90,6 +90,7 @@ async function seed(store: Store): Promise<void> {
         end_ms: BIG,
         error: '',
         seq: 1,
+        daemon: '',
       })
       .execute();
   });
@@ -120,7 +121,7 @@ describe('store copy', () => {
       const tables = (await store.db.introspection.getTables())
         .map((t) => t.name)
         .filter((n) => !n.startsWith('onebackup_migration'));
-      assert.deepEqual(tables.sort(), [...STATE_TABLES].sort());
+      assert.deepEqual(tables.sort(), [...STATE_TABLES, ...LIVE_TABLES].sort());
     } finally {
       await store.close();
       cleanup(dir);

@@ -22,6 +22,7 @@ describe('the PostgreSQL store', () => {
     password: new Secret(pg.password),
     database: await createDatabase(pg, 'store'),
     connections: 4,
+    leaseSeconds: 30,
   });
   before(async () => {
     pg = await startPostgres();

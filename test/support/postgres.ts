@@ -154,11 +154,20 @@ export async function createDatabase(cluster: PgCluster, prefix = 't'): Promise<
   return name;
 }
 
-/** The daemon configuration's DB block that reaches `database` over TCP with the password. */
-export function dbBlock(cluster: PgCluster, database: string, connections = 4): string {
+/**
+ * The daemon configuration's DB block that reaches `database` over TCP with the password
+ * (`port`: another port that forwards to the cluster's, such as a test's TCP proxy).
+ */
+export function dbBlock(
+  cluster: PgCluster,
+  database: string,
+  connections = 4,
+  extra: { lease?: number; port?: number } = {},
+): string {
   return (
-    `DB = [ BACKEND = "postgresql", SERVER = "${cluster.host}", PORT = ${cluster.port}, ` +
-    `USER = "${cluster.user}", PASSWD = "${cluster.password}", DB_NAME = "${database}", CONNECTIONS = ${connections} ]\n`
+    `DB = [ BACKEND = "postgresql", SERVER = "${cluster.host}", PORT = ${extra.port ?? cluster.port}, ` +
+    `USER = "${cluster.user}", PASSWD = "${cluster.password}", DB_NAME = "${database}", CONNECTIONS = ${connections}` +
+    `${extra.lease !== undefined ? `, LEASE = ${extra.lease}` : ''} ]\n`
   );
 }
 

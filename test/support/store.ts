@@ -20,5 +20,6 @@ export async function openTestStore(path: string): Promise<Store> {
     password: new Secret(cluster.password),
     database: await createDatabase(cluster),
     connections: 4,
+    leaseSeconds: 30,
   });
 }

@@ -70,6 +70,7 @@ async function seed(store: Store, runs: number): Promise<void> {
         bytes_total: 0,
         error: '',
         seq: run,
+        daemon: '',
       })
       .execute();
   }
