@@ -27,6 +27,7 @@ const TASK_FIELDS = [
   'ERROR',
   'RANK',
   'REASON',
+  'DAEMON',
 ] as const;
 
 /** `{"RUNS": [{"ID", "TRIGGER", "START", "END", "RESULT", "TASKS": [{...}]}]}`, values as strings. */

@@ -48,6 +48,8 @@ function taskEl(
     el('ERROR', t.error),
     ...(wait && t.status === 'queued' ? [num('RANK', wait.rank), el('REASON', wait.reason)] : []),
     el('HOSTNAME', hostName ?? ''),
+    // The daemon that ran the last attempt (`onebackupd PID on HOST`), when several share the store.
+    el('DAEMON', t.daemon),
   );
 }
 

@@ -1,7 +1,8 @@
 /**
  * What host monitoring last found about each host (reachable, the agent's version, free space
- * where its disks live), kept in memory by the host service: a restarted daemon knows again after
- * its first pass. `onehost list/show` and the host documents read it.
+ * where its disks live). `onehost list/show` and the host documents read the store's copy
+ * (core/store/host-health.ts: the same on every daemon); this board keeps this daemon's own last
+ * view in memory for its metrics (`onebackup_host_up`).
  */
 import type { HostHealth } from '../vm-discovery.js';
 

@@ -2,6 +2,12 @@
 import { ErrorCode, OneError } from '../errors.js';
 import type { Requester } from '../permissions.js';
 import type { Tx } from '../store/db.js';
+import {
+  forgetHostHealth,
+  hostHealthByHost,
+  recordHostHealth,
+  type StoredHostHealth,
+} from '../store/host-health.js';
 import { type HostSyncResult, setVmState, syncHostVms } from '../store/host-sync.js';
 import {
   deleteHost,
@@ -86,6 +92,7 @@ export class HostService {
   async delete(who: Requester, id: number): Promise<void> {
     await this.deps.store.tx(async (trx) => {
       await loadAuthorized(trx, who, 'hosts', id, 'ADMIN');
+      await forgetHostHealth(trx, id);
       const vms = await vmIdsOnHost(trx, id);
       if (vms.length > 0) {
         throw new OneError(
@@ -188,28 +195,37 @@ export class HostService {
     const dirs = await this.deps.store.read((trx) => diskDirsByHost(trx));
     const checkedAt = Math.floor(this.deps.clock.now() / 1000);
     const reachable = new Set<number>();
+    const checks: StoredHostHealth[] = [];
     await Promise.all(
       hosts.map(async (h) => {
         const health = await this.deps.discovery.health(hostAccessOf(h), dirs.get(h.id) ?? []);
         this.#health.set(h.id, { name: h.name, health, checkedAt });
+        checks.push({ hostId: h.id, name: h.name, checkedAt, health });
         if (health.reachable) reachable.add(h.id);
         else problems.push(`host ${h.id} (${h.name}) is unreachable: ${health.error ?? 'no answer'}`);
         for (const s of health.space)
           if (s.error !== undefined) problems.push(`host ${h.id} (${h.name}): ${s.path}: ${s.error}`);
       }),
     );
+    // In the store: every daemon sharing it shows the same, a restarted one the last check.
+    await this.deps.store
+      .tx((trx) => recordHostHealth(trx, checks))
+      .catch((err: unknown) =>
+        problems.push(`cannot record host monitoring: ${err instanceof Error ? err.message : String(err)}`),
+      );
     return reachable;
   }
 
   private async views(trx: Tx, rows: readonly HostTable[]): Promise<HostView[]> {
     const named = await withNames(trx, rows);
     const vms = await vmsByHost(trx);
+    const checked = await hostHealthByHost(trx);
     return named.map((n) => {
       const on = vms.get(n.row.id) ?? [];
       return {
         ...n,
         template: decodeAttributes(n.row.template),
-        health: this.#health.get(n.row.id),
+        health: checked.get(n.row.id),
         vmIds: on.map((v) => v.id),
         runningVmIds: on.filter((v) => v.state === 'RUNNING').map((v) => v.id),
       };

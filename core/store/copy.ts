@@ -37,8 +37,8 @@ export const STATE_TABLES: readonly Table[] = [
   'verify_schedules',
 ];
 
-/** The running daemons and their claims: the live state of processes, not copied. */
-export const LIVE_TABLES: ReadonlySet<string> = new Set(['daemons', 'backup_claims']);
+/** The running daemons, their claims and host monitoring: live state, not copied. */
+export const LIVE_TABLES: ReadonlySet<string> = new Set(['daemons', 'backup_claims', 'host_health']);
 
 /** Tables whose key the database numbers (PostgreSQL: a sequence to move past the copied rows). */
 const SERIAL_KEYS: readonly (readonly [Table, string])[] = [['task_logs', 'seq']];

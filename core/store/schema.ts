@@ -132,6 +132,14 @@ export interface JobRunTable {
 }
 
 /** One VM of a run (accsyn's task). */
+/** A host's last monitoring check (migration 0011); `health` is HostHealth as JSON. */
+export interface HostHealthTable {
+  host_id: number;
+  name: string;
+  checked_at: number;
+  health: string;
+}
+
 /** A running onebackupd (migration 0010): alive while its heartbeat is within the lease. */
 export interface DaemonTable {
   id: string;
@@ -306,4 +314,5 @@ export interface Database {
   verify_schedules: VerifyScheduleTable;
   daemons: DaemonTable;
   backup_claims: BackupClaimTable;
+  host_health: HostHealthTable;
 }

@@ -303,6 +303,12 @@ describe('several daemons on one PostgreSQL', () => {
       tasks.some((t) => t.daemon.startsWith(`onebackupd ${c.child.pid} `)),
       'the surviving daemon ran some of the work',
     );
+    const shown = await runCli('onebackupjob', ['runs', String(job), '-j'], c);
+    assert.match(
+      shown.stdout,
+      new RegExp(`"DAEMON": ?"onebackupd ${c.child.pid} on `),
+      'runs -j names the daemon',
+    );
     const records = recordConcurrency(tasks);
     assert.ok(records.maxGlobal <= 2, `MAX_BACKUPS = 2 over all daemons (run records: ${records.maxGlobal})`);
     assert.ok(
@@ -420,5 +426,24 @@ describe('several daemons on one PostgreSQL', () => {
     );
     const fired = [a, b, c].filter((d) => /"msg":"schedule due"/.test(d.logs()));
     assert.equal(fired.length, 1, 'one daemon fired it');
+  });
+
+  it('host monitoring is one view: a daemon that does not monitor shows what another found', async () => {
+    const database = await createDatabase(pg, 'hosts');
+    const monitoring = await startDaemon({
+      conf: `${BASE.replace('MONITORING_INTERVAL_HOST = 0', 'MONITORING_INTERVAL_HOST = 1')}${dbBlock(pg, database, 4, { lease: LEASE_S })}`,
+    });
+    daemons.push(monitoring);
+    dirs.push(monitoring.stateDir);
+    const quiet = await join3(database, monitoring);
+    await rpcOk(monitoring, 'one.host.allocate', 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
+    const list = await until('the quiet daemon lists node1 as on', async () => {
+      const r = await runCli('onehost', ['list'], quiet);
+      return /\bnode1\b.*\bon\s*$/m.test(r.stdout) ? r.stdout : undefined;
+    });
+    assert.match(list, /node1/);
+    const show = await runCli('onehost', ['show', 'node1'], quiet);
+    assert.match(show.stdout, /STATE\s*:\s*MONITORED/);
+    assert.match(show.stdout, /FREE DISK\s*:\s*[\d.]+[MGT] of [\d.]+[MGT]/);
   });
 });
