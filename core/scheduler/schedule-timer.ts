@@ -13,6 +13,7 @@ import type { Store, Tx } from '../store/db.js';
 import { findJob } from '../store/jobs.js';
 import {
   allJobSchedules,
+  findSchedule,
   markScheduleFired,
   schedRowToFields,
   setScheduleMessage,
@@ -74,6 +75,9 @@ export class ScheduleTimer {
         const outcome = await store.tx(async (trx) => {
           const job = await findJob(trx, row.parent_id);
           if (!job) return 'gone';
+          // Read again under the write lock: a leader that took over meanwhile may have fired it.
+          const now = await findSchedule(trx, row.parent_id, row.id);
+          if (!now || now.done !== row.done || now.time !== row.time) return 'gone';
           try {
             await this.#deps.execute(trx, job, 'schedule');
           } catch (err) {
