@@ -446,4 +446,28 @@ describe('several daemons on one PostgreSQL', () => {
     assert.match(show.stdout, /STATE\s*:\s*MONITORED/);
     assert.match(show.stdout, /FREE DISK\s*:\s*[\d.]+[MGT] of [\d.]+[MGT]/);
   });
+
+  it('a GC is refused while another daemon writes to the datastore, and runs once it does not', async () => {
+    const database = await createDatabase(pg, 'gc');
+    const a = await join3(database);
+    const b = await join3(database, a);
+    await inventory(a, [b]);
+    // Another daemon's backup writing to datastore 100 holds its lock shared (pg-coordination.ts).
+    const writer = pgClient(pg, database);
+    await writer.connect();
+    try {
+      await writer.query('select pg_advisory_lock_shared($1::int, $2::int)', [0x6f6e6473, 100]);
+      const refused = await runCli('onedatastore', ['gc', '100'], b);
+      assert.equal(refused.code, 255, refused.stdout);
+      assert.match(
+        refused.stderr,
+        /datastore 100: backups on another onebackupd are writing to it; run gc when they finish/,
+      );
+      await writer.query('select pg_advisory_unlock_shared($1::int, $2::int)', [0x6f6e6473, 100]);
+      const ran = await runCli('onedatastore', ['gc', '100'], b);
+      assert.equal(ran.code, 0, ran.stderr);
+    } finally {
+      await writer.end();
+    }
+  });
 });
