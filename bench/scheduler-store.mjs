@@ -11,9 +11,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../dist/core/clock.js';
-import { datastoreAccess } from '../dist/core/engine/datastore-access.js';
 import { JobScheduler } from '../dist/core/scheduler/job-scheduler.js';
-import { forwardingScheduler } from '../dist/core/scheduler-port.js';
 import { Secret } from '../dist/core/secret.js';
 import { BackupJobService } from '../dist/core/services/backupjobs.js';
 import { DatastoreService } from '../dist/core/services/datastores.js';
@@ -21,12 +19,9 @@ import { HostService } from '../dist/core/services/hosts.js';
 import { UserService } from '../dist/core/services/users.js';
 import { VmService } from '../dist/core/services/vms.js';
 import { openStore } from '../dist/core/store/open.js';
-import { fileKeyStore } from '../dist/drivers/datastore/keys.js';
-import { DATASTORE_DRIVERS } from '../dist/drivers/datastore/registry.js';
-import { HYPERVISOR_DRIVERS, vmDiscovery } from '../dist/drivers/hypervisor/registry.js';
-import { hypervisorHosts } from '../dist/drivers/remote/host-drivers.js';
 import { cleanup, tempDir } from '../dist/test/support/daemon.js';
 import { createDatabase, startPostgres } from '../dist/test/support/postgres.js';
+import { testServiceDeps } from '../dist/test/support/service-deps.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -50,22 +45,7 @@ const quiet = {
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function serviceDeps(store, dir) {
-  return {
-    store,
-    clock: systemClock,
-    timeZone: 'UTC',
-    scheduler: forwardingScheduler(() => undefined),
-    inspectDisk: async () => ({ format: 'raw', virtualSize: 1 << 20 }),
-    discovery: vmDiscovery(hypervisorHosts(HYPERVISOR_DRIVERS)),
-    hypervisorDrivers: ['fs'],
-    datastoreDrivers: ['local'],
-    defaultDatastoreBase: join(dir, 'ds'),
-    createDatastoreKey: async () => undefined,
-    datastoreAccess: datastoreAccess(DATASTORE_DRIVERS, fileKeyStore(dir)),
-    dropManifests: async () => undefined,
-  };
-}
+const serviceDeps = (store, dir) => testServiceDeps(store, systemClock, dir);
 
 /** 100 hosts, 10,000 VMs, 1,000 jobs of 10 VMs (mixed priorities, half SEQUENTIAL), all triggered. */
 async function populate(store, dir) {

@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cleanup, cliPath, REPO, tempDir } from '../support/daemon.js';
+import { cleanup, cliBin, REPO, tempDir } from '../support/daemon.js';
 import { createDatabase, type RunningPg, startPostgres } from '../support/postgres.js';
 
 const CLIS = ['onebackupd', 'onehost', 'onedatastore'];
@@ -48,13 +48,7 @@ describe("README's three-daemon setup", () => {
 
   it('runs as written: three daemons on one database, one state, a leader and three alive', async () => {
     const database = await createDatabase(pg, 'readme');
-    const bin = join(home, 'bin');
-    mkdirSync(bin);
-    for (const name of CLIS) {
-      const path = join(bin, name);
-      writeFileSync(path, `#!/bin/sh\nexec "${process.execPath}" "${cliPath(name)}" "$@"\n`);
-      chmodSync(path, 0o755);
-    }
+    const bin = cliBin(home, CLIS);
     const script = block()
       .replace('SERVER = "localhost", PORT = 5432', `SERVER = "${pg.host}", PORT = ${pg.port}`)
       .replace(

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cleanup, cliPath, REPO, type RunningDaemon, startDaemon, tempDir } from '../support/daemon.js';
+import { cleanup, cliBin, REPO, type RunningDaemon, startDaemon, tempDir } from '../support/daemon.js';
 import { rpcOk } from '../support/rpc.js';
 
 const CLIS = ['onebackupjob', 'onevm', 'onehost', 'onedatastore', 'oneimage', 'oneuser', 'onegroup'];
@@ -30,13 +30,7 @@ describe('README walk-through', () => {
     root = tempDir('onebackup-readme-');
     mkdirSync(join(root, 'state'), { mode: 0o700 });
     d = await startDaemon({ stateDir: join(root, 'state') });
-    const bin = join(root, 'bin');
-    mkdirSync(bin);
-    for (const name of CLIS) {
-      const path = join(bin, name);
-      writeFileSync(path, `#!/bin/sh\nexec "${process.execPath}" "${cliPath(name)}" "$@"\n`);
-      chmodSync(path, 0o755);
-    }
+    const bin = cliBin(root, CLIS);
     // conf/examples as they are, with /var/lib under the temporary root.
     cpSync(join(REPO, 'conf', 'examples'), join(root, 'conf', 'examples'), { recursive: true });
     for (const f of readdirSync(join(root, 'conf', 'examples'))) {

@@ -4,7 +4,7 @@
  * PostgreSQL cluster), and the real CLI binaries with execFile.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +136,18 @@ export function runCli(
 
 export function oneadminSession(daemon: RunningDaemon): string {
   return readFileSync(daemon.authFile, 'utf8').trim();
+}
+
+/** A `bin` directory under `root` with shell wrappers running the named CLIs from dist/, for PATH. */
+export function cliBin(root: string, names: readonly string[]): string {
+  const bin = join(root, 'bin');
+  mkdirSync(bin, { recursive: true });
+  for (const name of names) {
+    const path = join(bin, name);
+    writeFileSync(path, `#!/bin/sh\nexec "${process.execPath}" "${cliPath(name)}" "$@"\n`);
+    chmodSync(path, 0o755);
+  }
+  return bin;
 }
 
 export function cleanup(dir: string): void {
