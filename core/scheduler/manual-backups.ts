@@ -58,6 +58,8 @@ export class ManualBackups {
   readonly #deps: ManualBackupsDeps;
   readonly #byQueueId = new Map<number, ManualBackup>();
   readonly #byVm = new Map<number, ManualBackup>();
+  /** VMs whose picked backup is taking its claim: starting, no longer queued. */
+  readonly #claiming = new Set<number>();
   #seq = 0;
 
   constructor(deps: ManualBackupsDeps) {
@@ -88,7 +90,7 @@ export class ManualBackups {
   /** Why the VM's queued backup waits (the dispatch index's reason); undefined once it runs. */
   queuedReason(vmId: number, nowS: number): string | undefined {
     const m = this.#byVm.get(vmId);
-    if (m === undefined || this.#deps.settled.has(vmId)) return undefined;
+    if (m === undefined || this.#deps.settled.has(vmId) || this.#claiming.has(vmId)) return undefined;
     return this.#deps.index.explain(nowS).find((w) => w.jobId === m.queueId)?.reason ?? 'queued';
   }
 
@@ -149,13 +151,16 @@ export class ManualBackups {
       return;
     }
     const { vmId, datastoreId, reset, owner } = m.request;
-    const claim = await store.tx((trx) =>
-      claimBackup(
-        trx,
-        { vmId, daemonId: this.#deps.daemonId, hostId: d.hostId, jobId: -1, nowMs: clock.now() },
-        this.#deps.limits,
-      ),
-    );
+    this.#claiming.add(vmId);
+    const claim = await store
+      .tx((trx) =>
+        claimBackup(
+          trx,
+          { vmId, daemonId: this.#deps.daemonId, hostId: d.hostId, jobId: -1, nowMs: clock.now() },
+          this.#deps.limits,
+        ),
+      )
+      .finally(() => this.#claiming.delete(vmId));
     if (!claim.claimed) {
       index.finished(vmId);
       if (claim.full) {

@@ -233,8 +233,11 @@ export class Membership {
       this.#deps.ctime(Math.floor(nowMs / 1000)),
       message,
     );
-    for (const d of daemons)
-      if (d.id !== this.id)
+    if (message === STOPPED) {
+      if (vms.length > 0)
+        this.#deps.log.warn('backups interrupted by a stop were requeued', { vms: vms.length });
+    } else
+      for (const d of daemons)
         this.#deps.log.warn('requeued the backups of a daemon that stopped answering', {
           daemon: d.name,
           vms,

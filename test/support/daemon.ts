@@ -78,9 +78,18 @@ export async function startDaemon(
       reject(new Error(`daemon exited with ${code} before listening; stderr:\n${stderr}`));
     });
   });
+  let stopping = false;
   const exited = new Promise<number | null>((resolve) => {
     if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
+    else
+      child.once('exit', (code, signal) => {
+        // A daemon that dies on its own: its last words, for the failure that follows.
+        if (!stopping)
+          process.stderr.write(
+            `onebackupd ${child.pid} (${stateDir}) exited by itself (${code ?? signal}); its stderr ends:\n${stderr.slice(-4000)}\n`,
+          );
+        resolve(code);
+      });
   });
   return {
     url,
@@ -89,6 +98,7 @@ export async function startDaemon(
     child,
     logs: () => stderr,
     stop: async (signal = 'SIGTERM') => {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },

@@ -100,7 +100,7 @@ describe('onebackupd.conf DB', () => {
     );
     assert.equal(
       problems('DB = [ BACKEND = "postgresql", SERVER = "h", USER = "u", DB_NAME = "n", TIMEOUT = 5 ]'),
-      'x.conf line 1, col 1 (DB): DB/TIMEOUT is not a known DB option for BACKEND = "postgresql" (BACKEND, SERVER, PORT, USER, PASSWD, DB_NAME, CONNECTIONS)',
+      'x.conf line 1, col 1 (DB): DB/TIMEOUT is not a known DB option for BACKEND = "postgresql" (BACKEND, SERVER, PORT, USER, PASSWD, DB_NAME, CONNECTIONS, LEASE)',
     );
   });
 });
