@@ -5,7 +5,7 @@
 // daemon gets a database of its own. Without a filter, only the files that open a store or start
 // a daemon run, less those in ONCE: they test other parts (the SQLite worker, hypervisors, power
 // cuts, the rsync transport), where the store adds nothing the rest does not cover, or choose their
-// stores themselves (postgres-store).
+// stores themselves (postgres-store, several-daemons, readme-daemons).
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +22,8 @@ function find(dir) {
 
 const ONCE = [
   'postgres-store.test.js',
+  'several-daemons.test.js',
+  'readme-daemons.test.js',
   'sqlite-worker.test.js',
   'kvm-',
   'power-cut.test.js',
