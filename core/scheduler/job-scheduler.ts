@@ -210,10 +210,15 @@ export class JobScheduler implements SchedulerPort {
     } else if (notice === 'schedules') this.schedulesChanged();
   }
 
-  /** Reads everything again at the next pass: notices may have been missed (a reconnect, a beat). */
+  /** Reads everything again at the next pass: notices may have been missed (a reconnect). Never rejects. */
   async resync(): Promise<void> {
     if (!this.#started) return;
-    for (const id of await allJobIds(this.#deps.store.db)) this.#dirty.add(id);
+    try {
+      for (const id of await allJobIds(this.#deps.store.db)) this.#dirty.add(id);
+    } catch (err) {
+      // The next reconnect or heartbeat reloads again.
+      this.#deps.log.warn('cannot reload the jobs', { error: failureMessage(err) });
+    }
     this.#claimsDirty = this.#deps.store.coordination.shared;
     this.kick();
   }

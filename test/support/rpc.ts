@@ -8,11 +8,22 @@ export async function rpcRaw(
   method: string,
   params: readonly XmlRpcValue[],
 ): Promise<XmlRpcResponse> {
-  const res = await fetch(d.url, {
-    method: 'POST',
-    body: encodeMethodCall(method, params),
-    headers: { 'content-type': 'text/xml' },
-  });
+  const send = () =>
+    fetch(d.url, {
+      method: 'POST',
+      body: encodeMethodCall(method, params),
+      headers: { 'content-type': 'text/xml' },
+    });
+  let res: Response;
+  try {
+    res = await send();
+  } catch (err) {
+    // A kept-alive connection the daemon closed while this process was busy (writing a big disk,
+    // say) fails before the request is sent: sent again on a new connection. Anything else throws.
+    const cause = (err as { cause?: { code?: string } }).cause;
+    if (cause?.code !== 'UND_ERR_SOCKET') throw err;
+    res = await send();
+  }
   return decodeMethodResponse(await res.text());
 }
 
