@@ -18,7 +18,7 @@ import { createDatabase, dbBlock, pgClient, type RunningPg, startPostgres } from
 import { rpcOk } from '../support/rpc.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
-const LEASE_S = 6;
+const LEASE_S = 10;
 const BASE =
   'LOG_LEVEL = "info"\nLOG_FORMAT = "json"\nTIMEZONE = "UTC"\nMAX_BACKUPS = 2\nMAX_BACKUPS_HOST = 1\n' +
   'WORKERS = 1\nMONITORING_INTERVAL_HOST = 0\n';
