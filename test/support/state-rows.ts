@@ -18,8 +18,8 @@ export function testPgDatabase(stateDir: string): string | undefined {
   }
 }
 
-/** `table\n[rows as JSON, sorted]` for each table, tables by name. */
-export async function stateRows(stateDir: string): Promise<string> {
+/** `table\n[rows as JSON, sorted]` for each table but those in `skip`, tables by name. */
+export async function stateRows(stateDir: string, skip: readonly string[] = []): Promise<string> {
   const tables = new Map<string, unknown[]>();
   const pgDatabase = testPgDatabase(stateDir);
   if (pgDatabase) {
@@ -47,6 +47,7 @@ export async function stateRows(stateDir: string): Promise<string> {
     }
   }
   return [...tables]
+    .filter(([name]) => !skip.includes(name))
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([name, rows]) => `${name}\n${JSON.stringify(rows.map((r) => JSON.stringify(r)).sort())}\n`)
     .join('');
