@@ -255,6 +255,9 @@ describe('XML-RPC encoding', () => {
       { faultCode: 1, faultString: doc(5000) },
     ];
     for (const length of [2047, 2048, 2049, 10_000, 100_001]) values.push([true, doc(length), 0]);
+    // Documents as the daemon builds them (nothing XML cannot carry), and other such characters.
+    const clean = '<VM><NAME>a &amp; b\r\n</NAME><T><![CDATA[é 日本 😀 ]]>]]></T>\t></VM>'.repeat(200);
+    values.push([true, clean, 0], [true, `${clean}\u001F\uDC00\uFFFF\uD83D`, 0]);
     values.push([true, 'x'.repeat(4096), 0], [true, doc(3000), doc(3000), -1]);
     for (const value of values) {
       const bytes = encodeMethodResponseBytes(value);
