@@ -43,7 +43,16 @@ export function permissionsToBits(p: Permissions): number {
   return PERMISSION_KEYS.reduce((bits, key) => (bits << 1) | (p[key] ? 1 : 0), 0);
 }
 
+/** The 512 possible sets, made once: every pool call asks for one per row. */
+const PERMISSIONS_BY_BITS: readonly Permissions[] = Array.from({ length: 512 }, (_, bits) => {
+  const entries = PERMISSION_KEYS.map((key, i) => [key, ((bits >> (8 - i)) & 1) === 1] as const);
+  return Object.freeze(Object.fromEntries(entries)) as unknown as Permissions;
+});
+
+/** The flags of a stored 9-bit value (frozen and shared: copy to change). */
 export function permissionsFromBits(bits: number): Permissions {
+  const known = Number.isInteger(bits) && bits >= 0 && bits < 512 ? PERMISSIONS_BY_BITS[bits] : undefined;
+  if (known) return known;
   const entries = PERMISSION_KEYS.map((key, i) => [key, ((bits >> (8 - i)) & 1) === 1] as const);
   return Object.fromEntries(entries) as unknown as Permissions;
 }

@@ -10,7 +10,7 @@ import { closeServer, listenOn } from '../http-listen.js';
 import type { Logger } from '../log.js';
 import { dispatch } from './dispatch.js';
 import type { Services } from './methods.js';
-import { decodeMethodCall, encodeFault, encodeMethodResponse } from './xmlrpc.js';
+import { decodeMethodCall, encodeFault, encodeMethodResponseBytes } from './xmlrpc.js';
 
 export interface ApiServerOptions {
   readonly services: Services;
@@ -22,7 +22,13 @@ export interface ApiServerOptions {
   readonly health?: () => Promise<readonly [number, string]>;
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string, close = false): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  close = false,
+): void {
   res.writeHead(status, {
     'content-type': contentType,
     'content-length': Buffer.byteLength(body),
@@ -126,7 +132,7 @@ export class ApiServer {
       'text/xml',
       'fault' in response
         ? encodeFault(response.fault.code, response.fault.message)
-        : encodeMethodResponse(response),
+        : encodeMethodResponseBytes(response),
     );
   }
 

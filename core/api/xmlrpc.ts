@@ -19,6 +19,7 @@ import {
 import {
   decodeValue,
   encodeValue,
+  escapeStringToBytes,
   INT32_MAX,
   INT32_MIN,
   type XmlRpcEncodable,
@@ -114,6 +115,31 @@ const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
 /** Server side: a successful response (ints as `<i4>`, as xmlrpc-c writes them). */
 export function encodeMethodResponse(value: XmlRpcEncodable): string {
   return `${DECLARATION}<methodResponse><params><param>${encodeValue(value, 'i4', 1)}</param></params></methodResponse>\n`;
+}
+
+/** Strings from this length on are escaped as bytes (escapeStringToBytes) by the next function. */
+const LONG_STRING = 2048;
+const ARRAY_HEAD = Buffer.from(`${DECLARATION}<methodResponse><params><param><value><array><data>`);
+const ARRAY_TAIL = Buffer.from('</data></array></value></param></params></methodResponse>\n');
+const STRING_HEAD = Buffer.from('<value><string>');
+const STRING_TAIL = Buffer.from('</string></value>');
+
+/**
+ * encodeMethodResponse's bytes (UTF-8), the form the daemon sends: a response array (OpenNebula's
+ * `[ok, body, code]`) whose long strings, the XML documents, are escaped straight into bytes.
+ */
+export function encodeMethodResponseBytes(value: XmlRpcEncodable): Buffer {
+  if (!Array.isArray(value) || !value.some((v) => typeof v === 'string' && v.length >= LONG_STRING)) {
+    return Buffer.from(encodeMethodResponse(value), 'utf8');
+  }
+  const parts: Buffer[] = [ARRAY_HEAD];
+  for (const item of value as readonly XmlRpcEncodable[]) {
+    if (typeof item === 'string' && item.length >= LONG_STRING) {
+      parts.push(STRING_HEAD, escapeStringToBytes(item), STRING_TAIL);
+    } else parts.push(Buffer.from(encodeValue(item, 'i4', 2), 'utf8'));
+  }
+  parts.push(ARRAY_TAIL);
+  return Buffer.concat(parts);
 }
 
 /** Server side: a fault response. */

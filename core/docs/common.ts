@@ -8,12 +8,20 @@ export function num(name: string, value: number): XmlNode {
   return el(name, String(value));
 }
 
+/** `<PERMISSIONS>` by stored bits: nodes are immutable, and a pool repeats a few values. */
+const PERMISSIONS_ELS = new Map<number, XmlNode>();
+
 export function permissionsEl(bits: number): XmlNode {
-  const p = permissionsFromBits(bits);
-  return el(
-    'PERMISSIONS',
-    ...PERMISSION_KEYS.map((key, i) => el(PERMISSION_ELEMENTS[i] as string, p[key] ? '1' : '0')),
-  );
+  let node = PERMISSIONS_ELS.get(bits);
+  if (!node) {
+    const p = permissionsFromBits(bits);
+    node = el(
+      'PERMISSIONS',
+      ...PERMISSION_KEYS.map((key, i) => el(PERMISSION_ELEMENTS[i] as string, p[key] ? '1' : '0')),
+    );
+    if (PERMISSIONS_ELS.size < 512) PERMISSIONS_ELS.set(bits, node);
+  }
+  return node;
 }
 
 /** `<LOCK>` only when locked, as OpenNebula writes it. */

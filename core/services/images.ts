@@ -12,6 +12,7 @@ import {
 } from '../store/images.js';
 import { decodeAttributes, type PlainAttribute } from '../template/attributes.js';
 import type { ServiceDeps } from './context.js';
+import { groupBy } from './group-by.js';
 import { copyAttributes } from './image-copies.js';
 import { loadAuthorized, type PoolQuery, pageOf, visibleInPool } from './objects.js';
 import { type Named, withNames } from './owned-view.js';
@@ -60,17 +61,13 @@ export class ImageService {
       trx,
       rows.map((r) => r.id),
     );
+    const copiesOf = groupBy(copies, (c) => c.image_id);
+    const incrementsOf = groupBy(incs, (i) => i.image_id);
     return named.map((n) => ({
       ...n,
-      template: [
-        ...decodeAttributes(n.row.template),
-        ...copyAttributes(
-          copies.filter((c) => c.image_id === n.row.id),
-          ds,
-        ),
-      ],
+      template: [...decodeAttributes(n.row.template), ...copyAttributes(copiesOf.get(n.row.id) ?? [], ds)],
       datastoreName: ds.get(n.row.datastore_id) ?? '',
-      increments: incs.filter((i) => i.image_id === n.row.id),
+      increments: incrementsOf.get(n.row.id) ?? [],
     }));
   }
 }

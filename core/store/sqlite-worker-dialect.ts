@@ -4,7 +4,12 @@
  * with kysely's SqliteDialect: one connection, a mutex so one transaction or write runs at a time,
  * `begin` / `commit` / `rollback` and savepoints as SQL. Reads outside a transaction do not queue
  * behind them: they run at once on read-only connections on the main thread (sqlite-readers.ts;
- * WAL readers see every committed transaction and never wait on a writer). Errors come back as
+ * WAL readers see every committed transaction and never wait on a writer). A transaction's reads
+ * before its first write run there too, and its `begin` goes to the worker with that first write:
+ * while it holds the mutex nothing else in this process can commit, and the state directory's
+ * lock keeps other processes out, so those reads see exactly what the worker's snapshot would,
+ * without a round trip to the worker each; a transaction that only reads (a refusal after its
+ * checks) never reaches the worker. Errors come back as
  * Errors with the name, message and SQLite code (`SQLITE_CONSTRAINT_UNIQUE`...) that
  * better-sqlite3 gave them.
  * State: the worker, its requests in flight (its reply port holds the process alive only while
@@ -150,10 +155,15 @@ export class SqliteWorkerConnection {
 
   /**
    * Runs one statement. `inTransaction`: the caller holds the write mutex inside BEGIN, so the
-   * statement is answered synchronously unless it is the COMMIT.
+   * statement is answered synchronously unless it is the COMMIT. `begin`: run `begin` first (a
+   * failed begin fails the statement; once begun, the caller ends the transaction as usual).
    */
-  async executeQuery<R>(compiledQuery: CompiledQuery, inTransaction = false): Promise<QueryResult<R>> {
-    const req = { sql: compiledQuery.sql, params: compiledQuery.parameters };
+  async executeQuery<R>(
+    compiledQuery: CompiledQuery,
+    inTransaction = false,
+    begin = false,
+  ): Promise<QueryResult<R>> {
+    const req = { sql: compiledQuery.sql, params: compiledQuery.parameters, ...(begin ? { begin } : {}) };
     const sync = inTransaction && !/^\s*commit\b/i.test(compiledQuery.sql);
     const reply = sync ? this.#sendSync(req) : await this.#send(req);
     if ('rows' in reply) return { rows: withBuffers(reply.rows) as R[] };
@@ -175,13 +185,18 @@ export class SqliteWorkerConnection {
   }
 }
 
+const SELECT = /^\s*select\b/i;
+
 /**
  * What kysely gets from acquireConnection: a query inside a transaction, or one that writes, goes
  * to the worker under the mutex; a read outside a transaction runs at once on the read-only
  * connection (WAL: it sees every committed transaction and never waits on a writer's fsync).
  */
 class RoutedConnection implements DatabaseConnection {
+  /** Between beginTransaction and its commit or rollback: the write mutex is held. */
   inTransaction = false;
+  /** The worker has this transaction's `begin` (sent with its first write, see the top). */
+  begun = false;
 
   constructor(
     private readonly worker: SqliteWorkerConnection,
@@ -190,7 +205,16 @@ class RoutedConnection implements DatabaseConnection {
   ) {}
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.inTransaction) return this.worker.executeQuery(compiledQuery, true);
+    if (this.inTransaction) {
+      if (!this.begun) {
+        // Only SELECTs: a PRAGMA must answer for the writing connection, not for a reader.
+        const rows = SELECT.test(compiledQuery.sql) ? this.readers?.readNow(compiledQuery) : undefined;
+        if (rows !== undefined) return { rows: rows as R[] };
+        this.begun = true;
+        return this.worker.executeQuery(compiledQuery, true, true);
+      }
+      return this.worker.executeQuery(compiledQuery, true);
+    }
     const rows = this.readers?.readNow(compiledQuery);
     if (rows !== undefined) return { rows: rows as R[] };
     await this.mutex.lock();
@@ -222,16 +246,20 @@ export class SqliteWorkerDriver implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    const routed = connection as RoutedConnection;
     await this.#mutex.lock();
-    try {
-      await this.worker.executeQuery(CompiledQuery.raw('begin'), true);
-    } catch (err) {
-      // Whatever failed, leave no transaction open on the connection ("no transaction" is fine).
-      await this.worker.executeQuery(CompiledQuery.raw('rollback')).catch(() => undefined);
-      this.#mutex.unlock();
-      throw err;
+    routed.begun = this.readers === undefined;
+    if (routed.begun) {
+      try {
+        await this.worker.executeQuery(CompiledQuery.raw('begin'), true);
+      } catch (err) {
+        // Whatever failed, leave no transaction open on the connection ("no transaction" is fine).
+        await this.worker.executeQuery(CompiledQuery.raw('rollback')).catch(() => undefined);
+        this.#mutex.unlock();
+        throw err;
+      }
     }
-    (connection as RoutedConnection).inTransaction = true;
+    routed.inTransaction = true;
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
@@ -248,10 +276,12 @@ export class SqliteWorkerDriver implements Driver {
    */
   async #end(connection: RoutedConnection, what: 'commit' | 'rollback'): Promise<void> {
     try {
-      await this.worker.executeQuery(CompiledQuery.raw(what), true);
+      // A transaction that never wrote has nothing in the worker to commit or roll back.
+      if (connection.begun) await this.worker.executeQuery(CompiledQuery.raw(what), true);
     } catch (err) {
       if (what === 'commit') throw err;
     }
+    connection.begun = false;
     connection.inTransaction = false;
     this.#mutex.unlock();
   }

@@ -15,6 +15,8 @@ export interface WorkerRequest {
   /** Absent: close the database and stop. */
   readonly sql?: string;
   readonly params?: readonly unknown[];
+  /** Run `begin` first: a transaction's first write carries its begin (one round trip, not two). */
+  readonly begin?: boolean;
 }
 
 export interface WorkerError {
@@ -93,6 +95,7 @@ function serve(requests: NonNullable<typeof parentPort>, { path, replies, flag }
     }
     let reply: WorkerReply;
     try {
+      if (req.begin) prepare('begin').run();
       const stmt = prepare(req.sql);
       const params = bindable(req.params ?? []);
       if (stmt.reader) reply = { id: req.id, rows: stmt.all(params) };

@@ -151,6 +151,37 @@ describe('the state database in a worker thread', () => {
     });
   });
 
+  it("a transaction's reads before its first write see the last commit; after it, its own writes", async () => {
+    await withStore(async (store) => {
+      await store.tx((trx) =>
+        trx.insertInto('groups').values({ id: 1, name: 'a', template: '[]' }).execute(),
+      );
+      const seen = await store.tx(async (trx) => {
+        const before = await trx.selectFrom('groups').select('name').orderBy('id').execute();
+        await trx.insertInto('groups').values({ id: 2, name: 'b', template: '[]' }).execute();
+        const after = await trx.selectFrom('groups').select('name').orderBy('id').execute();
+        return { before, after };
+      });
+      assert.deepEqual(seen.before, [{ name: 'a' }]);
+      assert.deepEqual(seen.after, [{ name: 'a' }, { name: 'b' }], 'its own uncommitted write');
+      // A transaction that only reads, then fails (a refusal after its checks), leaves nothing
+      // open: the next transaction writes and commits, and a later one reads what it committed.
+      await assert.rejects(
+        store.tx(async (trx) => {
+          await trx.selectFrom('groups').selectAll().execute();
+          throw new Error('refused');
+        }),
+        /refused/,
+      );
+      await store.tx((trx) =>
+        trx.insertInto('groups').values({ id: 3, name: 'c', template: '[]' }).execute(),
+      );
+      const names = await store.tx(async (trx) => trx.selectFrom('groups').select('name').execute());
+      assert.deepEqual(names.map((r) => r.name).sort(), ['a', 'b', 'c']);
+      assert.deepEqual((await groups(store)).length, 3);
+    });
+  });
+
   it('passes errors on with their SQLite codes', async () => {
     await withStore(async (store) => {
       await store.tx((trx) =>

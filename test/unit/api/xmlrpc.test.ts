@@ -6,6 +6,7 @@ import {
   encodeFault,
   encodeMethodCall,
   encodeMethodResponse,
+  encodeMethodResponseBytes,
 } from '../../../core/api/xmlrpc.js';
 import { XmlRpcDecodeError } from '../../../core/api/xmlrpc-document.js';
 import {
@@ -238,6 +239,39 @@ describe('XML-RPC encoding', () => {
         '<value><string>&lt;BACKUPJOB&gt;&lt;NAME&gt;a &amp;amp; b&lt;/NAME&gt;&lt;/BACKUPJOB&gt;</string></value>' +
         '<value><i4>0</i4></value></data></array></value></param></params></methodResponse>\n',
     );
+  });
+
+  it('sends as bytes exactly what it writes as text, long documents included', () => {
+    // Every character escapeString treats apart, multi-byte UTF-8 (2, 3 and 4 bytes), characters
+    // XML cannot carry (a control, a lone surrogate, U+FFFE), around the length where documents
+    // are escaped as bytes.
+    const piece = '<VM><NAME>a &amp; b\r\n</NAME><T><![CDATA[é 日本 😀 ]]>]]></T>\u0001\uD800\uFFFE>&</VM>';
+    const doc = (length: number) => piece.repeat(Math.ceil(length / piece.length)).slice(0, length);
+    const values: XmlRpcEncodable[] = [
+      [true, '<VM_POOL></VM_POOL>', 0],
+      [false, '[one.vm.info] Error getting VM [7].', 0x400],
+      [true, 7, 0],
+      'a string alone',
+      { faultCode: 1, faultString: doc(5000) },
+    ];
+    for (const length of [2047, 2048, 2049, 10_000, 100_001]) values.push([true, doc(length), 0]);
+    // Documents as the daemon builds them (nothing XML cannot carry), and other such characters.
+    const clean = '<VM><NAME>a &amp; b\r\n</NAME><T><![CDATA[é 日本 😀 ]]>]]></T>\t></VM>'.repeat(200);
+    values.push([true, clean, 0], [true, `${clean}\u001F\uDC00\uFFFF\uD83D`, 0]);
+    values.push([true, 'x'.repeat(4096), 0], [true, doc(3000), doc(3000), -1]);
+    for (const value of values) {
+      const bytes = encodeMethodResponseBytes(value);
+      assert.ok(
+        bytes.equals(Buffer.from(encodeMethodResponse(value), 'utf8')),
+        JSON.stringify(value).slice(0, 80),
+      );
+    }
+    const long = encodeMethodResponseBytes([true, doc(4000), 0]).toString('utf8');
+    const readable = doc(4000)
+      .replaceAll('\u0001', '\uFFFD')
+      .replaceAll('\uD800', '\uFFFD')
+      .replaceAll('\uFFFE', '\uFFFD');
+    assert.deepEqual(decodeMethodResponse(long), { value: [true, readable, 0] });
   });
 
   it('writes faults', () => {
