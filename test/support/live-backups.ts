@@ -12,7 +12,8 @@ import { rpcOk } from './rpc.js';
 
 /** `onevm backup --wait` into datastore 100, which must succeed; the image ID it reports. */
 export async function backupLive(d: RunningDaemon, vm: number): Promise<string> {
-  const r = await runCli('onevm', ['backup', String(vm), '-d', '100', '--wait'], d);
+  // A whole read of a live VM's disks takes tens of seconds on a loaded machine.
+  const r = await runCli('onevm', ['backup', String(vm), '-d', '100', '--wait'], d, { timeoutMs: 300_000 });
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${d.logs().slice(-3000)}`);
   const m = /backup done, image (\d+)/.exec(r.stdout);
   assert.ok(m, r.stdout);
