@@ -307,6 +307,7 @@ export class Daemon {
       log,
       leaseMs: (config.db.backend === 'postgresql' ? config.db.leaseSeconds : 30) * 1000,
       name: `onebackupd ${process.pid} on ${hostname()}`,
+      home: `${hostname()}:${config.stateDir}`,
       ctime: (s) => ctimeIn(s, config.timeZone),
       onLeading: (leading) => {
         if (!leading) return;

@@ -127,6 +127,10 @@ export class JobScheduler implements SchedulerPort {
   async start(): Promise<void> {
     const { store } = this.#deps;
     const nowMs = this.#deps.clock.now();
+    // Claims under this daemon's own ID that it does not run (none in a daemon, whose ID is new
+    // at each start; a scheduler restarted on the same ID): abandoned.
+    if (store.coordination.shared)
+      await this.#releaseAbandonedClaims('interrupted: onebackupd stopped during the backup');
     const reconciled = await store.tx(async (trx) => {
       // Alone on the store (SQLite), no claim can be live: every ONGOING VM was interrupted.
       if (!store.coordination.shared) await dropAllClaims(trx);
@@ -245,10 +249,13 @@ export class JobScheduler implements SchedulerPort {
       return;
     }
     if (reason === undefined && was !== undefined)
-      void this.#releaseAbandonedClaims().then(() => this.resync());
+      void this.#releaseAbandonedClaims(
+        'interrupted: this onebackupd lost the state database during the backup',
+      ).then(() => this.resync());
   }
 
-  async #releaseAbandonedClaims(): Promise<void> {
+  /** This daemon's claims of backups it does not run go back to the queue (ended with `message`). */
+  async #releaseAbandonedClaims(message: string): Promise<void> {
     const { store, daemon, clock, ctime, log } = this.#deps;
     try {
       const nowMs = clock.now();
@@ -257,7 +264,6 @@ export class JobScheduler implements SchedulerPort {
       );
       if (mine.length === 0) return;
       await store.tx(async (trx) => {
-        const message = 'interrupted: this onebackupd lost the state database during the backup';
         await requeueInterrupted(
           trx,
           nowMs,
@@ -267,7 +273,7 @@ export class JobScheduler implements SchedulerPort {
         );
         for (const c of mine) await releaseClaim(trx, c.vmId, daemon.id);
       });
-      log.warn('requeued backups this daemon stopped when it lost the state database', {
+      log.warn('requeued backups this daemon claimed but no longer runs', {
         vms: mine.map((c) => c.vmId),
       });
     } catch (err) {

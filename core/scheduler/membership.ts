@@ -42,6 +42,8 @@ export interface MembershipDeps {
   readonly leaseMs: number;
   /** `onebackupd PID on HOST`. */
   readonly name: string;
+  /** `HOST:STATE_DIR`, whose lock this daemon holds: an earlier row with it is dead. */
+  readonly home: string;
   readonly ctime: (epochS: number) => string;
   /** Leadership changed: schedules, verify schedules and copies run on the leader only. */
   readonly onLeading: (leading: boolean) => void;
@@ -99,12 +101,13 @@ export class Membership {
     const { store } = this.#deps;
     await store.tx(async (trx) => {
       const nowMs = await databaseNowMs(trx, store.backend);
-      // SQLite: the state directory's lock says no daemon of an earlier row runs.
-      const gone = store.coordination.shared
-        ? await expiredDaemons(trx, this.id, nowMs, this.#deps.leaseMs)
-        : await otherDaemons(trx, this.id);
-      await this.#giveUp(trx, gone, store.coordination.shared ? undefined : STOPPED);
-      await registerDaemon(trx, { id: this.id, name: this.#deps.name, url, nowMs });
+      // The state directory's lock says no earlier daemon of this home runs (SQLite: no other at all).
+      const others = await otherDaemons(trx, this.id);
+      const mine = store.coordination.shared ? others.filter((d) => d.home === this.#deps.home) : others;
+      await this.#giveUp(trx, mine, STOPPED);
+      if (store.coordination.shared)
+        await this.#giveUp(trx, await expiredDaemons(trx, this.id, nowMs, this.#deps.leaseMs));
+      await registerDaemon(trx, { id: this.id, name: this.#deps.name, url, home: this.#deps.home, nowMs });
     });
     this.#lastBeatAt = this.#deps.clock.now();
     await this.#beat();
@@ -183,6 +186,7 @@ export class Membership {
             id: this.id,
             name: this.#deps.name,
             url: '',
+            home: this.#deps.home,
             nowMs: await databaseNowMs(trx, store.backend),
           }),
         );

@@ -30,12 +30,14 @@ export interface DaemonRow {
   readonly heartbeatMs: number;
   readonly leader: boolean;
   readonly url: string;
+  readonly home: string;
 }
 
 function daemonRow(
   r: Pick<DaemonTable, 'id' | 'name' | 'started_ms' | 'heartbeat_ms'> & {
     leader: number;
     url: string;
+    home: string;
   },
 ): DaemonRow {
   return {
@@ -45,16 +47,25 @@ function daemonRow(
     heartbeatMs: r.heartbeat_ms,
     leader: r.leader === 1,
     url: r.url,
+    home: r.home,
   };
 }
 
 export async function registerDaemon(
   trx: Tx,
-  d: { id: string; name: string; url: string; nowMs: number },
+  d: { id: string; name: string; url: string; home: string; nowMs: number },
 ): Promise<void> {
   await trx
     .insertInto('daemons')
-    .values({ id: d.id, name: d.name, url: d.url, started_ms: d.nowMs, heartbeat_ms: d.nowMs, leader: 0 })
+    .values({
+      id: d.id,
+      name: d.name,
+      url: d.url,
+      home: d.home,
+      started_ms: d.nowMs,
+      heartbeat_ms: d.nowMs,
+      leader: 0,
+    })
     .execute();
 }
 
@@ -82,7 +93,7 @@ export async function removeDaemon(trx: Tx, id: string): Promise<void> {
 export async function listDaemons(db: Queryable): Promise<DaemonRow[]> {
   const rows = await db
     .selectFrom('daemons')
-    .select(['id', 'name', 'started_ms', 'heartbeat_ms', 'leader', 'url'])
+    .select(['id', 'name', 'started_ms', 'heartbeat_ms', 'leader', 'url', 'home'])
     .orderBy('started_ms')
     .execute();
   return rows.map(daemonRow);

@@ -11,6 +11,7 @@ import * as m0008 from './migrations/0008-host-transport.js';
 import * as m0009 from './migrations/0009-image-copies.js';
 import * as m0010 from './migrations/0010-daemons.js';
 import * as m0011 from './migrations/0011-host-health.js';
+import * as m0012 from './migrations/0012-daemon-home.js';
 
 /** Every migration the code knows, in order. Add new ones at the end; never rename. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
@@ -25,6 +26,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0009-image-copies': m0009,
   '0010-daemons': m0010,
   '0011-host-health': m0011,
+  '0012-daemon-home': m0012,
 });
 
 const TABLE = 'onebackup_migration';

@@ -152,6 +152,8 @@ export interface DaemonTable {
   leader: Generated<number>;
   /** Its XML-RPC endpoint, for /health. */
   url: Generated<string>;
+  /** `HOST:STATE_DIR`: a daemon holding that state directory's lock knows an earlier row there is dead. */
+  home: Generated<string>;
 }
 
 /** A VM backup running on a daemon: counts against MAX_BACKUPS and MAX_BACKUPS_HOST everywhere. */
