@@ -116,7 +116,7 @@ export function runCli(
   name: string,
   args: readonly string[],
   daemon: RunningDaemon,
-  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = execFile(
@@ -132,7 +132,7 @@ export function runCli(
           ONEBACKUP_STATE_DIR: daemon.stateDir,
           ...options.env,
         },
-        timeout: 30_000,
+        timeout: options.timeoutMs ?? 30_000,
       },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
