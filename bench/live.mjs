@@ -7,6 +7,10 @@
 //   - against the time to just read the changed bytes from the image;
 //   - the guest's write rate during a backup against without one;
 //   - the guest's freeze with FS_FREEZE=AGENT (every backup here freezes through the agent).
+// The CBT increment's time is the manifest's DURATION_MS (from the first block status to the
+// manifest, the point in time already taken); the daemon's debug line `backup phases (ms)` adds
+// the whole run (`total`: previous manifest, point in time, release, record) and where it goes,
+// printed as medians per phase.
 // Needs qemu-system-x86, gcc, cpio, a kernel in /boot and restic (Debian packages).
 // With --ssh the VM's host is reached over SSH (a real sshd on 127.0.0.2, the host agent): also
 // reports the bytes that crossed the host's connection per increment against the bytes changed.
@@ -74,8 +78,15 @@ const agentBytes = async () => {
   return sum;
 };
 const cli = async (name, args) => {
-  const r = await runCli(name, args, d);
-  if (r.code !== 0) throw new Error(`${name} ${args.join(' ')}: ${r.stderr}`);
+  // A FULL backup of the 8 GiB disk on a loaded machine takes longer than the CLI's default 30 s.
+  const r = await runCli(name, args, d, { timeoutMs: 600_000 });
+  if (r.code !== 0) {
+    const problems = d
+      .logs()
+      .split('\n')
+      .filter((l) => /level=(error|warn)/.test(l));
+    throw new Error(`${name} ${args.join(' ')}: ${r.stderr}\n${problems.slice(-10).join('\n')}`);
+  }
   return r.stdout;
 };
 const results = {
@@ -87,6 +98,17 @@ const results = {
   rateBackup: [],
   frozenMs: [],
   crossedPerChanged: [],
+};
+/** Per phase of the daemon's `backup phases (ms)` debug lines, one value per CBT increment. */
+const phases = new Map();
+const lastPhases = () => {
+  const line = d
+    .logs()
+    .split('\n')
+    .findLast((l) => l.includes('msg="backup phases (ms)"'));
+  const out = new Map();
+  for (const m of (line ?? '').matchAll(/ ([\w.]+)=(\d+)/g)) if (m[1] !== 'vm') out.set(m[1], Number(m[2]));
+  return out;
 };
 try {
   await rpcOk(
@@ -145,6 +167,7 @@ try {
     const inc = await lastIncrement(image);
     if (sshd) results.crossedPerChanged.push(((await agentBytes()) - before) / inc.changed);
     results.cbtMs.push(inc.ms);
+    for (const [k, v] of lastPhases()) phases.set(k, [...(phases.get(k) ?? []), v]);
     results.frozenMs.push(inc.frozen);
     results.changedMiB.push(inc.changed / MiB);
     results.resticMs.push(restic());
@@ -175,6 +198,13 @@ try {
     `guest writes (64 KiB records, each durable): ${m.rateBackup.toFixed(0)}/s during the FULL backup vs ${m.rateIdle.toFixed(0)}/s without -> ${(m.rateBackup / m.rateIdle).toFixed(2)}`,
   );
   console.log(`FS_FREEZE=AGENT (every backup here): guest frozen ${m.frozenMs} ms`);
+  console.log(
+    `CBT increment phases, ms (medians; read/encode/store are summed over chunks in flight, they overlap): ${[
+      ...phases,
+    ]
+      .map(([k, v]) => `${k}=${median(v)}`)
+      .join(' ')}`,
+  );
   if (sshd)
     console.log(
       `host over SSH: bytes that crossed the host's connection per CBT increment / bytes changed: ${m.crossedPerChanged.toFixed(2)}`,

@@ -25,6 +25,7 @@ import {
   type Manifest,
   type ManifestDisk,
 } from './manifest.js';
+import { PhaseTimes } from './phase-times.js';
 import type { ChunkPool } from './pool.js';
 
 export interface BackupProgress {
@@ -53,6 +54,8 @@ export interface BackupRequest {
   readonly now: () => number;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((p: BackupProgress) => void) | undefined;
+  /** Where the backup's time goes, phase by phase (a debug breakdown). */
+  readonly phases?: PhaseTimes | undefined;
 }
 
 const ZERO = Buffer.alloc(CHUNK_SIZE);
@@ -71,6 +74,7 @@ const READ_DEPTH = 4;
 
 export async function runBackup(req: BackupRequest): Promise<Manifest> {
   const started = req.now();
+  const phases = req.phases ?? new PhaseTimes(req.now);
   const slots = req.pool.slots();
   // Encoding and writing queue apart: an encoded chunk frees its plaintext region (the next read)
   // at once, and its payload waits for the disk behind at most WRITE_DEPTH writes in flight.
@@ -90,6 +94,8 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
   const disks: ManifestDisk[] = [];
   const changes: ChangedChunks[] = [];
   let failure: unknown;
+  /** The current disk's checks of unchanged chunks (changed-chunks.ts), awaited before returning. */
+  let checks: Promise<unknown> = Promise.resolve();
   const fail = (err: unknown) => {
     failure ??= err;
   };
@@ -149,7 +155,9 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
     const slot = slots.pair(plain, payload);
     let writing = false;
     try {
-      let { id, length: stored } = await req.pool.encodeSlot(slot, length, options, previousId);
+      let { id, length: stored } = await phases.time('encode', () =>
+        req.pool.encodeSlot(slot, length, options, previousId),
+      );
       if (stored === 0 && !(await reusable(id, length))) {
         // The previous backup's chunk is gone or bad (deleted, quarantined, torn by a crash): the
         // source is right here, so encode it again and write it, instead of failing later restores.
@@ -165,7 +173,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
       writes
         .add(async () => {
           try {
-            await store(id, slot.payload.subarray(0, stored), length);
+            await phases.time('store', () => store(id, slot.payload.subarray(0, stored), length));
           } finally {
             slots.releasePayload(payload);
           }
@@ -188,22 +196,36 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
           req.previous?.encrypted === (req.keys !== undefined),
       );
       const ids: (string | null)[] = new Array(count).fill(null);
-      const withData = chunksTouched(await req.hypervisor.extents(req.pit, disk.diskId));
-      // Changed-block tracking: chunks no changed block touches are the previous backup's.
-      const changed = await changedChunks(req.pit, disk, previous, reusable, req.changeTracking === true);
-      changes.push(changed);
+      const withData = chunksTouched(
+        await phases.time('extents', () => req.hypervisor.extents(req.pit, disk.diskId)),
+      );
+      // Changed-block tracking: chunks no changed block touches are the previous backup's, once
+      // checked present and whole; the changed ones are read meanwhile (they come first).
+      const plan = changedChunks(req.pit, disk, previous, reusable, req.changeTracking === true);
+      checks = plan.checked;
+      // Handled here too: a failed check must not be an unhandled rejection while chunks are read.
+      checks.catch(() => undefined);
+      const late = new Set(plan.candidates);
+      const order: number[] = [];
+      for (let i = 0; i < count; i++) if (!late.has(i)) order.push(i);
+      order.push(...plan.candidates);
+      let changed: ChangedChunks | undefined;
       // No changed blocks to go by, and the disk is on another host: ask it which chunks differ.
       const digested =
         req.pit.changes?.get(disk.diskId)?.kind === 'extents' && req.changeTracking === true
           ? undefined
           : req.keys === undefined
-            ? await digestedChunks(req.hypervisor, req.pit, disk, previous, withData, reusable, req.signal)
+            ? await phases.time('digests', () =>
+                digestedChunks(req.hypervisor, req.pit, disk, previous, withData, reusable, req.signal),
+              )
             : undefined;
-      for (let i = 0; i < count; i++) {
+      const chunksStarted = req.now();
+      for (const i of order) {
         req.signal?.throwIfAborted();
         if (failure) break;
+        if (late.has(i) && !changed) changed = await phases.time('unchanged', () => plan.checked);
         const length = Math.min(CHUNK_SIZE, disk.virtualSize - i * CHUNK_SIZE);
-        const unchanged = changed.unchanged.has(i) ? changed.unchanged.get(i) : digested?.get(i);
+        const unchanged = changed?.unchanged.has(i) ? changed.unchanged.get(i) : digested?.get(i);
         if (unchanged !== undefined) {
           ids[i] = unchanged;
           if (unchanged === null) stats.bytesZero += length;
@@ -225,7 +247,9 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
             try {
               req.signal?.throwIfAborted();
               if (failure) throw failure;
-              await req.hypervisor.read(req.pit, disk.diskId, i * CHUNK_SIZE, plain);
+              await phases.time('read', () =>
+                req.hypervisor.read(req.pit, disk.diskId, i * CHUNK_SIZE, plain),
+              );
             } catch (err) {
               slots.releasePlain(region);
               throw err;
@@ -242,8 +266,10 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
           .catch(fail);
       }
       await idle();
+      phases.add('chunks', req.now() - chunksStarted);
       if (failure) throw failure;
       req.signal?.throwIfAborted();
+      changes.push(changed ?? (await plan.checked));
       disks.push({
         diskId: disk.diskId,
         format: disk.format,
@@ -253,15 +279,17 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
       });
     }
   } catch (err) {
-    // Nothing may outlive the run: chunks in flight finish (or fail) before the error goes up.
+    // Nothing may outlive the run: chunks in flight finish (or fail) before the error goes up,
+    // and so do the checks of unchanged chunks.
     await idle();
+    await checks.catch(() => undefined);
     throw err;
   }
   await idle();
   if (failure) throw failure;
   req.signal?.throwIfAborted();
   // Every chunk the manifest names durable first (one flush at sync level `filesystem`).
-  await req.datastore.flush({ signal: req.signal });
+  await phases.time('flush', () => req.datastore.flush({ signal: req.signal }));
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
@@ -277,8 +305,10 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
     stats: { ...stats, durationMs: req.now() - started },
     ...captureOf(req.hypervisor.name, req.pit, changes, req.changesSince),
   };
-  await req.datastore.putManifest(req.manifestPath, encodeManifest(manifest, req.keys), {
-    signal: req.signal,
-  });
+  await phases.time('manifest', () =>
+    req.datastore.putManifest(req.manifestPath, encodeManifest(manifest, req.keys), {
+      signal: req.signal,
+    }),
+  );
   return manifest;
 }

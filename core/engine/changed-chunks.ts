@@ -28,11 +28,22 @@ export function chunksTouched(extents: readonly Extent[]): Set<number> {
   return set;
 }
 
+/** Which chunks an increment may take from the previous backup, and the checks that decide it. */
+export interface ChangedChunksPlan {
+  /**
+   * Chunks no changed block touches, sorted: taken from the previous backup if the datastore
+   * still has them whole. Known at once, so the changed chunks can be read while they are checked.
+   */
+  readonly candidates: readonly number[];
+  /** The candidates' checks (started at once) and what they found. */
+  readonly checked: Promise<ChangedChunks>;
+}
+
 /**
  * The chunks of `disk` an increment may take from `previous` (the same disk in the backup whose
  * checkpoint the changes are counted from; undefined when it does not match this disk).
  */
-export async function changedChunks(
+export function changedChunks(
   pit: PointInTime,
   disk: DiskSpec,
   previous: ManifestDisk | undefined,
@@ -40,37 +51,44 @@ export async function changedChunks(
   reusable: (id: string, length: number) => Promise<boolean>,
   /** An increment with changed-block tracking: a disk read whole gets a reason. */
   wanted: boolean,
-): Promise<ChangedChunks> {
+): ChangedChunksPlan {
   const diskId = disk.diskId;
   const changes = pit.changes?.get(diskId);
   const none = { diskId, unchanged: new Map<number, string | null>(), changedBytes: 0 };
-  if (!wanted) return none;
+  const readWhole = (result: ChangedChunks): ChangedChunksPlan => ({
+    candidates: [],
+    checked: Promise.resolve(result),
+  });
+  if (!wanted) return readWhole(none);
   if (!changes)
-    return {
+    return readWhole({
       ...none,
       fullReadReason:
         'the previous backup started no checkpoint to count changes from (its disks could not keep one, or its hypervisor driver tracks no changes)',
-    };
-  if (changes.kind === 'full') return { ...none, fullReadReason: changes.reason };
+    });
+  if (changes.kind === 'full') return readWhole({ ...none, fullReadReason: changes.reason });
   if (!previous)
-    return {
+    return readWhole({
       ...none,
       fullReadReason: `disk ${diskId} does not match the previous backup (resized, new, or the encryption changed)`,
-    };
+    });
   const dirty = chunksTouched(changes.extents);
   const candidates: number[] = [];
   for (let i = 0; i < previous.chunks.length; i++) if (!dirty.has(i)) candidates.push(i);
-  const unchanged = new Map<number, string | null>();
-  for (let at = 0; at < candidates.length; at += 64) {
-    await Promise.all(
-      candidates.slice(at, at + 64).map(async (i) => {
-        const id = previous.chunks[i] ?? null;
-        const length = Math.min(CHUNK_SIZE, disk.virtualSize - i * CHUNK_SIZE);
-        if (id === null || (await reusable(id, length))) unchanged.set(i, id);
-      }),
-    );
-  }
-  return { diskId, unchanged, changedBytes: changes.extents.reduce((s, e) => s + e.length, 0) };
+  const check = async (): Promise<ChangedChunks> => {
+    const unchanged = new Map<number, string | null>();
+    for (let at = 0; at < candidates.length; at += 64) {
+      await Promise.all(
+        candidates.slice(at, at + 64).map(async (i) => {
+          const id = previous.chunks[i] ?? null;
+          const length = Math.min(CHUNK_SIZE, disk.virtualSize - i * CHUNK_SIZE);
+          if (id === null || (await reusable(id, length))) unchanged.set(i, id);
+        }),
+      );
+    }
+    return { diskId, unchanged, changedBytes: changes.extents.reduce((s, e) => s + e.length, 0) };
+  };
+  return { candidates, checked: check() };
 }
 
 /** The manifest's `capture`, when the driver said how it took the instant. */

@@ -47,6 +47,7 @@ import {
 } from './maintenance.js';
 import { decodeManifest, type Manifest } from './manifest.js';
 import type { DatastoreToOpen, OpenDatastores } from './open-datastores.js';
+import { PhaseTimes } from './phase-times.js';
 import type { ChunkPool } from './pool.js';
 import type { RestoreJournal } from './restore-journal.js';
 import { type RestoreJob, type RestoreResult, restoreWithFallback, runRestore } from './restore-run.js';
@@ -335,9 +336,11 @@ export class BackupRunner {
     if (this.running.has(vmId))
       throw new OneError(ErrorCode.ACTION, `VM ${vmId}: a backup of this VM is already running`);
     const { clock } = this.deps;
+    const phases = new PhaseTimes(() => clock.now());
+    const began = clock.now();
     const hypervisor = this.#hypervisor(job.hypervisor, job.hostId, job.location?.host);
     const disks = [...job.disks];
-    const ds = await this.datastore(job.datastore);
+    const ds = await phases.time('datastore', () => this.datastore(job.datastore));
     const datastoreId = ds.id;
     const leave = await this.#enterWriter(datastoreId, job.signal);
     this.deps.writeMarks?.mark(datastoreId);
@@ -352,28 +355,36 @@ export class BackupRunner {
     const written = new Set<string>();
     let recorded = false;
     try {
-      const previous = await this.#previousManifest(vmId, ds, job.previousManifestPath);
-      const changesSince = job.changeTracking ? checkpointOf(previous) : undefined;
-      const pit = await hypervisor.prepare(
-        { id: vmId, state: job.vmState, disks, location: job.location },
-        {
-          freeze: job.fsFreeze,
-          scratchDir: this.deps.scratchDir,
-          changesSince,
-          ...(job.onFreezeFailure ? { onFreezeFailure: job.onFreezeFailure } : {}),
-          ...(job.signal ? { signal: job.signal } : {}),
-        },
+      const previous = await phases.time('previousManifest', () =>
+        this.#previousManifest(vmId, ds, job.previousManifestPath),
       );
+      const changesSince = job.changeTracking ? checkpointOf(previous) : undefined;
+      const pit = await phases.time('prepare', () =>
+        hypervisor.prepare(
+          { id: vmId, state: job.vmState, disks, location: job.location },
+          {
+            freeze: job.fsFreeze,
+            scratchDir: this.deps.scratchDir,
+            changesSince,
+            ...(job.onFreezeFailure ? { onFreezeFailure: job.onFreezeFailure } : {}),
+            ...(job.signal ? { signal: job.signal } : {}),
+          },
+        ),
+      );
+      phases.addAll('prepare.', pit.timings);
       let manifest: Manifest | undefined;
       const path = `${vmId}/${epochSeconds(clock)}-${randomBytes(4).toString('hex')}.json`;
       try {
-        const extents = await Promise.all(
-          pit.disks.map(async (d) => ({
-            virtualSize: d.virtualSize,
-            extents: await hypervisor.extents(pit, d.diskId),
-          })),
-        );
-        await checkBackupSpace(ds.driver, job.datastore, vmId, allocatedChunkBytes(extents), previous);
+        await phases.time('spaceCheck', async () => {
+          const extents = await Promise.all(
+            pit.disks.map(async (d) => ({
+              virtualSize: d.virtualSize,
+              extents: await hypervisor.extents(pit, d.diskId),
+            })),
+          );
+          await checkBackupSpace(ds.driver, job.datastore, vmId, allocatedChunkBytes(extents), previous);
+        });
+        const backupStarted = clock.now();
         manifest = await runBackup({
           pit,
           hypervisor,
@@ -397,11 +408,13 @@ export class BackupRunner {
           onProgress: (p) => {
             progress.bytesDone = p.bytesDone;
           },
+          phases,
         });
+        phases.add('backup', clock.now() - backupStarted);
       } finally {
-        await hypervisor.release(pit, { succeeded: manifest !== undefined });
+        await phases.time('release', () => hypervisor.release(pit, { succeeded: manifest !== undefined }));
       }
-      const committed = await commit(manifest, path);
+      const committed = await phases.time('commit', () => commit(manifest, path));
       recorded = true;
       for (const p of committed.dropped) {
         await ds.driver
@@ -411,6 +424,11 @@ export class BackupRunner {
           );
       }
       leave();
+      this.deps.log.debug('backup phases (ms)', {
+        vm: vmId,
+        total: clock.now() - began,
+        ...phases.fields(),
+      });
       if (
         committed.dropped.length > 0 &&
         (this.#writers.get(datastoreId) ?? 0) === 0 &&

@@ -170,11 +170,28 @@ export async function takeQmpView(
   options: PrepareOptions,
   /** QMP accepts one client at a time: the freezer must use this view's connection. */
   freezerFor: (qmp: QmpClient) => Freezer,
+  /** A connection to `socket` already made (the probe that found QEMU running); the view closes it. */
+  connected?: QmpClient,
 ): Promise<QmpPointInTime> {
-  await mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
-  const qmp = await QmpClient.connect(socket).catch((err: Error) => {
-    throw new Error(`VM ${vm.id}: cannot reach QEMU at ${socket}: ${err.message}`);
+  const timings: Record<string, number> = {};
+  /** Runs one step of taking the view, adding its duration to `timings[name]`. */
+  const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await run();
+    } finally {
+      timings[name] = Math.round((timings[name] ?? 0) + performance.now() - started);
+    }
+  };
+  await mkdir(options.scratchDir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+    connected?.close();
+    throw err;
   });
+  const qmp =
+    connected ??
+    (await step('qmpConnect', () => QmpClient.connect(socket)).catch((err: Error) => {
+      throw new Error(`VM ${vm.id}: cannot reach QEMU at ${socket}: ${err.message}`);
+    }));
   // QEMU node names are at most 31 characters: onebackup-<time base 36><4 hex>-f<disk>.
   const tag = `${PREFIX}${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const socketPath = join(options.scratchDir, `nbd-vm${vm.id}.sock`);
@@ -182,8 +199,8 @@ export async function takeQmpView(
   const added: string[] = [];
   let _started = false;
   try {
-    await recoverQmp(qmp, vm, options.scratchDir, options.changesSince);
-    const nodes = await nodesOfDisks(qmp, vm);
+    await step('recover', () => recoverQmp(qmp, vm, options.scratchDir, options.changesSince));
+    const nodes = await step('queryBlock', () => nodesOfDisks(qmp, vm));
     const changes = new Map<number, ChangedBlocks>();
     const actions: QmpValue[] = [];
     const pending: Omit<LiveDisk, 'client'>[] = [];
@@ -194,7 +211,9 @@ export async function takeQmpView(
       if (base !== undefined && problem !== undefined)
         changes.set(spec.diskId, { kind: 'full', reason: problem });
       const fleeceFile = join(options.scratchDir, `vm${vm.id}-disk${spec.diskId}-${tag}.fleece.qcow2`);
-      await qemuImg(['create', '-q', '-f', 'qcow2', fleeceFile, String(node.virtualSize)]);
+      await step('fleeceCreate', () =>
+        qemuImg(['create', '-q', '-f', 'qcow2', fleeceFile, String(node.virtualSize)]),
+      );
       const d = {
         spec: { ...spec, virtualSize: node.virtualSize },
         node: node.node,
@@ -204,12 +223,14 @@ export async function takeQmpView(
         exportId: `${tag}-e${spec.diskId}`,
         base: base !== undefined && problem === undefined ? base : undefined,
       };
-      await qmp.execute('blockdev-add', {
-        driver: 'qcow2',
-        'node-name': d.fleeceNode,
-        file: { driver: 'file', filename: fleeceFile },
-        backing: node.node,
-      });
+      await step('fleeceAdd', () =>
+        qmp.execute('blockdev-add', {
+          driver: 'qcow2',
+          'node-name': d.fleeceNode,
+          file: { driver: 'file', filename: fleeceFile },
+          backing: node.node,
+        }),
+      );
       added.push(d.fleeceNode);
       pending.push(d);
       // Persistent bitmaps live in qcow2 images; a raw disk's checkpoint lasts until QEMU stops.
@@ -231,27 +252,40 @@ export async function takeQmpView(
       });
     }
     options.signal?.throwIfAborted();
-    const consistency = await withFreeze(freezerFor(qmp), options, vm.id, async () => {
-      await qmp.execute('transaction', { actions });
-    });
+    const consistency = await step('freezeAndTransaction', () =>
+      withFreeze(freezerFor(qmp), options, vm.id, async () => {
+        await step('transaction', () => qmp.execute('transaction', { actions }));
+      }),
+    );
     _started = true;
-    await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: socketPath } } });
+    await step('nbdServerStart', () =>
+      qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: socketPath } } }),
+    );
     for (const d of pending) {
-      await qmp.execute('block-export-add', {
-        type: 'nbd',
-        id: d.exportId,
-        'node-name': d.fleeceNode,
-        name: `disk${d.spec.diskId}`,
-        writable: false,
-        ...(d.base ? { bitmaps: [d.base] } : {}),
-      });
-      const client = await NbdClient.connect(socketPath, {
-        exportName: `disk${d.spec.diskId}`,
-        metaContexts: d.base ? ['base:allocation', `qemu:dirty-bitmap:${d.base}`] : ['base:allocation'],
-      });
+      await step('exportAdd', () =>
+        qmp.execute('block-export-add', {
+          type: 'nbd',
+          id: d.exportId,
+          'node-name': d.fleeceNode,
+          name: `disk${d.spec.diskId}`,
+          writable: false,
+          ...(d.base ? { bitmaps: [d.base] } : {}),
+        }),
+      );
+      const client = await step('nbdConnect', () =>
+        NbdClient.connect(socketPath, {
+          exportName: `disk${d.spec.diskId}`,
+          metaContexts: d.base ? ['base:allocation', `qemu:dirty-bitmap:${d.base}`] : ['base:allocation'],
+        }),
+      );
       live.push({ ...d, client });
-      if (d.base)
-        changes.set(d.spec.diskId, { kind: 'extents', extents: await dirtyExtents(client, d.base) });
+      if (d.base) {
+        const base = d.base;
+        changes.set(d.spec.diskId, {
+          kind: 'extents',
+          extents: await step('dirtyStatus', () => dirtyExtents(client, base)),
+        });
+      }
     }
     qmp.close();
     return {
@@ -265,6 +299,7 @@ export async function takeQmpView(
       checkpoint: tag,
       changes,
       consistency,
+      timings,
     };
   } catch (err) {
     await Promise.all(live.map((d) => ignoring(d.client.close())));

@@ -83,16 +83,46 @@ async function libvirtDisks(uri: string, domain: string): Promise<DiscoveredDisk
   return disks;
 }
 
-/** Freezes through QMP (`stop`/`cont`, on the view's own connection) and the guest agent's socket. */
+/**
+ * Freezes through QMP (`stop`/`cont`, on the view's own connection) and the guest agent's socket.
+ * The agent connection of a freeze stays open for its thaw (one connection and `guest-sync`
+ * fewer while the guest is frozen); a thaw that cannot use it connects again.
+ */
 function qmpFreezer(vm: VmSpec, qmp: QmpClient): Freezer {
-  const agentCall = async (command: string) => {
+  let frozenThrough: QmpClient | undefined;
+  const connectAgent = (command: string) => {
     const socket = vm.location?.agentSocket;
     if (!socket) throw new Error('the VM has no GUEST_AGENT_SOCKET');
     // A thaw waits longer than a freeze: a guest left frozen is worse than a slow backup.
     const waitMs = command === 'guest-fsfreeze-thaw' ? 60_000 : 10_000;
-    const agent = await QmpClient.connect(socket, { agent: true, timeoutMs: waitMs });
+    return QmpClient.connect(socket, { agent: true, timeoutMs: waitMs });
+  };
+  const freezeAgent = async () => {
+    const agent = await connectAgent('guest-fsfreeze-freeze');
     try {
-      await agent.execute(command, undefined, 30_000);
+      await agent.execute('guest-fsfreeze-freeze', undefined, 30_000);
+    } catch (err) {
+      agent.close();
+      throw err;
+    }
+    frozenThrough = agent;
+  };
+  const thawAgent = async () => {
+    const held = frozenThrough;
+    frozenThrough = undefined;
+    if (held) {
+      try {
+        await held.execute('guest-fsfreeze-thaw', undefined, 30_000);
+        return;
+      } catch {
+        // The connection broke: thaw through a new one (its guest-sync drops a late answer).
+      } finally {
+        held.close();
+      }
+    }
+    const agent = await connectAgent('guest-fsfreeze-thaw');
+    try {
+      await agent.execute('guest-fsfreeze-thaw', undefined, 30_000);
     } finally {
       agent.close();
     }
@@ -101,8 +131,8 @@ function qmpFreezer(vm: VmSpec, qmp: QmpClient): Freezer {
     await qmp.execute(command);
   };
   return {
-    freeze: (kind) => (kind === 'AGENT' ? agentCall('guest-fsfreeze-freeze') : monitor('stop')),
-    thaw: (kind) => (kind === 'AGENT' ? agentCall('guest-fsfreeze-thaw') : monitor('cont')),
+    freeze: (kind) => (kind === 'AGENT' ? freezeAgent() : monitor('stop')),
+    thaw: (kind) => (kind === 'AGENT' ? thawAgent() : monitor('cont')),
   };
 }
 
@@ -128,11 +158,9 @@ export const kvmDriver: HypervisorDriver = {
       if ((await domainState(uriOf(vm), domain)) === 'RUNNING') return takeLibvirtView(vm, options);
     } else {
       const socket = qmpSocketOf(vm);
+      // The probe's connection takes the view: one QMP handshake, not two.
       const probe = await reachable(socket);
-      if (probe) {
-        probe.close();
-        return takeQmpView(vm, socket, options, (qmp) => qmpFreezer(vm, qmp));
-      }
+      if (probe) return takeQmpView(vm, socket, options, (qmp) => qmpFreezer(vm, qmp), probe);
     }
     const inner = await fsDriver.prepare({ ...vm, state: 'POWEROFF' }, { ...options, freeze: 'NONE' });
     const changes = new Map<number, ChangedBlocks>();

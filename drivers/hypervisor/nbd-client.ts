@@ -70,6 +70,8 @@ export class NbdClient {
   private streaming: Streaming | undefined;
   private nextHandle = 1n;
   private failure: Error | undefined;
+  /** The block status of every negotiated context, asked once (exports here are read-only views). */
+  private statusOfAll: Promise<Map<number, BlockStatusRun[]>> | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -259,24 +261,39 @@ export class NbdClient {
 
   /**
    * The block status of the whole export in one meta context (which must have been negotiated),
-   * as sorted runs covering [0, size).
+   * as sorted runs covering [0, size). Every negotiated context is answered in the same requests,
+   * so the first call asks for all of them at once (in steps of almost 4 GiB, the most one
+   * request may cover) and later calls reuse the answer: the exports this client reads (a
+   * point-in-time view, a read-only qemu-nbd) do not change while it is connected.
    */
   async blockStatus(context: string): Promise<BlockStatusRun[]> {
     const id = this.contexts.get(context);
     if (id === undefined) throw new Error(`NBD: the server did not agree to the meta context ${context}`);
-    const runs: BlockStatusRun[] = [];
-    const step = 1024 * 1024 * 1024;
+    this.statusOfAll ??= this.askBlockStatus();
+    return (await this.statusOfAll).get(id) ?? [];
+  }
+
+  private async askBlockStatus(): Promise<Map<number, BlockStatusRun[]>> {
+    const ids = [...this.contexts.values()];
+    const runs = new Map<number, BlockStatusRun[]>(ids.map((id) => [id, []]));
+    // 4 GiB - 64 KiB: the largest length a request holds (32 bits), aligned to any block size.
+    const step = 0xffff0000;
     for (let at = 0; at < this.size; ) {
       const all: BlockStatusRun[] = [];
       await this.request(CMD_BLOCK_STATUS, at, Math.min(step, this.size - at), new Uint8Array(0), all);
-      const status = all.filter((s) => s.context === id);
-      if (status.length === 0) throw new Error(`NBD: no block status at offset ${at}`);
-      for (const s of status) {
-        const length = Math.min(s.length, this.size - s.offset);
-        if (length > 0) runs.push({ ...s, length });
+      // Each context answers from `at` for as far as the server chose: go on from the nearest end.
+      let end = this.size;
+      for (const id of ids) {
+        const last = all.findLast((s) => s.context === id);
+        if (!last) throw new Error(`NBD: no block status at offset ${at}`);
+        end = Math.min(end, last.offset + last.length);
       }
-      const last = status[status.length - 1] as BlockStatusRun;
-      at = last.offset + last.length;
+      if (end <= at) throw new Error(`NBD: empty block status at offset ${at}`);
+      for (const s of all) {
+        const length = Math.min(s.length, end - s.offset);
+        if (length > 0) runs.get(s.context)?.push({ ...s, length });
+      }
+      at = end;
     }
     return runs;
   }

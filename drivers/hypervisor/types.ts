@@ -78,6 +78,8 @@ export interface PointInTime {
   /** Per disk, with `changesSince`: the changed blocks, or why the disk is read whole. */
   readonly changes?: ReadonlyMap<number, ChangedBlocks> | undefined;
   readonly consistency?: Consistency | undefined;
+  /** How long the driver's steps to take it lasted, ms by step (a debug breakdown). */
+  readonly timings?: Readonly<Record<string, number>> | undefined;
 }
 
 export interface DiskWriter {
