@@ -8,9 +8,9 @@
  * SQLite's single writer does; read-modify-write transitions (next IDs, slot counts) stay correct
  * at READ COMMITTED. `Store.read` is a REPEATABLE READ, READ ONLY transaction: one snapshot.
  * Reads outside a transaction see every committed transaction.
- * State: the pool; with `exclusive`, one more connection holding a session advisory lock for the
- * store's life, so a second onebackupd on the same database is refused (as the state directory's
- * PID file refuses a second one on the same directory).
+ * State: the pool; the coordination connection (pg-coordination.ts: leader and datastore locks,
+ * notices, the daemon lock held shared by each daemon); with role "exclusive" (db-copy), one more
+ * connection holding the daemon lock alone, so no daemon runs meanwhile.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
