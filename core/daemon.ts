@@ -31,6 +31,7 @@ import { DaemonMetrics } from './metrics/metrics.js';
 import { type OutcomeRecorder, outcomeRecorder } from './metrics/outcomes.js';
 import { readTaskLog, type TaskLog, taskLogger } from './metrics/task-log.js';
 import { ctimeIn } from './schedule/time-format.js';
+import { answerWithin } from './scheduler/bounded-wait.js';
 import { BackupCopies } from './scheduler/copies.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
 import { Membership } from './scheduler/membership.js';
@@ -184,12 +185,12 @@ export class Daemon {
       fenced: membership.fenced,
       leaseS: membership.leaseMs / 1000,
     };
-    let cancel: (() => void) | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      cancel = this.deps.clock.setTimeout(() => resolve(undefined), HEALTH_STORE_TIMEOUT_MS);
-    });
-    const read = membership.daemons().catch(() => undefined);
-    const got = await Promise.race([read, timeout]).finally(() => cancel?.());
+    const got = await answerWithin(
+      this.deps.clock,
+      membership.daemons(),
+      HEALTH_STORE_TIMEOUT_MS,
+      'daemons',
+    ).catch(() => undefined);
     if (!got) return { ...base, daemons: [] };
     return {
       ...base,

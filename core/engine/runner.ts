@@ -87,6 +87,14 @@ export interface EngineDeps {
   ) => Promise<{ release(): Promise<void> } | undefined>;
 }
 
+/** A datastore lock held (release() is safe after the connection broke). */
+interface HeldLock {
+  release(): Promise<void>;
+}
+
+/** What a daemon alone on its store holds: its own counts of writers and GCs are the whole truth. */
+const ALONE: HeldLock = Object.freeze({ release: async () => undefined });
+
 /** How long a backup waits for a GC that another daemon runs on its datastore. */
 const WAIT_FOR_OTHER_GC_MS = 10 * 60 * 1000;
 
@@ -154,7 +162,7 @@ export class BackupRunner {
     for (let gc = this.#exclusive.get(datastoreId); gc; gc = this.#exclusive.get(datastoreId))
       await gc.catch(() => undefined);
     this.#writers.set(datastoreId, (this.#writers.get(datastoreId) ?? 0) + 1);
-    let lock: { release(): Promise<void> } | undefined;
+    let lock: HeldLock;
     try {
       lock = await this.#sharedLock(datastoreId, signal);
     } catch (err) {
@@ -166,16 +174,13 @@ export class BackupRunner {
       if (left) return;
       left = true;
       this.#writers.set(datastoreId, (this.#writers.get(datastoreId) ?? 1) - 1);
-      void lock?.release();
+      void lock.release();
     };
   }
 
-  async #sharedLock(
-    datastoreId: number,
-    signal: AbortSignal | undefined,
-  ): Promise<{ release(): Promise<void> } | undefined> {
+  async #sharedLock(datastoreId: number, signal: AbortSignal | undefined): Promise<HeldLock> {
     const locks = this.deps.datastoreLocks;
-    if (!locks) return undefined;
+    if (!locks) return ALONE;
     const { clock } = this.deps;
     const deadline = clock.now() + WAIT_FOR_OTHER_GC_MS;
     for (;;) {
@@ -192,9 +197,9 @@ export class BackupRunner {
   }
 
   /** The datastore alone against every daemon's writers; undefined when another daemon's writers hold it. */
-  async #exclusiveLock(datastoreId: number): Promise<{ release(): Promise<void> } | undefined | 'alone'> {
+  async #exclusiveLock(datastoreId: number): Promise<HeldLock | undefined> {
     const locks = this.deps.datastoreLocks;
-    return locks ? locks(datastoreId, 'exclusive') : 'alone';
+    return locks ? locks(datastoreId, 'exclusive') : ALONE;
   }
 
   /** Garbage collection of one datastore; refused while backups write to it. */
@@ -221,7 +226,7 @@ export class BackupRunner {
         // Listed inside the exclusive hold: a backup recorded after this list cannot exist yet.
         return await collectGarbage([...(await listIncrements())], driver, keys);
       } finally {
-        if (lock !== 'alone') await lock.release();
+        await lock.release();
       }
     })();
     this.#exclusive.set(datastoreId, run);
@@ -489,7 +494,7 @@ export class BackupRunner {
       try {
         return await removeOrphanChunks(driver, pending, keys);
       } finally {
-        if (lock !== 'alone') await lock.release();
+        await lock.release();
       }
     })();
     this.#exclusive.set(id, run);

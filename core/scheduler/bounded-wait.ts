@@ -1,7 +1,8 @@
 /**
- * Waiting at shutdown with a bound: an aborted backup, restore or verify stuck in a read of a
- * storage that does not answer (a hung NFS mount) never settles, and must not keep the daemon
- * from stopping. What was still running is requeued at the next start (job-vms.ts).
+ * Waiting with a bound: an aborted backup, restore or verify stuck in a read of a storage that
+ * does not answer (a hung NFS mount) never settles, and must not keep the daemon from stopping
+ * (what was still running is requeued at the next start, job-vms.ts); a query across a cut
+ * network must not hold the heartbeat or /health.
  */
 import type { Clock } from '../clock.js';
 
@@ -22,4 +23,14 @@ export async function settledWithin(clock: Clock, work: Promise<unknown>, ms: nu
   } finally {
     cancel?.();
   }
+}
+
+/** `work`'s answer, or a rejection naming `what` after `ms` (the work may still settle later, unheard). */
+export function answerWithin<T>(clock: Clock, work: Promise<T>, ms: number, what: string): Promise<T> {
+  let cancel: (() => void) | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    cancel = clock.setTimeout(() => reject(new Error(`${what}: no answer within ${Math.round(ms)} ms`)), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => cancel?.());
 }

@@ -29,6 +29,7 @@ import {
 } from '../store/daemons.js';
 import type { Store, Tx } from '../store/db.js';
 import { requeueInterrupted } from '../store/job-vms.js';
+import { answerWithin } from './bounded-wait.js';
 import { failureMessage } from './failure.js';
 
 /** What a backup left running by a stop (or a crash, found at the next start) ends with. */
@@ -70,7 +71,6 @@ export class Membership {
     this.#deps = deps;
     deps.store.coordination.onConnection((up) => {
       if (!up) this.#fence('the connection to the state database broke (its locks are gone)');
-      else this.#deps.onBeat?.();
     });
   }
 
@@ -161,8 +161,8 @@ export class Membership {
   async #beat(): Promise<void> {
     const { store, clock, log, leaseMs } = this.#deps;
     try {
-      const leading = await withTimeout(clock, store.coordination.lead(), leaseMs / 3, 'leader lock');
-      const alive = await withTimeout(
+      const leading = await answerWithin(clock, store.coordination.lead(), leaseMs / 3, 'leader lock');
+      const alive = await answerWithin(
         clock,
         store.tx(async (trx) => {
           const nowMs = await databaseNowMs(trx, store.backend);
@@ -248,14 +248,4 @@ export class Membership {
         });
     return vms;
   }
-}
-
-function withTimeout<T>(clock: Clock, work: Promise<T>, ms: number, what: string): Promise<T> {
-  let cancel: (() => void) | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    cancel = clock.setTimeout(() => reject(new Error(`${what}: no answer within ${Math.round(ms)} ms`)), ms);
-  });
-  // The work may still settle after the timeout: its rejection is not left unhandled.
-  work.catch(() => undefined);
-  return Promise.race([work, timeout]).finally(() => cancel?.());
 }

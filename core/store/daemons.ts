@@ -251,7 +251,9 @@ export async function releaseClaimsOf(
 ): Promise<number[]> {
   const vms: number[] = [];
   for (const d of daemons) {
-    const claims = (await listClaims(trx)).filter((c) => c.daemonId === d.id);
+    const claims = (
+      await trx.selectFrom('backup_claims').selectAll().where('daemon_id', '=', d.id).execute()
+    ).map(claimOf);
     const text = message ?? `interrupted: ${d.name} stopped answering during the backup`;
     await requeueOngoing(
       trx,

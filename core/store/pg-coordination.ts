@@ -139,7 +139,6 @@ export class PgCoordination implements Coordination {
     const { leaseMs } = this.#o;
     const client = new pg.Client({
       ...this.#o.client,
-      keepAlive: true,
       keepAliveInitialDelayMillis: Math.max(1000, Math.floor(leaseMs / 6)),
       query_timeout: Math.floor(leaseMs / 3),
     });
