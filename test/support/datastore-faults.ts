@@ -81,8 +81,13 @@ export function deleteChunk(
   return `deleted ${relative(base, path)}`;
 }
 
-export function deleteManifest(base: string, random: () => number): string | undefined {
-  const files = manifestFiles(base).filter(parses);
+/** Deletes one of `among` (default: every manifest that still parses). */
+export function deleteManifest(
+  base: string,
+  random: () => number,
+  among: readonly string[] = manifestFiles(base),
+): string | undefined {
+  const files = among.filter(parses);
   if (files.length === 0) return undefined;
   const path = pick(random, files);
   rmSync(path);
@@ -110,17 +115,20 @@ export function corruptManifest(
   base: string,
   random: () => number,
   damage?: ManifestDamage,
+  among: readonly string[] = manifestFiles(base),
 ): string | undefined {
   const how = damage ?? pick(random, ['flip', 'truncate', 'swap', 'size'] as const);
-  // One not damaged yet (that still parses).
-  const files = manifestFiles(base).filter(parses);
+  // One that still parses: a flipped or swapped manifest may still parse, so callers that count
+  // newly broken backups pass the manifests no fault has touched yet.
+  const files = among.filter(parses);
   if (files.length === 0) return undefined;
   const path = pick(random, files);
   const name = relative(base, path);
   if (how === 'flip') return `flipped a bit at byte ${flipByte(path, random)} of ${name}`;
   const text = readFileSync(path, 'utf8');
   if (how === 'truncate') {
-    const keep = Math.floor(random() * text.length);
+    // Always before the closing brace: a cut trailing newline would leave the manifest whole.
+    const keep = Math.floor(random() * text.trimEnd().length);
     writeFileSync(path, text.slice(0, keep));
     return `cut ${name} to ${keep} of ${text.length} bytes`;
   }
