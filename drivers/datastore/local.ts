@@ -31,6 +31,7 @@ import { ErrorCode, OneError } from '../../core/errors.js';
 import { DEFAULT_SYNC_LEVEL, SYNC_LEVELS, type SyncLevel } from '../../core/model.js';
 import { DirectFile } from '../direct-io.js';
 import { execFileOffThread } from '../exec-thread.js';
+import { checkChunkId, checkManifestPath, IDENTITY_FILE, isChunkId } from './datastore-names.js';
 import type {
   CallOptions,
   ChunkHead,
@@ -41,24 +42,8 @@ import type {
   PutChunkOptions,
 } from './types.js';
 
-const ID = /^[0-9a-f]{64}$/;
-const IDENTITY_FILE = 'onebackup-datastore.json';
 /** See DatastoreDriver.isPermanent: ENOENT is left out on purpose. */
 const PERMANENT = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR']);
-
-function checkId(id: string): void {
-  if (!ID.test(id)) throw new Error(`invalid chunk id ${JSON.stringify(id)}`);
-}
-
-function checkPath(path: string): void {
-  if (
-    path === '' ||
-    path.startsWith('/') ||
-    path.split('/').some((p) => p === '..' || p === '' || p.startsWith('.tmp-'))
-  ) {
-    throw new Error(`invalid manifest path ${JSON.stringify(path)}`);
-  }
-}
 
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
@@ -177,7 +162,7 @@ class LocalDatastore implements DatastoreDriver {
 
   private chunkPath(id: string): string {
     this.checkOpen();
-    checkId(id);
+    checkChunkId(id);
     return join(this.chunks, id.slice(0, 2), id);
   }
 
@@ -269,19 +254,19 @@ class LocalDatastore implements DatastoreDriver {
     this.checkOpen();
     for await (const path of walk(this.chunks)) {
       const name = path.slice(path.lastIndexOf(sep) + 1);
-      if (ID.test(name)) yield name;
+      if (isChunkId(name)) yield name;
     }
   }
 
   async putManifest(path: string, doc: Uint8Array, o?: CallOptions): Promise<void> {
     this.checkOpen();
-    checkPath(path);
+    checkManifestPath(path);
     return writeAtomic(join(this.backups, ...path.split('/')), doc, this.syncLevel !== 'none', o);
   }
 
   async getManifest(path: string): Promise<Buffer> {
     this.checkOpen();
-    checkPath(path);
+    checkManifestPath(path);
     return readFile(join(this.backups, ...path.split('/')));
   }
 
@@ -297,7 +282,7 @@ class LocalDatastore implements DatastoreDriver {
 
   async deleteManifest(path: string): Promise<void> {
     this.checkOpen();
-    checkPath(path);
+    checkManifestPath(path);
     await unlink(join(this.backups, ...path.split('/'))).catch((err: unknown) => {
       if (!this.isNotFound(err)) throw err;
     });

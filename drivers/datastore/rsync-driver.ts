@@ -15,6 +15,7 @@ import { posix } from 'node:path';
 import type { SyncLevel } from '../../core/model.js';
 import { FX, isDirectory, OPEN, SftpSession as Session, type SftpSession, SftpStatusError } from '../sftp.js';
 import { describeTarget, explainSshFailure, SshError, type SshTarget, sshSubsystemArgs } from '../ssh.js';
+import { checkChunkId, checkManifestPath, IDENTITY_FILE, isChunkId } from './datastore-names.js';
 import type {
   CallOptions,
   ChunkHead,
@@ -25,24 +26,9 @@ import type {
 } from './types.js';
 
 const { join, dirname } = posix;
-const ID = /^[0-9a-f]{64}$/;
-const IDENTITY_FILE = 'onebackup-datastore.json';
 /** See DatastoreDriver.isPermanent: ENOENT is retried. */
 const PERMANENT = new Set(['ENOSPC', 'EACCES', 'ENOTDIR', 'ENOTSUP']);
 const MiB = 1024 * 1024;
-
-function checkId(id: string): void {
-  if (!ID.test(id)) throw new Error(`invalid chunk id ${JSON.stringify(id)}`);
-}
-
-function checkPath(path: string): void {
-  if (
-    path === '' ||
-    path.startsWith('/') ||
-    path.split('/').some((p) => p === '..' || p === '.' || p === '' || p.startsWith('.tmp-'))
-  )
-    throw new Error(`invalid manifest path ${JSON.stringify(path)}`);
-}
 
 const errno = (message: string, code: string): Error => Object.assign(new Error(message), { code });
 const isStatus = (err: unknown, status: number): boolean =>
@@ -257,7 +243,7 @@ export class RsyncDatastore implements DatastoreDriver {
   }
 
   #chunkPath(id: string): string {
-    checkId(id);
+    checkChunkId(id);
     return join(this.#base, 'chunks', id.slice(0, 2), id);
   }
 
@@ -329,17 +315,17 @@ export class RsyncDatastore implements DatastoreDriver {
   async *listChunks(): AsyncIterable<string> {
     for await (const { path } of this.#walk(join(this.#base, 'chunks'))) {
       const name = path.slice(path.lastIndexOf('/') + 1);
-      if (ID.test(name)) yield name;
+      if (isChunkId(name)) yield name;
     }
   }
 
   async putManifest(path: string, doc: Uint8Array, o?: CallOptions): Promise<void> {
-    checkPath(path);
+    checkManifestPath(path);
     await this.#writeAtomic(join(this.#base, 'backups', path), doc, o);
   }
 
   async getManifest(path: string, o?: CallOptions): Promise<Buffer> {
-    checkPath(path);
+    checkManifestPath(path);
     return (await this.#read(join(this.#base, 'backups', path), undefined, o)) as Buffer;
   }
 
@@ -354,7 +340,7 @@ export class RsyncDatastore implements DatastoreDriver {
   }
 
   async deleteManifest(path: string): Promise<void> {
-    checkPath(path);
+    checkManifestPath(path);
     await this.#remove(join(this.#base, 'backups', path));
   }
 
