@@ -12,6 +12,7 @@ import { Secret } from '../../core/secret.js';
 import { nextId, type Store } from '../../core/store/db.js';
 import { openPostgresStore, type PostgresOptions } from '../../core/store/postgres.js';
 import { createDatabase, pgClient, type RunningPg, startPostgres } from '../support/postgres.js';
+import { checkRollbackAndEmptyLists } from '../support/store.js';
 
 describe('the PostgreSQL store', () => {
   let pg: RunningPg;
@@ -72,21 +73,7 @@ describe('the PostgreSQL store', () => {
   it('a failed transaction leaves nothing behind; empty IN lists match nothing', async () => {
     const store = await openPostgresStore(await options());
     try {
-      await assert.rejects(
-        store.tx(async (trx) => {
-          await trx.insertInto('groups').values({ id: 5, name: 'g', template: '[]' }).execute();
-          throw new Error('boom');
-        }),
-        /boom/,
-      );
-      assert.equal((await store.db.selectFrom('groups').selectAll().execute()).length, 0);
-      await store.tx((trx) =>
-        trx.insertInto('groups').values({ id: 1, name: 'g', template: '[]' }).execute(),
-      );
-      assert.deepEqual(await store.db.selectFrom('groups').select('id').where('id', 'in', []).execute(), []);
-      assert.deepEqual(await store.db.selectFrom('groups').select('id').where('id', 'not in', []).execute(), [
-        { id: 1 },
-      ]);
+      await checkRollbackAndEmptyLists(store);
     } finally {
       await store.close();
     }

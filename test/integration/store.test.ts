@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { openSqliteStore, type Store } from '../../core/store/db.js';
 import { cleanup, tempDir } from '../support/daemon.js';
+import { checkRollbackAndEmptyLists } from '../support/store.js';
 
 describe('the SQLite store', () => {
   it('opens with WAL, synchronous=FULL and foreign keys, and migrates', async () => {
@@ -44,19 +45,12 @@ describe('the SQLite store', () => {
     }
   });
 
-  it('a failed transaction leaves nothing behind', async () => {
+  it('a failed transaction leaves nothing behind; empty IN lists match nothing', async () => {
     const dir = tempDir();
     let store: Store | undefined;
     try {
       store = await openSqliteStore(join(dir, 'state.db'));
-      await assert.rejects(
-        store.tx(async (trx) => {
-          await trx.insertInto('groups').values({ id: 5, name: 'g', template: '[]' }).execute();
-          throw new Error('boom');
-        }),
-        /boom/,
-      );
-      assert.equal((await store.db.selectFrom('groups').selectAll().execute()).length, 0);
+      await checkRollbackAndEmptyLists(store);
     } finally {
       await store?.close();
       cleanup(dir);
