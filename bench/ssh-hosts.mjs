@@ -7,6 +7,11 @@
 // into a fresh datastore, so nothing is deduplicated against a previous run. Then an increment
 // after rewriting 5% of the 4 MiB blocks: the bytes that crossed the host's SSH connection
 // (onebackup_host_agent_bytes_total) and the datastore's against the bytes that changed.
+// Then the same on an ENCRYPTED local datastore, RUNS times: a full (host digests recorded by the
+// daemon's workers), 5% rewritten, an increment (the agent hashes every chunk with the disk's
+// host digest key): bytes crossed and read against the bytes changed, and the increment's
+// `digests` phase, what asking the agent for every chunk's digest costs (what a full would add
+// if it asked the agent instead of hashing in the daemon).
 // Durations are the engine's own (DURATION_MS of the increment). Medians of 3 runs.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -63,7 +68,18 @@ function change5(path) {
 
 const host = await startSshd(hostDir, '127.0.0.2');
 const server = await startSshd(serverDir, '127.0.0.5');
-const d = await startDaemon({ conf: 'LOG_LEVEL = "warn"\nTIMEZONE = "UTC"\nMONITORING_INTERVAL_HOST = 0\n' });
+// Debug: the `backup phases (ms)` line of each backup (a few lines per backup).
+const d = await startDaemon({
+  conf: 'LOG_LEVEL = "debug"\nTIMEZONE = "UTC"\nMONITORING_INTERVAL_HOST = 0\n',
+});
+/** A phase of the last `backup phases (ms)` debug line, ms. */
+const lastPhase = (name) => {
+  const line = d
+    .logs()
+    .split('\n')
+    .findLast((l) => l.includes('msg="backup phases (ms)"'));
+  return Number(new RegExp(` ${name}=(\\d+)`).exec(line ?? '')?.[1] ?? Number.NaN);
+};
 const cli = async (name, args, input) => {
   const r = await runCli(name, args, d, input === undefined ? {} : { input });
   if (r.code !== 0)
@@ -98,10 +114,10 @@ try {
   const localVm = await vm('local-vm', 'local');
   const remoteVm = await vm('remote-vm', host.host);
   let dsCount = 0;
-  const datastore = async (remote) => {
+  const datastore = async (remote, encrypted = false) => {
     dsCount++;
     const base = join(remote ? serverDir : root, `ds${dsCount}`);
-    const attrs = remote ? server.attributes(base) : `BASE_PATH = "${base}"`;
+    const attrs = `${remote ? server.attributes(base) : `BASE_PATH = "${base}"`}${encrypted ? '\nENCRYPTION = "YES"' : ''}`;
     return Number(
       /ID: (\d+)/.exec(
         await cli('onedatastore', ['create'], `NAME = "ds${dsCount}"\nTYPE = "BACKUP_DS"\n${attrs}\n`),
@@ -165,6 +181,26 @@ try {
   );
   console.log(
     `increment after 5% changed (${(changed / MiB).toFixed(0)} MiB): host -> daemon ${(crossed / MiB).toFixed(1)} MiB (${(crossed / changed).toFixed(2)}x the changed bytes), daemon -> datastore ${(stored / MiB).toFixed(1)} MiB (${(stored / changed).toFixed(2)}x)`,
+  );
+  // Encrypted datastore: a full, 5% rewritten, an increment; RUNS times, each in a fresh datastore.
+  const sealed = { full: [], inc: [], digests: [], crossed: [], read: [], changed: [] };
+  for (let r = 0; r < RUNS; r++) {
+    const ds = await datastore(false, true);
+    sealed.full.push(field(await backup(remoteVm, ds), 'DURATION_MS'));
+    sealed.changed.push(change5(disk));
+    const at = await agentBytes();
+    const xml = await backup(remoteVm, ds);
+    sealed.crossed.push((await agentBytes()) - at);
+    sealed.inc.push(field(xml, 'DURATION_MS'));
+    sealed.read.push(field(xml, 'BYTES_READ'));
+    sealed.digests.push(lastPhase('digests'));
+  }
+  const sealedChanged = median(sealed.changed);
+  console.log(
+    `encrypted local datastore, SSH host: full ${median(sealed.full)} ms (runs ${sealed.full.join(', ')}; unencrypted ${sshHostLocal} ms, ratio ${(median(sealed.full) / sshHostLocal).toFixed(2)})`,
+  );
+  console.log(
+    `encrypted, increment after 5% changed (${(sealedChanged / MiB).toFixed(0)} MiB): ${median(sealed.inc)} ms; host -> daemon ${(median(sealed.crossed) / MiB).toFixed(1)} MiB (${(median(sealed.crossed) / sealedChanged).toFixed(2)}x the changed bytes; runs ${sealed.crossed.map((c) => (c / sealedChanged).toFixed(2)).join(', ')}), read ${(median(sealed.read) / MiB).toFixed(1)} MiB; asking the agent for every chunk's digest (digests phase) ${median(sealed.digests)} ms (runs ${sealed.digests.join(', ')})`,
   );
 } finally {
   await d.stop();

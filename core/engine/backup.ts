@@ -15,7 +15,8 @@ import type { Compression } from '../model.js';
 import { type ChangedChunks, captureOf, changedChunks, chunksTouched } from './changed-chunks.js';
 import { CHUNK_HEADER, storedChunkProblem } from './chunk-codec.js';
 import type { Region } from './chunk-slots.js';
-import { digestedChunks } from './digested-chunks.js';
+import { digestedChunks, previousDigests } from './digested-chunks.js';
+import { hostDigestKey } from './host-digest-keys.js';
 import {
   CHUNK_SIZE,
   diskDigest,
@@ -56,6 +57,18 @@ export interface BackupRequest {
   readonly onProgress?: ((p: BackupProgress) => void) | undefined;
   /** Where the backup's time goes, phase by phase (a debug breakdown). */
   readonly phases?: PhaseTimes | undefined;
+}
+
+/** A disk's host digest key and each chunk's host digest so far (undefined: not known). */
+interface HostDigests {
+  readonly key: Uint8Array;
+  readonly digests: (string | null | undefined)[];
+}
+
+/** The manifest's `hostDigests` for a disk: only when every chunk's is known. */
+function recordedHostDigests(host: HostDigests | undefined): { hostDigests?: (string | null)[] } {
+  if (!host || host.digests.some((d) => d === undefined)) return {};
+  return { hostDigests: host.digests as (string | null)[] };
 }
 
 const ZERO = Buffer.alloc(CHUNK_SIZE);
@@ -143,21 +156,27 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
     else stats.bytesDeduplicated += length;
   };
 
-  /** Encodes chunk `i` (read into `plain`), then queues its write; gives `plain` back once encoded. */
+  /**
+   * Encodes chunk `i` (read into `plain`), then queues its write; gives `plain` back once encoded.
+   * With the disk's host digest key, records the chunk's host digest in `hostDigests` too.
+   */
   const encode = async (
     ids: (string | null)[],
     i: number,
     previousId: string | undefined,
     plain: Region,
     length: number,
+    host: HostDigests | undefined,
   ) => {
     const payload = await slots.acquirePayload();
     const slot = slots.pair(plain, payload);
     let writing = false;
     try {
-      let { id, length: stored } = await phases.time('encode', () =>
-        req.pool.encodeSlot(slot, length, options, previousId),
+      const first = await phases.time('encode', () =>
+        req.pool.encodeSlot(slot, length, options, previousId, host?.key),
       );
+      let { id, length: stored } = first;
+      if (host) host.digests[i] = first.hostDigest;
       if (stored === 0 && !(await reusable(id, length))) {
         // The previous backup's chunk is gone or bad (deleted, quarantined, torn by a crash): the
         // source is right here, so encode it again and write it, instead of failing later restores.
@@ -196,6 +215,17 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
           req.previous?.encrypted === (req.keys !== undefined),
       );
       const ids: (string | null)[] = new Array(count).fill(null);
+      // An encrypted datastore and a disk on another host: its agent hashes chunks with the
+      // disk's host digest key (no datastore key on hosts), and this manifest records each
+      // chunk's, computed by the workers from the bytes stored, for the next increment to compare.
+      const host: HostDigests | undefined =
+        req.keys !== undefined && req.hypervisor.chunkDigests !== undefined
+          ? {
+              key: hostDigestKey(req.keys, req.pit.vmId, disk.diskId),
+              digests: new Array(count).fill(undefined),
+            }
+          : undefined;
+      const hostBefore = host ? previousDigests(previous, host.key) : undefined;
       const withData = chunksTouched(
         await phases.time('extents', () => req.hypervisor.extents(req.pit, disk.diskId)),
       );
@@ -212,13 +242,21 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
       let changed: ChangedChunks | undefined;
       // No changed blocks to go by, and the disk is on another host: ask it which chunks differ.
       const digested =
-        req.pit.changes?.get(disk.diskId)?.kind === 'extents' && req.changeTracking === true
+        (req.pit.changes?.get(disk.diskId)?.kind === 'extents' && req.changeTracking === true) ||
+        (req.keys !== undefined && host === undefined)
           ? undefined
-          : req.keys === undefined
-            ? await phases.time('digests', () =>
-                digestedChunks(req.hypervisor, req.pit, disk, previous, withData, reusable, req.signal),
-              )
-            : undefined;
+          : await phases.time('digests', () =>
+              digestedChunks(
+                req.hypervisor,
+                req.pit,
+                disk,
+                previous,
+                host?.key,
+                withData,
+                reusable,
+                req.signal,
+              ),
+            );
       const chunksStarted = req.now();
       for (const i of order) {
         req.signal?.throwIfAborted();
@@ -228,12 +266,15 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
         const unchanged = changed?.unchanged.has(i) ? changed.unchanged.get(i) : digested?.get(i);
         if (unchanged !== undefined) {
           ids[i] = unchanged;
+          // Taken from the previous backup: so is its host digest (unknown if it had none).
+          if (host) host.digests[i] = unchanged === null ? null : (hostBefore?.[i] ?? undefined);
           if (unchanged === null) stats.bytesZero += length;
           else stats.bytesDeduplicated += length;
           done += length;
           continue;
         }
         if (!withData.has(i)) {
+          if (host) host.digests[i] = null;
           stats.bytesZero += length;
           done += length;
           continue;
@@ -256,12 +297,13 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
             }
             stats.bytesRead += length;
             if (isZero(plain)) {
+              if (host) host.digests[i] = null;
               slots.releasePlain(region);
               stats.bytesZero += length;
               done += length;
               return;
             }
-            compute.add(() => encode(ids, i, previousId, region, length)).catch(fail);
+            compute.add(() => encode(ids, i, previousId, region, length, host)).catch(fail);
           })
           .catch(fail);
       }
@@ -276,6 +318,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
         virtualSize: disk.virtualSize,
         chunks: ids,
         digest: diskDigest(ids),
+        ...recordedHostDigests(host),
       });
     }
   } catch (err) {

@@ -7,6 +7,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { move } from 'piscina';
+import { hostChunkDigest } from '../host-digest.js';
 import { type CodecOptions, chunkId, decodeChunk, decodeChunkInto, encodeChunkInto } from './chunk-codec.js';
 import { PAYLOAD_CAPACITY, type SlotRef } from './chunk-slots.js';
 import { CHUNK_SIZE } from './manifest.js';
@@ -19,12 +20,16 @@ export interface EncodeSlotTask {
   readonly options: CodecOptions;
   /** The ID this chunk had in the previous backup: when it still matches, skip compression. */
   readonly previousId?: string | undefined;
+  /** The disk's host digest key (host-digest-keys.ts): the result also has the chunk's host digest. */
+  readonly hostDigestKey?: Uint8Array | undefined;
 }
 
 /** The chunk ID, and the payload length in the slot (0 when unchanged since previousId). */
 export interface EncodeSlotResult {
   readonly id: string;
   readonly length: number;
+  /** HMAC-SHA-256 of the plaintext under the task's host digest key, when it had one. */
+  readonly hostDigest?: string;
 }
 
 export interface DecodeSlotTask {
@@ -65,9 +70,10 @@ function runTask(task: ChunkTask): EncodeSlotResult | number | Uint8Array {
   if (task.op === 'encode-slot') {
     const plain = new Uint8Array(task.slot.memory, task.slot.plainOffset, task.length);
     const id = chunkId(plain, task.options.keys);
-    if (id === task.previousId) return { id, length: 0 };
+    const digest = task.hostDigestKey ? { hostDigest: hostChunkDigest(task.hostDigestKey, plain) } : {};
+    if (id === task.previousId) return { id, length: 0, ...digest };
     const payload = new Uint8Array(task.slot.memory, task.slot.payloadOffset, PAYLOAD_CAPACITY);
-    return encodeChunkInto(plain, task.options, payload, id);
+    return { ...encodeChunkInto(plain, task.options, payload, id), ...digest };
   }
   if (task.op === 'decode-slot') {
     const payload = new Uint8Array(task.slot.memory, task.slot.payloadOffset, task.length);

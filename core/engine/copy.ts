@@ -218,7 +218,9 @@ export async function copyIncrement(req: CopyRequest): Promise<CopyResult> {
   else {
     const disks = manifest.disks.map((d) => {
       const chunks = d.chunks.map((c) => (c === null ? null : (mapping.get(c) as string)));
-      return { ...d, chunks, digest: diskDigest(chunks) };
+      // Host digests are keyed with the source's key, which the target does not share.
+      const { hostDigests: _sourceKeyed, ...disk } = d;
+      return { ...disk, chunks, digest: diskDigest(chunks) };
     });
     const { integrity: _integrity, ...body } = manifest;
     copied = {

@@ -22,6 +22,14 @@ export interface ManifestDisk {
   readonly chunks: readonly (string | null)[];
   /** SHA-256 over the ordered chunk IDs ("0" for a zero chunk), hex: identifies the content. */
   readonly digest: string;
+  /**
+   * Encrypted datastores, disks on a host reached over SSH: per chunk, HMAC-SHA-256 of its bytes
+   * under the disk's host digest key (host-digest-keys.ts), hex, null for zeros. The next
+   * increment asks the host's agent for the same and moves only the chunks that differ. Absent
+   * when not every chunk's is known (older manifests, local hosts, unencrypted datastores, whose
+   * chunk IDs serve instead). Covered by `integrity` like every other field.
+   */
+  readonly hostDigests?: readonly (string | null)[];
 }
 
 export interface ManifestStats {

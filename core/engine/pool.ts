@@ -117,7 +117,8 @@ export class ChunkPool {
   }
 
   /**
-   * Hashes, compresses and encrypts the slot's plaintext into its payload region, in place.
+   * Hashes, compresses and encrypts the slot's plaintext into its payload region, in place; with
+   * `hostDigestKey`, also gives the chunk's host digest (core/host-digest.ts).
    * Not abortable: the slot is reused as soon as this settles (see slots()).
    */
   async encodeSlot(
@@ -125,8 +126,16 @@ export class ChunkPool {
     length: number,
     options: CodecOptions,
     previousId?: string,
+    hostDigestKey?: Uint8Array,
   ): Promise<EncodeSlotResult> {
-    const task: EncodeSlotTask = { op: 'encode-slot', slot: slot.ref, length, options, previousId };
+    const task: EncodeSlotTask = {
+      op: 'encode-slot',
+      slot: slot.ref,
+      length,
+      options,
+      previousId,
+      hostDigestKey,
+    };
     return (await this.#run(task, {})) as EncodeSlotResult;
   }
 

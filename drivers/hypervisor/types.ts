@@ -123,15 +123,17 @@ export interface HypervisorDriver {
   extents(pit: PointInTime, diskId: number): Promise<Extent[]>;
   /**
    * The SHA-256 (hex) of chunks `indexes` of a disk (`chunkSize` bytes each, the last one short),
-   * null for a chunk of zeros, computed where the disk is. Only drivers whose reads cross a
-   * network have it (a host's agent): an increment then moves only the chunks whose digest
-   * differs from the previous backup's.
+   * or with `key` their HMAC-SHA-256 under it (core/host-digest.ts), null for a chunk of zeros,
+   * computed where the disk is. Only drivers whose reads cross a network have it (a host's
+   * agent): an increment then moves only the chunks whose digest differs from the previous
+   * backup's. `key` is secret: it travels as data, never on a command line or in a log.
    */
   chunkDigests?(
     pit: PointInTime,
     diskId: number,
     chunkSize: number,
     indexes: readonly number[],
+    key?: Uint8Array,
   ): Promise<readonly (string | null)[]>;
   /** Fills `into` from guest offset `offset`; bytes past the end read as zeros. */
   read(pit: PointInTime, diskId: number, offset: number, into: Uint8Array): Promise<void>;

@@ -13,6 +13,7 @@ import { statfs } from 'node:fs/promises';
 import { cpus, homedir, hostname, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { HOST_DIGEST_KEY_BYTES, hostChunkDigest } from '../../core/host-digest.js';
 import type { DiskFormat } from '../../core/model.js';
 import type { DefineRequest, HostReach } from '../../core/vm-discovery.js';
 import type {
@@ -131,13 +132,23 @@ export async function serveAgent(input: Readable, output: Writable, options: Age
         const { driver, pit } = pitOf(arg<unknown>(0));
         const diskId = arg<number>(1);
         const chunkSize = arg<number>(2);
+        // The disk's host digest key, when the daemon sent one (the call's body): keyed digests.
+        const key = body !== undefined && body.length > 0 ? body : undefined;
+        if (key && key.length !== HOST_DIGEST_KEY_BYTES)
+          throw new Error(`a host digest key is ${HOST_DIGEST_KEY_BYTES} bytes, not ${key.length}`);
         const size = pit.disks.find((d) => d.diskId === diskId)?.virtualSize ?? 0;
         const buffer = Buffer.allocUnsafe(chunkSize);
         const digests: (string | null)[] = [];
         for (const i of arg<number[]>(3)) {
           const into = buffer.subarray(0, Math.max(0, Math.min(chunkSize, size - i * chunkSize)));
           await driver.read(pit, diskId, i * chunkSize, into);
-          digests.push(isZero(into) ? null : createHash('sha256').update(into).digest('hex'));
+          digests.push(
+            isZero(into)
+              ? null
+              : key
+                ? hostChunkDigest(key, into)
+                : createHash('sha256').update(into).digest('hex'),
+          );
         }
         return { result: digests };
       }

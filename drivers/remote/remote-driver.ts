@@ -106,12 +106,23 @@ export class RemoteHypervisorDriver implements HypervisorDriver {
     diskId: number,
     chunkSize: number,
     indexes: readonly number[],
+    key?: Uint8Array,
   ): Promise<readonly (string | null)[]> {
     const { conn, handle } = this.#pit(pit);
-    return (await conn.call(this.name, 'digests', [handle, diskId, chunkSize, indexes])).result as (
-      | string
-      | null
-    )[];
+    // The key goes as the call's body: bytes on the agent's stdin, never in a header or a log.
+    const reply = await conn.call(this.name, 'digests', [handle, diskId, chunkSize, indexes], {
+      ...(key ? { body: key } : {}),
+    });
+    const digests = reply.result;
+    if (
+      !Array.isArray(digests) ||
+      digests.length !== indexes.length ||
+      !digests.every((d) => d === null || (typeof d === 'string' && /^[0-9a-f]{64}$/.test(d)))
+    )
+      throw new Error(
+        `VM ${pit.vmId} disk ${diskId}: the host's agent answered ${Array.isArray(digests) ? digests.length : 'no'} chunk digests for ${indexes.length}, or not as hex`,
+      );
+    return digests as (string | null)[];
   }
 
   async release(pit: PointInTime, outcome?: { readonly succeeded: boolean }): Promise<void> {

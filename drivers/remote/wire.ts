@@ -7,8 +7,11 @@ import { ErrorCode, type ErrorCodeValue, OneError } from '../../core/errors.js';
 import { PermanentDriverError } from '../../core/permanent-failure.js';
 import type { HypervisorCapabilities } from '../hypervisor/types.js';
 
-/** Bumped when a call or its arguments change meaning; the daemon refuses an agent of another. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bumped when a call or its arguments change meaning; the daemon refuses an agent of another.
+ * 2: `digests` takes a host digest key as its body (keyed digests for encrypted datastores).
+ */
+export const PROTOCOL_VERSION = 2;
 
 export type AgentMethod =
   | 'inspect'

@@ -2,15 +2,19 @@
  * A live VM on a kvm host reached over SSH: a real guest (test/support/guest.ts) under a bare
  * QEMU whose QMP socket lives on the host (a real sshd on 127.0.0.7 stands for it). The point in
  * time, the NBD export and the dirty bitmaps stay on the host, driven by its agent; the bytes
- * cross the SSH connection. FULL then a CBT increment while the guest writes: each restores to
- * one instant; the increment reads only what changed; the host's monitor reports the VM's state.
+ * cross the SSH connection. FULL then a CBT increment while the guest writes, into an encrypted
+ * datastore: each restores to one instant; the increment reads only what changed; both manifests
+ * record host digests (the CBT increment carries the previous ones for the chunks it did not
+ * read), so a later fallback without changed blocks compares on the host; the host's monitor
+ * reports the VM's state.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanup, type RunningDaemon, runCli, tempDir } from '../support/daemon.js';
+import { manifestFiles } from '../support/datastore-faults.js';
 import { type Guest, guestUnavailable, startGuest } from '../support/guest.js';
 import {
   backupLive,
@@ -37,7 +41,7 @@ describe('a live VM on a kvm host reached over SSH', { skip }, () => {
     work = tempDir('onebackup-kvm-ssh-');
     mkdirSync(join(work, 'host'));
     host = await startSshd(join(work, 'host'), '127.0.0.7');
-    d = await startLiveWorld();
+    d = await startLiveWorld(undefined, { encrypted: true });
     await rpcOk(d, 'one.host.allocate', host.hostTemplate('kvm'));
   });
   after(async () => {
@@ -86,6 +90,14 @@ describe('a live VM on a kvm host reached over SSH', { skip }, () => {
       `instants in order: ${seen}`,
     );
     await guest.waitSeq((seen[1] as number) + 50);
+    const shownDs = await runCli('onedatastore', ['show', '100', '-x'], d);
+    const base = /<BASE_PATH><!\[CDATA\[(.*?)\]\]>|<BASE_PATH>(.*?)<\/BASE_PATH>/.exec(shownDs.stdout);
+    const manifests = manifestFiles((base?.[1] ?? base?.[2]) as string).map((f) => readFileSync(f, 'utf8'));
+    assert.equal(manifests.length, 2);
+    for (const m of manifests) {
+      assert.match(m, /"encrypted": true/);
+      assert.match(m, /"hostDigests"/, 'the FULL and the CBT increment record host digests');
+    }
     assert.match(host.log(), /Accepted publickey/, "the host's agent logged in over SSH");
   });
 });

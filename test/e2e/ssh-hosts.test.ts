@@ -2,17 +2,20 @@
  * Hypervisor hosts reached over SSH, end to end: three real sshd (test/support/sshd.ts) on
  * loopback addresses stand for three hosts, each with its own disk directory, and a fourth for
  * the backup server (an rsync datastore). A job backs up VMs on all three with
- * MAX_BACKUPS_HOST = 1 through each host's agent; every backup restores bit for bit. Faults: a
+ * MAX_BACKUPS_HOST = 1 through each host's agent; every backup restores bit for bit. Increments
+ * of disks without changed-block tracking move only the changed chunks, into an unencrypted
+ * datastore (chunk IDs compared on the host) and an encrypted one (host digests). Faults: a
  * wrong host key (refused, never accepted, not retried), sshd of a host killed mid-backup
  * (retryable, nothing recorded, the retry succeeds when it is back), a host without a usable
  * SSH address refused at create.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { hostDigestKey } from '../../core/engine/host-digest-keys.js';
 import { backupCopyOf, backupVm, restoreDisk0, sha256File } from '../support/backups.js';
 import { cleanup, REPO, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { chunkFiles, manifestFiles } from '../support/datastore-faults.js';
@@ -219,6 +222,92 @@ describe('hypervisor hosts over SSH', () => {
       (await agentBytes(h.host)) - sentBefore >= 32 * MiB,
       "the disk's bytes went through the host's agent",
     );
+  });
+
+  it('into an ENCRYPTED datastore too: increments move only the changed chunks (host digests under a per-disk key, never the datastore key), and every increment restores bit for bit', async () => {
+    const h = hosts[2] as TestSshd;
+    const sealed = await cli(
+      'onedatastore',
+      ['create'],
+      `NAME = "sealed"\nTYPE = "BACKUP_DS"\nENCRYPTION = "YES"\nBASE_PATH = "${join(work, 'sealed')}"\n`,
+    );
+    assert.equal(sealed.code, 0, sealed.stderr);
+    const ds = Number(/ID: (\d+)/.exec(sealed.stdout)?.[1]);
+    const disk = join(work, 'host2', 'sealed.raw');
+    writeFileSync(disk, randomBytes(32 * MiB));
+    const vm = Number(
+      await rpcOk(
+        d,
+        'one.vm.allocate',
+        `NAME = "vm-sealed"\nHOST = "${h.host}"\nSTATE = "POWEROFF"\nBACKUP_CONFIG = [ MODE = "INCREMENT" ]\nDISK = [ SOURCE = "${disk}" ]\n`,
+      ),
+    );
+    const shas = [sha256File(disk)];
+    const image = await backupVm(d, vm, ds);
+    const increments = async () => {
+      const xml = (await cli('oneimage', ['show', image, '-x'])).stdout;
+      return [...xml.matchAll(/<INCREMENT>([\s\S]*?)<\/INCREMENT>/g)].map((m) => ({
+        id: /<ID>(\d+)/.exec(m[1] as string)?.[1] as string,
+        read: Number(/<BYTES_READ>(\d+)/.exec(m[1] as string)?.[1]),
+      }));
+    };
+    // One chunk rewritten, then two: each increment reads those and no other.
+    for (const changed of [[3], [0, 7]]) {
+      const fd = openSync(disk, 'r+');
+      for (const i of changed) writeSync(fd, randomBytes(4 * MiB), 0, 4 * MiB, i * 4 * MiB);
+      closeSync(fd);
+      shas.push(sha256File(disk));
+      const before = await agentBytes(h.host);
+      assert.equal(await backupVm(d, vm, ds), image, 'an increment of the same image');
+      const crossed = (await agentBytes(h.host)) - before;
+      const last = (await increments()).at(-1);
+      assert.equal(last?.read, changed.length * 4 * MiB, `only the changed chunks read: ${changed}`);
+      assert.ok(
+        crossed < (changed.length * 4 + 2) * MiB,
+        `${crossed} bytes crossed the host's connection for ${changed.length * 4} MiB changed`,
+      );
+    }
+    const all = await increments();
+    assert.equal(all.length, 3);
+    for (const [k, inc] of all.entries()) {
+      const to = tempDir('onebackup-sealed-restore-');
+      try {
+        const r = await cli('oneimage', [
+          'restore',
+          image,
+          '--increment',
+          inc.id,
+          '--disk-id',
+          '0',
+          '--to',
+          to,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(
+          sha256File(/DISK 0: (\S+)/.exec(r.stdout)?.[1] as string),
+          shas[k],
+          `increment ${inc.id}`,
+        );
+      } finally {
+        cleanup(to);
+      }
+    }
+    // The manifests record host digests, and no plain SHA-256 of any chunk of the disk.
+    const manifests = manifestFiles(join(work, 'sealed')).map((f) => readFileSync(f, 'utf8'));
+    assert.ok(manifests.length >= 3 && manifests.every((m) => m.includes('"hostDigests"')));
+    const bytes = readFileSync(disk);
+    for (let at = 0; at < bytes.length; at += 4 * MiB) {
+      const plain = createHash('sha256')
+        .update(bytes.subarray(at, at + 4 * MiB))
+        .digest('hex');
+      assert.ok(!manifests.some((m) => m.includes(plain)), 'no plain SHA-256 of a chunk in a manifest');
+    }
+    // The disk's host digest key is never logged (nor is the datastore key it comes from).
+    const key = readFileSync(join(d.stateDir, 'keys', `datastore-${ds}.key`), 'utf8').trim();
+    const keys = { mac: Buffer.from(key.slice(0, 64), 'hex'), enc: Buffer.from(key.slice(64), 'hex') };
+    const logs = d.logs();
+    for (const secret of [hostDigestKey(keys, vm, 0).toString('hex'), key.slice(0, 64), key.slice(64)])
+      assert.ok(!logs.includes(secret), 'no key in the logs');
   });
 
   it('a host key that does not match is refused with the fix, never accepted, and not retried; with the right key the backup works', async () => {

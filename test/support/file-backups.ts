@@ -10,7 +10,7 @@ import type { ChunkPool } from '../../core/engine/pool.js';
 import type { Compression } from '../../core/model.js';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
-import type { DiskSpec } from '../../drivers/hypervisor/types.js';
+import type { DiskSpec, HypervisorDriver } from '../../drivers/hypervisor/types.js';
 
 export interface FileBackup {
   readonly pool: ChunkPool;
@@ -24,17 +24,20 @@ export interface FileBackup {
   readonly compression?: Compression;
   readonly compressionLevel?: number;
   readonly vmId?: number;
+  /** The hypervisor driver that reads the disks (default: the local `fs` driver). */
+  readonly hypervisor?: HypervisorDriver;
 }
 
 export async function backupFiles(b: FileBackup): Promise<Manifest> {
-  const pit = await fsDriver.prepare(
+  const hypervisor = b.hypervisor ?? fsDriver;
+  const pit = await hypervisor.prepare(
     { id: b.vmId ?? 7, state: 'POWEROFF', disks: [...b.disks] },
     { freeze: 'NONE', scratchDir: b.scratchDir },
   );
   try {
     return await runBackup({
       pit,
-      hypervisor: fsDriver,
+      hypervisor,
       datastore: b.datastore,
       pool: b.pool,
       compression: b.compression ?? 'zstd',
@@ -46,6 +49,6 @@ export async function backupFiles(b: FileBackup): Promise<Manifest> {
       now: () => Date.now(),
     });
   } finally {
-    await fsDriver.release(pit);
+    await hypervisor.release(pit);
   }
 }

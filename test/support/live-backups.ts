@@ -53,11 +53,18 @@ export const xmlField = (xml: string, name: string): string | undefined =>
   new RegExp(`<${name}>(?:<!\\[CDATA\\[)?([^<\\]]*)`).exec(xml)?.[1];
 
 /** A daemon with host kvm1 (VM_MAD kvm) and datastore 100, monitoring hosts every 2 s. */
-export async function startLiveWorld(stateDir?: string): Promise<RunningDaemon> {
+export async function startLiveWorld(
+  stateDir?: string,
+  options: { readonly encrypted?: boolean } = {},
+): Promise<RunningDaemon> {
   const conf = 'LOG_LEVEL = "debug"\nTIMEZONE = "UTC"\nMONITORING_INTERVAL_HOST = 2\n';
   const d = await startDaemon(stateDir === undefined ? { conf } : { stateDir, conf });
   await rpcOk(d, 'one.host.allocate', 'NAME="kvm1"\nTRANSPORT="local"\nVM_MAD="kvm"\n');
-  await rpcOk(d, 'one.datastore.allocate', 'NAME="backups"\n');
+  await rpcOk(
+    d,
+    'one.datastore.allocate',
+    `NAME="backups"\n${options.encrypted ? 'ENCRYPTION="YES"\n' : ''}`,
+  );
   return d;
 }
 
