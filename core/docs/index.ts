@@ -1,6 +1,16 @@
 export { groupPoolXml, groupXml, userPoolXml, userXml } from './accounts.js';
 export { backupJobPoolXml, backupJobXml, schedActionEl } from './backupjob.js';
-export { datastorePoolXml, datastoreXml, hostPoolXml, hostXml, imagePoolXml, imageXml } from './inventory.js';
+export {
+  datastorePoolXml,
+  datastoreXml,
+  hostPool,
+  hostPoolXml,
+  hostXml,
+  imagePool,
+  imagePoolXml,
+  imageXml,
+} from './inventory.js';
+export { type PoolDocument, type PoolElement, sameData } from './pool.js';
 export { runsXml } from './runs.js';
 export { clusterPoolXml, clusterXml, progressXml, systemConfigXml } from './system.js';
-export { vmPoolExtendedXml, vmPoolXml, vmStateCode, vmXml } from './vm.js';
+export { vmPool, vmPoolExtendedXml, vmPoolXml, vmStateCode, vmXml } from './vm.js';
