@@ -9,7 +9,8 @@
  * whole document would escape to, since escaping works character by character.
  *
  * One entry per slot (kind and object ID), so a changing object replaces its own entry; entries
- * of objects gone are dropped least recently used first once the kept bytes pass `maxBytes`.
+ * of objects gone are dropped least recently used first once the kept bytes pass `maxBytes`
+ * (16 MiB by default: some 4,000 VMs of the bench's size, 3-4 KiB each with their sources).
  */
 import { type PoolDocument, sameData } from '../docs/pool.js';
 import { EscapedString } from './xmlrpc.js';
@@ -20,8 +21,21 @@ interface Entry {
   readonly bytes: Buffer;
 }
 
-/** Bytes an entry holds, about: its escaped element, and its source, counted as as large again. */
-const sizeOf = (e: Entry): number => 2 * e.bytes.length;
+/**
+ * Bytes an entry holds, about: its escaped element, and its source (the view's rows, names and
+ * decoded template: measured at about as much again as the element's bytes), counted twice that.
+ */
+const sizeOf = (e: Entry): number => 3 * e.bytes.length;
+
+/**
+ * The element's bytes in a buffer of their own: a small Buffer is a slice of an 8 KiB pool that
+ * other, short-lived buffers share, and keeping the slice would keep the whole pool.
+ */
+function ownCopy(bytes: Buffer): Buffer {
+  const own = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(own);
+  return own;
+}
 
 export interface ElementCacheStats {
   readonly hits: number;
@@ -37,7 +51,7 @@ export class ElementCache {
   #hits = 0;
   #misses = 0;
 
-  constructor(maxBytes = 64 * 1024 * 1024) {
+  constructor(maxBytes = 16 * 1024 * 1024) {
     this.#maxBytes = maxBytes;
   }
 
@@ -55,7 +69,7 @@ export class ElementCache {
         continue;
       }
       this.#misses++;
-      const fresh: Entry = { source: e.source, bytes: escapeStringToBytes(e.xml()) };
+      const fresh: Entry = { source: e.source, bytes: ownCopy(escapeStringToBytes(e.xml())) };
       if (kept) {
         this.#entries.delete(e.slot);
         this.#bytes -= sizeOf(kept);
