@@ -55,7 +55,7 @@ export class ElementCache {
     this.#maxBytes = maxBytes;
   }
 
-  /** The document as an XML-RPC string value, from kept elements where their keys match. */
+  /** The document as an XML-RPC string value, from kept elements where their sources hold the same data. */
   escaped(doc: PoolDocument): EscapedString {
     const pieces: Uint8Array[] = [escapeStringToBytes(`<${doc.root}>`)];
     for (const e of doc.elements) {

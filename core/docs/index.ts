@@ -10,7 +10,6 @@ export {
   imagePoolXml,
   imageXml,
 } from './inventory.js';
-export { type PoolDocument, type PoolElement, sameData } from './pool.js';
 export { runsXml } from './runs.js';
 export { clusterPoolXml, clusterXml, progressXml, systemConfigXml } from './system.js';
 export { vmPool, vmPoolExtendedXml, vmPoolXml, vmStateCode, vmXml } from './vm.js';
