@@ -11,6 +11,7 @@ import { fileKeyStore } from '../drivers/datastore/keys.js';
 import type { DatastoreDriverFactory } from '../drivers/datastore/types.js';
 import { vmDiscovery } from '../drivers/hypervisor/registry.js';
 import type { HypervisorHosts } from '../drivers/hypervisor/types.js';
+import { ElementCache } from './api/element-cache.js';
 import type { Services } from './api/methods.js';
 import { ApiServer } from './api/server.js';
 import { type Clock, epochSeconds } from './clock.js';
@@ -411,6 +412,7 @@ export class Daemon {
       owned: ownedCalls(serviceDeps),
       vmBackups: this.#vmBackups,
       clusters: new ClusterService(serviceDeps),
+      elements: new ElementCache(),
       systemConfig: {
         maxBackups: config.maxBackups,
         maxBackupsHost: config.maxBackupsHost,

@@ -9,11 +9,11 @@
  */
 import { asActionError, ErrorCode, isOneError, type OneError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { METHODS, type Services } from './methods.js';
+import { METHODS, type MethodResult, type Services } from './methods.js';
 import { FaultCode, XmlRpcFaultError } from './signature.js';
 import type { XmlRpcValue } from './xmlrpc-value.js';
 
-export type OneResponse = [boolean, number | string | boolean, number];
+export type OneResponse = [boolean, MethodResult, number];
 
 /** An XML-RPC fault: the call never reached a method. */
 export interface FaultResponse {

@@ -73,7 +73,7 @@ export const INVENTORY_METHODS: Readonly<Record<string, MethodDef>> = {
   'one.vm.delete': onId([id], (s, who, vmId) => s.vms.delete(who, vmId)),
   ...ownedMethods('one.vm', 'vms'),
   'one.vmpool.info': method(vmPoolParams, async (s, who, filter, start, end, state, kv) =>
-    docs.vmPoolXml(await s.vms.pool(who, { filter, start, end }, vmFilter(state, kv))),
+    s.elements.escaped(docs.vmPool(await s.vms.pool(who, { filter, start, end }, vmFilter(state, kv)))),
   ),
   'one.vmpool.infoextended': method(vmPoolParams, async (s, who, filter, start, end, state, kv) =>
     docs.vmPoolExtendedXml(
@@ -112,7 +112,7 @@ export const INVENTORY_METHODS: Readonly<Record<string, MethodDef>> = {
     return `ADDED=${ids(r.added)} UPDATED=${ids(r.updated)} GONE=${ids(r.gone)}`;
   }),
   'one.hostpool.info': method([], async (s, who) =>
-    docs.hostPoolXml(await s.hosts.pool(who), (host) => hostActivity(s, host)),
+    s.elements.escaped(docs.hostPool(await s.hosts.pool(who), (host) => hostActivity(s, host))),
   ),
 
   // Datastores
@@ -152,7 +152,7 @@ export const INVENTORY_METHODS: Readonly<Record<string, MethodDef>> = {
   ),
   ...ownedMethods('one.image', 'images'),
   'one.imagepool.info': method(poolParams, async (s, who, filter, start, end) =>
-    docs.imagePoolXml(await s.images.pool(who, { filter, start, end })),
+    s.elements.escaped(docs.imagePool(await s.images.pool(who, { filter, start, end }))),
   ),
 
   // Users and groups

@@ -16,7 +16,9 @@ import type { OwnedCalls } from '../services/owned-calls.js';
 import type { UserService } from '../services/users.js';
 import type { VmBackupService } from '../services/vm-backups.js';
 import type { VmService } from '../services/vms.js';
+import type { ElementCache } from './element-cache.js';
 import { type ArgsOf, boolParam, checkArgs, intParam, type ParamSpec, stringParam } from './signature.js';
+import type { EscapedString } from './xmlrpc.js';
 import type { XmlRpcValue } from './xmlrpc-value.js';
 
 export interface Services {
@@ -30,6 +32,8 @@ export interface Services {
   readonly owned: OwnedCalls;
   readonly vmBackups: VmBackupService;
   readonly clusters: ClusterService;
+  /** Pool documents' elements, kept rendered while their objects stay the same. */
+  readonly elements: ElementCache;
   /** What `one.system.config` reports. */
   readonly systemConfig: SystemConfigView;
   /** Progress of a running backup of a VM, or why a queued one waits, if any. */
@@ -45,7 +49,8 @@ export interface Services {
   ) => Promise<readonly { timeMs: number; line: string }[]>;
 }
 
-export type MethodResult = number | string | boolean;
+/** A method's answer; a pool document comes as an EscapedString built from kept elements. */
+export type MethodResult = number | string | boolean | EscapedString;
 
 /** A call whose arguments are checked, waiting for its authenticated caller. */
 export type PreparedCall = (s: Services, who: Requester) => Promise<MethodResult>;

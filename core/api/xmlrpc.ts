@@ -125,16 +125,33 @@ const STRING_HEAD = Buffer.from('<value><string>');
 const STRING_TAIL = Buffer.from('</string></value>');
 
 /**
- * encodeMethodResponse's bytes (UTF-8), the form the daemon sends: a response array (OpenNebula's
- * `[ok, body, code]`) whose long strings, the XML documents, are escaped straight into bytes.
+ * A `<string>` value whose text is already escaped for XML-RPC (escapeStringToBytes), in UTF-8
+ * pieces: a pool document assembled from kept elements (core/api/element-cache.ts).
  */
-export function encodeMethodResponseBytes(value: XmlRpcEncodable): Buffer {
-  if (!Array.isArray(value) || !value.some((v) => typeof v === 'string' && v.length >= LONG_STRING)) {
-    return Buffer.from(encodeMethodResponse(value), 'utf8');
+export class EscapedString {
+  constructor(readonly pieces: readonly Uint8Array[]) {}
+}
+
+/** A response array as the daemon answers: OpenNebula's `[ok, body, code]`. */
+export type ResponseArray = readonly (XmlRpcEncodable | EscapedString)[];
+
+/**
+ * encodeMethodResponse's bytes (UTF-8), the form the daemon sends: a response array (OpenNebula's
+ * `[ok, body, code]`) whose long strings, the XML documents, are escaped straight into bytes, and
+ * whose EscapedStrings are copied as they are.
+ */
+export function encodeMethodResponseBytes(value: XmlRpcEncodable | ResponseArray): Buffer {
+  const items: readonly unknown[] | undefined = Array.isArray(value) ? value : undefined;
+  if (!items?.some((v) => v instanceof EscapedString || (typeof v === 'string' && v.length >= LONG_STRING))) {
+    return Buffer.from(encodeMethodResponse(value as XmlRpcEncodable), 'utf8');
   }
-  const parts: Buffer[] = [ARRAY_HEAD];
-  for (const item of value as readonly XmlRpcEncodable[]) {
-    if (typeof item === 'string' && item.length >= LONG_STRING) {
+  const parts: Uint8Array[] = [ARRAY_HEAD];
+  for (const item of value as ResponseArray) {
+    if (item instanceof EscapedString) {
+      parts.push(STRING_HEAD);
+      for (const piece of item.pieces) parts.push(piece);
+      parts.push(STRING_TAIL);
+    } else if (typeof item === 'string' && item.length >= LONG_STRING) {
       parts.push(STRING_HEAD, escapeStringToBytes(item), STRING_TAIL);
     } else parts.push(Buffer.from(encodeValue(item, 'i4', 2), 'utf8'));
   }

@@ -10,6 +10,7 @@ import type { ImageView } from '../services/images.js';
 import type { PlainAttribute } from '../template/attributes.js';
 import { cdata, el, render, type XmlNode } from '../xml/build.js';
 import { idsEl, num, ownedHead, templateEl } from './common.js';
+import type { PoolDocument } from './pool.js';
 
 /** What a host is doing that the scheduler knows: backups of its VMs running now. */
 export interface HostActivity {
@@ -82,6 +83,19 @@ function hostEl(v: HostView, activity: HostActivity): XmlNode {
 }
 
 export const hostXml = (v: HostView, activity: HostActivity): string => render(hostEl(v, activity));
+/** `one.hostpool.info`, element by element (core/docs/pool.ts). */
+export const hostPool = (vs: readonly HostView[], activity: (v: HostView) => HostActivity): PoolDocument => ({
+  root: 'HOST_POOL',
+  elements: vs.map((v) => {
+    const doing = activity(v);
+    return {
+      slot: `HOST ${v.row.id}`,
+      source: [v, doing],
+      xml: () => render(hostEl(v, doing)),
+    };
+  }),
+});
+/** `one.hostpool.info` rendered whole (the daemon answers with hostPool's elements). */
 export const hostPoolXml = (vs: readonly HostView[], activity: (v: HostView) => HostActivity): string =>
   render(el('HOST_POOL', ...vs.map((v) => hostEl(v, activity(v)))));
 
@@ -196,5 +210,15 @@ function captureEls(capture: unknown): XmlNode[] {
 }
 
 export const imageXml = (v: ImageView): string => render(imageEl(v));
+/** `one.imagepool.info`, element by element (core/docs/pool.ts). */
+export const imagePool = (vs: readonly ImageView[]): PoolDocument => ({
+  root: 'IMAGE_POOL',
+  elements: vs.map((v) => ({
+    slot: `IMAGE ${v.row.id}`,
+    source: v,
+    xml: () => render(imageEl(v)),
+  })),
+});
+/** `one.imagepool.info` rendered whole (the daemon answers with imagePool's elements). */
 export const imagePoolXml = (vs: readonly ImageView[]): string =>
   render(el('IMAGE_POOL', ...vs.map(imageEl)));

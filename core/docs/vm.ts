@@ -9,6 +9,7 @@ import type { VmView } from '../services/vms.js';
 import type { PlainAttribute } from '../template/attributes.js';
 import { cdata, el, render, type XmlNode } from '../xml/build.js';
 import { idsEl, lockEls, num, ownedHead, templateEl } from './common.js';
+import type { PoolDocument } from './pool.js';
 
 const MB = 1024 * 1024;
 
@@ -217,7 +218,17 @@ function shortVmEl(v: VmView): XmlNode {
 
 export const vmXml = (v: VmView, progress?: BackupProgressView): string => render(vmEl(v, progress));
 
-/** `one.vmpool.info`: the short VMs. */
+/** `one.vmpool.info`: the short VMs, element by element (core/docs/pool.ts). */
+export const vmPool = (vs: readonly VmView[]): PoolDocument => ({
+  root: 'VM_POOL',
+  elements: vs.map((v) => ({
+    slot: `short VM ${v.row.id}`,
+    source: v,
+    xml: () => render(shortVmEl(v)),
+  })),
+});
+
+/** `one.vmpool.info`: the short VMs, rendered whole (the daemon answers with vmPool's elements). */
 export const vmPoolXml = (vs: readonly VmView[]): string => render(el('VM_POOL', ...vs.map(shortVmEl)));
 
 /** `one.vmpool.infoextended`: the full VMs, with the progress of their backups. */

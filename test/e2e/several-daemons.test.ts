@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { restoreDisk0, sha256File } from '../support/backups.js';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
@@ -445,6 +445,35 @@ describe('several daemons on one PostgreSQL', () => {
     const show = await runCli('onehost', ['show', 'node1'], quiet);
     assert.match(show.stdout, /STATE\s*:\s*MONITORED/);
     assert.match(show.stdout, /FREE DISK\s*:\s*[\d.]+[MGT] of [\d.]+[MGT]/);
+  });
+
+  it("a pool answer shows another daemon's commit at once (kept elements are checked against the rows read)", async () => {
+    const database = await createDatabase(pg, 'pools');
+    const a = await join3(database);
+    const b = await join3(database, a);
+    await rpcOk(a, 'one.host.allocate', 'NAME = "node1"\nTRANSPORT = "local"\nVM_MAD = "fs"\n');
+    const disk = join(tempDir('onebackup-vms-'), 'vm.raw');
+    dirs.push(dirname(disk));
+    execFileSync('qemu-img', ['create', '-q', '-f', 'raw', disk, '4M']);
+    const vm = Number(
+      await rpcOk(
+        a,
+        'one.vm.allocate',
+        `NAME = "vm-x"\nHOST = "node1"\nSTATE = "POWEROFF"\nDISK = [ SOURCE = "${disk}" ]\n`,
+      ),
+    );
+    const pools = async (d: RunningDaemon) =>
+      `${String(await rpcOk(d, 'one.vmpool.info', -2, -1, -1, -1))}${String(await rpcOk(d, 'one.hostpool.info'))}`;
+    const kept = await pools(b);
+    assert.equal(await pools(b), kept);
+    assert.match(kept, /<NAME>vm-x<\/NAME>/);
+    await rpcOk(a, 'one.vm.rename', vm, 'vm-y');
+    await rpcOk(a, 'one.host.rename', 0, 'node-one');
+    const next = await pools(b);
+    assert.match(next, /<NAME>vm-y<\/NAME>/);
+    assert.match(next, /<HOSTNAME>node-one<\/HOSTNAME>/);
+    assert.match(next, /<HOST><ID>0<\/ID><NAME>node-one<\/NAME>/);
+    assert.equal(next, await pools(a), 'both daemons answer the same');
   });
 
   it('a GC is refused while another daemon writes to the datastore, and runs once it does not', async () => {
