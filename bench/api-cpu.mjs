@@ -9,11 +9,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { call } from './xmlrpc-call.mjs';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const { values: flags } = parseArgs({
@@ -28,42 +29,6 @@ const CALLS = Number(flags.calls);
 const ROUNDS = Number(flags.rounds);
 const BACKED_UP = Math.min(40, VMS);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const xmlValue = (v) =>
-  typeof v === 'number'
-    ? `<int>${v}</int>`
-    : `<string>${String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;')}</string>`;
-const body = (method, params) =>
-  `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params>${params
-    .map((p) => `<param><value>${xmlValue(p)}</value></param>`)
-    .join('')}</params></methodCall>`;
-
-function call(target, agent, session, method, ...params) {
-  const payload = body(method, [session, ...params]);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: '/RPC2',
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(payload) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => {
-          text += d;
-        });
-        res.on('end', () => resolve({ ok: /<array><data>\s*<value><boolean>1<\/boolean>/.test(text), text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 /** utime + stime in ms of /proc/<path>/stat (USER_HZ = 100). */
 function cpuMs(path) {

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { call, retries } from './xmlrpc-call.mjs';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const { values: flags } = parseArgs({
@@ -48,59 +49,6 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (sorted, q) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function xmlValue(v) {
-  if (typeof v === 'number') return `<int>${v}</int>`;
-  if (typeof v === 'boolean') return `<boolean>${v ? 1 : 0}</boolean>`;
-  return `<string>${String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;')}</string>`;
-}
-const body = (method, params) =>
-  `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params>${params
-    .map((p) => `<param><value>${xmlValue(p)}</value></param>`)
-    .join('')}</params></methodCall>`;
-
-/**
- * Requests sent on a kept-alive socket the daemon was closing as idle (keepAliveTimeout), and
- * sent again on a new one, as Node's http documentation advises (`request.reusedSocket`).
- */
-let staleSocketRetries = 0;
-
-/** One call over the agent; resolves { ok, code, text }. */
-function call(target, agent, session, method, ...params) {
-  const payload = body(method, [session, ...params]);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: '/RPC2',
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(payload) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => {
-          text += d;
-        });
-        res.on('end', () => {
-          const ok = /<array><data>\s*<value><boolean>1<\/boolean>/.test(text);
-          const code = Number(/<i4>(\d+)<\/i4><\/value>\s*<\/data><\/array>/.exec(text)?.[1] ?? -1);
-          resolve({ ok, code: ok ? 0 : code, text });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', (err) => {
-      if (req.reusedSocket && err.code === 'ECONNRESET') {
-        staleSocketRetries++;
-        call(target, agent, session, method, ...params).then(resolve, reject);
-      } else reject(err);
-    });
-    req.end(payload);
-  });
-}
 
 async function startDaemon(dir) {
   const conf = join(dir, 'onebackupd.conf');
@@ -300,7 +248,7 @@ async function phase(attackers) {
       attackerAccepted: 0,
     };
     await loopDelay(url, agent); // resets the daemon's event-loop delay histogram
-    staleSocketRetries = 0;
+    retries.staleSocketRetries = 0;
     const cpu0 = cpuMs(daemon.pid);
     const end = performance.now() + DURATION_S * 1000;
     const loops = [];
@@ -319,7 +267,7 @@ async function phase(attackers) {
       loop: await loopDelay(url, agent),
       cpuPerCallMs: cpu / Math.max(1, calls),
       callsPerS: calls / DURATION_S,
-      staleSocketRetries,
+      staleSocketRetries: retries.staleSocketRetries,
     };
   } finally {
     agent.destroy();

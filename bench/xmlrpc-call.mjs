@@ -1,0 +1,54 @@
+// One XML-RPC call to onebackupd over a kept-alive http.Agent, for the API benches (api.mjs,
+// api-cpu.mjs): resolves { ok, code, text }. A request sent on a kept-alive socket the daemon
+// was closing as idle (keepAliveTimeout) is sent again on a new one, as Node's http
+// documentation advises (`request.reusedSocket`); `staleSocketRetries` counts them.
+import { request } from 'node:http';
+
+export const retries = { staleSocketRetries: 0 };
+
+function xmlValue(v) {
+  if (typeof v === 'number') return `<int>${v}</int>`;
+  if (typeof v === 'boolean') return `<boolean>${v ? 1 : 0}</boolean>`;
+  return `<string>${String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;')}</string>`;
+}
+
+const body = (method, params) =>
+  `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params>${params
+    .map((p) => `<param><value>${xmlValue(p)}</value></param>`)
+    .join('')}</params></methodCall>`;
+
+export function call(target, agent, session, method, ...params) {
+  const payload = body(method, [session, ...params]);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: '/RPC2',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => {
+          text += d;
+        });
+        res.on('end', () => {
+          const ok = /<array><data>\s*<value><boolean>1<\/boolean>/.test(text);
+          const code = Number(/<i4>(\d+)<\/i4><\/value>\s*<\/data><\/array>/.exec(text)?.[1] ?? -1);
+          resolve({ ok, code: ok ? 0 : code, text });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', (err) => {
+      if (req.reusedSocket && err.code === 'ECONNRESET') {
+        retries.staleSocketRetries++;
+        call(target, agent, session, method, ...params).then(resolve, reject);
+      } else reject(err);
+    });
+    req.end(payload);
+  });
+}
