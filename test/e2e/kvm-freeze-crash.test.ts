@@ -60,8 +60,20 @@ async function until(
   timeoutMs = 60_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  // A check that throws counts as not yet: QMP serves one client, and while the daemon holds the
+  // socket (setting up or ending a view) a probe gets no greeting in time.
+  let lastError = '';
+  const passes = async () => {
+    try {
+      return await check();
+    } catch (err) {
+      lastError = (err as Error).message;
+      return false;
+    }
+  };
+  while (!(await passes())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${lastError ? ` (last check: ${lastError})` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
