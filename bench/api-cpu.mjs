@@ -6,17 +6,15 @@
 // reads the daemon's CPU time from /proc: the main thread's (the event loop, where documents are
 // built) and the whole process's. Wrong passwords are sent last (throttled after a few).
 // BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { call } from './xmlrpc-call.mjs';
+import { call, startDaemon } from './xmlrpc-call.mjs';
 
-const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const { values: flags } = parseArgs({
   options: {
     vms: { type: 'string', default: '150' },
@@ -38,35 +36,9 @@ function cpuMs(path) {
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'onebackup-bench-api-cpu-'));
-  const conf = join(dir, 'onebackupd.conf');
-  writeFileSync(conf, 'LOG_LEVEL = "error"\n');
-  const daemon = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      join(DIST, 'cli/onebackupd.js'),
-      '--config',
-      conf,
-      '--listen',
-      '127.0.0.1:0',
-      '--state-dir',
-      dir,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const { daemon, url: target } = await startDaemon(dir);
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   try {
-    const target = new URL(
-      await new Promise((resolve, reject) => {
-        let out = '';
-        daemon.stdout.on('data', (d) => {
-          out += d;
-          const m = /listening on (\S+)/.exec(out);
-          if (m) resolve(m[1]);
-        });
-        daemon.once('exit', (code) => reject(new Error(`onebackupd exited with ${code}`)));
-      }),
-    );
     const session = readFileSync(join(dir, 'one_auth'), 'utf8').trim();
     const ok = async (method, ...params) => {
       const r = await call(target, agent, session, method, ...params);

@@ -12,18 +12,16 @@
 // Reports p50/p99 per call kind, errors, and the daemon's peak RSS (VmHWM); with --runs N, the
 // median of N runs of each figure. Exits 1 unless every phase has 0 errors, p99 of info and list
 // under 100 ms, and peak RSS under 512 MiB.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { call, retries } from './xmlrpc-call.mjs';
+import { call, retries, startDaemon } from './xmlrpc-call.mjs';
 
-const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const { values: flags } = parseArgs({
   options: {
     duration: { type: 'string', default: '60' },
@@ -49,35 +47,6 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (sorted, q) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function startDaemon(dir) {
-  const conf = join(dir, 'onebackupd.conf');
-  writeFileSync(conf, 'LOG_LEVEL = "error"\n');
-  const daemon = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      join(DIST, 'cli/onebackupd.js'),
-      '--config',
-      conf,
-      '--listen',
-      '127.0.0.1:0',
-      '--state-dir',
-      dir,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    daemon.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    daemon.once('exit', (code) => reject(new Error(`onebackupd exited with ${code}`)));
-  });
-  return { daemon, url: new URL(url) };
-}
 
 async function buildInventory(target, agent, session, dir) {
   const ok = async (method, ...params) => {

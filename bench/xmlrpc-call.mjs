@@ -1,8 +1,16 @@
-// One XML-RPC call to onebackupd over a kept-alive http.Agent, for the API benches (api.mjs,
-// api-cpu.mjs): resolves { ok, code, text }. A request sent on a kept-alive socket the daemon
+// The API benches' (api.mjs, api-cpu.mjs) daemon and client: startDaemon(dir) starts onebackupd
+// on a state directory, listening on a free port (BENCH_DAEMON_NODE_ARGS go to its node, e.g.
+// --cpu-prof); call() makes one XML-RPC call over a kept-alive http.Agent and resolves
+// { ok, code, text }. A request sent on a kept-alive socket the daemon
 // was closing as idle (keepAliveTimeout) is sent again on a new one, as Node's http
 // documentation advises (`request.reusedSocket`); `staleSocketRetries` counts them.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 export const retries = { staleSocketRetries: 0 };
 
@@ -51,4 +59,34 @@ export function call(target, agent, session, method, ...params) {
     });
     req.end(payload);
   });
+}
+
+/** onebackupd on `dir` (LOG_LEVEL error); resolves { daemon, url } once it listens. */
+export async function startDaemon(dir) {
+  const conf = join(dir, 'onebackupd.conf');
+  writeFileSync(conf, 'LOG_LEVEL = "error"\n');
+  const daemon = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      join(DIST, 'cli/onebackupd.js'),
+      '--config',
+      conf,
+      '--listen',
+      '127.0.0.1:0',
+      '--state-dir',
+      dir,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    daemon.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    daemon.once('exit', (code) => reject(new Error(`onebackupd exited with ${code}`)));
+  });
+  return { daemon, url: new URL(url) };
 }
