@@ -187,7 +187,14 @@ export class UserService {
       const text = token === '' ? randomBytes(20).toString('hex') : token;
       const added = await insertLoginToken(
         trx,
-        { uid: user.id, token_hash: sha256(text), expiration: lifetime === -1 ? -1 : now + lifetime, egid },
+        {
+          uid: user.id,
+          token_hash: sha256(text),
+          // Whole seconds, rounded up: a token lives at least `valid` seconds, never less (a
+          // 1-second token made late in a second would otherwise die within milliseconds).
+          expiration: lifetime === -1 ? -1 : Math.ceil(this.deps.clock.now() / 1000) + lifetime,
+          egid,
+        },
         now,
         MAX_LOGIN_TOKENS,
       );

@@ -154,3 +154,17 @@ describe('failed logins', () => {
     assert.ok(doneBeforeLegit < 10, `${doneBeforeLegit} of 30 attacker checks ran before the legitimate one`);
   });
 });
+
+describe('login tokens', () => {
+  it('live at least the seconds asked for, however late in a second they are made', async () => {
+    const { deps, clock, password } = await world();
+    const users = new UserService(deps);
+    clock.advance(999);
+    const token = await users.login(admin, 'oneadmin', '', 1, -1);
+    clock.advance(900);
+    assert.equal((await users.authenticate(`oneadmin:${token}`)).uid, ONEADMIN_UID);
+    clock.advance(200);
+    await refused(users.authenticate(`oneadmin:${token}`), /.*/);
+    assert.equal((await users.authenticate(`oneadmin:${password}`)).uid, ONEADMIN_UID);
+  });
+});
