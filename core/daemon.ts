@@ -17,6 +17,7 @@ import { ApiServer } from './api/server.js';
 import { type Clock, epochSeconds } from './clock.js';
 import type { DaemonConfig } from './config.js';
 import type { DiskInspector } from './disk-facts.js';
+import { gcmImplementation } from './engine/aes-gcm.js';
 import { datastoreAccess } from './engine/datastore-access.js';
 import { DatastoreProbes } from './engine/datastore-probes.js';
 import { OpenDatastores } from './engine/open-datastores.js';
@@ -489,6 +490,7 @@ export class Daemon {
       state_dir: config.stateDir,
       db: store.where,
       metrics: this.#metricsUrl,
+      chunk_encryption: gcmImplementation,
     });
     return this.#url;
   }

@@ -8,6 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { move } from 'piscina';
 import { hostChunkDigest } from '../host-digest.js';
+import { gcmLeavesGarbage } from './aes-gcm.js';
 import { type CodecOptions, chunkId, decodeChunk, decodeChunkInto, encodeChunkInto } from './chunk-codec.js';
 import { PAYLOAD_CAPACITY, type SlotRef } from './chunk-slots.js';
 import { CHUNK_SIZE } from './manifest.js';
@@ -51,18 +52,19 @@ export interface DecodeTask {
 export type ChunkTask = EncodeSlotTask | DecodeSlotTask | DecodeTask;
 
 /**
- * AES-GCM in node:crypto returns a new Buffer for every 16 KiB slice (chunk-codec.ts): 4 MiB of
- * garbage per chunk, which V8 frees only once about 64 MiB of such external memory have piled
- * up; in the daemon that kept 35 MiB of RSS per worker thread for good. A young-generation
- * collection after each slot task (a scavenge of this thread's tiny heap, 0.2-0.4 ms here
- * against 5-10 ms for the chunk) frees them while they are few: 12 MiB per thread instead.
+ * AES-GCM in node:crypto (aes-gcm.ts without its addon) returns a new Buffer for every 16 KiB
+ * slice: 4 MiB of garbage per chunk, which V8 frees only once about 64 MiB of such external
+ * memory have piled up; in the daemon that kept 35 MiB of RSS per worker thread for good. Then a
+ * young-generation collection after each slot task (a scavenge of this thread's tiny heap,
+ * 0.2-0.4 ms here against 5-10 ms for the chunk) frees them while they are few: 12 MiB per
+ * thread instead. The addon leaves no such garbage, and no collection is forced.
  */
 setFlagsFromString('--expose-gc');
 const collectYoung = runInNewContext('gc') as (options: { type: 'minor' }) => void;
 
 export default function run(task: ChunkTask): EncodeSlotResult | number | Uint8Array {
   const result = runTask(task);
-  if (task.op !== 'decode') collectYoung({ type: 'minor' });
+  if (gcmLeavesGarbage && task.op !== 'decode') collectYoung({ type: 'minor' });
   return result;
 }
 
