@@ -3,12 +3,13 @@
 // 1,000 jobs through XML-RPC, then times the CLI as a user runs it (a new node process each time),
 // the one.backupjobpool.info call alone, and `node -e ''` as the reference measured in the same
 // run. Medians of 7 runs.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { startDaemon } from './xmlrpc-call.mjs';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
@@ -39,25 +40,8 @@ async function rpc(url, session, method, ...params) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'onebackup-bench-list-'));
-const conf = join(dir, 'onebackupd.conf');
-writeFileSync(conf, 'LOG_LEVEL = "error"\n');
-const daemon = spawn(
-  process.execPath,
-  [join(DIST, 'cli/onebackupd.js'), '--config', conf, '--listen', '127.0.0.1:0', '--state-dir', dir],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
+const { daemon, url } = await startDaemon(dir);
 try {
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    daemon.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    daemon.once('exit', (code) => reject(new Error(`onebackupd exited with ${code}`)));
-  });
   const session = (await import('node:fs')).readFileSync(join(dir, 'one_auth'), 'utf8').trim();
   const disk = join(dir, 'disk.raw');
   execFileSync('truncate', ['-s', '1M', disk]);
@@ -82,7 +66,7 @@ try {
   console.log(
     `setup: ${HOSTS} hosts, ${JOBS} VMs, ${JOBS} jobs in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
-  const env = { ...process.env, ONE_XMLRPC: url, ONE_AUTH: join(dir, 'one_auth'), TZ: 'UTC' };
+  const env = { ...process.env, ONE_XMLRPC: url.href, ONE_AUTH: join(dir, 'one_auth'), TZ: 'UTC' };
   const time = (fn) => {
     const t = performance.now();
     fn();
