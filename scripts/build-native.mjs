@@ -2,7 +2,7 @@
 // into the caller's buffers through the OpenSSL inside the running Node binary (no library of
 // our own is linked). Needs gcc and Node's headers (node_api.h, openssl/evp.h: NodeSource and
 // the official tarballs ship them in <prefix>/include/node). When either is missing it says so
-// and exits 0: the chunk codec then uses node:crypto, correct and about 10 % slower per backup.
+// and exits 0: the chunk codec then uses node:crypto: the same bytes, full backups ~15 % slower.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

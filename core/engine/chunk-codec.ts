@@ -95,8 +95,9 @@ function compressInto(plain: Uint8Array, o: CodecOptions, into: Uint8Array): num
 }
 
 /**
- * Encodes one chunk straight into `into` (at least PAYLOAD_CAPACITY bytes): no allocation per
- * chunk beyond AES-GCM's small slices. Returns the chunk ID and the payload length.
+ * Encodes one chunk straight into `into` (at least PAYLOAD_CAPACITY bytes): compressed into its
+ * place and encrypted there, no allocation per chunk (but node:crypto's slices when the AES-GCM
+ * addon is not built). Returns the chunk ID and the payload length.
  */
 export function encodeChunkInto(
   plain: Uint8Array,
