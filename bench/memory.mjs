@@ -28,6 +28,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
+import { listeningUrl } from './xmlrpc-call.mjs';
+
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const { encodeMethodCall, decodeMethodResponse } = await import(join(DIST, 'core/api/xmlrpc.js'));
 
@@ -158,17 +160,7 @@ async function startDaemon(stateDir, limits) {
       }
     }
   });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`onebackupd exited with ${code}: ${events.map((e) => e.msg).join('\n')}`)),
-    );
-  });
+  const url = await listeningUrl(child, () => `: ${events.map((e) => e.msg).join('\n')}`);
   const session = readFileSync(join(stateDir, 'one_auth'), 'utf8').trim();
   const rpc = async (method, ...params) => {
     const res = await fetch(url, {

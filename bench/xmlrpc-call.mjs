@@ -79,14 +79,21 @@ export async function startDaemon(dir) {
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  const url = await new Promise((resolve, reject) => {
+  return { daemon, url: await listeningUrl(daemon) };
+}
+
+/**
+ * The URL an onebackupd child prints on stdout once it listens; rejects if it exits first, with
+ * `why()` (what it logged, say) after the exit code.
+ */
+export function listeningUrl(child, why = () => '') {
+  return new Promise((resolve, reject) => {
     let out = '';
-    daemon.stdout.on('data', (d) => {
+    child.stdout.on('data', (d) => {
       out += d;
       const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]);
+      if (m) resolve(new URL(m[1]));
     });
-    daemon.once('exit', (code) => reject(new Error(`onebackupd exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`onebackupd exited with ${code}${why()}`)));
   });
-  return { daemon, url: new URL(url) };
 }
