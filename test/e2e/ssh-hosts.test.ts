@@ -62,6 +62,18 @@ async function agentBytes(host: string): Promise<number> {
   return sum;
 }
 
+/** A powered-off VM on `host` backed up in INCREMENT mode, its one disk 32 MiB of random bytes at `disk`. */
+async function incrementVmOn(host: string, name: string, disk: string): Promise<number> {
+  writeFileSync(disk, randomBytes(32 * MiB));
+  return Number(
+    await rpcOk(
+      d,
+      'one.vm.allocate',
+      `NAME = "${name}"\nHOST = "${host}"\nSTATE = "POWEROFF"\nBACKUP_CONFIG = [ MODE = "INCREMENT" ]\nDISK = [ SOURCE = "${disk}" ]\n`,
+    ),
+  );
+}
+
 async function vmXml(vm: number): Promise<string> {
   const r = await cli('onevm', ['show', String(vm), '-x']);
   assert.equal(r.code, 0, r.stderr);
@@ -186,14 +198,7 @@ describe('hypervisor hosts over SSH', () => {
   it('an increment of a disk on an SSH host moves only the chunks that changed (hashed on the host)', async () => {
     const h = hosts[1] as TestSshd;
     const disk = join(work, 'host1', 'digests.raw');
-    writeFileSync(disk, randomBytes(32 * MiB));
-    const vm = Number(
-      await rpcOk(
-        d,
-        'one.vm.allocate',
-        `NAME = "vm-digests"\nHOST = "${h.host}"\nSTATE = "POWEROFF"\nBACKUP_CONFIG = [ MODE = "INCREMENT" ]\nDISK = [ SOURCE = "${disk}" ]\n`,
-      ),
-    );
+    const vm = await incrementVmOn(h.host, 'vm-digests', disk);
     const first = await backupVm(d, vm, datastore);
     // 4 MiB rewritten in the middle: one chunk.
     const fd = openSync(disk, 'r+');
@@ -234,14 +239,7 @@ describe('hypervisor hosts over SSH', () => {
     assert.equal(sealed.code, 0, sealed.stderr);
     const ds = Number(/ID: (\d+)/.exec(sealed.stdout)?.[1]);
     const disk = join(work, 'host2', 'sealed.raw');
-    writeFileSync(disk, randomBytes(32 * MiB));
-    const vm = Number(
-      await rpcOk(
-        d,
-        'one.vm.allocate',
-        `NAME = "vm-sealed"\nHOST = "${h.host}"\nSTATE = "POWEROFF"\nBACKUP_CONFIG = [ MODE = "INCREMENT" ]\nDISK = [ SOURCE = "${disk}" ]\n`,
-      ),
-    );
+    const vm = await incrementVmOn(h.host, 'vm-sealed', disk);
     const shas = [sha256File(disk)];
     const image = await backupVm(d, vm, ds);
     const increments = async () => {
