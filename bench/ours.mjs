@@ -9,6 +9,7 @@ import { runBackup } from '../dist/core/engine/backup.js';
 import { decodeManifest } from '../dist/core/engine/manifest.js';
 import { ChunkPool } from '../dist/core/engine/pool.js';
 import { restoreDisk } from '../dist/core/engine/restore.js';
+import { DEFAULT_CHUNK_ID_HASH } from '../dist/core/model.js';
 import { localDatastore } from '../dist/drivers/datastore/local.js';
 import { fsDriver } from '../dist/drivers/hypervisor/fs.js';
 
@@ -54,6 +55,8 @@ async function main() {
         compression: 'zstd',
         compressionLevel: 1,
         keys,
+        // What a new datastore names its chunks with.
+        chunkIds: DEFAULT_CHUNK_ID_HASH,
         manifestPath: manifest,
         parent: null,
         now: () => Date.now(),

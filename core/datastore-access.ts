@@ -5,6 +5,7 @@
  * `onedatastore import`, and the datastore's encryption key exported or imported under a
  * passphrase. Nothing here is kept between calls.
  */
+import { type ChunkIdHash, DEFAULT_CHUNK_ID_HASH, LEGACY_CHUNK_ID_HASH } from './model.js';
 
 /** A datastore's storage as a driver opens it: ID (-1 before it has one), DS_MAD, attributes. */
 export interface StorageSettings {
@@ -23,7 +24,31 @@ export interface DatastoreIdentity {
   readonly datastoreId: number;
   /** Epoch seconds. */
   readonly createdAt: number;
+  /**
+   * How the datastore names its chunks, for its whole life (version 2 on). Absent in documents
+   * written before BLAKE3 chunk IDs: those datastores use SHA-256.
+   */
+  readonly chunkIds?: ChunkIdHash;
 }
+
+/** The identity format version this onebackup writes (2: the document names its chunk ID hash). */
+export const IDENTITY_VERSION = 2;
+
+/** The identity of a datastore made now: new chunks named with the default hash. */
+export function newIdentity(uuid: string, datastoreId: number, createdAt: number): DatastoreIdentity {
+  return {
+    format: 'onebackup-datastore',
+    version: IDENTITY_VERSION,
+    uuid,
+    datastoreId,
+    createdAt,
+    chunkIds: DEFAULT_CHUNK_ID_HASH,
+  };
+}
+
+/** How a datastore with this identity (or none: from before identities) names its chunks. */
+export const chunkIdsOf = (identity: DatastoreIdentity | undefined): ChunkIdHash =>
+  identity?.chunkIds ?? LEGACY_CHUNK_ID_HASH;
 
 /** The template attribute that holds the UUID of the datastore's identity. */
 export const DATASTORE_UUID = 'DATASTORE_UUID';

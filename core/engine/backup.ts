@@ -11,7 +11,7 @@ import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { HypervisorDriver, PointInTime } from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
-import type { Compression } from '../model.js';
+import type { ChunkIdHash, Compression } from '../model.js';
 import { type ChangedChunks, captureOf, changedChunks, chunksTouched } from './changed-chunks.js';
 import { CHUNK_HEADER, storedChunkProblem } from './chunk-codec.js';
 import type { Region } from './chunk-slots.js';
@@ -42,6 +42,8 @@ export interface BackupRequest {
   readonly compression: Compression;
   readonly compressionLevel: number;
   readonly keys: ChunkKeys | undefined;
+  /** How the datastore names its chunks (its identity says: datastore-identity.ts). */
+  readonly chunkIds: ChunkIdHash;
   readonly manifestPath: string;
   readonly parent: string | null;
   /** The chain's first manifest (default: this one, a FULL). */
@@ -103,7 +105,12 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
   const stats = { bytesRead: 0, bytesStored: 0, bytesDeduplicated: 0, bytesZero: 0 };
   const total = req.pit.disks.reduce((s, d) => s + d.virtualSize, 0);
   let done = 0;
-  const options = { compression: req.compression, level: req.compressionLevel, keys: req.keys };
+  const options = {
+    compression: req.compression,
+    level: req.compressionLevel,
+    keys: req.keys,
+    chunkIds: req.chunkIds,
+  };
   const disks: ManifestDisk[] = [];
   const changes: ChangedChunks[] = [];
   let failure: unknown;

@@ -1,7 +1,7 @@
 /**
- * One chunk in and out of a datastore. The ID is the SHA-256 of the plaintext (HMAC-SHA-256
- * with the datastore's MAC key when encrypted), hex. The stored payload (format version 1):
- *   byte 0      version = 1
+ * One chunk in and out of a datastore. The ID is the hash of the plaintext, keyed with the
+ * datastore's MAC key when encrypted (chunk-id.ts), hex. The stored payload:
+ *   byte 0      version: 1 = the ID is (HMAC-)SHA-256, 2 = it is (keyed) BLAKE3; same layout
  *   byte 1      flags: bits 0-1 compression (0 none, 1 zstd, 2 gzip), bit 2 encrypted
  *   bytes 2-5   plaintext length, uint32 big-endian
  *   encrypted:  12-byte nonce, 16-byte GCM tag, then AES-256-GCM(compressed) with the ID as AAD
@@ -10,11 +10,12 @@
  * (aes-gcm.ts: OpenSSL through a small addon, node:crypto when it is not built). Chunks are at
  * most CHUNK_SIZE.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { ChunkKeys } from '../chunk-keys.js';
-import type { Compression } from '../model.js';
+import type { ChunkIdHash, Compression } from '../model.js';
 import { gcmOpen, gcmSeal } from './aes-gcm.js';
+import { chunkId } from './chunk-id.js';
 import { PAYLOAD_CAPACITY } from './chunk-slots.js';
 import { CHUNK_SIZE } from './manifest.js';
 import { type CCtx, type DCtx, zstd } from './zstd-binding.js';
@@ -23,9 +24,15 @@ export interface CodecOptions {
   readonly compression: Compression;
   readonly level: number;
   readonly keys?: ChunkKeys | undefined;
+  /** How the datastore names its chunks (its identity says). */
+  readonly chunkIds: ChunkIdHash;
 }
 
-const VERSION = 1;
+/** The header's version byte for each way of naming chunks, and back. */
+const VERSION_OF: Readonly<Record<ChunkIdHash, number>> = { sha256: 1, blake3: 2 };
+const HASH_OF_VERSION: ReadonlyMap<number, ChunkIdHash> = new Map(
+  Object.entries(VERSION_OF).map(([hash, version]) => [version, hash as ChunkIdHash]),
+);
 const COMPRESSION_CODE: Readonly<Record<Compression, number>> = { none: 0, zstd: 1, gzip: 2 };
 
 export class ChunkCorruptError extends Error {
@@ -48,7 +55,7 @@ export function storedChunkProblem(
 ): string | undefined {
   const { size, head } = found;
   if (size < CHUNK_HEADER || head.length < CHUNK_HEADER) return `${size} bytes, shorter than a chunk header`;
-  if (head[0] !== VERSION) return `unknown format ${head[0]}`;
+  if (!HASH_OF_VERSION.has(head[0] as number)) return `unknown format ${head[0]}`;
   const flags = head[1] as number;
   if ((flags & ~7) !== 0 || (flags & 3) === 3) return `unknown flags ${flags}`;
   if (Boolean(flags & 4) !== encrypted) return encrypted ? 'not encrypted' : 'encrypted';
@@ -58,10 +65,6 @@ export function storedChunkProblem(
   if ((flags & 3) === 0 ? size !== overhead + plainLength : size <= overhead || size > PAYLOAD_CAPACITY)
     return `${size} bytes stored, not a whole chunk`;
   return undefined;
-}
-
-export function chunkId(plain: Uint8Array, keys: ChunkKeys | undefined): string {
-  return (keys ? createHmac('sha256', keys.mac) : createHash('sha256')).update(plain).digest('hex');
 }
 
 /** Per-thread zstd contexts: a context holds about a megabyte of tables, worth keeping. */
@@ -103,9 +106,9 @@ export function encodeChunkInto(
   plain: Uint8Array,
   o: CodecOptions,
   into: Uint8Array,
-  id: string = chunkId(plain, o.keys),
+  id: string = chunkId(plain, o.keys, o.chunkIds),
 ): { id: string; length: number } {
-  into[0] = VERSION;
+  into[0] = VERSION_OF[o.chunkIds];
   into[1] = COMPRESSION_CODE[o.compression] | (o.keys ? 4 : 0);
   new DataView(into.buffer, into.byteOffset, 6).setUint32(2, plain.length);
   if (!o.keys) return { id, length: 6 + compressInto(plain, o, into.subarray(6)) };
@@ -133,7 +136,8 @@ export function decodeChunkInto(
   into: Uint8Array,
 ): number {
   const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  if (buf.length < 6 || buf[0] !== VERSION) throw new ChunkCorruptError(`chunk ${id}: unknown format`);
+  const hash = HASH_OF_VERSION.get(buf[0] as number);
+  if (buf.length < 6 || hash === undefined) throw new ChunkCorruptError(`chunk ${id}: unknown format`);
   const flags = buf[1] as number;
   const length = buf.readUInt32BE(2);
   if (length > into.length) throw new ChunkCorruptError(`chunk ${id}: length ${length} is too large`);
@@ -165,7 +169,7 @@ export function decodeChunkInto(
   }
   if (plainLength !== length)
     throw new ChunkCorruptError(`chunk ${id}: length ${plainLength}, expected ${length}`);
-  if (chunkId(into.subarray(0, length), keys) !== id)
+  if (chunkId(into.subarray(0, length), keys, hash) !== id)
     throw new ChunkCorruptError(`chunk ${id}: digest mismatch`);
   return length;
 }

@@ -9,7 +9,8 @@ import { runInNewContext } from 'node:vm';
 import { move } from 'piscina';
 import { hostChunkDigest } from '../host-digest.js';
 import { gcmLeavesGarbage } from './aes-gcm.js';
-import { type CodecOptions, chunkId, decodeChunk, decodeChunkInto, encodeChunkInto } from './chunk-codec.js';
+import { type CodecOptions, decodeChunk, decodeChunkInto, encodeChunkInto } from './chunk-codec.js';
+import { chunkId } from './chunk-id.js';
 import { PAYLOAD_CAPACITY, type SlotRef } from './chunk-slots.js';
 import { CHUNK_SIZE } from './manifest.js';
 
@@ -75,7 +76,7 @@ export default function run(task: ChunkTask): EncodeSlotResult | number | Uint8A
 function runTask(task: ChunkTask): EncodeSlotResult | number | Uint8Array {
   if (task.op === 'encode-slot') {
     const plain = new Uint8Array(task.slot.memory, task.slot.plainOffset, task.length);
-    const id = chunkId(plain, task.options.keys);
+    const id = chunkId(plain, task.options.keys, task.options.chunkIds);
     const digest = task.hostDigestKey ? { hostDigest: hostChunkDigest(task.hostDigestKey, plain) } : {};
     if (id === task.previousId) return { id, length: 0, ...digest };
     const payload = new Uint8Array(task.slot.memory, task.slot.payloadOffset, PAYLOAD_CAPACITY);

@@ -19,7 +19,7 @@ import type { ChunkKeys } from '../chunk-keys.js';
 import type { Clock } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Compression } from '../model.js';
+import type { ChunkIdHash, Compression } from '../model.js';
 import { CHUNK_HEADER, ChunkCorruptError, storedChunkProblem } from './chunk-codec.js';
 import type { ChunkSlot } from './chunk-slots.js';
 import { decodeManifest, diskDigest, encodeManifest, type Manifest } from './manifest.js';
@@ -33,6 +33,8 @@ export interface CopySide {
   readonly keys: ChunkKeys | undefined;
   readonly compression: Compression;
   readonly level: number;
+  /** How the datastore names its chunks: a re-encoded chunk gets the target's kind of ID. */
+  readonly chunkIds: ChunkIdHash;
 }
 
 export interface CopyRequest {
@@ -185,6 +187,7 @@ export async function copyIncrement(req: CopyRequest): Promise<CopyResult> {
         compression: target.compression,
         level: target.level,
         keys: target.keys,
+        chunkIds: target.chunkIds,
       });
       mapping.set(id, encoded.id);
       const there = encoded.id === known ? found : await present(encoded.id, length);

@@ -5,13 +5,20 @@
  * Rules: the storage's UUID must be the datastore's DATASTORE_UUID; storage without a document
  * is claimed (the document written) only while it is empty; a datastore made before identities
  * existed (no DATASTORE_UUID) is checked only against a document naming another datastore ID.
+ * The document also says how the datastore names its chunks (chunkIdsOf), which the check returns.
  */
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
-import { DATASTORE_UUID, type DatastoreIdentity } from '../datastore-access.js';
+import {
+  chunkIdsOf,
+  DATASTORE_UUID,
+  type DatastoreIdentity,
+  IDENTITY_VERSION,
+  newIdentity,
+} from '../datastore-access.js';
 import { ErrorCode, OneError } from '../errors.js';
+import { type ChunkIdHash, isChunkIdHash } from '../model.js';
 
 export const IDENTITY_FORMAT = 'onebackup-datastore';
-export const IDENTITY_VERSION = 1;
 
 export function encodeIdentity(identity: DatastoreIdentity): Buffer {
   return Buffer.from(`${JSON.stringify(identity, null, 1)}\n`);
@@ -37,6 +44,11 @@ export function decodeIdentity(bytes: Uint8Array, where: string): DatastoreIdent
       ErrorCode.ACTION,
       `${where}: the identity format version ${doc.version} is newer than this onebackup (${IDENTITY_VERSION})`,
     );
+  if (doc.chunkIds !== undefined && !isChunkIdHash(doc.chunkIds))
+    throw new OneError(
+      ErrorCode.ACTION,
+      `${where}: the identity document names chunk IDs "${String(doc.chunkIds)}", which this onebackup does not know; upgrade onebackup`,
+    );
   return doc;
 }
 
@@ -57,37 +69,32 @@ export function storageName(ds: { id: number; attributes: ReadonlyMap<string, st
 
 /**
  * Throws unless the driver's storage belongs to datastore `ds`; claims empty storage that has
- * no identity document yet.
+ * no identity document yet. Returns how the datastore names its chunks.
  */
 export async function checkIdentity(
   driver: DatastoreDriver,
   ds: { id: number; attributes: ReadonlyMap<string, string> },
   nowS: number,
-): Promise<void> {
+): Promise<ChunkIdHash> {
   const expected = ds.attributes.get(DATASTORE_UUID);
   const where = storageName(ds);
   const found = await readIdentity(driver, where);
   const fix = `if the directory is right, delete datastore ${ds.id} (onedatastore delete) and attach the directory with onedatastore import; otherwise correct BASE_PATH`;
   if (found) {
-    if (expected === undefined ? found.datastoreId === ds.id : found.uuid === expected) return;
+    if (expected === undefined ? found.datastoreId === ds.id : found.uuid === expected)
+      return chunkIdsOf(found);
     throw new OneError(
       ErrorCode.ACTION,
       `${where}: the storage belongs to another datastore (its identity says DATASTORE_UUID ${found.uuid}, datastore ${found.datastoreId}; this one is ${expected ?? 'from before identities'}); refusing to use it: ${fix}`,
     );
   }
-  if (expected === undefined) return;
+  if (expected === undefined) return chunkIdsOf(undefined);
   if (!(await driver.isEmpty()))
     throw new OneError(
       ErrorCode.ACTION,
       `${where}: the storage holds backups but no identity document (onebackup-datastore.json), so it may be another datastore's; refusing to use it: ${fix}`,
     );
-  await driver.writeIdentity(
-    encodeIdentity({
-      format: IDENTITY_FORMAT,
-      version: IDENTITY_VERSION,
-      uuid: expected,
-      datastoreId: ds.id,
-      createdAt: nowS,
-    }),
-  );
+  const identity = newIdentity(expected, ds.id, nowS);
+  await driver.writeIdentity(encodeIdentity(identity));
+  return chunkIdsOf(identity);
 }

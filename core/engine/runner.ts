@@ -22,7 +22,7 @@ import { type Clock, epochSeconds } from '../clock.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { BackupObserver } from '../events.js';
 import type { Logger } from '../log.js';
-import type { Compression, FsFreeze, VmState } from '../model.js';
+import type { ChunkIdHash, Compression, FsFreeze, VmState } from '../model.js';
 import type { HostAccess } from '../vm-discovery.js';
 import type { WriteMarks } from '../write-marks.js';
 import { runBackup } from './backup.js';
@@ -141,6 +141,8 @@ interface DatastoreSetup {
   readonly compression: Compression;
   readonly level: number;
   readonly keys: ChunkKeys | undefined;
+  /** How it names its chunks: its identity says. */
+  readonly chunkIds: ChunkIdHash;
 }
 
 export class BackupRunner {
@@ -310,7 +312,7 @@ export class BackupRunner {
   /** The datastore's open driver with its compression and keys, once its identity is checked. */
   async datastore(ds: DatastoreToOpen): Promise<DatastoreSetup> {
     const driver = await this.deps.openDatastores.get(ds);
-    await checkIdentity(driver, ds, epochSeconds(this.deps.clock));
+    const chunkIds = await checkIdentity(driver, ds, epochSeconds(this.deps.clock));
     const encrypted = ds.attributes.get('ENCRYPTION') === 'YES';
     return {
       id: ds.id,
@@ -318,6 +320,7 @@ export class BackupRunner {
       compression: (ds.attributes.get('COMPRESSION') ?? 'zstd') as Compression,
       level: Number(ds.attributes.get('COMPRESSION_LEVEL') ?? '1'),
       keys: encrypted ? await this.deps.loadKeys(ds.id) : undefined,
+      chunkIds,
     };
   }
 
@@ -401,6 +404,7 @@ export class BackupRunner {
           compression: ds.compression,
           compressionLevel: ds.level,
           keys: ds.keys,
+          chunkIds: ds.chunkIds,
           manifestPath: path,
           // An increment names its parent and the chain's first manifest (import rebuilds chains).
           parent: job.continuesChain ? (job.previousManifestPath ?? null) : null,

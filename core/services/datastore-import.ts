@@ -91,13 +91,14 @@ export async function importDatastore(deps: ServiceDeps, who: Requester, text: s
     const id = await takeDatastoreId(trx);
     const uuid = identity?.uuid ?? randomUUID();
     const attributes = datastoreAttributes(t, basePath as string, uuid, encrypted ? 'YES' : 'NO');
-    await access.claim(storageOf(id, t.dsMad, attributes), {
-      format: 'onebackup-datastore',
-      version: 1,
-      uuid,
-      datastoreId: id,
-      createdAt: identity?.createdAt ?? nowS,
-    });
+    // The storage keeps the chunk IDs it has: its identity's, SHA-256 when it has none (backups
+    // from before identities, the only storage that holds backups without one).
+    await access.claim(
+      storageOf(id, t.dsMad, attributes),
+      identity
+        ? { ...identity, datastoreId: id }
+        : { format: 'onebackup-datastore', version: 1, uuid, datastoreId: id, createdAt: nowS },
+    );
     await insertDatastore(trx, {
       id,
       name: t.name,

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { epochSeconds } from '../clock.js';
-import { DATASTORE_UUID, type DatastoreAccess } from '../datastore-access.js';
+import { DATASTORE_UUID, type DatastoreAccess, newIdentity } from '../datastore-access.js';
 import { ErrorCode, OneError } from '../errors.js';
 import type { Requester } from '../permissions.js';
 import { COPY_ATTRIBUTE, copyUsers } from '../store/copies.js';
@@ -108,13 +108,7 @@ export class DatastoreService {
           ErrorCode.ACTION,
           `BASE_PATH="${storage.attributes.get('BASE_PATH')}" already holds backups${found.identity ? ` of datastore ${found.identity.uuid}` : ''}; attach it with onedatastore import instead of create, or give an empty directory`,
         );
-      await access.claim(storage, {
-        format: 'onebackup-datastore',
-        version: 1,
-        uuid,
-        datastoreId: id,
-        createdAt: epochSeconds(this.deps.clock),
-      });
+      await access.claim(storage, newIdentity(uuid, id, epochSeconds(this.deps.clock)));
       if (t.encryption === 'YES') await this.deps.createDatastoreKey(id);
       await insertDatastore(trx, {
         id,

@@ -9,10 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { blake3 } from '@napi-rs/blake-hash';
 import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { makeDisk } from '../support/inventory.js';
 import { rpcOk } from '../support/rpc.js';
@@ -111,11 +112,9 @@ describe('a datastore that does not answer', () => {
         `NAME = "data"\nHOST = "node1"\nSTATE = "POWEROFF"\nDISK = [ SOURCE = "${disk}" ]\n`,
       ),
     );
-    // The second chunk's file (an unencrypted chunk is named by the SHA-256 of its bytes) is a
-    // FIFO with no writer: opening it blocks, as a read on a hung NFS mount does.
-    const id = createHash('sha256')
-      .update(data.subarray(4 * MiB))
-      .digest('hex');
+    // The second chunk's file (an unencrypted chunk of a new datastore is named by the BLAKE3 of
+    // its bytes) is a FIFO with no writer: opening it blocks, as a read on a hung NFS mount does.
+    const id = blake3(data.subarray(4 * MiB)).toString('hex');
     const chunkDir = join(dir, 'fine', 'chunks', id.slice(0, 2));
     mkdirSync(chunkDir, { recursive: true });
     const fifo = join(chunkDir, id);

@@ -24,6 +24,7 @@ import { type CopySide, copyIncrement, previousPair } from '../../core/engine/co
 import { decodeManifest, type Manifest } from '../../core/engine/manifest.js';
 import { ChunkPool } from '../../core/engine/pool.js';
 import { restoreDisk } from '../../core/engine/restore.js';
+import { DEFAULT_CHUNK_ID_HASH } from '../../core/model.js';
 import { localDatastore } from '../../drivers/datastore/local.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
 import type { DiskSpec } from '../../drivers/hypervisor/types.js';
@@ -96,6 +97,7 @@ describe('engine: copy of a backup to another datastore', () => {
     keys,
     compression: 'zstd',
     level: 1,
+    chunkIds: DEFAULT_CHUNK_ID_HASH,
   });
 
   const cases: [string, boolean, boolean][] = [

@@ -19,17 +19,18 @@ it('identity: empty storage is claimed; then only its own UUID passes; storage w
   const dir = tempDir();
   try {
     const driver = await localDatastore.open({ id: 100, basePath: dir });
-    await checkIdentity(driver, ds(100, UUID), 1000);
+    assert.equal(await checkIdentity(driver, ds(100, UUID), 1000), 'blake3');
     const doc = JSON.parse(readFileSync(join(dir, 'onebackup-datastore.json'), 'utf8'));
     assert.deepEqual(doc, {
       format: 'onebackup-datastore',
-      version: 1,
+      version: 2,
       uuid: UUID,
       datastoreId: 100,
       createdAt: 1000,
+      chunkIds: 'blake3',
     });
     await driver.putChunk(chunk, Buffer.from('x'));
-    await checkIdentity(driver, ds(100, UUID), 2000);
+    assert.equal(await checkIdentity(driver, ds(100, UUID), 2000), 'blake3');
     await assert.rejects(
       checkIdentity(driver, ds(101, '22222222-2222-4222-8222-222222222222'), 2000),
       /belongs to another datastore/,
@@ -46,6 +47,37 @@ it('identity: empty storage is claimed; then only its own UUID passes; storage w
     );
     await driver.deleteChunk(chunk);
     await checkIdentity(driver, ds(100, UUID), 3000);
+  } finally {
+    cleanup(dir);
+  }
+});
+
+it('identity: a document from before BLAKE3 (version 1, no chunkIds) keeps SHA-256; an unknown hash or version is refused', async () => {
+  const dir = tempDir();
+  const identity = join(dir, 'onebackup-datastore.json');
+  try {
+    const driver = await localDatastore.open({ id: 100, basePath: dir });
+    const v1 = { format: 'onebackup-datastore', version: 1, uuid: UUID, datastoreId: 100, createdAt: 1000 };
+    writeFileSync(identity, JSON.stringify(v1));
+    assert.equal(await checkIdentity(driver, ds(100, UUID), 2000), 'sha256');
+    assert.deepEqual(
+      JSON.parse(readFileSync(identity, 'utf8')),
+      v1,
+      'the check leaves the document as it is',
+    );
+    // A datastore from before identities (no DATASTORE_UUID, no document) is SHA-256 too.
+    rmSync(identity);
+    assert.equal(await checkIdentity(driver, ds(100), 2000), 'sha256');
+    writeFileSync(identity, JSON.stringify({ ...v1, version: 2, chunkIds: 'md5' }));
+    await assert.rejects(
+      checkIdentity(driver, ds(100, UUID), 2000),
+      /names chunk IDs "md5".*upgrade onebackup/,
+    );
+    writeFileSync(identity, JSON.stringify({ ...v1, version: 3, chunkIds: 'blake3' }));
+    await assert.rejects(
+      checkIdentity(driver, ds(100, UUID), 2000),
+      /version 3 is newer than this onebackup \(2\)/,
+    );
   } finally {
     cleanup(dir);
   }

@@ -23,6 +23,7 @@ import { ChunkCorruptError } from '../../core/engine/chunk-codec.js';
 import { decodeManifest } from '../../core/engine/manifest.js';
 import { ChunkPool } from '../../core/engine/pool.js';
 import { restoreDisk } from '../../core/engine/restore.js';
+import { DEFAULT_CHUNK_ID_HASH } from '../../core/model.js';
 import { localDatastore } from '../../drivers/datastore/local.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
 import type { DiskSpec } from '../../drivers/hypervisor/types.js';
@@ -157,6 +158,7 @@ describe('engine: backup and restore', () => {
       compression: 'zstd',
       compressionLevel: 1,
       keys,
+      chunkIds: DEFAULT_CHUNK_ID_HASH,
       manifestPath: '8/x.json',
       parent: null,
       now: () => Date.now(),
@@ -212,6 +214,7 @@ describe('engine: backup and restore', () => {
       compression: 'zstd',
       compressionLevel: 1,
       keys: undefined,
+      chunkIds: DEFAULT_CHUNK_ID_HASH,
       manifestPath: '9/x.json',
       parent: null,
       now: () => Date.now(),

@@ -7,7 +7,7 @@ import type { ChunkKeys } from '../../core/chunk-keys.js';
 import { runBackup } from '../../core/engine/backup.js';
 import type { Manifest } from '../../core/engine/manifest.js';
 import type { ChunkPool } from '../../core/engine/pool.js';
-import type { Compression } from '../../core/model.js';
+import { type ChunkIdHash, type Compression, DEFAULT_CHUNK_ID_HASH } from '../../core/model.js';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
 import type { DiskSpec, HypervisorDriver } from '../../drivers/hypervisor/types.js';
@@ -23,6 +23,8 @@ export interface FileBackup {
   readonly keys?: ChunkKeys | undefined;
   readonly compression?: Compression;
   readonly compressionLevel?: number;
+  /** How the datastore names chunks (default: a new datastore's). */
+  readonly chunkIds?: ChunkIdHash;
   readonly vmId?: number;
   /** The hypervisor driver that reads the disks (default: the local `fs` driver). */
   readonly hypervisor?: HypervisorDriver;
@@ -43,6 +45,7 @@ export async function backupFiles(b: FileBackup): Promise<Manifest> {
       compression: b.compression ?? 'zstd',
       compressionLevel: b.compressionLevel ?? 1,
       keys: b.keys,
+      chunkIds: b.chunkIds ?? DEFAULT_CHUNK_ID_HASH,
       manifestPath: b.path,
       parent: null,
       previous: b.previous,
