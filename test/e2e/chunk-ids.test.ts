@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
 import { backupVm, restoreDisk0, sha256File } from '../support/backups.js';
-import { cleanup, type RunningDaemon, startDaemon, tempDir } from '../support/daemon.js';
+import { cleanup, type RunningDaemon, runCli, startDaemon, tempDir } from '../support/daemon.js';
 import { chunkFiles } from '../support/datastore-faults.js';
 import { rpcOk } from '../support/rpc.js';
 
@@ -47,6 +47,7 @@ before(async () => {
   await rpcOk(d, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
   await rpcOk(d, 'one.datastore.allocate', 'NAME="new"\nENCRYPTION="YES"\n');
   await rpcOk(d, 'one.datastore.allocate', 'NAME="legacy"\nENCRYPTION="YES"\n');
+  await rpcOk(d, 'one.datastore.allocate', 'NAME="legacy-plain"\n');
   disk = join(work, 'disk.raw');
   writeFileSync(disk, randomBytes(10 * MiB));
   vm = Number(
@@ -99,4 +100,39 @@ it('a datastore made before BLAKE3 keeps HMAC-SHA-256 IDs, deduplicates against 
   assert.deepEqual([...versions(101).keys()].sort(), [...found.keys()].sort());
   for (const image of [first, second]) assert.equal((await restoreDisk0(d, image)).sha, sha256File(disk));
   assert.deepEqual(JSON.parse(readFileSync(identityPath(101), 'utf8')), v1, 'the identity is left as it was');
+});
+
+it('onedatastore import keeps the chunk IDs the storage has: an older datastore stays SHA-256 in a new server', async () => {
+  // As an older onebackup left it: identity version 1, no chunkIds.
+  const { chunkIds: _none, ...v1 } = { ...JSON.parse(readFileSync(identityPath(102), 'utf8')), version: 1 };
+  writeFileSync(identityPath(102), `${JSON.stringify(v1)}\n`);
+  await backupVm(d, vm, 102);
+  const before = versions(102);
+  assert.ok(before.size > 0 && [...before.values()].every((v) => v === 1));
+  const second = await startDaemon();
+  try {
+    await rpcOk(second, 'one.host.allocate', 'NAME="node1"\nTRANSPORT="local"\n');
+    const file = join(work, 'import.tmpl');
+    writeFileSync(file, `NAME="adopted"\nBASE_PATH="${base(102)}"\n`);
+    const imported = await runCli('onedatastore', ['import', file], second);
+    assert.equal(imported.code, 0, imported.stderr);
+    const id = Number(/^ID: (\d+)/.exec(imported.stdout)?.[1]);
+    const identity = JSON.parse(readFileSync(identityPath(102), 'utf8'));
+    assert.equal(identity.version, 1);
+    assert.equal(identity.chunkIds, undefined);
+    assert.equal(identity.datastoreId, id);
+    const again = Number(
+      await rpcOk(
+        second,
+        'one.vm.allocate',
+        `NAME="ids"\nHOST="node1"\nSTATE="POWEROFF"\nDISK=[SOURCE="${disk}"]\n`,
+      ),
+    );
+    const image = await backupVm(second, again, id);
+    assert.deepEqual(versions(102), before, 'the same disk in the new server stores no new chunk');
+    assert.equal((await restoreDisk0(second, image)).sha, sha256File(disk));
+  } finally {
+    await second.stop();
+    cleanup(second.stateDir);
+  }
 });
