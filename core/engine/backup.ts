@@ -11,6 +11,7 @@ import PQueue from 'p-queue';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import type { HypervisorDriver, PointInTime } from '../../drivers/hypervisor/types.js';
 import type { ChunkKeys } from '../chunk-keys.js';
+import type { HostDigestKind } from '../host-digest.js';
 import type { ChunkIdHash, Compression } from '../model.js';
 import { type ChangedChunks, captureOf, changedChunks, chunksTouched } from './changed-chunks.js';
 import { CHUNK_HEADER, storedChunkProblem } from './chunk-codec.js';
@@ -61,9 +62,11 @@ export interface BackupRequest {
   readonly phases?: PhaseTimes | undefined;
 }
 
-/** A disk's host digest key and each chunk's host digest so far (undefined: not known). */
-interface HostDigests {
-  readonly key: Uint8Array;
+/**
+ * A disk's host digests (core/host-digest.ts): keyed with its host digest key on an encrypted
+ * datastore, plain SHA-256 on an unencrypted one; each chunk's so far (undefined: not known).
+ */
+interface HostDigests extends HostDigestKind {
   readonly digests: (string | null | undefined)[];
 }
 
@@ -165,7 +168,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
 
   /**
    * Encodes chunk `i` (read into `plain`), then queues its write; gives `plain` back once encoded.
-   * With the disk's host digest key, records the chunk's host digest in `hostDigests` too.
+   * With `host`, records the chunk's host digest in `hostDigests` too.
    */
   const encode = async (
     ids: (string | null)[],
@@ -180,7 +183,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
     let writing = false;
     try {
       const first = await phases.time('encode', () =>
-        req.pool.encodeSlot(slot, length, options, previousId, host?.key),
+        req.pool.encodeSlot(slot, length, options, previousId, host && { key: host.key }),
       );
       let { id, length: stored } = first;
       if (host) host.digests[i] = first.hostDigest;
@@ -222,17 +225,18 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
           req.previous?.encrypted === (req.keys !== undefined),
       );
       const ids: (string | null)[] = new Array(count).fill(null);
-      // An encrypted datastore and a disk on another host: its agent hashes chunks with the
-      // disk's host digest key (no datastore key on hosts), and this manifest records each
-      // chunk's, computed by the workers from the bytes stored, for the next increment to compare.
+      // A disk on another host whose agent's digest of a chunk is not its ID: an encrypted
+      // datastore (the agent hashes with the disk's host digest key: no datastore key on hosts)
+      // or a BLAKE3 one (the agent has SHA-256 only). This manifest records each chunk's host
+      // digest, computed by the workers from the bytes stored, for the next increment to compare.
       const host: HostDigests | undefined =
-        req.keys !== undefined && req.hypervisor.chunkDigests !== undefined
+        req.hypervisor.chunkDigests !== undefined && (req.keys !== undefined || req.chunkIds !== 'sha256')
           ? {
-              key: hostDigestKey(req.keys, req.pit.vmId, disk.diskId),
+              key: req.keys && hostDigestKey(req.keys, req.pit.vmId, disk.diskId),
               digests: new Array(count).fill(undefined),
             }
           : undefined;
-      const hostBefore = host ? previousDigests(previous, host.key) : undefined;
+      const hostBefore = host ? previousDigests(previous, host) : undefined;
       const withData = chunksTouched(
         await phases.time('extents', () => req.hypervisor.extents(req.pit, disk.diskId)),
       );
@@ -249,8 +253,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
       let changed: ChangedChunks | undefined;
       // No changed blocks to go by, and the disk is on another host: ask it which chunks differ.
       const digested =
-        (req.pit.changes?.get(disk.diskId)?.kind === 'extents' && req.changeTracking === true) ||
-        (req.keys !== undefined && host === undefined)
+        req.pit.changes?.get(disk.diskId)?.kind === 'extents' && req.changeTracking === true
           ? undefined
           : await phases.time('digests', () =>
               digestedChunks(
@@ -258,7 +261,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
                 req.pit,
                 disk,
                 previous,
-                host?.key,
+                host && { key: host.key },
                 withData,
                 reusable,
                 req.signal,

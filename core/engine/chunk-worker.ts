@@ -7,7 +7,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { move } from 'piscina';
-import { hostChunkDigest } from '../host-digest.js';
+import { type HostDigestKind, hostChunkDigest } from '../host-digest.js';
 import { gcmLeavesGarbage } from './aes-gcm.js';
 import { type CodecOptions, decodeChunk, decodeChunkInto, encodeChunkInto } from './chunk-codec.js';
 import { chunkId } from './chunk-id.js';
@@ -22,15 +22,15 @@ export interface EncodeSlotTask {
   readonly options: CodecOptions;
   /** The ID this chunk had in the previous backup: when it still matches, skip compression. */
   readonly previousId?: string | undefined;
-  /** The disk's host digest key (host-digest-keys.ts): the result also has the chunk's host digest. */
-  readonly hostDigestKey?: Uint8Array | undefined;
+  /** Host digests asked for (core/host-digest.ts): the result also has the chunk's. */
+  readonly hostDigest?: HostDigestKind | undefined;
 }
 
 /** The chunk ID, and the payload length in the slot (0 when unchanged since previousId). */
 export interface EncodeSlotResult {
   readonly id: string;
   readonly length: number;
-  /** HMAC-SHA-256 of the plaintext under the task's host digest key, when it had one. */
+  /** The plaintext's host digest (core/host-digest.ts), when the task asked for it. */
   readonly hostDigest?: string;
 }
 
@@ -77,7 +77,7 @@ function runTask(task: ChunkTask): EncodeSlotResult | number | Uint8Array {
   if (task.op === 'encode-slot') {
     const plain = new Uint8Array(task.slot.memory, task.slot.plainOffset, task.length);
     const id = chunkId(plain, task.options.keys, task.options.chunkIds);
-    const digest = task.hostDigestKey ? { hostDigest: hostChunkDigest(task.hostDigestKey, plain) } : {};
+    const digest = task.hostDigest ? { hostDigest: hostChunkDigest(task.hostDigest.key, plain) } : {};
     if (id === task.previousId) return { id, length: 0, ...digest };
     const payload = new Uint8Array(task.slot.memory, task.slot.payloadOffset, PAYLOAD_CAPACITY);
     return { ...encodeChunkInto(plain, task.options, payload, id), ...digest };

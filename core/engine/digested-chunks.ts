@@ -5,13 +5,15 @@
  * and whole like a CBT increment's. Zeros are zeros. Used when changed-block tracking gave nothing
  * (an `fs` disk, a CBT fallback), so an increment over SSH moves about the changed chunks, not the
  * whole disk.
- * The previous backup's digest is its chunk ID on an unencrypted datastore (plain SHA-256). An
- * encrypted datastore names chunks with a keyed MAC that hosts never get: there the agent gets the
- * disk's host digest key instead (host-digest-keys.ts) and its answers are compared with the
- * host digests the previous manifest recorded; a previous manifest without them (older, or from a
- * local host) means the disk is read whole.
+ * The previous backup's digest is its chunk ID on an unencrypted SHA-256 datastore (the agent's
+ * plain SHA-256 is the ID). An encrypted datastore names chunks with a keyed MAC that hosts never
+ * get, and a BLAKE3 one with a hash hosts do not have: there the agent's answers (keyed with the
+ * disk's host digest key, host-digest-keys.ts, when encrypted; plain SHA-256 otherwise) are
+ * compared with the host digests the previous manifest recorded; a previous manifest without
+ * them (older, or from a local host) means the disk is read whole.
  */
 import type { DiskSpec, HypervisorDriver, PointInTime } from '../../drivers/hypervisor/types.js';
+import type { HostDigestKind } from '../host-digest.js';
 import { CHUNK_SIZE, type ManifestDisk } from './manifest.js';
 
 /** Chunks asked about per call: a call's answer comes after at most this many chunk reads there. */
@@ -20,10 +22,11 @@ const BATCH = 64;
 /** What the previous backup's chunk at each index hashes to on the host, or undefined: do not ask. */
 export function previousDigests(
   previous: ManifestDisk | undefined,
-  hostDigestKey: Uint8Array | undefined,
+  /** The host digests compared, or undefined: the agent's digests are chunk IDs. */
+  host: HostDigestKind | undefined,
 ): readonly (string | null)[] | undefined {
   if (!previous) return undefined;
-  if (!hostDigestKey) return previous.chunks;
+  if (!host) return previous.chunks;
   const recorded = previous.hostDigests;
   return Array.isArray(recorded) && recorded.length === previous.chunks.length ? recorded : undefined;
 }
@@ -33,21 +36,21 @@ export async function digestedChunks(
   pit: PointInTime,
   disk: DiskSpec,
   previous: ManifestDisk | undefined,
-  /** The disk's host digest key on an encrypted datastore; undefined on an unencrypted one. */
-  hostDigestKey: Uint8Array | undefined,
+  /** The host digests compared (keyed or not), or undefined: the agent's digests are chunk IDs. */
+  host: HostDigestKind | undefined,
   /** Chunks that hold data (the others are zeros without asking). */
   withData: ReadonlySet<number>,
   reusable: (id: string, length: number) => Promise<boolean>,
   signal: AbortSignal | undefined,
 ): Promise<Map<number, string | null>> {
   const unchanged = new Map<number, string | null>();
-  const before = previousDigests(previous, hostDigestKey);
+  const before = previousDigests(previous, host);
   if (!hypervisor.chunkDigests || !previous || !before) return unchanged;
   const candidates = [...withData].sort((a, b) => a - b);
   for (let at = 0; at < candidates.length; at += BATCH) {
     signal?.throwIfAborted();
     const batch = candidates.slice(at, at + BATCH);
-    const digests = await hypervisor.chunkDigests(pit, disk.diskId, CHUNK_SIZE, batch, hostDigestKey);
+    const digests = await hypervisor.chunkDigests(pit, disk.diskId, CHUNK_SIZE, batch, host?.key);
     await Promise.all(
       batch.map(async (i, k) => {
         const digest = digests[k];

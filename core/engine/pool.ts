@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
+import type { HostDigestKind } from '../host-digest.js';
 import { ChunkCorruptError, type CodecOptions } from './chunk-codec.js';
 import { type ChunkSlot, ChunkSlots } from './chunk-slots.js';
 import type { DecodeSlotTask, DecodeTask, EncodeSlotResult, EncodeSlotTask } from './chunk-worker.js';
@@ -118,7 +119,7 @@ export class ChunkPool {
 
   /**
    * Hashes, compresses and encrypts the slot's plaintext into its payload region, in place; with
-   * `hostDigestKey`, also gives the chunk's host digest (core/host-digest.ts).
+   * `hostDigest`, also gives the chunk's host digest (core/host-digest.ts).
    * Not abortable: the slot is reused as soon as this settles (see slots()).
    */
   async encodeSlot(
@@ -126,7 +127,7 @@ export class ChunkPool {
     length: number,
     options: CodecOptions,
     previousId?: string,
-    hostDigestKey?: Uint8Array,
+    hostDigest?: HostDigestKind,
   ): Promise<EncodeSlotResult> {
     const task: EncodeSlotTask = {
       op: 'encode-slot',
@@ -134,7 +135,7 @@ export class ChunkPool {
       length,
       options,
       previousId,
-      hostDigestKey,
+      hostDigest,
     };
     return (await this.#run(task, {})) as EncodeSlotResult;
   }

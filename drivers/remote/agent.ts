@@ -142,13 +142,7 @@ export async function serveAgent(input: Readable, output: Writable, options: Age
         for (const i of arg<number[]>(3)) {
           const into = buffer.subarray(0, Math.max(0, Math.min(chunkSize, size - i * chunkSize)));
           await driver.read(pit, diskId, i * chunkSize, into);
-          digests.push(
-            isZero(into)
-              ? null
-              : key
-                ? hostChunkDigest(key, into)
-                : createHash('sha256').update(into).digest('hex'),
-          );
+          digests.push(isZero(into) ? null : hostChunkDigest(key, into));
         }
         return { result: digests };
       }

@@ -16,6 +16,7 @@ import { hostDigestKey } from '../../core/engine/host-digest-keys.js';
 import { CHUNK_SIZE, decodeManifest, encodeManifest, type Manifest } from '../../core/engine/manifest.js';
 import { ChunkPool } from '../../core/engine/pool.js';
 import { restoreDisk } from '../../core/engine/restore.js';
+import type { ChunkIdHash } from '../../core/model.js';
 import { localDatastore } from '../../drivers/datastore/local.js';
 import type { DatastoreDriver } from '../../drivers/datastore/types.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
@@ -68,6 +69,7 @@ describe('increments over SSH into an encrypted datastore', () => {
       keys?: ChunkKeys | undefined;
       datastore?: DatastoreDriver;
       vmId?: number;
+      chunkIds?: ChunkIdHash;
     } = {},
   ): Promise<{ manifest: Manifest; crossed: number }> {
     const before = received();
@@ -81,6 +83,7 @@ describe('increments over SSH into an encrypted datastore', () => {
       keys: 'keys' in options ? options.keys : keys,
       hypervisor: options.hypervisor ?? remote,
       ...(options.vmId !== undefined ? { vmId: options.vmId } : {}),
+      ...(options.chunkIds !== undefined ? { chunkIds: options.chunkIds } : {}),
     });
     return { manifest, crossed: received() - before };
   }
@@ -220,18 +223,45 @@ describe('increments over SSH into an encrypted datastore', () => {
     assert.notDeepEqual(vm8.disks[0]?.hostDigests, vm7.disks[0]?.hostDigests);
   });
 
-  it('a local host records no host digests and reads whole, as before; an unencrypted datastore keeps comparing SHA-256 chunk IDs', async () => {
+  it('a local host records no host digests and reads whole, as before; an unencrypted SHA-256 datastore keeps comparing chunk IDs', async () => {
     const { manifest: local } = await backup({ hypervisor: fsDriver });
     assert.equal(local.disks[0]?.hostDigests, undefined);
     const { manifest: again } = await backup({ hypervisor: fsDriver, previous: local });
     assert.equal(again.stats.bytesRead, 6 * CHUNK_SIZE + MiB);
 
     const plain = await localDatastore.open({ id: 101, basePath: join(dir, 'plain') });
-    const { manifest: full } = await backup({ keys: undefined, datastore: plain });
-    assert.equal(full.disks[0]?.hostDigests, undefined, 'chunk IDs serve on unencrypted datastores');
+    const { manifest: full } = await backup({ keys: undefined, datastore: plain, chunkIds: 'sha256' });
+    assert.equal(full.disks[0]?.hostDigests, undefined, 'SHA-256 chunk IDs serve as host digests');
     change(5);
-    const { manifest: inc } = await backup({ keys: undefined, datastore: plain, previous: full });
+    const { manifest: inc } = await backup({
+      keys: undefined,
+      datastore: plain,
+      previous: full,
+      chunkIds: 'sha256',
+    });
     assert.equal(inc.stats.bytesRead, CHUNK_SIZE);
+    await restoresBitExact(inc, { datastore: plain, keys: undefined });
+  });
+
+  it('an unencrypted BLAKE3 datastore records plain SHA-256 host digests (hosts have no BLAKE3); an increment moves only the changed chunk', async () => {
+    const plain = await localDatastore.open({ id: 102, basePath: join(dir, 'plain-blake3') });
+    const { manifest: full } = await backup({ keys: undefined, datastore: plain, chunkIds: 'blake3' });
+    const expected = Array.from({ length: 7 }, (_, i) => (i === 3 ? null : sha(chunkBytes(i))));
+    assert.deepEqual(full.disks[0]?.hostDigests, expected);
+    assert.ok(
+      full.disks[0]?.chunks.every((id, i) => id === null || id !== expected[i]),
+      'IDs are not SHA-256',
+    );
+    change(2);
+    const { manifest: inc, crossed } = await backup({
+      keys: undefined,
+      datastore: plain,
+      previous: full,
+      chunkIds: 'blake3',
+    });
+    assert.equal(inc.stats.bytesRead, CHUNK_SIZE);
+    assert.ok(crossed < 2 * CHUNK_SIZE, `${crossed} bytes crossed for one changed chunk`);
+    assert.equal(inc.disks[0]?.hostDigests?.[2], sha(chunkBytes(2)));
     await restoresBitExact(inc, { datastore: plain, keys: undefined });
   });
 });
