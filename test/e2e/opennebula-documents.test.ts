@@ -202,6 +202,11 @@ describe("every document against OpenNebula's schemas", () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
     };
     let seen: { vm: string; host: string; list: string } | undefined;
+    // 128 MiB at zstd level 15 takes seconds; at the default level 1 a backup of it is over in a
+    // fraction of one, too quick to see reliably from a CLI that takes ~0.3 s to start.
+    const slow = String(
+      await rpcOk(d, 'one.datastore.allocate', 'NAME = "slow"\nCOMPRESSION_LEVEL = "15"\n'),
+    );
     // A backup can end between the documents and `onehost list` (a CLI start later): try again.
     for (let attempt = 0; attempt < 5 && !seen; attempt++) {
       const images = (String(await rpcOk(d, 'one.vm.info', 2)).match(/<BACKUP_IDS>.*<\/BACKUP_IDS>/) ?? [
@@ -209,7 +214,7 @@ describe("every document against OpenNebula's schemas", () => {
       ])[0];
       // New data each attempt: chunks already stored would make the backup too quick to see.
       if (attempt > 0) writeFileSync(join(d.stateDir, 'vms', 'big.raw'), randomBytes(128 * 1024 * 1024));
-      const r = await runCli('onevm', ['backup', '2', '-d', '101'], d);
+      const r = await runCli('onevm', ['backup', '2', '-d', slow], d);
       assert.equal(r.code, 0, r.stderr);
       const deadline = Date.now() + 60_000;
       while (!seen && Date.now() < deadline) {
