@@ -66,7 +66,9 @@ export interface BackupRequest {
  * A disk's host digests (core/host-digest.ts): keyed with its host digest key on an encrypted
  * datastore, plain SHA-256 on an unencrypted one; each chunk's so far (undefined: not known).
  */
-interface HostDigests extends HostDigestKind {
+interface HostDigests {
+  /** What the workers and the host's agent are asked for: sent to each, so without the digests. */
+  readonly kind: HostDigestKind;
   readonly digests: (string | null | undefined)[];
 }
 
@@ -183,7 +185,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
     let writing = false;
     try {
       const first = await phases.time('encode', () =>
-        req.pool.encodeSlot(slot, length, options, previousId, host && { key: host.key }),
+        req.pool.encodeSlot(slot, length, options, previousId, host?.kind),
       );
       let { id, length: stored } = first;
       if (host) host.digests[i] = first.hostDigest;
@@ -232,11 +234,11 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
       const host: HostDigests | undefined =
         req.hypervisor.chunkDigests !== undefined && (req.keys !== undefined || req.chunkIds !== 'sha256')
           ? {
-              key: req.keys && hostDigestKey(req.keys, req.pit.vmId, disk.diskId),
+              kind: { key: req.keys && hostDigestKey(req.keys, req.pit.vmId, disk.diskId) },
               digests: new Array(count).fill(undefined),
             }
           : undefined;
-      const hostBefore = host ? previousDigests(previous, host) : undefined;
+      const hostBefore = host ? previousDigests(previous, host.kind) : undefined;
       const withData = chunksTouched(
         await phases.time('extents', () => req.hypervisor.extents(req.pit, disk.diskId)),
       );
@@ -261,7 +263,7 @@ export async function runBackup(req: BackupRequest): Promise<Manifest> {
                 req.pit,
                 disk,
                 previous,
-                host && { key: host.key },
+                host?.kind,
                 withData,
                 reusable,
                 req.signal,
