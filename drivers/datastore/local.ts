@@ -29,7 +29,7 @@ import {
 import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { ErrorCode, OneError } from '../../core/errors.js';
 import { DEFAULT_SYNC_LEVEL, SYNC_LEVELS, type SyncLevel } from '../../core/model.js';
-import { DirectFile } from '../direct-io.js';
+import { DirectFile, readFileInto } from '../direct-io.js';
 import { execFileOffThread } from '../exec-thread.js';
 import { checkChunkId, checkManifestPath, IDENTITY_FILE, isChunkId } from './datastore-names.js';
 import type {
@@ -212,23 +212,7 @@ class LocalDatastore implements DatastoreDriver {
 
   async getChunkInto(id: string, into: Uint8Array, o?: CallOptions): Promise<number> {
     o?.signal?.throwIfAborted();
-    const path = this.chunkPath(id);
-    const fh = await open(path, 'r');
-    try {
-      let length = 0;
-      for (;;) {
-        const { bytesRead } = await fh.read(into, length, into.length - length, length);
-        if (bytesRead === 0) return length;
-        length += bytesRead;
-        if (length === into.length) {
-          const { bytesRead: more } = await fh.read(Buffer.alloc(1), 0, 1, length);
-          if (more > 0) throw new Error(`chunk file ${path} is larger than ${into.length} bytes`);
-          return length;
-        }
-      }
-    } finally {
-      await fh.close();
-    }
+    return readFileInto(this.chunkPath(id), into);
   }
 
   async quarantineChunk(id: string): Promise<boolean> {

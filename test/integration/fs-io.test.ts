@@ -1,17 +1,26 @@
 /**
  * The fs driver's fast paths against QEMU's own tools: the native qcow2 writer (qemu-img check
  * and the bytes qemu-img reads back), qcow2 reads straight from the file and through qemu-nbd
- * for the images the direct path must refuse (compressed, backed), and O_DIRECT writes with
- * aligned and unaligned memory.
+ * for the images the direct path must refuse (compressed, backed), and O_DIRECT writes and whole
+ * file reads with aligned and unaligned memory.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ChunkSlots } from '../../core/engine/chunk-slots.js';
-import { DirectFile } from '../../drivers/direct-io.js';
+import { DirectFile, readFileInto } from '../../drivers/direct-io.js';
 import { fsDriver } from '../../drivers/hypervisor/fs.js';
 import { Qcow2Writer } from '../../drivers/hypervisor/qcow2-writer.js';
 import { cleanup, tempDir } from '../support/daemon.js';
@@ -132,5 +141,44 @@ describe('fs driver I/O paths', () => {
     await f.close();
     assert.ok(readFileSync(aligned).equals(expected));
     assert.equal(statSync(aligned).mode & 0o777, 0o600);
+  });
+
+  it('whole chunk files read through O_DIRECT into aligned slots, through the page cache otherwise', async () => {
+    const slots = new ChunkSlots(1);
+    const slot = await slots.acquire();
+    const odd = Buffer.alloc(3 * MiB + 3).subarray(3); // memory of unknown alignment
+    // Cached bytes of a file, as the kernel reports them (util-linux's fincore).
+    const cached = (path: string) =>
+      Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path]).toString().trim());
+    let directWorks = true;
+    try {
+      closeSync(openSync(join(dir, 'probe'), constants.O_CREAT | constants.O_RDWR | constants.O_DIRECT));
+    } catch {
+      directWorks = false;
+    }
+    for (const size of [0, 1, 4095, 4096, 4097, 2 * MiB + 123, 3 * MiB]) {
+      const path = join(dir, `chunk-${size}`);
+      const data = randomBytes(size);
+      // Written as the datastore writes chunks: blocks with O_DIRECT (not cached), the tail cached.
+      const f = await DirectFile.create(path, 0o600);
+      slot.payload.set(data);
+      await f.write(slot.payload.subarray(0, size), 0);
+      await f.sync();
+      await f.close();
+      slot.payload.fill(0);
+      assert.equal(await readFileInto(path, slot.payload), size);
+      assert.ok(data.equals(slot.payload.subarray(0, size)), `${size} bytes into a slot`);
+      // The blocks came from the device, not through the page cache: at most the tail is cached.
+      if (directWorks)
+        assert.ok(cached(path) <= 4096, `${size} bytes: ${cached(path)} cached after a direct read`);
+      odd.fill(0);
+      assert.equal(await readFileInto(path, odd), size);
+      assert.ok(odd.subarray(0, size).equals(data), `${size} bytes into unaligned memory`);
+      if (size > 8192)
+        assert.ok(cached(path) > 4096, 'a read into unaligned memory goes through the page cache');
+      if (size > 0)
+        await assert.rejects(readFileInto(path, slot.payload.subarray(0, size - 1)), /is larger than/);
+    }
+    await assert.rejects(readFileInto(join(dir, 'no-such-chunk'), slot.payload), { code: 'ENOENT' });
   });
 });
