@@ -117,16 +117,25 @@ async function readAll(handle: FileHandle, into: Uint8Array, position: number): 
  * memory: the device writes straight into it, so a restore reading chunks the page cache does not
  * hold (written with O_DIRECT, or long ago) pays no copy and leaves no cached pages behind. The
  * rest (the tail past the last block boundary; all of it for unaligned memory or on tmpfs)
- * through the page cache. For files nobody changes while they are read: chunks, written once.
+ * through the page cache. Files are replaced by rename, never rewritten in place (chunks).
  */
 export async function readFileInto(path: string, into: Uint8Array): Promise<number> {
   const handle = await open(path, 'r');
   try {
-    const { size } = await handle.stat();
+    const { size, dev, ino } = await handle.stat();
     if (size > into.length) throw new Error(`${path} is larger than ${into.length} bytes`);
     const blocks = size - (size % BLOCK);
     let done = 0;
-    const direct = blocks > 0 ? await openDirectReader(path) : undefined;
+    let direct = blocks > 0 ? await openDirectReader(path) : undefined;
+    if (direct) {
+      // Opened by name a second time: a file renamed over this one in between (a chunk a backup
+      // wrote again) would mix two files' bytes. Then all of it comes through the first descriptor.
+      const second = await direct.stat();
+      if (second.dev !== dev || second.ino !== ino) {
+        await direct.close();
+        direct = undefined;
+      }
+    }
     if (direct) {
       try {
         done = await readAll(direct, into.subarray(0, blocks), 0);
