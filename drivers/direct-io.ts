@@ -101,7 +101,7 @@ async function openDirectReader(path: string): Promise<FileHandle | undefined> {
 }
 
 /** Reads `into` whole from `position`; returns the bytes read (fewer only if the file ended). */
-async function readAll(handle: FileHandle, into: Uint8Array, position: number): Promise<number> {
+export async function readAll(handle: FileHandle, into: Uint8Array, position: number): Promise<number> {
   let done = 0;
   while (done < into.length) {
     const { bytesRead } = await handle.read(into, done, into.length - done, position + done);

@@ -15,6 +15,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FsFreeze } from '../../core/model.js';
+import { readAll } from '../direct-io.js';
 import { inspectDiskFile } from './disk-info.js';
 import { openDiskWriter } from './disk-writer.js';
 import { execFileOffThread } from './exec-thread.js';
@@ -60,12 +61,7 @@ interface FsPointInTime extends PointInTime {
 
 /** Reads `into.length` bytes at `position` of a file, zeros past its end. */
 async function readFully(handle: FileHandle, into: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < into.length) {
-    const { bytesRead } = await handle.read(into, done, into.length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
+  const done = await readAll(handle, into, position);
   if (done < into.length) into.fill(0, done);
 }
 
