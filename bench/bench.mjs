@@ -97,7 +97,15 @@ function scratchRoot(total) {
 function buildImage(path, size) {
   const total = bytes(size);
   const scratch = scratchRoot(total);
-  const src = join(scratch, 'src');
+  try {
+    fillImage(path, total, join(scratch, 'src'));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Makes `path` an ext4 image of `total` bytes holding the files put together under `src`. */
+function fillImage(path, total, src) {
   mkdirSync(src);
   // Real files from /usr, in a fixed order, up to 45% of the image.
   let budget = total * 0.45;
@@ -138,7 +146,6 @@ function buildImage(path, size) {
   }
   execFileSync('truncate', ['-s', String(total), path]);
   execFileSync('mkfs.ext4', ['-q', '-F', '-E', 'root_owner=0:0,nodiscard', '-d', src, path]);
-  rmSync(scratch, { recursive: true, force: true });
 }
 
 /** Overwrites 5% of the image's 4 MiB blocks (seeded choice and content). */

@@ -5,8 +5,9 @@
 // a running engine, as the daemon runs every backup but its first: before the clock starts, the
 // process starts the worker pool and warms it with a backup of a 16 MiB disk of its own (and before
 // a restore, a restore of it; throwaway files beside the datastore), which starts the worker
-// threads, the process-spawning thread and the chunk buffers and compiles the hot path. `startupMs` is that warm-up's time (what
-// a fresh daemon's first backup pays on top); BENCH_WARMUP=0 skips it, so `ms` is a fresh process's.
+// threads, the process-spawning thread and the chunk buffers and compiles the hot path.
+// `startupMs` is that warm-up, the pool's start included (what a fresh daemon's first backup pays
+// on top). BENCH_WARMUP=0 skips it: `ms` is then a fresh process's, its pool's start included.
 // busy is the worker threads' busy share during the run, flushMs the time of the datastore's flush
 // before the manifest. Encrypted, zstd level 1, as a production datastore; SYNC_LEVEL from
 // $BENCH_SYNC_LEVEL (default filesystem).
