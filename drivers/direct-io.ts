@@ -1,9 +1,9 @@
 /**
- * File reads and writes that bypass the page cache where they can. A 4 KiB-aligned piece from 4 KiB-aligned
- * memory (the engine's chunk slots) is written with O_DIRECT: the device reads it straight from
- * our buffer, so the kernel neither copies it nor keeps dirty pages for fsync to flush (measured
- * here: 1.3 GB in 1.0 s and 0.1 s of CPU, against 1.8 s and 0.4 s through the page cache).
- * Everything else (an unaligned tail, memory of unknown alignment, a filesystem without
+ * File reads and writes that bypass the page cache where they can. A 4 KiB-aligned piece from
+ * 4 KiB-aligned memory (the engine's chunk slots) is written with O_DIRECT: the device reads it
+ * straight from our buffer, so the kernel neither copies it nor keeps dirty pages for fsync to
+ * flush (measured here: 1.3 GB in 1.0 s and 0.1 s of CPU, against 1.8 s and 0.4 s through the page
+ * cache). Everything else (an unaligned tail, memory of unknown alignment, a filesystem without
  * O_DIRECT such as tmpfs) goes through an ordinary descriptor on the same file. sync() covers both.
  * Whole small files (a restore's chunks) are read the same way by readFileInto.
  */
